@@ -1,0 +1,321 @@
+//! The embedded backend: a libSQL database file (or `:memory:`) inside the instance.
+//!
+//! Durability and concurrency, chosen for hosts that may run one long-lived instance or
+//! a fresh instance per request, in one or several processes:
+//! * `journal_mode=TRUNCATE`, `synchronous=FULL`: a rollback journal, because WAL needs
+//!   shared memory, which WASI lacks (WAL would only work in exclusive locking mode, which
+//!   locks out every other instance for the holder's whole life). An acknowledged commit
+//!   has been fsynced, so it survives SIGKILL of the host and power loss alike; a commit
+//!   cut short leaves a hot journal that the next transaction rolls back.
+//! * SQLite's `unix-none` VFS plus this crate's [`FileLock`]: every operation runs as one
+//!   transaction under a lock file that cannot go permanently stale (see `lockfile`).
+//!   `:memory:` databases are private to the instance and take no lock.
+//! * Prepared statements are kept for the life of the instance and reset after each use,
+//!   so no read transaction stays open between calls.
+
+use std::path::Path;
+use std::sync::Once;
+
+use futures::executor::block_on;
+use libsql::{params, Connection, Database as LibsqlDatabase, Statement};
+
+use super::{Backend, Entry, SessionCounts, SweepReport};
+use crate::config::{Config, Database};
+use crate::error::{Error, Result};
+use crate::lockfile::{FileLock, LockGuard};
+use crate::schema::Sql;
+
+/// Long listings refresh their lock every this many rows (see `LockGuard::refresh`).
+const REFRESH_EVERY_ROWS: usize = 4096;
+
+/// An open embedded database with its prepared statements.
+pub struct LocalBackend {
+    conn: Connection,
+    stmts: Statements,
+    lock: Option<FileLock>,
+    // Dropped last: the connection and statements borrow its handle.
+    _db: LibsqlDatabase,
+}
+
+struct Statements {
+    find: Statement,
+    upsert: Statement,
+    insert_new: Statement,
+    delete: Statement,
+    all: Statement,
+    page: Statement,
+    touch: Statement,
+    counts: Statement,
+    sweep: Statement,
+    any_expired: Statement,
+    begin: Statement,
+    commit: Statement,
+    rollback: Statement,
+}
+
+impl LocalBackend {
+    /// Opens (creating if absent) the database, its table and expiry index.
+    ///
+    /// Errors: `Unavailable` when the directory is missing or not preopened, the file is
+    /// not a database, or another instance holds the lock past the busy timeout;
+    /// `Storage` for other engine failures. A failed open changes nothing on disk.
+    pub fn open(config: &Config) -> Result<LocalBackend> {
+        use_unix_none_vfs();
+        let (path, lock) = match &config.database {
+            Database::Memory => (":memory:".to_owned(), None),
+            Database::File(path) => {
+                check_parent_dir(path)?;
+                let text = path.to_str().ok_or_else(|| {
+                    Error::InvalidConfig(format!("SESSIONS_DATABASE={path:?}: the path is not UTF-8"))
+                })?;
+                (text.to_owned(), Some(FileLock::for_database(path, config.busy_timeout)))
+            }
+        };
+        let db = block_on(libsql::Builder::new_local(&path).build()).map_err(|e| open_error(&path, e))?;
+        let conn = db.connect().map_err(|e| open_error(&path, e))?;
+        let sql = Sql::new(&config.table);
+        let _guard = lock.as_ref().map(FileLock::acquire).transpose()?;
+        let stmts = block_on(async {
+            // journal_mode answers with a row; it must be read and dropped.
+            conn.query("PRAGMA journal_mode=TRUNCATE", ()).await?.next().await?;
+            conn.execute("PRAGMA synchronous=FULL", ()).await?;
+            conn.execute(&sql.create_table, ()).await?;
+            conn.execute(&sql.create_index, ()).await?;
+            Ok::<_, libsql::Error>(Statements {
+                find: conn.prepare(&sql.find).await?,
+                upsert: conn.prepare(&sql.upsert).await?,
+                insert_new: conn.prepare(&sql.insert_new).await?,
+                delete: conn.prepare(&sql.delete).await?,
+                all: conn.prepare(&sql.all).await?,
+                page: conn.prepare(&sql.page).await?,
+                touch: conn.prepare(&sql.touch).await?,
+                counts: conn.prepare(&sql.counts).await?,
+                sweep: conn.prepare(&sql.sweep).await?,
+                any_expired: conn.prepare(&sql.any_expired).await?,
+                begin: conn.prepare("BEGIN IMMEDIATE").await?,
+                commit: conn.prepare("COMMIT").await?,
+                rollback: conn.prepare("ROLLBACK").await?,
+            })
+        })
+        .map_err(|e| open_error(&path, e))?;
+        drop(_guard);
+        Ok(LocalBackend { conn, stmts, lock, _db: db })
+    }
+
+    fn lock(&self) -> Result<Option<LockGuard<'_>>> {
+        self.lock.as_ref().map(FileLock::acquire).transpose()
+    }
+
+    /// Runs `work` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails.
+    fn transaction<T>(&self, work: impl FnOnce(&Statements) -> libsql::Result<T>) -> Result<T> {
+        let s = &self.stmts;
+        run(&s.begin).map_err(storage)?;
+        match work(s).and_then(|value| run(&s.commit).map(|()| value)) {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                if !self.conn.is_autocommit() {
+                    let _ = run(&s.rollback);
+                }
+                Err(storage(e))
+            }
+        }
+    }
+}
+
+impl Backend for LocalBackend {
+    fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>> {
+        let _guard = self.lock()?;
+        let stmt = &self.stmts.find;
+        let found = block_on(async {
+            let mut rows = stmt.query(params![token, now]).await?;
+            match rows.next().await? {
+                Some(row) => row.get::<Vec<u8>>(0).map(Some),
+                None => Ok(None),
+            }
+        });
+        stmt.reset();
+        found.map_err(storage)
+    }
+
+    fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()> {
+        let _guard = self.lock()?;
+        execute(&self.stmts.upsert, params![token, data, expiry]).map(drop)
+    }
+
+    fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {
+        let _guard = self.lock()?;
+        execute(&self.stmts.insert_new, params![token, data, expiry]).map(|n| n == 1)
+    }
+
+    fn delete(&mut self, token: &str) -> Result<()> {
+        let _guard = self.lock()?;
+        execute(&self.stmts.delete, params![token]).map(drop)
+    }
+
+    fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
+        let guard = self.lock()?;
+        collect_entries(&self.stmts.all, params![now], guard.as_ref())
+    }
+
+    fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>> {
+        let guard = self.lock()?;
+        collect_entries(&self.stmts.page, params![after, now, i64::from(limit)], guard.as_ref())
+    }
+
+    fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool> {
+        let _guard = self.lock()?;
+        execute(&self.stmts.touch, params![token, expiry, now]).map(|n| n == 1)
+    }
+
+    fn counts(&mut self, now: i64) -> Result<SessionCounts> {
+        let _guard = self.lock()?;
+        let stmt = &self.stmts.counts;
+        let counts = block_on(async {
+            let mut rows = stmt.query(params![now]).await?;
+            let row = rows.next().await?.ok_or(libsql::Error::QueryReturnedNoRows)?;
+            Ok::<_, libsql::Error>(SessionCounts {
+                active: u64::try_from(row.get::<i64>(0)?).unwrap_or(0),
+                expired: u64::try_from(row.get::<i64>(1)?).unwrap_or(0),
+            })
+        });
+        stmt.reset();
+        counts.map_err(storage)
+    }
+
+    fn sweep(&mut self, now: i64, batch: u32) -> Result<SweepReport> {
+        let _guard = self.lock()?;
+        self.transaction(|s| {
+            s.sweep.reset();
+            let removed = block_on(s.sweep.execute(params![now, i64::from(batch)]));
+            s.sweep.reset();
+            let removed = removed?;
+            s.any_expired.reset();
+            let more = block_on(async {
+                let mut rows = s.any_expired.query(params![now]).await?;
+                let row = rows.next().await?.ok_or(libsql::Error::QueryReturnedNoRows)?;
+                row.get::<i64>(0)
+            });
+            s.any_expired.reset();
+            Ok(SweepReport { removed: removed as u64, more: more? != 0 })
+        })
+    }
+}
+
+/// Executes a statement that returns no rows; the number of rows it changed.
+fn execute(stmt: &Statement, params: impl libsql::params::IntoParams) -> Result<usize> {
+    stmt.reset();
+    let changed = block_on(stmt.execute(params));
+    stmt.reset();
+    changed.map_err(storage)
+}
+
+fn run(stmt: &Statement) -> libsql::Result<()> {
+    stmt.reset();
+    let result = block_on(stmt.run(()));
+    stmt.reset();
+    result
+}
+
+fn collect_entries(
+    stmt: &Statement,
+    params: impl libsql::params::IntoParams,
+    guard: Option<&LockGuard<'_>>,
+) -> Result<Vec<Entry>> {
+    stmt.reset();
+    let entries = block_on(async {
+        let mut rows = stmt.query(params).await?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next().await? {
+            entries.push((row.get::<String>(0)?, row.get::<Vec<u8>>(1)?));
+            if entries.len() % REFRESH_EVERY_ROWS == 0 {
+                if let Some(guard) = guard {
+                    guard.refresh();
+                }
+            }
+        }
+        Ok::<_, libsql::Error>(entries)
+    });
+    stmt.reset();
+    entries.map_err(storage)
+}
+
+/// Makes `unix-none` SQLite's default VFS for this process (or component instance):
+/// locking is done by `FileLock`, which, unlike SQLite's dot-file lock, recovers from a
+/// holder that died.
+fn use_unix_none_vfs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_vfs_find and sqlite3_vfs_register are thread-safe, take a
+        // NUL-terminated name and a VFS pointer that SQLite itself owns for the process.
+        unsafe {
+            let vfs = libsql::ffi::sqlite3_vfs_find(c"unix-none".as_ptr());
+            if !vfs.is_null() {
+                libsql::ffi::sqlite3_vfs_register(vfs, 1);
+            }
+        }
+    });
+}
+
+fn check_parent_dir(path: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(parent) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::Unavailable(format!("{} is not a directory", parent.display())));
+        }
+        Err(e) => {
+            return Err(Error::Unavailable(format!(
+                "the database directory {} is not accessible ({e}). Create it, and (inside a \
+                 component) have the host preopen it, e.g. `wasmtime run --dir ./data::/data`, \
+                 or set SESSIONS_DATABASE to a path in a preopened directory",
+                parent.display()
+            )));
+        }
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::Unavailable(format!("{} is a directory, not a database file", path.display())));
+    }
+    Ok(())
+}
+
+/// SQLite primary result codes that mean "cannot open or reach", not "query failed".
+fn is_unavailable_code(code: i32) -> bool {
+    use libsql::ffi;
+    matches!(
+        code & 0xff,
+        ffi::SQLITE_BUSY
+            | ffi::SQLITE_LOCKED
+            | ffi::SQLITE_CANTOPEN
+            | ffi::SQLITE_NOTADB
+            | ffi::SQLITE_PERM
+            | ffi::SQLITE_READONLY
+            | ffi::SQLITE_AUTH
+    )
+}
+
+fn open_error(path: &str, e: libsql::Error) -> Error {
+    match e {
+        libsql::Error::SqliteFailure(code, msg) if code & 0xff == libsql::ffi::SQLITE_NOTADB => {
+            Error::Unavailable(format!(
+                "{path} is not a libSQL/SQLite database ({msg}); it was left untouched. Point \
+                 SESSIONS_DATABASE at another file"
+            ))
+        }
+        libsql::Error::SqliteFailure(code, msg) if is_unavailable_code(code) => {
+            Error::Unavailable(format!("cannot open {path}: {msg}"))
+        }
+        libsql::Error::ConnectionFailed(msg) => Error::Unavailable(format!("cannot open {path}: {msg}")),
+        other => storage(other),
+    }
+}
+
+fn storage(e: libsql::Error) -> Error {
+    match e {
+        libsql::Error::SqliteFailure(code, msg) if is_unavailable_code(code) => Error::Unavailable(msg),
+        libsql::Error::SqliteFailure(_, msg) => Error::Storage(msg),
+        other => Error::Storage(other.to_string()),
+    }
+}

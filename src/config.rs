@@ -1,0 +1,239 @@
+//! The component's configuration, read from `SESSIONS_*` environment variables
+//! (`wasi:cli/environment` inside the component).
+//!
+//! Parsing is pure: [`Config::from_vars`] takes the variables as pairs, so every rule is
+//! unit-tested natively. A malformed value is an `InvalidConfig` error that names the
+//! variable and says what would be accepted.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::schema::TableName;
+
+/// Where sessions live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `:memory:`: private to one component instance, gone with it.
+    Memory,
+    /// A libSQL file; inside the component its directory must be preopened by the host.
+    File(PathBuf),
+}
+
+/// Validated settings. Defaults are the `DEFAULT_*` constants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub database: Database,
+    pub table: TableName,
+    /// How often the host should sweep; `None` disables cleanup.
+    pub cleanup_interval: Option<Duration>,
+    /// Most expired rows one `sweep` call deletes (one short transaction).
+    pub sweep_batch: u32,
+    /// Largest session data accepted by `commit` and `create`, in bytes.
+    pub max_data_bytes: u64,
+    /// How long an operation waits for another instance's lock on a database file before
+    /// it gives up with `Unavailable`.
+    pub busy_timeout: Duration,
+}
+
+pub const DEFAULT_DATABASE: &str = "/data/sessions.db";
+pub const DEFAULT_TABLE: &str = "sessions";
+pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// 1,000 rows: a batch deletes in a few milliseconds, so finds running between batches
+/// never wait long, while a sweep still clears hundreds of thousands of rows a second.
+pub const DEFAULT_SWEEP_BATCH: u32 = 1000;
+pub const DEFAULT_MAX_DATA_BYTES: u64 = 1_048_576;
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Upper bounds that keep a typo from turning into an unbounded transaction or a blob
+/// SQLite refuses (its default SQLITE_MAX_LENGTH is 10^9 bytes).
+const MAX_SWEEP_BATCH: u32 = 1_000_000;
+const MAX_DATA_BYTES_LIMIT: u64 = 1_000_000_000;
+const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database: Database::File(PathBuf::from(DEFAULT_DATABASE)),
+            table: TableName::default(),
+            cleanup_interval: Some(DEFAULT_CLEANUP_INTERVAL),
+            sweep_batch: DEFAULT_SWEEP_BATCH,
+            max_data_bytes: DEFAULT_MAX_DATA_BYTES,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process (or component instance) environment.
+    pub fn from_env() -> Result<Config> {
+        Config::from_vars(std::env::vars())
+    }
+
+    /// Builds a configuration from `(name, value)` pairs; unknown names are ignored, a
+    /// later duplicate wins. The first malformed variable is reported.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Config>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut config = Config::default();
+        for (name, value) in vars {
+            let (name, value) = (name.as_ref(), value.as_ref().trim());
+            match name {
+                "SESSIONS_DATABASE" => config.database = parse_database(value)?,
+                "SESSIONS_TABLE" => {
+                    config.table = TableName::new(value)
+                        .map_err(|why| invalid(name, value, &why))?
+                }
+                "SESSIONS_CLEANUP_INTERVAL" => config.cleanup_interval = parse_interval(value)?,
+                "SESSIONS_SWEEP_BATCH" => {
+                    config.sweep_batch = parse_bounded(name, value, 1, MAX_SWEEP_BATCH.into())?
+                        .try_into()
+                        .map_err(|_| invalid(name, value, "too large"))?
+                }
+                "SESSIONS_MAX_DATA_BYTES" => {
+                    config.max_data_bytes = parse_bounded(name, value, 1, MAX_DATA_BYTES_LIMIT)?
+                }
+                "SESSIONS_BUSY_TIMEOUT" => config.busy_timeout = parse_busy_timeout(value)?,
+                _ => {}
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn invalid(name: &str, value: &str, why: &str) -> Error {
+    Error::InvalidConfig(format!("{name}={value:?}: {why}"))
+}
+
+fn parse_database(value: &str) -> Result<Database> {
+    const NAME: &str = "SESSIONS_DATABASE";
+    if value.is_empty() {
+        return Err(invalid(NAME, value, "empty; give a file path such as /data/sessions.db, or :memory:"));
+    }
+    if value == ":memory:" {
+        return Ok(Database::Memory);
+    }
+    let lower = value.to_ascii_lowercase();
+    if ["http://", "https://", "libsql://", "ws://", "wss://"].iter().any(|s| lower.starts_with(s)) {
+        return Err(invalid(
+            NAME,
+            value,
+            "remote libSQL servers are not supported by this build; use a file path or :memory:",
+        ));
+    }
+    if value.contains('\0') {
+        return Err(invalid(NAME, value, "a path cannot contain a NUL byte"));
+    }
+    Ok(Database::File(PathBuf::from(value)))
+}
+
+fn parse_interval(value: &str) -> Result<Option<Duration>> {
+    const NAME: &str = "SESSIONS_CLEANUP_INTERVAL";
+    if value == "0" {
+        return Ok(None);
+    }
+    let interval = humantime::parse_duration(value).map_err(|e| {
+        invalid(NAME, value, &format!("{e}; use a duration such as 30s, 5m or 1h, or 0 to disable"))
+    })?;
+    if interval.is_zero() {
+        return Ok(None);
+    }
+    if interval < Duration::from_millis(1) {
+        return Err(invalid(NAME, value, "shorter than 1ms; use 0 to disable cleanup"));
+    }
+    Ok(Some(interval))
+}
+
+fn parse_busy_timeout(value: &str) -> Result<Duration> {
+    const NAME: &str = "SESSIONS_BUSY_TIMEOUT";
+    let timeout = if value == "0" {
+        Duration::ZERO
+    } else {
+        humantime::parse_duration(value)
+            .map_err(|e| invalid(NAME, value, &format!("{e}; use a duration such as 500ms or 5s")))?
+    };
+    if timeout > MAX_BUSY_TIMEOUT {
+        return Err(invalid(NAME, value, "longer than 10m"));
+    }
+    Ok(timeout)
+}
+
+fn parse_bounded(name: &str, value: &str, min: u64, max: u64) -> Result<u64> {
+    let n: u64 = value
+        .parse()
+        .map_err(|_| invalid(name, value, &format!("not a whole number from {min} to {max}")))?;
+    if !(min..=max).contains(&n) {
+        return Err(invalid(name, value, &format!("out of range; use {min} to {max}")));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(name: &str, value: &str) -> Result<Config> {
+        Config::from_vars([(name, value)])
+    }
+
+    fn error_names(result: Result<Config>, variable: &str) {
+        match result {
+            Err(Error::InvalidConfig(msg)) => assert!(msg.contains(variable), "{msg}"),
+            other => panic!("expected InvalidConfig naming {variable}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_variables_give_the_documented_defaults() {
+        let c = Config::from_vars(Vec::<(String, String)>::new()).expect("defaults");
+        assert_eq!(c.database, Database::File("/data/sessions.db".into()));
+        assert_eq!(c.table.as_str(), "sessions");
+        assert_eq!(c.cleanup_interval, Some(Duration::from_secs(300)));
+        assert_eq!(c.sweep_batch, 1000);
+        assert_eq!(c.max_data_bytes, 1_048_576);
+    }
+
+    #[test]
+    fn human_durations_and_zero_set_the_cleanup_interval() {
+        assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "30s").map(|c| c.cleanup_interval), Ok(Some(Duration::from_secs(30))));
+        assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "1h").map(|c| c.cleanup_interval), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "0").map(|c| c.cleanup_interval), Ok(None));
+        assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "0s").map(|c| c.cleanup_interval), Ok(None));
+    }
+
+    #[test]
+    fn memory_and_paths_select_the_database() {
+        assert_eq!(with("SESSIONS_DATABASE", ":memory:").map(|c| c.database), Ok(Database::Memory));
+        assert_eq!(with("SESSIONS_DATABASE", "/srv/s.db").map(|c| c.database), Ok(Database::File("/srv/s.db".into())));
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        error_names(with("SESSIONS_CLEANUP_INTERVAL", "soon"), "SESSIONS_CLEANUP_INTERVAL");
+        error_names(with("SESSIONS_CLEANUP_INTERVAL", "-5m"), "SESSIONS_CLEANUP_INTERVAL");
+        error_names(with("SESSIONS_SWEEP_BATCH", "0"), "SESSIONS_SWEEP_BATCH");
+        error_names(with("SESSIONS_SWEEP_BATCH", "many"), "SESSIONS_SWEEP_BATCH");
+        error_names(with("SESSIONS_SWEEP_BATCH", "99999999999"), "SESSIONS_SWEEP_BATCH");
+        error_names(with("SESSIONS_MAX_DATA_BYTES", "-1"), "SESSIONS_MAX_DATA_BYTES");
+        error_names(with("SESSIONS_MAX_DATA_BYTES", "1e6"), "SESSIONS_MAX_DATA_BYTES");
+        error_names(with("SESSIONS_TABLE", "x; DROP TABLE y"), "SESSIONS_TABLE");
+        error_names(with("SESSIONS_TABLE", "9lives"), "SESSIONS_TABLE");
+        error_names(with("SESSIONS_DATABASE", ""), "SESSIONS_DATABASE");
+        error_names(with("SESSIONS_BUSY_TIMEOUT", "forever"), "SESSIONS_BUSY_TIMEOUT");
+    }
+
+    #[test]
+    fn remote_urls_are_refused_until_a_remote_backend_exists() {
+        for url in ["http://127.0.0.1:8080", "https://db.example", "libsql://db.turso.io"] {
+            error_names(with("SESSIONS_DATABASE", url), "SESSIONS_DATABASE");
+        }
+    }
+
+    #[test]
+    fn unrelated_variables_are_ignored() {
+        assert!(Config::from_vars([("PATH", "/bin"), ("SESSIONS_UNKNOWN", "x")]).is_ok());
+    }
+}

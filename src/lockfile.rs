@@ -1,0 +1,241 @@
+//! The cross-instance lock that keeps two component instances from writing one database
+//! file at once.
+//!
+//! WASI offers no POSIX or flock locks and no shared memory, and SQLite's dot-file lock is
+//! never cleaned up when its holder dies. So the store opens SQLite with the `unix-none`
+//! VFS and serialises every operation (one short transaction) through this lock instead:
+//!
+//! * Acquire = create `<db>-lock` with create-exclusive (atomic on every filesystem WASI
+//!   hosts use). The file holds a random owner id and the acquisition time, for messages.
+//! * Release = remove it, after checking it is still ours.
+//! * Waiting: a busy lock is retried with backoff until the busy timeout, then the
+//!   operation fails with `Unavailable`: "waits its turn", then a clear error.
+//! * Stale locks: an instance killed mid-operation (SIGKILL of the host, a trapped guest)
+//!   leaves the file behind. Operations hold the lock for milliseconds, so a lock file
+//!   older than [`STALE_AFTER`] is abandoned and is removed by the next waiter. Its age is
+//!   measured in *filesystem* time (the lock's mtime against the mtime of a file created
+//!   now), never the guest's wall clock, which a host may set freely. Breakers first take
+//!   `<db>-lock-break` exclusively, so two waiters never both break (and so never break a
+//!   fresh lock taken in between).
+//!
+//! Because every transaction runs under this lock, SQLite's own invariants hold: a journal
+//! found when the lock is taken is hot (its writer died) and is rolled back, and the page
+//! cache is revalidated against the file change counter at every transaction.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::clock::{Clock, WallClock};
+use crate::error::{Error, Result};
+use crate::token::{RandomTokens, TokenSource};
+
+/// Age (filesystem time) after which a lock file is taken to belong to a dead instance.
+/// Far above the longest an operation holds the lock (a sweep batch, a 1 MiB commit and
+/// its fsyncs: milliseconds); long listings refresh the lock as they go.
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(1);
+const MAX_BACKOFF: Duration = Duration::from_millis(25);
+
+/// The lock for one database file.
+#[derive(Debug)]
+pub struct FileLock {
+    path: PathBuf,
+    break_path: PathBuf,
+    busy_timeout: Duration,
+}
+
+/// Proof of holding the lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct LockGuard<'a> {
+    lock: &'a FileLock,
+    owner: String,
+}
+
+impl FileLock {
+    /// The lock guarding `database` (the lock file sits beside it).
+    pub fn for_database(database: &Path, busy_timeout: Duration) -> FileLock {
+        let mut path = database.as_os_str().to_owned();
+        path.push("-lock");
+        let mut break_path = path.clone();
+        break_path.push("-break");
+        FileLock { path: path.into(), break_path: break_path.into(), busy_timeout }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes the lock, waiting up to the busy timeout.
+    ///
+    /// Errors: `Unavailable` when another live instance held it for the whole timeout, or
+    /// when the lock file cannot be created at all (directory missing or read-only).
+    pub fn acquire(&self) -> Result<LockGuard<'_>> {
+        let owner = RandomTokens.draw()?;
+        let started = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match OpenOptions::new().write(true).create_new(true).open(&self.path) {
+                Ok(mut file) => {
+                    // The content is informational (who, since when); a failed write still
+                    // leaves a valid lock, so it is not an error.
+                    let _ = write!(file, "owner={owner} acquired_ms={}", WallClock.now_ms());
+                    return Ok(LockGuard { lock: self, owner });
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(self.io_unavailable("cannot create the lock file", &e)),
+            }
+            if self.break_if_stale()? {
+                continue;
+            }
+            if started.elapsed() >= self.busy_timeout {
+                return Err(Error::Unavailable(format!(
+                    "the database is locked by another instance ({}: {}); it held the lock for \
+                     the whole busy timeout of {:?}. Retry later or raise SESSIONS_BUSY_TIMEOUT; \
+                     a lock left by a killed instance is removed automatically once it is {}s old",
+                    self.path.display(),
+                    read_lock(&self.path).unwrap_or_else(|| "owner unknown".into()),
+                    self.busy_timeout,
+                    STALE_AFTER.as_secs(),
+                )));
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Removes the lock file if it is older than [`STALE_AFTER`]; true if it did.
+    fn break_if_stale(&self) -> Result<bool> {
+        if !self.path.exists() {
+            return Ok(false); // released meanwhile: just retry
+        }
+        match OpenOptions::new().write(true).create_new(true).open(&self.break_path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                // Another waiter is breaking. If that waiter died in those microseconds,
+                // its break file is stale too: remove it, and the next round retries.
+                if let (Some(break_mtime), Some(now)) = (mtime(&self.break_path), self.fs_now()) {
+                    if now.duration_since(break_mtime).unwrap_or_default() >= STALE_AFTER {
+                        let _ = fs::remove_file(&self.break_path);
+                    }
+                }
+                return Ok(false);
+            }
+            Err(e) => return Err(self.io_unavailable("cannot create the lock-break file", &e)),
+        }
+        // The break file's own mtime is "now" in filesystem time.
+        let broke = match (mtime(&self.break_path), mtime(&self.path)) {
+            (Some(now), Some(lock_mtime)) => {
+                now.duration_since(lock_mtime).unwrap_or_default() >= STALE_AFTER
+                    && fs::remove_file(&self.path).is_ok()
+            }
+            _ => false,
+        };
+        let _ = fs::remove_file(&self.break_path);
+        Ok(broke)
+    }
+
+    /// The filesystem's current time, read as the mtime of a just-created break file.
+    fn fs_now(&self) -> Option<SystemTime> {
+        let mut probe = self.break_path.as_os_str().to_owned();
+        probe.push("-probe");
+        let probe = PathBuf::from(probe);
+        File::create(&probe).ok()?;
+        let now = mtime(&probe);
+        let _ = fs::remove_file(&probe);
+        now
+    }
+
+    fn io_unavailable(&self, what: &str, e: &io::Error) -> Error {
+        Error::Unavailable(format!(
+            "{what} {}: {e}. The directory must exist, be writable, and (inside a component) be \
+             preopened by the host, e.g. `wasmtime run --dir ./data::/data`",
+            self.path.display()
+        ))
+    }
+}
+
+impl LockGuard<'_> {
+    /// Marks the lock as in use now, so a long operation is not mistaken for a dead one.
+    pub fn refresh(&self) {
+        if let Ok(file) = OpenOptions::new().write(true).open(&self.lock.path) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        // Only remove the file if it is still ours: had this instance stalled past
+        // STALE_AFTER, the file may now be another instance's lock.
+        if read_lock(&self.lock.path).is_some_and(|c| c.contains(&self.owner)) {
+            let _ = fs::remove_file(&self.lock.path);
+        }
+    }
+}
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn read_lock(path: &Path) -> Option<String> {
+    let mut content = String::new();
+    File::open(path).ok()?.take(256).read_to_string(&mut content).ok()?;
+    Some(content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock_in(dir: &Path, timeout: Duration) -> FileLock {
+        FileLock::for_database(&dir.join("s.db"), timeout)
+    }
+
+    #[test]
+    fn acquire_creates_and_release_removes_the_lock_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = lock_in(dir.path(), Duration::from_secs(1));
+        {
+            let _guard = lock.acquire().expect("free lock");
+            assert!(lock.path().exists());
+        }
+        assert!(!lock.path().exists());
+    }
+
+    #[test]
+    fn a_held_lock_makes_others_wait_then_fail_unavailable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let holder = lock_in(dir.path(), Duration::from_secs(1));
+        let _guard = holder.acquire().expect("free lock");
+        let waiter = lock_in(dir.path(), Duration::from_millis(50));
+        match waiter.acquire() {
+            Err(Error::Unavailable(msg)) => assert!(msg.contains("locked by another instance"), "{msg}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        };
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_instance_is_broken() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = lock_in(dir.path(), Duration::from_millis(200));
+        let file = File::create(lock.path()).expect("stale lock");
+        file.set_modified(SystemTime::now() - STALE_AFTER - Duration::from_secs(1)).expect("age it");
+        drop(file);
+        let guard = lock.acquire().expect("stale lock is broken");
+        drop(guard);
+        assert!(!lock.path().exists());
+    }
+
+    #[test]
+    fn a_broken_lock_is_not_removed_by_its_former_owner() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = lock_in(dir.path(), Duration::from_secs(1));
+        let guard = lock.acquire().expect("free lock");
+        fs::write(lock.path(), "owner=someone-else").expect("replace");
+        drop(guard);
+        assert!(lock.path().exists(), "another owner's lock must survive");
+    }
+}
