@@ -140,3 +140,285 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
 fn clamp(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::collections::VecDeque;
+    use std::path::Path;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::backend::local::LocalBackend;
+    use crate::config::Database;
+
+    /// A clock the test moves by hand.
+    #[derive(Clone, Default)]
+    struct ManualClock(Rc<Cell<u64>>);
+
+    impl Clock for ManualClock {
+        fn now_ms(&self) -> u64 {
+            self.0.get()
+        }
+    }
+
+    /// Hands out scripted tokens first, then random ones.
+    #[derive(Default)]
+    struct Scripted(VecDeque<String>);
+
+    impl TokenSource for Scripted {
+        fn draw(&mut self) -> Result<String> {
+            self.0.pop_front().map_or_else(|| RandomTokens.draw(), Ok)
+        }
+    }
+
+    const T0: u64 = 1_700_000_000_000;
+
+    type TestStore = SessionStore<LocalBackend, ManualClock, Scripted>;
+
+    fn file_config(dir: &Path) -> Config {
+        Config { database: Database::File(dir.join("sessions.db")), ..Config::default() }
+    }
+
+    fn open_with(config: &Config) -> (TestStore, ManualClock) {
+        let clock = ManualClock::default();
+        clock.0.set(T0);
+        let backend = LocalBackend::open(config).expect("open");
+        (SessionStore::with_parts(backend, config, clock.clone(), Scripted::default()), clock)
+    }
+
+    fn memory_store() -> (TestStore, ManualClock) {
+        open_with(&Config { database: Database::Memory, ..Config::default() })
+    }
+
+    #[test]
+    fn a_committed_session_is_found_until_it_expires() {
+        let (mut s, clock) = memory_store();
+        s.commit("tok", b"hello", T0 + 1000).expect("commit");
+        assert_eq!(s.find("tok").expect("find"), Some(b"hello".to_vec()));
+        clock.0.set(T0 + 999);
+        assert!(s.find("tok").expect("find").is_some());
+        clock.0.set(T0 + 1000);
+        assert_eq!(s.find("tok").expect("find"), None, "expiry <= now is expired");
+    }
+
+    #[test]
+    fn commit_replaces_data_and_expiry() {
+        let (mut s, clock) = memory_store();
+        s.commit("tok", b"one", T0 + 10).expect("commit");
+        s.commit("tok", b"two", T0 + 5000).expect("commit");
+        clock.0.set(T0 + 100);
+        assert_eq!(s.find("tok").expect("find"), Some(b"two".to_vec()));
+    }
+
+    #[test]
+    fn a_commit_with_zero_or_past_expiry_leaves_nothing_findable() {
+        let (mut s, _) = memory_store();
+        s.commit("tok", b"live", T0 + 1000).expect("commit");
+        s.commit("tok", b"dead", T0 - 1).expect("past expiry");
+        assert_eq!(s.find("tok").expect("find"), None);
+        s.commit("zero", b"x", 0).expect("zero expiry");
+        assert_eq!(s.find("zero").expect("find"), None);
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 0, expired: 0 });
+    }
+
+    #[test]
+    fn max_expiry_never_expires() {
+        let (mut s, clock) = memory_store();
+        s.commit("forever", b"x", u64::MAX).expect("commit");
+        clock.0.set(i64::MAX as u64 - 1);
+        assert_eq!(s.find("forever").expect("find"), Some(b"x".to_vec()));
+        assert!(s.touch("forever", u64::MAX).expect("touch"));
+    }
+
+    #[test]
+    fn deleting_removes_and_unknown_tokens_are_fine() {
+        let (mut s, _) = memory_store();
+        s.commit("tok", b"x", T0 + 1000).expect("commit");
+        s.delete("tok").expect("delete");
+        assert_eq!(s.find("tok").expect("find"), None);
+        s.delete("never-existed").expect("unknown delete succeeds");
+    }
+
+    #[test]
+    fn all_lists_only_active_sessions_in_token_order() {
+        let (mut s, clock) = memory_store();
+        s.commit("b", b"2", T0 + 1000).expect("commit");
+        s.commit("a", b"1", T0 + 1000).expect("commit");
+        s.commit("c", b"3", T0 + 10).expect("commit");
+        clock.0.set(T0 + 10);
+        assert_eq!(s.all().expect("all"), vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]);
+    }
+
+    #[test]
+    fn page_walks_active_sessions_in_token_order() {
+        let (mut s, _) = memory_store();
+        for t in ["e", "a", "d", "b", "c"] {
+            s.commit(t, t.as_bytes(), T0 + 1000).expect("commit");
+        }
+        s.commit("bb", b"expired", T0 - 5).expect("commit");
+        let tokens = |page: Vec<Entry>| page.into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+        assert_eq!(tokens(s.page(None, 2).expect("page")), ["a", "b"]);
+        assert_eq!(tokens(s.page(Some("b"), 2).expect("page")), ["c", "d"]);
+        assert_eq!(tokens(s.page(Some("d"), 2).expect("page")), ["e"]);
+        assert!(s.page(Some("e"), 2).expect("page").is_empty());
+        assert_eq!(tokens(s.page(Some("bz-not-stored"), 10).expect("unknown after")), ["c", "d", "e"]);
+        assert!(s.page(None, 0).expect("limit 0").is_empty());
+        assert!(matches!(s.page(Some("a b"), 1), Err(Error::InvalidToken(_))));
+    }
+
+    #[test]
+    fn touch_moves_expiry_of_active_sessions_only() {
+        let (mut s, clock) = memory_store();
+        s.commit("tok", b"data", T0 + 100).expect("commit");
+        assert!(s.touch("tok", T0 + 10_000).expect("touch"));
+        clock.0.set(T0 + 5000);
+        assert_eq!(s.find("tok").expect("find"), Some(b"data".to_vec()));
+        assert!(!s.touch("unknown", T0 + 99_999).expect("touch unknown"));
+        clock.0.set(T0 + 10_000);
+        assert!(!s.touch("tok", T0 + 99_999).expect("touch expired"), "an expired session is not revived");
+        assert_eq!(s.find("tok").expect("find"), None);
+    }
+
+    #[test]
+    fn create_draws_again_on_collision_and_never_overwrites() {
+        let (mut s, _) = memory_store();
+        s.commit("taken", b"original", T0 + 1000).expect("commit");
+        s.tokens.0.extend(["taken".to_owned(), "fresh".to_owned()]);
+        assert_eq!(s.create(b"new", T0 + 1000).expect("create"), "fresh");
+        assert_eq!(s.find("taken").expect("find"), Some(b"original".to_vec()));
+        assert_eq!(s.find("fresh").expect("find"), Some(b"new".to_vec()));
+    }
+
+    #[test]
+    fn create_gives_up_with_a_storage_error_when_every_draw_collides() {
+        let (mut s, _) = memory_store();
+        s.commit("same", b"x", T0 + 1000).expect("commit");
+        s.tokens.0.extend(std::iter::repeat_n("same".to_owned(), CREATE_ATTEMPTS));
+        assert!(matches!(s.create(b"y", T0 + 1000), Err(Error::Storage(_))));
+    }
+
+    #[test]
+    fn created_tokens_are_43_characters() {
+        let (mut s, _) = memory_store();
+        let token = s.create(b"x", T0 + 1000).expect("create");
+        assert_eq!(token.len(), 43);
+        assert_eq!(s.find(&token).expect("find"), Some(b"x".to_vec()));
+    }
+
+    #[test]
+    fn oversized_data_is_refused_and_stored_data_survives() {
+        let config = Config { database: Database::Memory, max_data_bytes: 8, ..Config::default() };
+        let (mut s, _) = open_with(&config);
+        s.commit("tok", b"12345678", T0 + 1000).expect("at the limit");
+        assert_eq!(s.commit("tok", b"123456789", T0 + 1000), Err(Error::TooLarge(8)));
+        assert_eq!(s.create(b"123456789", T0 + 1000), Err(Error::TooLarge(8)));
+        assert_eq!(s.find("tok").expect("find"), Some(b"12345678".to_vec()));
+        assert_eq!(s.stats().expect("stats").active, 1);
+    }
+
+    #[test]
+    fn bad_tokens_are_refused_by_every_operation() {
+        let (mut s, _) = memory_store();
+        s.commit("good", b"x", T0 + 1000).expect("commit");
+        let long = "x".repeat(300);
+        for bad in ["", " padded ", "new\nline", long.as_str()] {
+            assert!(matches!(s.find(bad), Err(Error::InvalidToken(_))), "find {bad:?}");
+            assert!(matches!(s.commit(bad, b"x", T0 + 1000), Err(Error::InvalidToken(_))), "commit {bad:?}");
+            assert!(matches!(s.delete(bad), Err(Error::InvalidToken(_))), "delete {bad:?}");
+            assert!(matches!(s.touch(bad, T0 + 1000), Err(Error::InvalidToken(_))), "touch {bad:?}");
+        }
+        assert_eq!(s.all().expect("all").len(), 1);
+    }
+
+    #[test]
+    fn sweep_deletes_expired_sessions_in_bounded_batches_with_exact_counts() {
+        let config = Config { database: Database::Memory, sweep_batch: 3, ..Config::default() };
+        let (mut s, clock) = open_with(&config);
+        for i in 0..7 {
+            s.commit(&format!("old{i}"), b"x", T0 + 10).expect("commit");
+        }
+        for i in 0..4 {
+            s.commit(&format!("live{i}"), b"x", T0 + 10_000).expect("commit");
+        }
+        clock.0.set(T0 + 10);
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 4, expired: 7 });
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 3, more: true });
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 3, more: true });
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 1, more: false });
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 0, more: false });
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 4, expired: 0 });
+    }
+
+    #[test]
+    fn sessions_survive_reopening_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        {
+            let (mut s, _) = open_with(&config);
+            s.commit("tok", b"persisted", T0 + 1000).expect("commit");
+        }
+        let (mut s, _) = open_with(&config);
+        assert_eq!(s.find("tok").expect("find"), Some(b"persisted".to_vec()));
+    }
+
+    #[test]
+    fn two_stores_on_one_file_see_each_others_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        let (mut a, _) = open_with(&config);
+        let (mut b, _) = open_with(&config);
+        a.commit("tok", b"from a", T0 + 1000).expect("commit");
+        assert_eq!(b.find("tok").expect("find"), Some(b"from a".to_vec()));
+        b.commit("tok", b"from b", T0 + 1000).expect("commit");
+        assert_eq!(a.find("tok").expect("find"), Some(b"from b".to_vec()));
+        assert!(!dir.path().join("sessions.db-lock").exists(), "no lock is held between calls");
+    }
+
+    #[test]
+    fn a_custom_table_name_is_used() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = crate::schema::TableName::new("web_sessions").expect("valid");
+        let config = Config { table, ..file_config(dir.path()) };
+        let (mut s, _) = open_with(&config);
+        s.commit("tok", b"x", T0 + 1000).expect("commit");
+        assert_eq!(s.find("tok").expect("find"), Some(b"x".to_vec()));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_unavailable_and_left_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        let garbage = b"this is not a database, it is a text file that happens to be here".repeat(100);
+        std::fs::write(dir.path().join("sessions.db"), &garbage).expect("write");
+        match LocalBackend::open(&config) {
+            Err(Error::Unavailable(msg)) => assert!(msg.contains("not a libSQL/SQLite database"), "{msg}"),
+            Err(other) => panic!("expected Unavailable, got {other:?}"),
+            Ok(_) => panic!("expected Unavailable, got an open store"),
+        }
+        assert_eq!(std::fs::read(dir.path().join("sessions.db")).expect("read"), garbage);
+    }
+
+    #[test]
+    fn a_missing_directory_is_unavailable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(&dir.path().join("missing"));
+        match LocalBackend::open(&config) {
+            Err(Error::Unavailable(msg)) => assert!(msg.contains("not accessible"), "{msg}"),
+            Err(other) => panic!("expected Unavailable, got {other:?}"),
+            Ok(_) => panic!("expected Unavailable, got an open store"),
+        }
+    }
+
+    #[test]
+    fn a_lock_left_by_a_killed_instance_does_not_block_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        let (mut s, _) = open_with(&config);
+        s.commit("tok", b"x", T0 + 1000).expect("commit");
+        let lock = std::fs::File::create(dir.path().join("sessions.db-lock")).expect("lock");
+        let old = std::time::SystemTime::now() - crate::lockfile::STALE_AFTER * 2;
+        lock.set_modified(old).expect("age");
+        assert_eq!(s.find("tok").expect("find through a stale lock"), Some(b"x".to_vec()));
+    }
+}

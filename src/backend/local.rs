@@ -60,7 +60,6 @@ impl LocalBackend {
     /// not a database, or another instance holds the lock past the busy timeout;
     /// `Storage` for other engine failures. A failed open changes nothing on disk.
     pub fn open(config: &Config) -> Result<LocalBackend> {
-        use_unix_none_vfs();
         let (path, lock) = match &config.database {
             Database::Memory => (":memory:".to_owned(), None),
             Database::File(path) => {
@@ -72,6 +71,9 @@ impl LocalBackend {
             }
         };
         let db = block_on(libsql::Builder::new_local(&path).build()).map_err(|e| open_error(&path, e))?;
+        // After `build`, which configures SQLite's threading mode (that must come before
+        // SQLite initialises); before `connect`, which picks the default VFS.
+        use_unix_none_vfs();
         let conn = db.connect().map_err(|e| open_error(&path, e))?;
         let sql = Sql::new(&config.table);
         let _guard = lock.as_ref().map(FileLock::acquire).transpose()?;
