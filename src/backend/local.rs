@@ -14,7 +14,7 @@
 //!   so no read transaction stays open between calls.
 
 use std::path::Path;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use futures::executor::block_on;
 use libsql::{params, Connection, Database as LibsqlDatabase, Statement};
@@ -70,10 +70,8 @@ impl LocalBackend {
                 (text.to_owned(), Some(FileLock::for_database(path, config.busy_timeout)))
             }
         };
+        use_unix_none_vfs()?;
         let db = block_on(libsql::Builder::new_local(&path).build()).map_err(|e| open_error(&path, e))?;
-        // After `build`, which configures SQLite's threading mode (that must come before
-        // SQLite initialises); before `connect`, which picks the default VFS.
-        use_unix_none_vfs();
         let conn = db.connect().map_err(|e| open_error(&path, e))?;
         let sql = Sql::new(&config.table);
         let _guard = lock.as_ref().map(FileLock::acquire).transpose()?;
@@ -244,18 +242,30 @@ fn collect_entries(
 /// Makes `unix-none` SQLite's default VFS for this process (or component instance):
 /// locking is done by `FileLock`, which, unlike SQLite's dot-file lock, recovers from a
 /// holder that died.
-fn use_unix_none_vfs() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
+///
+/// libsql configures SQLite's threading mode (which must precede SQLite's initialisation)
+/// on its first connection, and asserts that this succeeds; looking up a VFS initialises
+/// SQLite. So a throwaway `:memory:` connection comes first.
+fn use_unix_none_vfs() -> Result<()> {
+    static DONE: OnceLock<Result<()>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let init = block_on(libsql::Builder::new_local(":memory:").build())
+            .and_then(|db| db.connect().map(drop))
+            .map_err(|e| Error::Storage(format!("cannot initialise libSQL: {e}")));
+        init?;
         // SAFETY: sqlite3_vfs_find and sqlite3_vfs_register are thread-safe, take a
         // NUL-terminated name and a VFS pointer that SQLite itself owns for the process.
-        unsafe {
+        let registered = unsafe {
             let vfs = libsql::ffi::sqlite3_vfs_find(c"unix-none".as_ptr());
-            if !vfs.is_null() {
-                libsql::ffi::sqlite3_vfs_register(vfs, 1);
-            }
+            !vfs.is_null() && libsql::ffi::sqlite3_vfs_register(vfs, 1) == libsql::ffi::SQLITE_OK
+        };
+        if registered {
+            Ok(())
+        } else {
+            Err(Error::Storage("this libSQL build has no unix-none VFS".into()))
         }
-    });
+    })
+    .clone()
 }
 
 fn check_parent_dir(path: &Path) -> Result<()> {

@@ -1,0 +1,84 @@
+//! The compiled component, shared by every store a process opens: one `Engine`, one
+//! `Component`, one `InstancePre` (imports resolved once), and the epoch ticker that
+//! enforces call deadlines.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::SessionStorePre;
+use crate::error::LoadError;
+
+/// How often the engine's epoch advances; call deadlines are counted in these ticks.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Per-instance host state.
+pub(crate) struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// A loaded, linked session-store component. Cheap to clone; open stores with
+/// [`crate::SessionStore::open`].
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    component: Component,
+    pub(crate) pre: Arc<SessionStorePre<HostState>>,
+}
+
+impl Runtime {
+    /// Compiles and links the component at `path`.
+    ///
+    /// Errors: `NotFound` for a missing file; `Invalid` for a file that is not a component
+    /// or does not export `edge:sessions/store` and `edge:sessions/sweeper`.
+    pub fn load(path: &Path) -> Result<Runtime, LoadError> {
+        if !path.is_file() {
+            return Err(LoadError::NotFound(path.to_owned()));
+        }
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let invalid = |e: wasmtime::Error| LoadError::Invalid { path: path.to_owned(), reason: format!("{e:#}") };
+        let component = Component::from_file(&engine, path).map_err(invalid)?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(invalid)?;
+        let pre = linker.instantiate_pre(&component).map_err(invalid)?;
+        let component = component.clone();
+        let pre = SessionStorePre::new(pre).map_err(invalid)?;
+        spawn_epoch_ticker(&engine);
+        Ok(Runtime { engine, component, pre: Arc::new(pre) })
+    }
+
+    /// The names the component exports, e.g. `edge:sessions/store@0.1.0`.
+    pub fn exports(&self) -> Vec<String> {
+        self.component.component_type().exports(&self.engine).map(|(name, _)| name.to_owned()).collect()
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map(drop)
+        .unwrap_or_else(|e| tracing::error!("no epoch ticker, call deadlines are off: {e}"));
+}
