@@ -19,9 +19,13 @@ mod bindings {
 
 pub mod clock;
 pub mod error;
+pub mod hostlock;
 pub mod locate;
 pub mod options;
 pub mod runtime;
+pub mod scheduler;
+pub mod server;
+pub mod session;
 pub mod store;
 
 pub use clock::HostClock;
@@ -29,4 +33,6 @@ pub use error::{LoadError, StoreError};
 pub use locate::locate_component;
 pub use options::StoreOptions;
 pub use runtime::Runtime;
+pub use scheduler::{Schedule, Sweeper};
+pub use session::{SessionConfig, SessionManager};
 pub use store::{SessionCounts, SessionStore, SweepReport};

@@ -1,1 +1,235 @@
-fn main() {}
+//! `host-example`: serve sessions over HTTP, or sweep / count them from a cron job.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use host_example::hostlock::HostLock;
+use host_example::options::GUEST_DATA_DIR;
+use host_example::scheduler::{sweep_until_done, Schedule, Sweeper};
+use host_example::{HostClock, Runtime, SessionConfig, SessionManager, SessionStore, StoreOptions};
+
+#[derive(Parser)]
+#[command(version, about = "A wasmtime host for the libsqlstore session-store component")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// `serve` is the default subcommand: `host-example --listen …` means `host-example serve
+/// --listen …`.
+fn parse_args() -> Command {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let explicit = args.get(1).and_then(|a| a.to_str()).is_some_and(|a| {
+        ["serve", "sweep", "stats", "help", "--help", "-h", "--version", "-V"].contains(&a)
+    });
+    if !explicit {
+        args.insert(1.min(args.len()), "serve".into());
+    }
+    Cli::parse_from(args).command
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve /put, /get, /renew and /destroy over HTTP, sweeping on a timer (the default).
+    Serve(ServeArgs),
+    /// Sweep expired sessions now, batch after batch until none remain; print the total.
+    Sweep(StoreArgs),
+    /// Print the number of active and expired-but-stored sessions.
+    Stats(StoreArgs),
+}
+
+/// Where the sessions live; each becomes a `SESSIONS_*` variable for the component.
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// Host directory holding the database, preopened as /data; created if missing.
+    #[arg(long, default_value = "./data")]
+    data_dir: PathBuf,
+    /// Database file name inside the data directory, or :memory:.
+    #[arg(long, default_value = "sessions.db")]
+    database: String,
+    /// Table name (letters, digits, _).
+    #[arg(long)]
+    table: Option<String>,
+    /// Most expired sessions one sweep call deletes.
+    #[arg(long)]
+    sweep_batch: Option<String>,
+    /// Largest session data accepted, in bytes.
+    #[arg(long)]
+    max_data_bytes: Option<String>,
+    /// How long a call waits for another instance's lock on the database (e.g. 5s).
+    #[arg(long)]
+    busy_timeout: Option<String>,
+    /// The component to load (default: the build in this repository's target/).
+    #[arg(long, env = "LIBSQLSTORE_COMPONENT")]
+    component: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on (port 0 picks a free one; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:4000")]
+    listen: SocketAddr,
+    /// Sweep this often (e.g. 30m); 0 turns the timer off. Default: the component's
+    /// cleanup-interval (5m).
+    #[arg(long, conflicts_with = "cleanup_cron")]
+    cleanup_interval: Option<String>,
+    /// Sweep at the times of this cron expression with seconds, e.g. "0 */5 * * * *" (UTC).
+    #[arg(long)]
+    cleanup_cron: Option<String>,
+    /// Absolute session lifetime (e.g. 24h).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    lifetime: Duration,
+    /// End sessions idle this long (e.g. 20m); off by default.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    idle_timeout: Option<Duration>,
+    /// Mark the cookie Secure (when served behind HTTPS).
+    #[arg(long)]
+    secure: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match parse_args() {
+        Command::Serve(args) => serve(args).await,
+        Command::Sweep(args) => sweep(args).await,
+        Command::Stats(args) => stats(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("host-example: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the component and opens the store, checking that the database works.
+async fn open_store(args: &StoreArgs, extra_env: &[(&str, String)], clock: HostClock) -> Result<SessionStore, String> {
+    let path = match &args.component {
+        Some(path) => path.clone(),
+        None => host_example::locate_component().map_err(|e| e.to_string())?,
+    };
+    let runtime = Runtime::load(&path).map_err(|e| e.to_string())?;
+    let database = if args.database == ":memory:" {
+        args.database.clone()
+    } else {
+        format!("{GUEST_DATA_DIR}/{}", args.database)
+    };
+    let mut options = StoreOptions { clock, ..StoreOptions::in_dir(&args.data_dir) }.env("SESSIONS_DATABASE", database);
+    for (name, value) in [
+        ("SESSIONS_TABLE", &args.table),
+        ("SESSIONS_SWEEP_BATCH", &args.sweep_batch),
+        ("SESSIONS_MAX_DATA_BYTES", &args.max_data_bytes),
+        ("SESSIONS_BUSY_TIMEOUT", &args.busy_timeout),
+    ] {
+        if let Some(value) = value {
+            options = options.env(name, value.clone());
+        }
+    }
+    for (name, value) in extra_env {
+        options = options.env(name, value.clone());
+    }
+    let store = SessionStore::open(&runtime, options).map_err(|e| e.to_string())?;
+    store.stats().await.map_err(|e| format!("cannot use the database in {}: {e}", args.data_dir.display()))?;
+    Ok(store)
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.store.data_dir)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", args.store.data_dir.display()))?;
+    let _host_lock = HostLock::acquire(&args.store.data_dir).map_err(|e| e.to_string())?;
+    let mut extra_env = Vec::new();
+    if let Some(interval) = &args.cleanup_interval {
+        extra_env.push(("SESSIONS_CLEANUP_INTERVAL", interval.clone()));
+    }
+    let clock = HostClock::default();
+    let store = open_store(&args.store, &extra_env, clock.clone()).await?;
+    let schedule = match &args.cleanup_cron {
+        Some(expr) => Some(Schedule::cron(expr)?),
+        None => store.cleanup_interval().await.map_err(|e| e.to_string())?.map(Schedule::Every),
+    };
+    let sweeper = schedule.clone().map(|s| Sweeper::spawn(store.clone(), s));
+    let config = SessionConfig {
+        lifetime: args.lifetime,
+        idle_timeout: args.idle_timeout,
+        secure: args.secure,
+        ..SessionConfig::default()
+    };
+    let manager = SessionManager::new(store.clone(), config, clock);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("listening on http://{addr}");
+    tracing::info!(
+        data_dir = %args.store.data_dir.display(),
+        sweep = ?schedule.as_ref().map(describe),
+        "serving sessions"
+    );
+    host_example::server::serve(listener, host_example::server::router(manager), shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("shutting down: stopping the sweep timer and closing the database");
+    if let Some(sweeper) = sweeper {
+        sweeper.stop().await;
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn describe(schedule: &Schedule) -> String {
+    match schedule {
+        Schedule::Every(d) => format!("every {}", humantime::format_duration(*d)),
+        Schedule::Cron(s) => format!("cron {s}"),
+    }
+}
+
+async fn sweep(args: StoreArgs) -> Result<(), String> {
+    let store = open_store(&args, &[], HostClock::default()).await?;
+    let run = sweep_until_done(&store).await.map_err(|e| e.to_string())?;
+    store.close().await;
+    println!("removed {} expired sessions in {} batches ({} ms)", run.removed, run.batches, run.elapsed.as_millis());
+    Ok(())
+}
+
+async fn stats(args: StoreArgs) -> Result<(), String> {
+    let store = open_store(&args, &[], HostClock::default()).await?;
+    let counts = store.stats().await.map_err(|e| e.to_string())?;
+    store.close().await;
+    println!("active: {}\nexpired: {}", counts.active, counts.expired);
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,39 @@
+//! One serving host per data directory.
+//!
+//! The component's own lock file already keeps two instances from writing at once, but
+//! two servers sharing a directory would contend on it for every request. `serve` takes
+//! an OS lock (flock) on `<data-dir>/host.lock` for its lifetime; the kernel drops it
+//! when the process dies, even by SIGKILL, so a restart never finds it stale.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::Path;
+
+use crate::error::LoadError;
+
+/// Held for as long as the host serves the directory.
+#[derive(Debug)]
+pub struct HostLock {
+    _file: File,
+}
+
+impl HostLock {
+    /// Takes the lock, or says which directory is already served.
+    pub fn acquire(data_dir: &Path) -> Result<HostLock, LoadError> {
+        let path = data_dir.join("host.lock");
+        let fail = |reason: String| LoadError::DataDir { path: data_dir.to_owned(), reason };
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| fail(format!("cannot create {}: {e} (is the directory writable?)", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => Ok(HostLock { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(fail(format!(
+                "it is locked by another running host ({} is held); stop that host or use another --data-dir",
+                path.display()
+            ))),
+            Err(TryLockError::Error(e)) => Err(fail(format!("cannot lock {}: {e}", path.display()))),
+        }
+    }
+}
