@@ -34,6 +34,9 @@ pub struct Config {
     /// How long an operation waits for another instance's lock on a database file before
     /// it gives up with `Unavailable`.
     pub busy_timeout: Duration,
+    /// Who this instance's host is (`SESSIONS_LOCK_OWNER`), written into lock files so a
+    /// host can tell that a lock belongs to a dead process of its own (see `lockfile`).
+    pub lock_owner: Option<String>,
 }
 
 pub const DEFAULT_DATABASE: &str = "/data/sessions.db";
@@ -60,6 +63,7 @@ impl Default for Config {
             sweep_batch: DEFAULT_SWEEP_BATCH,
             max_data_bytes: DEFAULT_MAX_DATA_BYTES,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            lock_owner: None,
         }
     }
 }
@@ -97,6 +101,7 @@ impl Config {
                     config.max_data_bytes = parse_bounded(name, value, 1, MAX_DATA_BYTES_LIMIT)?
                 }
                 "SESSIONS_BUSY_TIMEOUT" => config.busy_timeout = parse_busy_timeout(value)?,
+                "SESSIONS_LOCK_OWNER" => config.lock_owner = parse_lock_owner(value)?,
                 _ => {}
             }
         }
@@ -161,6 +166,17 @@ fn parse_busy_timeout(value: &str) -> Result<Duration> {
     Ok(timeout)
 }
 
+fn parse_lock_owner(value: &str) -> Result<Option<String>> {
+    const NAME: &str = "SESSIONS_LOCK_OWNER";
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.len() > 128 || !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid(NAME, value, "use at most 128 printable ASCII characters without spaces"));
+    }
+    Ok(Some(value.to_owned()))
+}
+
 fn parse_bounded(name: &str, value: &str, min: u64, max: u64) -> Result<u64> {
     let n: u64 = value
         .parse()
@@ -223,6 +239,7 @@ mod tests {
         error_names(with("SESSIONS_TABLE", "9lives"), "SESSIONS_TABLE");
         error_names(with("SESSIONS_DATABASE", ""), "SESSIONS_DATABASE");
         error_names(with("SESSIONS_BUSY_TIMEOUT", "forever"), "SESSIONS_BUSY_TIMEOUT");
+        error_names(with("SESSIONS_LOCK_OWNER", "two words"), "SESSIONS_LOCK_OWNER");
     }
 
     #[test]

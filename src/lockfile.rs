@@ -6,7 +6,8 @@
 //! VFS and serialises every operation (one short transaction) through this lock instead:
 //!
 //! * Acquire = create `<db>-lock` with create-exclusive (atomic on every filesystem WASI
-//!   hosts use). The file holds a random owner id and the acquisition time, for messages.
+//!   hosts use). The file holds a random owner id, the host's tag (`SESSIONS_LOCK_OWNER`,
+//!   e.g. `pid:1234:5678`) and the acquisition time: `owner=… host=… acquired_ms=…`.
 //! * Release = remove it, after checking it is still ours.
 //! * Waiting: a busy lock is retried with backoff until the busy timeout, then the
 //!   operation fails with `Unavailable`: "waits its turn", then a clear error.
@@ -17,6 +18,9 @@
 //!   now), never the guest's wall clock, which a host may set freely. Breakers first take
 //!   `<db>-lock-break` exclusively, so two waiters never both break (and so never break a
 //!   fresh lock taken in between).
+//! * Hosts can do better than the age rule: a host that tags its instances' locks with its
+//!   process identity can remove, at once, a lock whose process is dead, following the
+//!   same break-file protocol (the host-example library does).
 //!
 //! Because every transaction runs under this lock, SQLite's own invariants hold: a journal
 //! found when the lock is taken is hot (its writer died) and is rolled back, and the page
@@ -45,6 +49,7 @@ pub struct FileLock {
     path: PathBuf,
     break_path: PathBuf,
     busy_timeout: Duration,
+    host: Option<String>,
 }
 
 /// Proof of holding the lock; dropping it releases the lock.
@@ -55,13 +60,14 @@ pub struct LockGuard<'a> {
 }
 
 impl FileLock {
-    /// The lock guarding `database` (the lock file sits beside it).
-    pub fn for_database(database: &Path, busy_timeout: Duration) -> FileLock {
+    /// The lock guarding `database` (the lock file sits beside it); `host` tags the lock
+    /// files this instance writes.
+    pub fn for_database(database: &Path, busy_timeout: Duration, host: Option<String>) -> FileLock {
         let mut path = database.as_os_str().to_owned();
         path.push("-lock");
         let mut break_path = path.clone();
         break_path.push("-break");
-        FileLock { path: path.into(), break_path: break_path.into(), busy_timeout }
+        FileLock { path: path.into(), break_path: break_path.into(), busy_timeout, host }
     }
 
     pub fn path(&self) -> &Path {
@@ -81,7 +87,8 @@ impl FileLock {
                 Ok(mut file) => {
                     // The content is informational (who, since when); a failed write still
                     // leaves a valid lock, so it is not an error.
-                    let _ = write!(file, "owner={owner} acquired_ms={}", WallClock.now_ms());
+                    let host = self.host.as_deref().unwrap_or("-");
+                    let _ = write!(file, "owner={owner} host={host} acquired_ms={}", WallClock.now_ms());
                     return Ok(LockGuard { lock: self, owner });
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
@@ -191,7 +198,7 @@ mod tests {
     use super::*;
 
     fn lock_in(dir: &Path, timeout: Duration) -> FileLock {
-        FileLock::for_database(&dir.join("s.db"), timeout)
+        FileLock::for_database(&dir.join("s.db"), timeout, Some("pid:1:2".into()))
     }
 
     #[test]
@@ -203,6 +210,15 @@ mod tests {
             assert!(lock.path().exists());
         }
         assert!(!lock.path().exists());
+    }
+
+    #[test]
+    fn the_lock_file_names_its_host() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = lock_in(dir.path(), Duration::from_secs(1));
+        let _guard = lock.acquire().expect("free lock");
+        let content = read_lock(lock.path()).expect("content");
+        assert!(content.contains(" host=pid:1:2 "), "{content}");
     }
 
     #[test]

@@ -23,6 +23,13 @@ impl HostClock {
         self.offset_ms.fetch_add(ms, Ordering::SeqCst);
     }
 
+    /// Moves the guest's "now" back by `by` (cumulative): writes made meanwhile look
+    /// older to every other clock.
+    pub fn rewind(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_sub(ms, Ordering::SeqCst);
+    }
+
     /// The guest's current time, in milliseconds since the Unix epoch.
     pub fn now_ms(&self) -> u64 {
         let system = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();

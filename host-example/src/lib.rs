@@ -21,6 +21,7 @@ pub mod clock;
 pub mod error;
 pub mod hostlock;
 pub mod locate;
+pub mod lockrecovery;
 pub mod options;
 pub mod runtime;
 pub mod scheduler;

@@ -9,6 +9,9 @@ use crate::clock::HostClock;
 /// Where the data directory appears inside the guest.
 pub const GUEST_DATA_DIR: &str = "/data";
 
+/// The component's default `SESSIONS_DATABASE`.
+const DEFAULT_GUEST_DATABASE: &str = "/data/sessions.db";
+
 /// Settings for one store (one database).
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -42,6 +45,14 @@ impl StoreOptions {
     /// Options for a database in `data_dir` with otherwise default settings.
     pub fn in_dir(data_dir: impl Into<PathBuf>) -> Self {
         StoreOptions { data_dir: Some(data_dir.into()), ..StoreOptions::default() }
+    }
+
+    /// The host path of the database file, when it lives in the preopened directory.
+    pub fn database_host_path(&self) -> Option<PathBuf> {
+        let data_dir = self.data_dir.as_ref()?;
+        let guest = self.env.iter().rev().find(|(n, _)| n == "SESSIONS_DATABASE").map_or(DEFAULT_GUEST_DATABASE, |(_, v)| v);
+        let relative = guest.strip_prefix(GUEST_DATA_DIR)?.strip_prefix('/')?;
+        Some(data_dir.join(relative))
     }
 
     /// Sets (or replaces) one `SESSIONS_*` variable.

@@ -162,7 +162,7 @@ impl SessionManager {
     }
 
     fn cookie(&self, token: &str, expiry: u64) -> String {
-        let max_age = expiry.saturating_sub(self.clock.now_ms()) / 1000;
+        let max_age = expiry.saturating_sub(self.clock.now_ms()).div_ceil(1000);
         let secure = if self.config.secure { "; Secure" } else { "" };
         format!("{}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}", self.config.cookie_name)
     }

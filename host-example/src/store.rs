@@ -25,6 +25,7 @@ use crate::bindings::exports::edge::sessions::{store as wit_store, sweeper as wi
 use crate::bindings::edge::sessions::types::Error as WitError;
 use crate::bindings::SessionStore as Bindings;
 use crate::error::{LoadError, StoreError};
+use crate::lockrecovery;
 use crate::options::{StoreOptions, GUEST_DATA_DIR};
 use crate::runtime::{HostState, Runtime, EPOCH_TICK};
 
@@ -185,8 +186,10 @@ struct Worker {
 
 impl Worker {
     fn instantiate(&self) -> Result<Live, StoreError> {
+        self.recover_abandoned_lock();
         let mut wasi = WasiCtxBuilder::new();
-        wasi.envs(&self.options.env)
+        wasi.env("SESSIONS_LOCK_OWNER", lockrecovery::owner_tag())
+            .envs(&self.options.env)
             .wall_clock(self.options.clock.clone())
             // File I/O runs right here on the store thread instead of being handed to a
             // blocking-task pool and back: this thread exists only to run the guest.
@@ -215,18 +218,27 @@ impl Worker {
         (self.options.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 
-    /// Calls an export that returns `result<T, error>`.
+    /// Removes the database's lock file if the process holding it died.
+    fn recover_abandoned_lock(&self) -> bool {
+        self.options.database_host_path().is_some_and(|db| lockrecovery::recover_abandoned_lock(&db))
+    }
+
+    /// Calls an export that returns `result<T, error>`. A call that found the database
+    /// locked by a process that has since died is retried once, after removing its lock.
     fn call<T>(
         &mut self,
-        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, WitError>>,
+        f: impl Fn(&mut Store<HostState>, &Bindings) -> wasmtime::Result<Result<T, WitError>>,
     ) -> Result<T, StoreError> {
-        self.call_plain(f)?.map_err(from_wit)
+        match self.call_plain(&f)? {
+            Err(WitError::Unavailable(_)) if self.recover_abandoned_lock() => self.call_plain(&f)?.map_err(from_wit),
+            result => result.map_err(from_wit),
+        }
     }
 
     /// Calls an export under the deadline; a trap discards the instance.
     fn call_plain<T>(
         &mut self,
-        f: impl FnOnce(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
+        f: impl Fn(&mut Store<HostState>, &Bindings) -> wasmtime::Result<T>,
     ) -> Result<T, StoreError> {
         let mut live = match self.live.take() {
             Some(live) => live,

@@ -67,7 +67,7 @@ impl LocalBackend {
                 let text = path.to_str().ok_or_else(|| {
                     Error::InvalidConfig(format!("SESSIONS_DATABASE={path:?}: the path is not UTF-8"))
                 })?;
-                (text.to_owned(), Some(FileLock::for_database(path, config.busy_timeout)))
+                (text.to_owned(), Some(FileLock::for_database(path, config.busy_timeout, config.lock_owner.clone())))
             }
         };
         use_unix_none_vfs()?;

@@ -1,0 +1,367 @@
+//! End-to-end tests: the real `host-example` binary on a free loopback port with a temp
+//! data directory, driven over HTTP by a real client with a cookie jar.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_host-example");
+
+/// A running `host-example serve`; killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn host-example");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    fn stop(mut self) -> ExitStatus {
+        self.signal("-TERM");
+        wait_exit(&mut self.child, Duration::from_secs(30))
+    }
+
+    fn kill9(mut self) {
+        self.signal("-KILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(started.elapsed() < limit, "the server did not exit within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).build().expect("client")
+}
+
+async fn text(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
+    let response = client.get(url).send().await.expect("request");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+/// Runs the binary to completion; (success, stdout, stderr).
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("run host-example");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response.headers().get_all("set-cookie").iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        v.strip_prefix("session=")?.split(';').next().map(str::to_owned)
+    })
+}
+
+#[tokio::test]
+async fn put_then_get_returns_the_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let client = client();
+    assert_eq!(text(&client, &server.url("/put")).await, (StatusCode::OK, "stored\n".into()));
+    assert_eq!(text(&client, &server.url("/get")).await, (StatusCode::OK, "Hello from a session!".into()));
+    let fresh = reqwest::Client::new();
+    assert_eq!(text(&fresh, &server.url("/get")).await.1, "", "another client has no session");
+}
+
+#[tokio::test]
+async fn the_cookie_is_http_only_and_same_site_lax() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--secure"]);
+    let response = reqwest::get(server.url("/put")).await.expect("put");
+    let cookie = response.headers().get("set-cookie").expect("cookie").to_str().expect("ascii").to_owned();
+    for part in ["session=", "HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=86400"] {
+        assert!(cookie.contains(part), "{cookie} lacks {part}");
+    }
+}
+
+#[tokio::test]
+async fn a_session_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = client();
+    let first = Server::start(dir.path(), &[]);
+    text(&client, &first.url("/put?message=still%20here")).await;
+    assert!(first.stop().success());
+    let second = Server::start(dir.path(), &[]);
+    assert_eq!(text(&client, &second.url("/get")).await.1, "still here");
+}
+
+#[tokio::test]
+async fn malformed_unknown_and_forged_cookies_get_a_fresh_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let plain = reqwest::Client::new();
+    let long = format!("session={}", "x".repeat(5000));
+    for cookie in ["session=has spaces in it", "session=", "session=unknown-token-abc", "session=%00%01", long.as_str(), "garbage"] {
+        let response = plain.get(server.url("/put")).header("cookie", cookie).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "cookie {cookie:?}");
+        let token = session_cookie(&response).expect("a fresh session cookie");
+        assert_eq!(token.len(), 43);
+        assert_ne!(Some(token.as_str()), cookie.strip_prefix("session="));
+    }
+}
+
+#[tokio::test]
+async fn oversized_session_data_is_refused_with_413_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--max-data-bytes", "200"]);
+    let client = client();
+    text(&client, &server.url("/put?message=small")).await;
+    let big = "y".repeat(500);
+    let (status, body) = text(&client, &server.url(&format!("/put?message={big}"))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(text(&client, &server.url("/get")).await.1, "small");
+}
+
+#[tokio::test]
+async fn renew_issues_a_new_token_and_invalidates_the_old_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let plain = reqwest::Client::new();
+    let put = plain.get(server.url("/put")).send().await.expect("put");
+    let old = session_cookie(&put).expect("cookie");
+    let renew = plain.get(server.url("/renew")).header("cookie", format!("session={old}")).send().await.expect("renew");
+    let new = session_cookie(&renew).expect("new cookie");
+    assert_ne!(old, new);
+    let with = |token: &str| plain.get(server.url("/get")).header("cookie", format!("session={token}")).send();
+    assert_eq!(with(&new).await.expect("get").text().await.expect("body"), "Hello from a session!");
+    assert_eq!(with(&old).await.expect("get").text().await.expect("body"), "", "the old token is dead");
+}
+
+#[tokio::test]
+async fn destroy_ends_the_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let client = client();
+    text(&client, &server.url("/put")).await;
+    assert_eq!(text(&client, &server.url("/destroy")).await.0, StatusCode::OK);
+    assert_eq!(text(&client, &server.url("/get")).await.1, "");
+    let (ok, stdout, _) = run(&["stats", "--data-dir", dir.path().to_str().expect("utf-8")]);
+    assert!(ok);
+    assert!(stdout.contains("active: 0"), "{stdout}");
+}
+
+#[tokio::test]
+async fn an_expired_session_is_not_served_and_the_timer_removes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--lifetime", "1s", "--cleanup-cron", "* * * * * *"]);
+    let client = client();
+    text(&client, &server.url("/put")).await;
+    let data_dir = dir.path().to_str().expect("utf-8");
+    let started = Instant::now();
+    loop {
+        let served = text(&client, &server.url("/get")).await.1;
+        let (_, stats, _) = run(&["stats", "--data-dir", data_dir]);
+        if served.is_empty() && stats.contains("active: 0\nexpired: 0") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "still served {served:?} / stored {stats:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn sweep_and_stats_subcommands_print_the_right_numbers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().to_str().expect("utf-8");
+    {
+        // Written an hour in the past: sessions that lived for a minute are expired now.
+        let options = host_example::StoreOptions::in_dir(dir.path());
+        options.clock.rewind(Duration::from_secs(3600));
+        let then = options.clock.now_ms();
+        let runtime = host_example::Runtime::load(&host_example::locate_component().expect("component")).expect("load");
+        let store = host_example::SessionStore::open(&runtime, options).expect("open");
+        for i in 0..1100 {
+            store.commit(&format!("old{i}"), b"{}".to_vec(), then + 60_000).await.expect("commit");
+        }
+        for i in 0..3 {
+            store.commit(&format!("live{i}"), b"{}".to_vec(), then + 2 * 3_600_000).await.expect("commit");
+        }
+        store.close().await;
+    }
+    let (ok, stdout, stderr) = run(&["stats", "--data-dir", data_dir]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, "active: 3\nexpired: 1100\n");
+    let (ok, stdout, stderr) = run(&["sweep", "--data-dir", data_dir, "--sweep-batch", "500"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("removed 1100 expired sessions in 3 batches"), "{stdout}");
+    let (_, stdout, _) = run(&["stats", "--data-dir", data_dir]);
+    assert_eq!(stdout, "active: 3\nexpired: 0\n");
+}
+
+#[tokio::test]
+async fn shutdown_under_load_is_clean() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let url = server.url("/put");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..16 {
+        let (url, stop, client) = (url.clone(), stop.clone(), client());
+        workers.push(tokio::spawn(async move {
+            let (mut ok, mut refused) = (0u32, 0u32);
+            while !stop.load(Ordering::SeqCst) && ok + refused < 2000 {
+                match client.get(&url).send().await {
+                    Ok(r) => {
+                        assert_eq!(r.status(), StatusCode::OK, "a request in flight failed");
+                        r.text().await.expect("complete body");
+                        ok += 1;
+                    }
+                    Err(_) => refused += 1, // the listener is closed: expected after SIGTERM
+                }
+            }
+            ok
+        }));
+    }
+    // Let the load build up (a real-time wait: the server runs in another process).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = server.stop();
+    stop.store(true, Ordering::SeqCst);
+    // Each worker's cookie jar holds one session, created by its first acknowledged put.
+    let mut sessions = 0;
+    for w in workers {
+        sessions += u32::from(w.await.expect("worker") > 0);
+    }
+    assert!(status.success(), "exit status {status:?}");
+    assert!(sessions > 0);
+    assert!(!dir.path().join("sessions.db-lock").exists(), "the store lock was released");
+    let (_, stdout, _) = run(&["stats", "--data-dir", dir.path().to_str().expect("utf-8")]);
+    assert!(stdout.contains(&format!("active: {sessions}\n")), "{stdout} vs {sessions} sessions");
+}
+
+#[tokio::test]
+async fn every_acknowledged_put_survives_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let base = server.base.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (base, stop) = (base.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) && i < 5000 {
+                let client = client();
+                let message = format!("w{w}-{i}");
+                if let Ok(r) = client.get(format!("{base}/put?message={message}")).send().await {
+                    if r.status() == StatusCode::OK && r.text().await.is_ok() {
+                        acknowledged.push((client, message));
+                    }
+                }
+                i += 1;
+            }
+            acknowledged
+        }));
+    }
+    // Let the burst run (real time: the server is another process).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill9();
+    stop.store(true, Ordering::SeqCst);
+    let mut acknowledged = Vec::new();
+    for w in workers {
+        acknowledged.extend(w.await.expect("worker"));
+    }
+    assert!(acknowledged.len() > 10, "the burst acknowledged too little: {}", acknowledged.len());
+    let restarted = Server::start(dir.path(), &[]);
+    let started = Instant::now();
+    for (client, message) in &acknowledged {
+        let (status, body) = text(client, &restarted.url("/get")).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, message.as_str()));
+    }
+    eprintln!("{} acknowledged puts verified in {:?} after restart", acknowledged.len(), started.elapsed());
+}
+
+#[test]
+fn a_second_host_on_the_same_data_dir_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = Server::start(dir.path(), &[]);
+    let (ok, _, stderr) = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().expect("utf-8")]);
+    assert!(!ok);
+    assert!(stderr.contains("locked by another running host"), "{stderr}");
+}
+
+#[test]
+fn an_unusable_data_dir_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write");
+    let under_file = file.join("data");
+    let (ok, _, stderr) = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", under_file.to_str().expect("utf-8")]);
+    assert!(!ok);
+    assert!(stderr.contains("cannot create the data directory"), "{stderr}");
+}
+
+#[test]
+fn a_missing_or_invalid_component_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let (ok, _, stderr) = run(&["stats", "--data-dir", data, "--component", "/nonexistent/libsqlstore.wasm"]);
+    assert!(!ok);
+    assert!(stderr.contains("not found"), "{stderr}");
+    let bogus = dir.path().join("bogus.wasm");
+    std::fs::write(&bogus, "this is text").expect("write");
+    let (ok, _, stderr) = run(&["stats", "--data-dir", data, "--component", bogus.to_str().expect("utf-8")]);
+    assert!(!ok);
+    assert!(stderr.contains("not a usable WebAssembly component"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_setting_refuses_to_start_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let (ok, _, stderr) = run(&["stats", "--data-dir", data, "--table", "x; DROP TABLE y"]);
+    assert!(!ok);
+    assert!(stderr.contains("SESSIONS_TABLE"), "{stderr}");
+    let (ok, _, stderr) = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--cleanup-cron", "whenever"]);
+    assert!(!ok);
+    assert!(stderr.contains("invalid cron expression"), "{stderr}");
+}
