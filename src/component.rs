@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 
-use crate::backend::local::LocalBackend;
+use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::Error;
 use crate::store::SessionStore;
@@ -26,10 +26,10 @@ struct Component;
 export!(Component);
 
 thread_local! {
-    static STORE: RefCell<Option<SessionStore<LocalBackend>>> = const { RefCell::new(None) };
+    static STORE: RefCell<Option<SessionStore<Box<dyn Backend>>>> = const { RefCell::new(None) };
 }
 
-fn with_store<T>(op: impl FnOnce(&mut SessionStore<LocalBackend>) -> Result<T, Error>) -> Result<T, WitError> {
+fn with_store<T>(op: impl FnOnce(&mut SessionStore<Box<dyn Backend>>) -> Result<T, Error>) -> Result<T, WitError> {
     STORE.with_borrow_mut(|slot| {
         let store = match slot {
             Some(store) => store,

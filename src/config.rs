@@ -18,6 +18,9 @@ pub enum Database {
     Memory,
     /// A libSQL file; inside the component its directory must be preopened by the host.
     File(PathBuf),
+    /// A libSQL server (`sqld`, Turso) spoken to with Hrana over HTTP: the base URL, with
+    /// `libsql://` already turned into `https://`.
+    Remote(String),
 }
 
 /// Validated settings. Defaults are the `DEFAULT_*` constants.
@@ -34,6 +37,10 @@ pub struct Config {
     /// How long an operation waits for another instance's lock on a database file before
     /// it gives up with `Unavailable`.
     pub busy_timeout: Duration,
+    /// Bearer token for a remote server (`SESSIONS_AUTH_TOKEN`).
+    pub auth_token: Option<String>,
+    /// Bound on connecting to, and on each wait for, a remote server.
+    pub remote_timeout: Duration,
     /// Who this instance's host is (`SESSIONS_LOCK_OWNER`), written into lock files so a
     /// host can tell that a lock belongs to a dead process of its own (see `lockfile`).
     pub lock_owner: Option<String>,
@@ -47,6 +54,9 @@ pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_SWEEP_BATCH: u32 = 1000;
 pub const DEFAULT_MAX_DATA_BYTES: u64 = 1_048_576;
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connect, first-byte and between-bytes timeout for a remote server: a server that is
+/// down or wedged turns into `Unavailable` within this bound.
+pub const DEFAULT_REMOTE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Upper bounds that keep a typo from turning into an unbounded transaction or a blob
 /// SQLite refuses (its default SQLITE_MAX_LENGTH is 10^9 bytes).
@@ -63,6 +73,8 @@ impl Default for Config {
             sweep_batch: DEFAULT_SWEEP_BATCH,
             max_data_bytes: DEFAULT_MAX_DATA_BYTES,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            auth_token: None,
+            remote_timeout: DEFAULT_REMOTE_TIMEOUT,
             lock_owner: None,
         }
     }
@@ -102,6 +114,8 @@ impl Config {
                 }
                 "SESSIONS_BUSY_TIMEOUT" => config.busy_timeout = parse_busy_timeout(value)?,
                 "SESSIONS_LOCK_OWNER" => config.lock_owner = parse_lock_owner(value)?,
+                "SESSIONS_AUTH_TOKEN" => config.auth_token = parse_auth_token(value)?,
+                "SESSIONS_REMOTE_TIMEOUT" => config.remote_timeout = parse_remote_timeout(value)?,
                 _ => {}
             }
         }
@@ -122,17 +136,62 @@ fn parse_database(value: &str) -> Result<Database> {
         return Ok(Database::Memory);
     }
     let lower = value.to_ascii_lowercase();
-    if ["http://", "https://", "libsql://", "ws://", "wss://"].iter().any(|s| lower.starts_with(s)) {
-        return Err(invalid(
-            NAME,
-            value,
-            "remote libSQL servers are not supported by this build; use a file path or :memory:",
-        ));
+    if let Some(scheme_end) = lower.find("://") {
+        return parse_remote_url(value, &lower[..scheme_end]).map(Database::Remote);
     }
     if value.contains('\0') {
         return Err(invalid(NAME, value, "a path cannot contain a NUL byte"));
     }
     Ok(Database::File(PathBuf::from(value)))
+}
+
+/// Accepts `http://host[:port]`, `https://…` and `libsql://…` (which means https), with no
+/// path beyond `/`, query or credentials; returns the base URL without a trailing slash.
+fn parse_remote_url(value: &str, scheme: &str) -> Result<String> {
+    const NAME: &str = "SESSIONS_DATABASE";
+    let rest = &value[scheme.len() + 3..];
+    let base_scheme = match scheme {
+        "http" => "http",
+        "https" | "libsql" => "https",
+        _ => {
+            return Err(invalid(NAME, value, "unknown scheme; use http://, https:// or libsql:// for a libSQL server"))
+        }
+    };
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    if host.is_empty() {
+        return Err(invalid(NAME, value, "the URL has no host"));
+    }
+    if host.contains(['/', '?', '#', '@']) || !host.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid(
+            NAME,
+            value,
+            "give only scheme, host and port (e.g. http://127.0.0.1:8080); put credentials in SESSIONS_AUTH_TOKEN",
+        ));
+    }
+    Ok(format!("{base_scheme}://{host}"))
+}
+
+fn parse_auth_token(value: &str) -> Result<Option<String>> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if !value.chars().all(|c| c.is_ascii_graphic()) {
+        // Never echo a secret into an error message.
+        return Err(Error::InvalidConfig(
+            "SESSIONS_AUTH_TOKEN: contains spaces or non-ASCII characters; give the bare token".into(),
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+fn parse_remote_timeout(value: &str) -> Result<Duration> {
+    const NAME: &str = "SESSIONS_REMOTE_TIMEOUT";
+    let timeout = humantime::parse_duration(value)
+        .map_err(|e| invalid(NAME, value, &format!("{e}; use a duration such as 2s")))?;
+    if timeout < Duration::from_millis(10) || timeout > MAX_BUSY_TIMEOUT {
+        return Err(invalid(NAME, value, "use 10ms to 10m"));
+    }
+    Ok(timeout)
 }
 
 fn parse_interval(value: &str) -> Result<Option<Duration>> {
@@ -243,9 +302,25 @@ mod tests {
     }
 
     #[test]
-    fn remote_urls_are_refused_until_a_remote_backend_exists() {
-        for url in ["http://127.0.0.1:8080", "https://db.example", "libsql://db.turso.io"] {
+    fn server_urls_select_the_remote_backend_and_libsql_means_https() {
+        let db = |url| with("SESSIONS_DATABASE", url).map(|c| c.database);
+        assert_eq!(db("http://127.0.0.1:8080"), Ok(Database::Remote("http://127.0.0.1:8080".into())));
+        assert_eq!(db("https://db.example/"), Ok(Database::Remote("https://db.example".into())));
+        assert_eq!(db("libsql://my-db.turso.io"), Ok(Database::Remote("https://my-db.turso.io".into())));
+    }
+
+    #[test]
+    fn malformed_server_urls_are_refused() {
+        for url in ["ftp://x", "http://", "http://host/path", "http://user:pw@host", "http://a b"] {
             error_names(with("SESSIONS_DATABASE", url), "SESSIONS_DATABASE");
+        }
+    }
+
+    #[test]
+    fn a_malformed_auth_token_is_refused_without_echoing_it() {
+        match with("SESSIONS_AUTH_TOKEN", "secret with spaces") {
+            Err(Error::InvalidConfig(msg)) => assert!(!msg.contains("secret"), "{msg}"),
+            other => panic!("expected InvalidConfig, got {other:?}"),
         }
     }
 

@@ -21,7 +21,11 @@ pub use config::Config;
 pub use error::Error;
 pub use store::SessionStore;
 
-/// Opens the store `config` describes (the embedded backend).
-pub fn open(config: &Config) -> error::Result<SessionStore<LocalBackend>> {
-    Ok(SessionStore::new(LocalBackend::open(config)?, config))
+/// Opens the store `config` describes: embedded (a file or `:memory:`) or remote.
+pub fn open(config: &Config) -> error::Result<SessionStore<Box<dyn backend::Backend>>> {
+    let backend: Box<dyn backend::Backend> = match &config.database {
+        config::Database::Remote(url) => backend::remote::open(url, config)?,
+        config::Database::File(_) | config::Database::Memory => Box::new(LocalBackend::open(config)?),
+    };
+    Ok(SessionStore::new(backend, config))
 }

@@ -1,13 +1,14 @@
 //! Black-box tests: the built `libsqlstore.wasm` loaded into wasmtime through the host
-//! library, with a preopened temp directory and a host-controlled wall clock.
+//! library, with a host-controlled wall clock. The store suite runs against both
+//! backends: a libSQL file in a preopened temp directory, and a real `sqld` on loopback.
 //!
-//! Build the component first (`./dev build`, or `cargo build --release --target
-//! wasm32-wasip2`); `./dev test` does it.
+//! `./dev test` builds the component and installs sqld first.
 
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use host_example::sqld::Sqld;
 use host_example::{HostClock, Runtime, SessionCounts, SessionStore, StoreError, StoreOptions, SweepReport};
 
 fn runtime() -> &'static Runtime {
@@ -32,6 +33,62 @@ fn now_ms(clock: &HostClock) -> u64 {
 
 const HOUR: u64 = 3_600_000;
 
+/// Which backend a conformance test runs against.
+#[derive(Clone, Copy)]
+enum Backend {
+    File,
+    Sqld,
+}
+
+/// A database of the chosen backend, and options that reach it.
+struct Fixture {
+    dir: tempfile::TempDir,
+    sqld: Option<Sqld>,
+}
+
+impl Fixture {
+    fn new(backend: Backend) -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sqld = match backend {
+            Backend::File => None,
+            Backend::Sqld => Some(Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)")),
+        };
+        Fixture { dir, sqld }
+    }
+
+    /// Options for a new instance on this fixture's database.
+    fn options(&self) -> StoreOptions {
+        let options = in_dir(self.dir.path());
+        match &self.sqld {
+            Some(sqld) => options.env("SESSIONS_DATABASE", sqld.url()),
+            None => options,
+        }
+    }
+}
+
+/// Runs each listed `async fn(Backend)` once per backend, as separately named tests.
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod file_backend {
+            $( #[tokio::test] async fn $test() { super::$test(super::Backend::File).await } )*
+        }
+        mod sqld_backend {
+            $( #[tokio::test] async fn $test() { super::$test(super::Backend::Sqld).await } )*
+        }
+    };
+}
+
+conformance!(
+    commit_find_delete_round_trip,
+    a_fresh_instance_sees_earlier_commits,
+    two_live_instances_share_one_database_without_losing_writes,
+    the_host_clock_decides_expiry,
+    sweeps_are_bounded_and_report_exact_counts,
+    create_touch_page_and_all_work,
+    bad_input_gets_typed_errors_and_stored_data_survives,
+    a_custom_table_is_created_on_first_use,
+);
+
 #[test]
 fn the_component_exports_the_session_interfaces() {
     let exports = runtime().exports();
@@ -39,35 +96,40 @@ fn the_component_exports_the_session_interfaces() {
     assert!(exports.contains(&"edge:sessions/sweeper@0.1.0".to_owned()), "{exports:?}");
 }
 
-#[tokio::test]
-async fn commit_find_delete_round_trip_through_the_component() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = in_dir(dir.path());
+async fn commit_find_delete_round_trip(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let options = fixture.options();
     let clock = options.clock.clone();
     let store = open(options);
     store.commit("tok", b"hello".to_vec(), now_ms(&clock) + HOUR).await.expect("commit");
     assert_eq!(store.find("tok").await.expect("find"), Some(b"hello".to_vec()));
     store.delete("tok").await.expect("delete");
     assert_eq!(store.find("tok").await.expect("find"), None);
-    assert!(dir.path().join("sessions.db").is_file(), "the default database is /data/sessions.db");
+    store.delete("tok").await.expect("deleting an unknown token succeeds");
 }
 
 #[tokio::test]
-async fn a_fresh_instance_sees_earlier_commits() {
+async fn the_default_database_is_sessions_db_in_the_preopened_dir() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(in_dir(dir.path()));
+    store.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
+    assert!(dir.path().join("sessions.db").is_file());
+}
+
+async fn a_fresh_instance_sees_earlier_commits(backend: Backend) {
+    let fixture = Fixture::new(backend);
     let clock = HostClock::default();
-    let first = open(in_dir(dir.path()));
+    let first = open(fixture.options());
     first.commit("tok", b"kept".to_vec(), now_ms(&clock) + HOUR).await.expect("commit");
     first.close().await;
-    let second = open(in_dir(dir.path()));
+    let second = open(fixture.options());
     assert_eq!(second.find("tok").await.expect("find"), Some(b"kept".to_vec()));
 }
 
-#[tokio::test]
-async fn two_live_instances_share_one_file_without_losing_writes() {
-    let dir = tempfile::tempdir().expect("tempdir");
+async fn two_live_instances_share_one_database_without_losing_writes(backend: Backend) {
+    let fixture = Fixture::new(backend);
     let clock = HostClock::default();
-    let (a, b) = (open(in_dir(dir.path())), open(in_dir(dir.path())));
+    let (a, b) = (open(fixture.options()), open(fixture.options()));
     let expiry = now_ms(&clock) + HOUR;
     let writes_a = async {
         for i in 0..50 {
@@ -84,10 +146,9 @@ async fn two_live_instances_share_one_file_without_losing_writes() {
     assert_eq!(b.find("a49").await.expect("find"), Some(vec![1; 100]));
 }
 
-#[tokio::test]
-async fn the_host_clock_decides_expiry() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = in_dir(dir.path());
+async fn the_host_clock_decides_expiry(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let options = fixture.options();
     let clock = options.clock.clone();
     let store = open(options);
     store.commit("tok", b"x".to_vec(), now_ms(&clock) + 60_000).await.expect("commit");
@@ -98,10 +159,9 @@ async fn the_host_clock_decides_expiry() {
     assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 0, expired: 1 });
 }
 
-#[tokio::test]
-async fn sweeps_are_bounded_and_report_exact_counts() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = in_dir(dir.path()).env("SESSIONS_SWEEP_BATCH", "4");
+async fn sweeps_are_bounded_and_report_exact_counts(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let options = fixture.options().env("SESSIONS_SWEEP_BATCH", "4");
     let clock = options.clock.clone();
     let store = open(options);
     let soon = now_ms(&clock) + 1000;
@@ -125,10 +185,9 @@ async fn sweeps_are_bounded_and_report_exact_counts() {
     assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 1, expired: 0 });
 }
 
-#[tokio::test]
-async fn create_touch_page_and_all_work_through_the_component() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = in_dir(dir.path());
+async fn create_touch_page_and_all_work(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let options = fixture.options();
     let clock = options.clock.clone();
     let store = open(options);
     let token = store.create(b"new".to_vec(), now_ms(&clock) + 1000).await.expect("create");
@@ -148,10 +207,9 @@ async fn create_touch_page_and_all_work_through_the_component() {
     assert_eq!(store.page(Some("zzzz-unknown"), 10).await.expect("unknown after"), vec![]);
 }
 
-#[tokio::test]
-async fn bad_input_gets_typed_errors_and_stored_data_survives() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = in_dir(dir.path()).env("SESSIONS_MAX_DATA_BYTES", "1000");
+async fn bad_input_gets_typed_errors_and_stored_data_survives(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let options = fixture.options().env("SESSIONS_MAX_DATA_BYTES", "1000");
     let clock = options.clock.clone();
     let store = open(options);
     let expiry = now_ms(&clock) + HOUR;
@@ -180,7 +238,9 @@ async fn malformed_settings_fail_every_call_with_invalid_config() {
         ("SESSIONS_SWEEP_BATCH", "0"),
         ("SESSIONS_MAX_DATA_BYTES", "lots"),
         ("SESSIONS_TABLE", "x; DROP TABLE y"),
-        ("SESSIONS_DATABASE", "http://127.0.0.1:8080"),
+        ("SESSIONS_DATABASE", "ftp://127.0.0.1:8080"),
+        ("SESSIONS_AUTH_TOKEN", "has spaces"),
+        ("SESSIONS_REMOTE_TIMEOUT", "never"),
     ] {
         let store = open(in_dir(dir.path()).env(name, value));
         match store.find("tok").await {
@@ -263,4 +323,88 @@ async fn a_guest_over_its_memory_limit_fails_typed_and_the_next_call_works() {
     assert!(matches!(result, Err(StoreError::Guest(_)) | Err(StoreError::TooLarge(_))), "{result:?}");
     assert_eq!(store.find("tok").await.expect("fresh instance"), Some(b"x".to_vec()));
     assert_eq!(store.find("big").await.expect("find"), None);
+}
+
+async fn a_custom_table_is_created_on_first_use(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let store = open(fixture.options().env("SESSIONS_TABLE", "web_sessions"));
+    store.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit creates the table");
+    let other = open(fixture.options());
+    assert_eq!(other.find("tok").await.expect("find"), None, "the default table is another table");
+    assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 1, expired: 0 });
+}
+
+#[tokio::test]
+async fn a_stopped_server_gives_unavailable_within_the_timeout_and_recovery_loses_nothing() {
+    let fixture = Fixture::new(Backend::Sqld);
+    let store = open(fixture.options().env("SESSIONS_REMOTE_TIMEOUT", "2s"));
+    store.commit("tok", b"committed".to_vec(), u64::MAX).await.expect("commit");
+    let mut sqld = fixture.sqld.expect("sqld");
+    sqld.stop();
+    let started = Instant::now();
+    match store.find("tok").await {
+        Err(StoreError::Unavailable(msg)) => assert!(msg.contains("cannot reach the libSQL server"), "{msg}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    sqld.restart().expect("sqld restarts");
+    assert_eq!(store.find("tok").await.expect("recovered by itself"), Some(b"committed".to_vec()));
+}
+
+#[tokio::test]
+async fn a_wrong_auth_token_is_unavailable_naming_auth() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use ed25519_dalek::{Signer, SigningKey};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server_key = SigningKey::from_bytes(&[7; 32]);
+    let key_file = dir.path().join("jwt.key");
+    std::fs::write(&key_file, URL_SAFE_NO_PAD.encode(server_key.verifying_key().as_bytes())).expect("key");
+    let sqld = Sqld::start(dir.path(), Some(&key_file)).expect("sqld with auth");
+    let jwt = |key: &SigningKey| {
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(r#"{"a":"rw"}"#)
+        );
+        let signature = key.sign(signed.as_bytes());
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    };
+    let options = in_dir(dir.path()).env("SESSIONS_DATABASE", sqld.url());
+    let good = open(options.clone().env("SESSIONS_AUTH_TOKEN", jwt(&server_key)));
+    good.commit("tok", b"x".to_vec(), u64::MAX).await.expect("a valid token works");
+    let wrong = open(options.env("SESSIONS_AUTH_TOKEN", jwt(&SigningKey::from_bytes(&[9; 32]))));
+    match wrong.find("tok").await {
+        Err(StoreError::Unavailable(msg)) => assert!(msg.contains("auth token"), "{msg}"),
+        other => panic!("expected Unavailable naming auth, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_table_name_the_server_rejects_is_a_storage_error_not_a_trap() {
+    let fixture = Fixture::new(Backend::Sqld);
+    let store = open(fixture.options());
+    store.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
+    // `sessions_expiry_idx` is taken by the default table's index: the server refuses a
+    // table of that name.
+    let clash = open(fixture.options().env("SESSIONS_TABLE", "sessions_expiry_idx"));
+    assert!(matches!(clash.find("tok").await, Err(StoreError::Storage(_))));
+    assert_eq!(store.find("tok").await.expect("the first table is intact"), Some(b"x".to_vec()));
+}
+
+#[tokio::test]
+async fn the_local_only_build_refuses_server_urls_with_invalid_config() {
+    let Some(path) = local_only_component() else {
+        panic!("the local-only component is missing: ./dev build makes it");
+    };
+    let runtime = Runtime::load(&path).expect("loads");
+    assert!(runtime.imports().iter().all(|i| !i.starts_with("wasi:http")), "{:?}", runtime.imports());
+    let store = SessionStore::open(&runtime, StoreOptions::default().env("SESSIONS_DATABASE", "http://127.0.0.1:9")).expect("open");
+    assert!(matches!(store.find("tok").await, Err(StoreError::InvalidConfig(m)) if m.contains("no remote backend")));
+}
+
+fn local_only_component() -> Option<std::path::PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/local-only/wasm32-wasip2/release/libsqlstore.wasm");
+    path.is_file().then_some(path)
 }

@@ -27,6 +27,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod server;
 pub mod session;
+pub mod sqld;
 pub mod store;
 
 pub use clock::HostClock;

@@ -47,9 +47,13 @@ struct StoreArgs {
     /// Host directory holding the database, preopened as /data; created if missing.
     #[arg(long, default_value = "./data")]
     data_dir: PathBuf,
-    /// Database file name inside the data directory, or :memory:.
+    /// Database file name inside the data directory, :memory:, or a libSQL server URL
+    /// (http://host:port, https://…, libsql://… for Turso) shared by many hosts.
     #[arg(long, default_value = "sessions.db")]
     database: String,
+    /// Auth token for a libSQL server (sent as a bearer token).
+    #[arg(long, env = "SESSIONS_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
     /// Table name (letters, digits, _).
     #[arg(long)]
     table: Option<String>,
@@ -65,6 +69,13 @@ struct StoreArgs {
     /// The component to load (default: the build in this repository's target/).
     #[arg(long, env = "LIBSQLSTORE_COMPONENT")]
     component: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// True when the database is a file in the data directory (not `:memory:`, not a URL).
+    fn is_local_file(&self) -> bool {
+        self.database != ":memory:" && !self.database.contains("://")
+    }
 }
 
 #[derive(Args)]
@@ -121,10 +132,10 @@ async fn open_store(args: &StoreArgs, extra_env: &[(&str, String)], clock: HostC
         None => host_example::locate_component().map_err(|e| e.to_string())?,
     };
     let runtime = Runtime::load(&path).map_err(|e| e.to_string())?;
-    let database = if args.database == ":memory:" {
-        args.database.clone()
-    } else {
+    let database = if args.is_local_file() {
         format!("{GUEST_DATA_DIR}/{}", args.database)
+    } else {
+        args.database.clone()
     };
     let mut options = StoreOptions { clock, ..StoreOptions::in_dir(&args.data_dir) }.env("SESSIONS_DATABASE", database);
     for (name, value) in [
@@ -132,6 +143,7 @@ async fn open_store(args: &StoreArgs, extra_env: &[(&str, String)], clock: HostC
         ("SESSIONS_SWEEP_BATCH", &args.sweep_batch),
         ("SESSIONS_MAX_DATA_BYTES", &args.max_data_bytes),
         ("SESSIONS_BUSY_TIMEOUT", &args.busy_timeout),
+        ("SESSIONS_AUTH_TOKEN", &args.auth_token),
     ] {
         if let Some(value) = value {
             options = options.env(name, value.clone());
@@ -148,7 +160,11 @@ async fn open_store(args: &StoreArgs, extra_env: &[(&str, String)], clock: HostC
 async fn serve(args: ServeArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.store.data_dir)
         .map_err(|e| format!("cannot create the data directory {}: {e}", args.store.data_dir.display()))?;
-    let _host_lock = HostLock::acquire(&args.store.data_dir).map_err(|e| e.to_string())?;
+    // Many hosts may share a server; only a local file is served by one host at a time.
+    let _host_lock = match args.store.is_local_file() {
+        true => Some(HostLock::acquire(&args.store.data_dir).map_err(|e| e.to_string())?),
+        false => None,
+    };
     let mut extra_env = Vec::new();
     if let Some(interval) = &args.cleanup_interval {
         extra_env.push(("SESSIONS_CLEANUP_INTERVAL", interval.clone()));

@@ -9,6 +9,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::SessionStorePre;
 use crate::error::LoadError;
@@ -19,6 +20,8 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Per-instance host state.
 pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
+    /// Outgoing HTTP, for the component's remote backend (a libSQL server).
+    pub(crate) http: WasiHttpCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
 }
@@ -26,6 +29,12 @@ pub(crate) struct HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
     }
 }
 
@@ -54,11 +63,19 @@ impl Runtime {
         let component = Component::from_file(&engine, path).map_err(invalid)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(invalid)?;
+        // Both builds of the component load: the default one imports wasi:http for its
+        // remote backend, the local-only one does not.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(invalid)?;
         let pre = linker.instantiate_pre(&component).map_err(invalid)?;
         let component = component.clone();
         let pre = SessionStorePre::new(pre).map_err(invalid)?;
         spawn_epoch_ticker(&engine);
         Ok(Runtime { engine, component, pre: Arc::new(pre) })
+    }
+
+    /// The names the component imports, e.g. `wasi:http/outgoing-handler@0.2.12`.
+    pub fn imports(&self) -> Vec<String> {
+        self.component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect()
     }
 
     /// The names the component exports, e.g. `edge:sessions/store@0.1.0`.

@@ -20,6 +20,7 @@ use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::exports::edge::sessions::{store as wit_store, sweeper as wit_sweeper};
 use crate::bindings::edge::sessions::types::Error as WitError;
@@ -202,7 +203,7 @@ impl Worker {
         let limits = StoreLimitsBuilder::new().memory_size(self.options.memory_limit).build();
         let mut store = Store::new(
             &self.runtime.engine,
-            HostState { wasi: wasi.build(), table: ResourceTable::new(), limits },
+            HostState { wasi: wasi.build(), http: WasiHttpCtx::new(), table: ResourceTable::new(), limits },
         );
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.deadline_ticks());

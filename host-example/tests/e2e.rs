@@ -1,105 +1,14 @@
 //! End-to-end tests: the real `host-example` binary on a free loopback port with a temp
 //! data directory, driven over HTTP by a real client with a cookie jar.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{client, run, session_cookie, text, Server};
 use reqwest::StatusCode;
-
-const BIN: &str = env!("CARGO_BIN_EXE_host-example");
-
-/// A running `host-example serve`; killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn host-example");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Server { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill");
-        assert!(status.success());
-    }
-
-    /// SIGTERM, then the exit status (bounded wait).
-    fn stop(mut self) -> ExitStatus {
-        self.signal("-TERM");
-        wait_exit(&mut self.child, Duration::from_secs(30))
-    }
-
-    fn kill9(mut self) {
-        self.signal("-KILL");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(started.elapsed() < limit, "the server did not exit within {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).build().expect("client")
-}
-
-async fn text(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
-    let response = client.get(url).send().await.expect("request");
-    let status = response.status();
-    (status, response.text().await.expect("body"))
-}
-
-/// Runs the binary to completion; (success, stdout, stderr).
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).output().expect("run host-example");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
-
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response.headers().get_all("set-cookie").iter().find_map(|v| {
-        let v = v.to_str().ok()?;
-        v.strip_prefix("session=")?.split(';').next().map(str::to_owned)
-    })
-}
 
 #[tokio::test]
 async fn put_then_get_returns_the_message() {

@@ -69,6 +69,9 @@ impl LocalBackend {
                 })?;
                 (text.to_owned(), Some(FileLock::for_database(path, config.busy_timeout, config.lock_owner.clone())))
             }
+            Database::Remote(url) => {
+                return Err(Error::InvalidConfig(format!("SESSIONS_DATABASE={url}: a server URL, not a local database")))
+            }
         };
         use_unix_none_vfs()?;
         let db = block_on(libsql::Builder::new_local(&path).build()).map_err(|e| open_error(&path, e))?;

@@ -2,6 +2,7 @@
 //! expiry rules, token drawing) sit above in `store`; a backend only runs queries.
 
 pub mod local;
+pub mod remote;
 
 use crate::error::Result;
 
@@ -45,4 +46,35 @@ pub trait Backend {
     /// Deletes at most `batch` sessions with expiry <= `now`, oldest first, in one
     /// transaction, and says whether any expired ones remain.
     fn sweep(&mut self, now: i64, batch: u32) -> Result<SweepReport>;
+}
+
+/// Lets the component pick a backend at run time (`SessionStore<Box<dyn Backend>>`).
+impl<B: Backend + ?Sized> Backend for Box<B> {
+    fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>> {
+        (**self).find(token, now)
+    }
+    fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()> {
+        (**self).upsert(token, data, expiry)
+    }
+    fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {
+        (**self).insert_new(token, data, expiry)
+    }
+    fn delete(&mut self, token: &str) -> Result<()> {
+        (**self).delete(token)
+    }
+    fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
+        (**self).all(now)
+    }
+    fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>> {
+        (**self).page(after, limit, now)
+    }
+    fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool> {
+        (**self).touch(token, expiry, now)
+    }
+    fn counts(&mut self, now: i64) -> Result<SessionCounts> {
+        (**self).counts(now)
+    }
+    fn sweep(&mut self, now: i64, batch: u32) -> Result<SweepReport> {
+        (**self).sweep(now, batch)
+    }
 }

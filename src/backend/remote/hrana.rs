@@ -1,0 +1,237 @@
+//! Hrana (libSQL's remote protocol) requests and responses for the store's operations,
+//! built from the `libsql-hrana` crate's types. Pure: no I/O, so it is unit-tested
+//! natively; `transport` carries the JSON over `wasi:http`.
+
+use bytes::Bytes;
+use libsql_hrana::proto::{
+    Batch, BatchCond, BatchResult, BatchStep, BatchStreamReq, CloseStreamReq, Error as HranaError,
+    ExecuteStreamReq, PipelineReqBody, PipelineRespBody, Stmt, StmtResult, StreamRequest, StreamResponse,
+    StreamResult, Value,
+};
+
+use crate::backend::SweepReport;
+use crate::error::{Error, Result};
+use crate::schema::Sql;
+
+/// The path of the pipeline endpoint below the server's base URL.
+pub const PIPELINE_PATH: &str = "/v2/pipeline";
+
+pub fn text(s: &str) -> Value {
+    Value::Text { value: s.into() }
+}
+
+pub fn int(i: i64) -> Value {
+    Value::Integer { value: i }
+}
+
+pub fn blob(b: &[u8]) -> Value {
+    Value::Blob { value: Bytes::copy_from_slice(b) }
+}
+
+/// A statement with positional arguments (`?1`, `?2`, … in order).
+pub fn stmt(sql: &str, args: impl IntoIterator<Item = Value>, want_rows: bool) -> Stmt {
+    let mut stmt = Stmt::new(sql, want_rows);
+    args.into_iter().for_each(|a| stmt.bind(a));
+    stmt
+}
+
+pub fn execute(stmt: Stmt) -> StreamRequest {
+    StreamRequest::Execute(ExecuteStreamReq { stmt })
+}
+
+pub fn batch(batch: Batch) -> StreamRequest {
+    StreamRequest::Batch(BatchStreamReq { batch })
+}
+
+/// The table and index DDL, each step run only if the previous succeeded.
+pub fn schema_batch(sql: &Sql) -> Batch {
+    [stmt(&sql.create_table, [], false), stmt(&sql.create_index, [], false)].into_iter().collect()
+}
+
+/// A whole operation as one pipeline: the schema first (on an instance's first call),
+/// then the operation, then `close`, so the stream (and its baton) ends with the request.
+pub fn pipeline(schema: Option<Batch>, op: StreamRequest) -> PipelineReqBody {
+    let mut requests: Vec<StreamRequest> = schema.map(batch).into_iter().collect();
+    requests.push(op);
+    requests.push(StreamRequest::Close(CloseStreamReq {}));
+    PipelineReqBody { baton: None, requests }
+}
+
+/// The operation's response out of a pipeline response built by [`pipeline`]. A failed
+/// schema step or operation becomes the store's error.
+pub fn op_response(resp: PipelineRespBody, with_schema: bool) -> Result<StreamResponse> {
+    let mut results = resp.results.into_iter();
+    if with_schema {
+        match results.next() {
+            Some(StreamResult::Ok { response: StreamResponse::Batch(b) }) => first_step_error(&b.result)?,
+            Some(StreamResult::Error { error }) => return Err(map_error(error)),
+            _ => return Err(protocol("no result for the schema batch")),
+        }
+    }
+    match results.next() {
+        Some(StreamResult::Ok { response }) => Ok(response),
+        Some(StreamResult::Error { error }) => Err(map_error(error)),
+        _ => Err(protocol("no result for the operation")),
+    }
+}
+
+/// The result of an `execute` operation.
+pub fn stmt_result(resp: StreamResponse) -> Result<StmtResult> {
+    match resp {
+        StreamResponse::Execute(e) => Ok(e.result),
+        _ => Err(protocol("expected an execute result")),
+    }
+}
+
+/// Sweep as one transaction: BEGIN IMMEDIATE; delete a batch; are any expired left?;
+/// COMMIT — and ROLLBACK if anything before COMMIT failed.
+pub fn sweep_batch(sql: &Sql, now: i64, limit: u32) -> Batch {
+    let ok = |step| Some(BatchCond::Ok { step });
+    let steps = vec![
+        BatchStep { condition: None, stmt: stmt("BEGIN IMMEDIATE", [], false) },
+        BatchStep { condition: ok(0), stmt: stmt(&sql.sweep, [int(now), int(i64::from(limit))], false) },
+        BatchStep { condition: ok(1), stmt: stmt(&sql.any_expired, [int(now)], true) },
+        BatchStep { condition: ok(2), stmt: stmt("COMMIT", [], false) },
+        BatchStep {
+            condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: 3 }) }),
+            stmt: stmt("ROLLBACK", [], false),
+        },
+    ];
+    Batch { steps, replication_index: None }
+}
+
+/// What a [`sweep_batch`] did; an error if it did not commit.
+pub fn sweep_report(resp: StreamResponse) -> Result<SweepReport> {
+    let StreamResponse::Batch(b) = resp else {
+        return Err(protocol("expected a batch result"));
+    };
+    // The ROLLBACK step (4) fails harmlessly when the transaction committed.
+    let result = BatchResult { step_errors: b.result.step_errors.iter().take(4).cloned().collect(), ..b.result };
+    first_step_error(&result)?;
+    let step = |i: usize| result.step_results.get(i).cloned().flatten().ok_or_else(|| protocol("a sweep step did not run"));
+    let removed = step(1)?.affected_row_count;
+    let more = first_int(&step(2)?)? != 0;
+    Ok(SweepReport { removed, more })
+}
+
+fn first_step_error(result: &BatchResult) -> Result<()> {
+    match result.step_errors.iter().flatten().next() {
+        Some(error) => Err(map_error(error.clone())),
+        None => Ok(()),
+    }
+}
+
+/// The first column of the first row as an integer.
+pub fn first_int(result: &StmtResult) -> Result<i64> {
+    match result.rows.first().and_then(|r| r.values.first()) {
+        Some(Value::Integer { value }) => Ok(*value),
+        _ => Err(protocol("expected an integer")),
+    }
+}
+
+pub fn as_blob(value: &Value) -> Result<Vec<u8>> {
+    match value {
+        Value::Blob { value } => Ok(value.to_vec()),
+        Value::Text { value } => Ok(value.as_bytes().to_vec()),
+        _ => Err(protocol("expected a blob")),
+    }
+}
+
+pub fn as_text(value: &Value) -> Result<String> {
+    match value {
+        Value::Text { value } => Ok(value.to_string()),
+        _ => Err(protocol("expected text")),
+    }
+}
+
+/// Rows of (token, data) pairs.
+pub fn entries(result: &StmtResult) -> Result<Vec<(String, Vec<u8>)>> {
+    result
+        .rows
+        .iter()
+        .map(|row| match row.values.as_slice() {
+            [token, data, ..] => Ok((as_text(token)?, as_blob(data)?)),
+            _ => Err(protocol("expected (token, data) rows")),
+        })
+        .collect()
+}
+
+/// A server-reported SQL error: busy/locked/read-only/auth mean "not now", the rest
+/// are storage errors carrying the server's message.
+fn map_error(error: HranaError) -> Error {
+    let transient = ["BUSY", "LOCKED", "READONLY", "AUTH"].iter().any(|c| error.code.contains(c));
+    let message = format!("{} ({})", error.message, error.code);
+    if transient {
+        Error::Unavailable(format!("the libSQL server answered: {message}"))
+    } else {
+        Error::Storage(message)
+    }
+}
+
+fn protocol(what: &str) -> Error {
+    Error::Storage(format!("unexpected answer from the libSQL server: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::TableName;
+
+    fn parse(json: &str) -> PipelineRespBody {
+        serde_json::from_str(json).expect("valid pipeline response")
+    }
+
+    #[test]
+    fn a_pipeline_runs_schema_then_operation_then_close() {
+        let sql = Sql::new(&TableName::default());
+        let body = pipeline(Some(schema_batch(&sql)), execute(stmt(&sql.find, [text("t"), int(5)], true)));
+        let json = serde_json::to_value(&body).expect("serialise");
+        let types: Vec<_> = json["requests"].as_array().expect("requests").iter().map(|r| r["type"].clone()).collect();
+        assert_eq!(types, ["batch", "execute", "close"]);
+        assert_eq!(json["requests"][1]["stmt"]["args"][1], serde_json::json!({"type": "integer", "value": "5"}));
+        assert!(json["baton"].is_null());
+    }
+
+    #[test]
+    fn blobs_travel_as_base64() {
+        let json = serde_json::to_value(blob(b"hi")).expect("serialise");
+        assert_eq!(json, serde_json::json!({"type": "blob", "base64": "aGk"}));
+    }
+
+    #[test]
+    fn an_execute_result_yields_its_rows() {
+        let resp = parse(
+            r#"{"baton":null,"base_url":null,"results":[
+            {"type":"ok","response":{"type":"execute","result":{"cols":[],"rows":[[{"type":"text","value":"a"},{"type":"blob","base64":"aGk"}]],"affected_row_count":0,"last_insert_rowid":null}}},
+            {"type":"ok","response":{"type":"close"}}]}"#,
+        );
+        let result = stmt_result(op_response(resp, false).expect("ok")).expect("execute");
+        assert_eq!(entries(&result).expect("rows"), vec![("a".to_owned(), b"hi".to_vec())]);
+    }
+
+    #[test]
+    fn a_failed_schema_step_is_a_storage_error() {
+        let resp = parse(
+            r#"{"baton":null,"base_url":null,"results":[
+            {"type":"ok","response":{"type":"batch","result":{"step_results":[null],"step_errors":[{"message":"table x may not be created","code":"SQLITE_ERROR"}]}}},
+            {"type":"error","error":{"message":"not run","code":"X"}}]}"#,
+        );
+        assert!(matches!(op_response(resp, true), Err(Error::Storage(m)) if m.contains("may not be created")));
+    }
+
+    #[test]
+    fn busy_servers_are_unavailable() {
+        let resp = parse(r#"{"baton":null,"base_url":null,"results":[{"type":"error","error":{"message":"database is locked","code":"SQLITE_BUSY"}}]}"#);
+        assert!(matches!(op_response(resp, false), Err(Error::Unavailable(_))));
+    }
+
+    #[test]
+    fn a_committed_sweep_reports_removed_and_more() {
+        let ok = r#"{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}"#;
+        let json = format!(
+            r#"{{"type":"batch","result":{{"step_results":[{ok},{{"cols":[],"rows":[],"affected_row_count":3,"last_insert_rowid":null}},{{"cols":[],"rows":[[{{"type":"integer","value":"1"}}]],"affected_row_count":0,"last_insert_rowid":null}},{ok},null],"step_errors":[null,null,null,null,{{"message":"no transaction","code":"SQLITE_ERROR"}}]}}}}"#
+        );
+        let resp: StreamResponse = serde_json::from_str(&json).expect("batch response");
+        assert_eq!(sweep_report(resp).expect("report"), SweepReport { removed: 3, more: true });
+    }
+}

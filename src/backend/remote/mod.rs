@@ -1,0 +1,40 @@
+//! The remote backend: a libSQL server (`sqld`, Turso) shared by many hosts, spoken to
+//! with Hrana over HTTP through `wasi:http`.
+//!
+//! Every store operation is exactly one HTTP round trip: one `/v2/pipeline` request that
+//! runs the operation and closes its stream, so no baton (server-side stream state) ever
+//! outlives a call and a per-request host needs nothing from a previous instance. The
+//! first request of an instance also carries the `CREATE … IF NOT EXISTS` statements,
+//! so the server-side schema is created on first use without an extra round trip.
+//! Multi-statement operations (sweep) run as one transactional Hrana batch.
+//!
+//! Built only with the `remote` cargo feature (on by default), because it makes the
+//! component import `wasi:http/outgoing-handler`; hosts without networking load the
+//! local-only build (`--no-default-features`).
+
+#[cfg(feature = "remote")]
+pub mod hrana;
+#[cfg(all(feature = "remote", target_arch = "wasm32"))]
+mod transport;
+#[cfg(all(feature = "remote", target_arch = "wasm32"))]
+mod backend;
+
+use super::Backend;
+use crate::config::Config;
+use crate::error::Result;
+
+/// Opens the remote backend for the server at `url` (no network traffic yet).
+#[cfg(all(feature = "remote", target_arch = "wasm32"))]
+pub fn open(url: &str, config: &Config) -> Result<Box<dyn Backend>> {
+    Ok(Box::new(backend::RemoteBackend::new(url, config)))
+}
+
+/// Without the `remote` feature (or natively, where there is no `wasi:http`), a server
+/// URL is a configuration error that says which build to use.
+#[cfg(not(all(feature = "remote", target_arch = "wasm32")))]
+pub fn open(url: &str, _config: &Config) -> Result<Box<dyn Backend>> {
+    Err(crate::error::Error::InvalidConfig(format!(
+        "SESSIONS_DATABASE={url}: this build has no remote backend (it was built without the \
+         `remote` feature, or runs natively); use the default libsqlstore.wasm, or a file path"
+    )))
+}
