@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Serves the edge app composed with the libsqlstore session store under `wasmtime serve`,
+# building and composing whatever is missing or out of date first.
+#
+#   examples/edge-app/serve.sh [--listen ADDR] [--data-dir DIR] [--database NAME|:memory:|URL]
+#                              [--compose-only] [-- WASMTIME-SERVE-ARGS...]
+#
+#   --listen ADDR      address to serve on (default 127.0.0.1:8080; port 0 picks a free one;
+#                      wasmtime prints "Serving HTTP on http://ADDR/" on stderr)
+#   --data-dir DIR     host directory preopened as /data for the file backend (default ./data;
+#                      created if missing)
+#   --database VALUE   a file name inside DIR (default sessions.db), :memory:, or a libSQL
+#                      server URL, passed to the store as SESSIONS_DATABASE. Without the flag,
+#                      a SESSIONS_DATABASE in the environment is passed through unchanged.
+#   --compose-only     build and compose, print the composed component's path, and exit
+#
+# Every SESSIONS_* variable (SESSIONS_BUSY_TIMEOUT, SESSIONS_MAX_DATA_BYTES, ...) and
+# EDGE_SESSION_LIFETIME in the environment reach the component. LIBSQLSTORE_COMPONENT names
+# a prebuilt session-store component; otherwise the repository's is built with cargo.
+# The composed component is examples/edge-app/target/edge-app-composed.wasm.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+# shellcheck source=tools.sh
+source "$here/tools.sh"
+
+listen=127.0.0.1:8080
+data_dir=./data
+database=
+compose_only=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --listen) listen=${2:?--listen needs an address}; shift 2 ;;
+    --data-dir) data_dir=${2:?--data-dir needs a directory}; shift 2 ;;
+    --database) database=${2:?--database needs a name, :memory: or a URL}; shift 2 ;;
+    --compose-only) compose_only=true; shift ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "serve.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+ensure_edge_tools
+
+store="${LIBSQLSTORE_COMPONENT:-$root/target/wasm32-wasip2/release/libsqlstore.wasm}"
+if [ -z "${LIBSQLSTORE_COMPONENT:-}" ]; then
+  edge_log "building the session-store component"
+  "$root/dev" setup
+  (cd "$root" && cargo build --quiet --release --target wasm32-wasip2)
+fi
+[ -f "$store" ] || { echo "serve.sh: no session-store component at $store" >&2; exit 1; }
+
+edge_log "building the edge app component"
+cargo build --quiet --release --target wasm32-wasip2 --manifest-path "$here/Cargo.toml"
+app="$here/target/wasm32-wasip2/release/edge_app.wasm"
+composed="$here/target/edge-app-composed.wasm"
+if [ ! -f "$composed" ] || [ "$app" -nt "$composed" ] || [ "$store" -nt "$composed" ]; then
+  edge_log "composing: the store plugs into the app's edge:sessions/store import"
+  wac plug "$app" --plug "$store" -o "$composed"
+fi
+if $compose_only; then
+  echo "$composed"
+  exit 0
+fi
+
+case "$database" in
+  '') database_env=${SESSIONS_DATABASE:-/data/sessions.db} ;;
+  :memory:|*://*) database_env=$database ;;
+  */*) echo "serve.sh: --database takes a file name inside --data-dir, :memory: or a URL" >&2; exit 2 ;;
+  *) database_env=/data/$database ;;
+esac
+
+args=(-S cli=y --addr "$listen" --env "SESSIONS_DATABASE=$database_env")
+case "$database_env" in
+  *://*) ;;  # a server: no directory needed, but one given is still preopened
+  *) mkdir -p "$data_dir" ;;
+esac
+if [ -d "$data_dir" ]; then
+  args+=(--dir "$data_dir::/data")
+fi
+for name in $(compgen -e); do
+  case "$name" in
+    SESSIONS_DATABASE) ;;
+    SESSIONS_*|EDGE_SESSION_LIFETIME) args+=(--env "$name=${!name}") ;;
+  esac
+done
+edge_log "serving $composed (database $database_env)"
+exec wasmtime serve "${args[@]}" "$@" "$composed"

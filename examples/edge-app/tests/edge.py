@@ -1,0 +1,131 @@
+"""Fixtures for the edge-app tests: the composed component under a real `wasmtime serve`
+(started through serve.sh), HTTP over loopback, and SQLite's own integrity check."""
+
+import http.client
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APP_DIR = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(APP_DIR))
+SERVE_SH = os.path.join(APP_DIR, "serve.sh")
+# The tests use the session-store component as built, never rebuild it.
+STORE = os.environ.get("LIBSQLSTORE_COMPONENT") or os.path.join(
+    ROOT, "target", "wasm32-wasip2", "release", "libsqlstore.wasm")
+TOKEN = re.compile(r"^session=([A-Za-z0-9_-]{43}); Path=/; Max-Age=\d+; HttpOnly; SameSite=Lax$")
+
+
+def serve_env(**extra):
+    """The environment serve.sh runs in: ours minus SESSIONS_*, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONS_") and k != "EDGE_SESSION_LIFETIME"}
+    env["LIBSQLSTORE_COMPONENT"] = STORE
+    env.update(extra)
+    return env
+
+
+def compose():
+    """Builds the app and composes it with the store; returns the composed component."""
+    out = subprocess.run([SERVE_SH, "--compose-only"], env=serve_env(), check=True,
+                         stdout=subprocess.PIPE, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+class Server:
+    """`serve.sh --listen 127.0.0.1:0 --data-dir DIR` as a child process."""
+
+    def __init__(self, data_dir, **env):
+        self.data_dir = data_dir
+        self.proc = subprocess.Popen(
+            [SERVE_SH, "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+            env=serve_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.log = []
+        self.port = None
+        self._started = threading.Event()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
+        if not self._started.wait(timeout=180) or self.port is None:
+            self.stop()
+            raise RuntimeError("wasmtime serve did not start:\n" + "".join(self.log))
+
+    def _drain(self):
+        """Reads stderr until the process ends; notes the port from wasmtime's banner."""
+        for line in self.proc.stderr:
+            self.log.append(line)
+            m = re.search(r"Serving HTTP on http://127\.0\.0\.1:(\d+)/", line)
+            if m and self.port is None:
+                self.port = int(m.group(1))
+                self._started.set()
+        self._started.set()
+
+    def request(self, path, token=None, cookie=None, timeout=60):
+        """GET `path`; returns (status, body, headers dict, new token or None)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        headers = {}
+        if cookie is not None:
+            headers["Cookie"] = cookie
+        elif token is not None:
+            headers["Cookie"] = "session=" + token
+        try:
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read().decode()
+            hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            conn.close()
+        m = TOKEN.match(hdrs.get("set-cookie", ""))
+        return resp.status, body, hdrs, (m.group(1) if m else None)
+
+    def put(self, message, token=None):
+        return self.request("/put?message=" + urllib.parse.quote(message), token=token)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._drainer.join(timeout=10)
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _read_only(db_path):
+    return sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(db_path), uri=True)
+
+
+def integrity_check(db_path):
+    db = _read_only(db_path)
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+def session_count(db_path):
+    """Rows in the sessions table (live and expired); 0 when no database was created."""
+    if not os.path.exists(db_path):
+        return 0
+    db = _read_only(db_path)
+    try:
+        return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    finally:
+        db.close()
+
+
+def temp_dir(test):
+    d = tempfile.TemporaryDirectory(prefix="edge-app-")
+    test.addCleanup(d.cleanup)
+    return d.name

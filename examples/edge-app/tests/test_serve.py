@@ -1,0 +1,208 @@
+"""The edge app composed with the session store, under a real `wasmtime serve`: one fresh
+component instance per request, sessions in a preopened directory, and the faults of
+issue 6 (forged and oversized cookies, a database locked by another instance, 32
+concurrent clients, a sweep while requests are served)."""
+
+import os
+import subprocess
+import time
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+from edge import STORE, Server, compose, integrity_check, session_count, temp_dir
+
+
+def setUpModule():
+    compose()
+
+
+class Routes(unittest.TestCase):
+    def setUp(self):
+        self.data = temp_dir(self)
+        self.server = Server(self.data)
+        self.addCleanup(self.server.stop)
+
+    def test_put_then_get_in_separate_instances_returns_the_message(self):
+        status, body, headers, token = self.server.put("hello edge")
+        self.assertEqual((status, body), (200, "stored\n"))
+        self.assertIsNotNone(token, headers.get("set-cookie"))
+        status, body, headers, _ = self.server.request("/get", token=token)
+        self.assertEqual((status, body), (200, "hello edge"))
+        self.assertNotIn("set-cookie", headers, "an unmodified session sends no cookie")
+
+    def test_get_without_a_cookie_is_empty_and_stores_nothing(self):
+        status, body, headers, _ = self.server.request("/get")
+        self.assertEqual((status, body), (200, ""))
+        self.assertNotIn("set-cookie", headers)
+        self.assertEqual(session_count(os.path.join(self.data, "sessions.db")), 0)
+
+    def test_destroy_deletes_the_session_and_clears_the_cookie(self):
+        token = self.server.put("bye")[3]
+        status, _, headers, _ = self.server.request("/destroy", token=token)
+        self.assertEqual(status, 200)
+        self.assertRegex(headers["set-cookie"], r"^session=; .*Max-Age=0")
+        self.assertEqual(self.server.request("/get", token=token)[1], "")
+        self.assertEqual(session_count(os.path.join(self.data, "sessions.db")), 0)
+
+    def test_renew_moves_the_data_to_a_new_token_and_the_old_one_stops_working(self):
+        old = self.server.put("kept")[3]
+        new = self.server.request("/renew", token=old)[3]
+        self.assertNotEqual(new, old)
+        self.assertEqual(self.server.request("/get", token=new)[1], "kept")
+        self.assertEqual(self.server.request("/get", token=old)[1], "")
+
+    def test_a_forged_token_is_never_adopted(self):
+        forged = "A" * 43
+        self.assertEqual(self.server.request("/get", token=forged)[:2], (200, ""))
+        status, _, _, token = self.server.put("mine", token=forged)
+        self.assertEqual(status, 200)
+        self.assertNotEqual(token, forged)
+        self.assertEqual(self.server.request("/get", token=token)[1], "mine")
+        self.assertEqual(self.server.request("/get", token=forged)[1], "")
+
+    def test_a_malformed_or_oversized_session_cookie_starts_a_fresh_session(self):
+        for bad in ["x" * 300, "has space", "x" * 16 * 1024]:
+            status, _, _, token = self.server.request("/put?message=fresh", cookie="session=" + bad)
+            self.assertEqual(status, 200, bad[:20])
+            self.assertIsNotNone(token)
+            self.assertEqual(self.server.request("/get", token=token)[1], "fresh")
+
+    def test_unknown_paths_are_404(self):
+        self.assertEqual(self.server.request("/nope")[0], 404)
+
+
+class Limits(unittest.TestCase):
+    def test_session_data_over_the_store_limit_is_413(self):
+        with Server(temp_dir(self), SESSIONS_MAX_DATA_BYTES="256") as server:
+            status, body, _, _ = server.put("m" * 1000)
+            self.assertEqual(status, 413)
+            self.assertIn("256 bytes", body)
+            self.assertEqual(server.put("small")[0], 200)
+
+    def test_a_malformed_app_setting_is_a_clear_500(self):
+        with Server(temp_dir(self), EDGE_SESSION_LIFETIME="soon") as server:
+            status, body, _, _ = server.put("x")
+            self.assertEqual(status, 500)
+            self.assertIn("EDGE_SESSION_LIFETIME", body)
+
+
+class Persistence(unittest.TestCase):
+    def test_sessions_survive_a_restart_of_the_server(self):
+        data = temp_dir(self)
+        with Server(data) as first:
+            token = first.put("survives")[3]
+        with Server(data) as second:
+            self.assertEqual(second.request("/get", token=token)[1], "survives")
+        self.assertEqual(integrity_check(os.path.join(data, "sessions.db")), "ok")
+
+    def test_two_servers_on_one_directory_share_sessions(self):
+        data = temp_dir(self)
+        with Server(data) as a, Server(data) as b:
+            token = a.put("shared")[3]
+            self.assertEqual(b.request("/get", token=token)[1], "shared")
+
+
+class Faults(unittest.TestCase):
+    def test_while_another_instance_holds_the_lock_503_then_the_next_request_succeeds(self):
+        data = temp_dir(self)
+        with Server(data, SESSIONS_BUSY_TIMEOUT="200ms") as server:
+            token = server.put("before")[3]
+            lock = os.path.join(data, "sessions.db-lock")
+            with open(lock, "w") as f:
+                f.write("owner=another-instance acquired_ms=%d" % (time.time() * 1000))
+            status, body, headers, _ = server.request("/get", token=token)
+            self.assertEqual(status, 503)
+            self.assertEqual(headers.get("retry-after"), "1")
+            self.assertIn("locked by another instance", body)
+            os.remove(lock)
+            self.assertEqual(server.request("/get", token=token)[:2], (200, "before"))
+
+    def run_32_clients(self, **env):
+        """32 clients, each putting and reading back its own sessions; returns
+        (statuses, 200s, 503s) after checking every answer and the database file."""
+        data = temp_dir(self)
+        rounds = 4
+        with Server(data, **env) as server:
+            def client(c):
+                outcomes, live = [], []
+                for i in range(rounds):
+                    message = "c%d-%d" % (c, i)
+                    status, body, headers, token = server.put(message)
+                    outcomes.append((status, headers.get("retry-after"), body))
+                    if status != 200:
+                        continue
+                    live.append(token)
+                    status, body, headers, _ = server.request("/get", token=token)
+                    outcomes.append((status, headers.get("retry-after"), body))
+                    if status == 200:
+                        self.assertEqual(body, message)
+                return outcomes, live
+
+            started = time.monotonic()
+            with ThreadPoolExecutor(32) as pool:
+                results = list(pool.map(client, range(32)))
+            elapsed = time.monotonic() - started
+        outcomes = [o for r in results for o in r[0]]
+        live = [t for r in results for t in r[1]]
+        for status, retry_after, body in outcomes:
+            self.assertIn(status, (200, 503), body)
+            if status == 503:
+                self.assertEqual(retry_after, "1")
+                self.assertIn("locked by another instance", body)
+        ok = sum(1 for o in outcomes if o[0] == 200)
+        print("\n32 clients %s: %d requests in %.2fs, %d ok, %d x 503"
+              % (env or "", len(outcomes), elapsed, ok, len(outcomes) - ok))
+        self.assertGreater(ok, 0)
+        db = os.path.join(data, "sessions.db")
+        self.assertEqual(integrity_check(db), "ok")
+        self.assertEqual(session_count(db), len(live), "every acknowledged put is stored, nothing else")
+        return ok, len(outcomes) - ok
+
+    def test_32_concurrent_clients_all_succeed_within_the_default_busy_timeout(self):
+        ok, unavailable = self.run_32_clients()
+        self.assertEqual(unavailable, 0)
+
+    def test_32_concurrent_clients_without_waiting_get_200_or_a_clear_503_and_the_file_stays_intact(self):
+        self.run_32_clients(SESSIONS_BUSY_TIMEOUT="0")
+
+    def test_a_sweep_while_requests_are_served_removes_only_expired_sessions(self):
+        data = temp_dir(self)
+        # Seed expired sessions through a second server whose sessions live one second.
+        with Server(data, EDGE_SESSION_LIFETIME="1s") as short:
+            for i in range(20):
+                self.assertEqual(short.put("old%d" % i)[0], 200)
+        time.sleep(1.2)
+        with Server(data) as server:
+            def client(c):
+                kept = []
+                for i in range(5):
+                    status, _, _, token = server.put("c%d-%d" % (c, i))
+                    self.assertIn(status, (200, 503))
+                    if status == 200:
+                        kept.append((token, "c%d-%d" % (c, i)))
+                return kept
+
+            def sweeps():
+                outs = []
+                for _ in range(3):
+                    outs.append(subprocess.run(
+                        ["wasmtime", "run", "-S", "http", "--dir", data + "::/data", "--invoke", "sweep()", STORE],
+                        check=True, capture_output=True, text=True).stdout.strip())
+                return outs
+
+            with ThreadPoolExecutor(5) as pool:
+                sweep_job = pool.submit(sweeps)
+                kept = [k for r in pool.map(client, range(4)) for k in r]
+                outs = sweep_job.result()
+            for token, message in kept:
+                self.assertEqual(server.request("/get", token=token)[1], message)
+        self.assertRegex(outs[0], r"^ok\(\{removed: \d+, more: false\}\)$")
+        removed = sum(int(o.split("removed: ")[1].split(",")[0]) for o in outs)
+        self.assertEqual(removed, 20)
+        db = os.path.join(data, "sessions.db")
+        self.assertEqual(session_count(db), len(kept))
+        self.assertEqual(integrity_check(db), "ok")
+
+
+if __name__ == "__main__":
+    unittest.main()

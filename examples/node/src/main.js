@@ -1,0 +1,101 @@
+// The Node host for the session-store component.
+//
+//   node src/main.js [serve] [--listen 127.0.0.1:4000] [--data-dir ./data] [--database NAME|:memory:|URL]
+//                    [--lifetime 24h]      serve /put, /get, /renew, /destroy; sweep on a timer
+//   node src/main.js sweep [--data-dir ./data] [--database NAME]   sweep now (cron), print the total
+//   node src/main.js stats [--data-dir ./data] [--database NAME]   print active/expired counts
+//
+// --database: a file name inside --data-dir (default sessions.db), :memory:, or a libSQL
+// server URL; without it a SESSIONS_DATABASE in the environment is used. Every other
+// SESSIONS_* variable in the environment (SESSIONS_CLEANUP_INTERVAL, SESSIONS_BUSY_TIMEOUT,
+// ...) is passed to the component; nothing else of the environment is.
+
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { HostClock } from './clock.js';
+import { parseDuration } from './duration.js';
+import { createSessionServer } from './server.js';
+import { SessionManager } from './sessions.js';
+import { GUEST_DATA_DIR, openStore } from './store.js';
+import { startSweeper, sweepUntilDone } from './sweeper.js';
+
+const USAGE = 'usage: node src/main.js [serve|sweep|stats] [--listen ADDR] [--data-dir DIR] [--database NAME|:memory:|URL] [--lifetime 24h]';
+
+/** The component's environment: SESSIONS_* from ours, SESSIONS_DATABASE from --database. */
+function storeEnv(database) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SESSIONS_')));
+  if (database === undefined) {
+    env.SESSIONS_DATABASE ??= `${GUEST_DATA_DIR}/sessions.db`;
+  } else if (database === ':memory:' || database.includes('://')) {
+    env.SESSIONS_DATABASE = database;
+  } else if (database.includes('/')) {
+    throw new Error('--database takes a file name inside --data-dir, :memory: or a URL');
+  } else {
+    env.SESSIONS_DATABASE = `${GUEST_DATA_DIR}/${database}`;
+  }
+  return env;
+}
+
+async function open(values, clock) {
+  const env = storeEnv(values.database);
+  const needsDir = !env.SESSIONS_DATABASE.includes('://') && env.SESSIONS_DATABASE !== ':memory:';
+  if (needsDir) mkdirSync(values['data-dir'], { recursive: true });
+  const store = await openStore({ dataDir: needsDir ? values['data-dir'] : undefined, env, clock });
+  store.stats(); // fail now, with the store's own message, if the database is unusable
+  return store;
+}
+
+async function serve(values) {
+  const clock = new HostClock();
+  const store = await open(values, clock);
+  const lifetimeMs = parseDuration(values.lifetime, '--lifetime');
+  const server = createSessionServer(new SessionManager(store, clock, { lifetimeMs }));
+  const sweeper = startSweeper(store, {
+    onSweep: ({ removed }) => removed > 0 && console.error(`swept ${removed} expired sessions`),
+    onError: (e) => console.error(`sweep failed (retried at the next tick): ${e.message}`),
+  });
+  const { hostname, port } = new URL(`http://${values.listen}`);
+  server.listen(Number(port), hostname.replace(/^\[|\]$/g, ''), () => {
+    const address = server.address();
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    console.log(`listening on http://${host}:${address.port}`);
+    console.error(sweeper ? `sweeping every ${sweeper.intervalMs} ms` : 'cleanup disabled');
+  });
+  const stop = () => {
+    sweeper?.stop();
+    server.close(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function main() {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      listen: { type: 'string', default: '127.0.0.1:4000' },
+      'data-dir': { type: 'string', default: './data' },
+      database: { type: 'string' },
+      lifetime: { type: 'string', default: '24h' },
+    },
+  });
+  const command = positionals[0] ?? 'serve';
+  if (command === 'serve') return serve(values);
+  if (command === 'sweep') {
+    const store = await open(values, new HostClock());
+    const { removed, batches } = await sweepUntilDone(store);
+    console.log(`removed ${removed} expired sessions in ${batches} batches`);
+    return undefined;
+  }
+  if (command === 'stats') {
+    const { active, expired } = (await open(values, new HostClock())).stats();
+    console.log(`active: ${active}\nexpired: ${expired}`);
+    return undefined;
+  }
+  throw new Error(USAGE);
+}
+
+main().catch((e) => {
+  console.error(`node-host: ${e.message}`);
+  process.exit(1);
+});

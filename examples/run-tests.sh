@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Issue 6's tests, set-up included: the edge app composed with the session store under
+# `wasmtime serve`, the Node host driving the jco transpilation, and cron-style sweeps.
+#
+#   examples/run-tests.sh
+#
+# Expects the session-store component and the host example already built (`./dev build`:
+# target/wasm32-wasip2/release/libsqlstore.wasm, target/release/host-example). Installs
+# what is missing: wasmtime-cli and wac-cli from crates.io (into cargo's bin directory, see
+# edge-app/tools.sh; the first install takes ~15 minutes on 2 cores) and the Node packages
+# (npm install). Builds the edge app and composes it. Ends with the line "N passed, N failed";
+# exits non-zero if anything failed.
+set -uo pipefail
+examples="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$examples")"
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+
+passed=0
+failed=0
+
+finish() {
+  echo "$passed passed, $failed failed"
+  if [ "$failed" -eq 0 ]; then exit 0; else exit 1; fi
+}
+
+# setup_step NAME CMD...: runs a set-up step; a failure counts as one failed test and ends the run.
+setup_step() {
+  local name=$1
+  shift
+  if ! "$@"; then
+    echo "set-up failed: $name" >&2
+    failed=$((failed + 1))
+    finish
+  fi
+}
+
+export LIBSQLSTORE_COMPONENT="$root/target/wasm32-wasip2/release/libsqlstore.wasm"
+export HOST_EXAMPLE="$root/target/release/host-example"
+export PYTHONDONTWRITEBYTECODE=1
+for built in "$LIBSQLSTORE_COMPONENT" "$HOST_EXAMPLE"; do
+  setup_step "$built is missing: run ./dev build first" test -f "$built"
+done
+
+# shellcheck source=edge-app/tools.sh
+source "$examples/edge-app/tools.sh"
+setup_step "installing wasmtime and wac" ensure_edge_tools
+# `npm install`, not `npm ci`: jco's dependencies name per-platform optional packages at versions the
+# registry does not have; npm 11 leaves them out of the lock file, and `npm ci` then refuses it.
+npm_install() { (cd "$examples/node" && npm install --no-audit --no-fund --loglevel=error); }
+setup_step "npm install in examples/node" npm_install
+setup_step "building and composing the edge app" "$examples/edge-app/serve.sh" --compose-only
+
+# count_unittest LOG: adds a `python3 -m unittest` run's counts (a run that ended without
+# its summary, e.g. a crash in set-up, counts as one failure).
+count_unittest() {
+  local ran bad skipped
+  ran=$(sed -n 's/^Ran \([0-9]*\) tests\?.*/\1/p' "$1" | tail -1)
+  if [ -z "$ran" ]; then
+    failed=$((failed + 1))
+    return
+  fi
+  bad=$(grep -Eo '(failures|errors)=[0-9]+' "$1" | awk -F= '{n += $2} END {print n + 0}')
+  skipped=$(grep -Eo 'skipped=[0-9]+' "$1" | awk -F= '{n += $2} END {print n + 0}')
+  passed=$((passed + ran - bad - skipped))
+  failed=$((failed + bad))
+}
+
+# count_node LOG STATUS: adds a `node --test` run's counts.
+count_node() {
+  local pass fail
+  pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$1" | tail -1)
+  fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$1" | tail -1)
+  if [ -z "$pass" ]; then
+    failed=$((failed + 1))
+    return
+  fi
+  passed=$((passed + pass))
+  failed=$((failed + fail))
+  if [ "$2" -ne 0 ] && [ "$fail" -eq 0 ]; then failed=$((failed + 1)); fi
+}
+
+echo "==> edge app under wasmtime serve" >&2
+(cd "$examples/edge-app/tests" && python3 -m unittest -v test_serve) 2>&1 | tee "$logs/serve.log"
+count_unittest "$logs/serve.log"
+
+echo "==> cron sweeps" >&2
+(cd "$examples/cron" && python3 -m unittest -v test_cron) 2>&1 | tee "$logs/cron.log"
+count_unittest "$logs/cron.log"
+
+echo "==> Node host via jco" >&2
+(cd "$examples/node" && npm test --silent) 2>&1 | tee "$logs/node.log"
+count_node "$logs/node.log" "${PIPESTATUS[0]}"
+
+finish
