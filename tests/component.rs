@@ -408,3 +408,25 @@ fn local_only_component() -> Option<std::path::PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/local-only/wasm32-wasip2/release/libsqlstore.wasm");
     path.is_file().then_some(path)
 }
+
+#[tokio::test]
+async fn every_remote_store_operation_is_one_http_round_trip() {
+    let fixture = Fixture::new(Backend::Sqld);
+    let store = open(fixture.options());
+    let expiry = now_ms(&HostClock::default()) + HOUR;
+    let mut expected = 0;
+    store.find("tok").await.expect("first call, schema included");
+    expected += 1;
+    assert_eq!(store.http_requests(), expected);
+    store.commit("tok", b"x".to_vec(), expiry).await.expect("commit");
+    let token = store.create(b"y".to_vec(), expiry).await.expect("create");
+    assert!(store.touch(&token, expiry + 1).await.expect("touch"));
+    store.find("tok").await.expect("find");
+    store.page(None, 10).await.expect("page");
+    store.all().await.expect("all");
+    store.stats().await.expect("stats");
+    store.sweep().await.expect("sweep");
+    store.delete("tok").await.expect("delete");
+    expected += 9;
+    assert_eq!(store.http_requests(), expected, "one request per operation");
+}

@@ -9,7 +9,12 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use wasmtime_wasi_http::{
+    RequestOptions, Result as HttpResult, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
 
 use crate::bindings::SessionStorePre;
 use crate::error::LoadError;
@@ -22,6 +27,7 @@ pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
     /// Outgoing HTTP, for the component's remote backend (a libSQL server).
     pub(crate) http: WasiHttpCtx,
+    pub(crate) http_hooks: CountingHooks,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
 }
@@ -34,7 +40,26 @@ impl WasiView for HostState {
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
+    }
+}
+
+/// wasmtime's default outgoing-request behaviour, counting each request: the number of
+/// HTTP round trips the guest makes (one per store operation on a libSQL server).
+pub(crate) struct CountingHooks {
+    pub(crate) requests: Arc<AtomicU64>,
+}
+
+impl WasiHttpHooks for CountingHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = HttpResult<()>> + Send>,
+    ) -> Box<dyn Future<Output = HttpResult<(http::Response<WasiBody>, Box<dyn Future<Output = HttpResult<()>> + Send>)>> + Send>
+    {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        wasmtime_wasi_http::default_hooks().send_request(request, options, fut)
     }
 }
 

@@ -13,6 +13,7 @@
 //! `StoreError::Guest`; that instance is discarded and the next call instantiates a fresh
 //! one from the pre-instantiated component, so a runaway guest never wedges the host.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -28,7 +29,7 @@ use crate::bindings::SessionStore as Bindings;
 use crate::error::{LoadError, StoreError};
 use crate::lockrecovery;
 use crate::options::{StoreOptions, GUEST_DATA_DIR};
-use crate::runtime::{HostState, Runtime, EPOCH_TICK};
+use crate::runtime::{CountingHooks, HostState, Runtime, EPOCH_TICK};
 
 /// Counts of active and expired-but-stored sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,6 +57,7 @@ pub struct SessionStore {
 struct Inner {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    http_requests: Arc<AtomicU64>,
 }
 
 impl SessionStore {
@@ -68,7 +70,8 @@ impl SessionStore {
                 .map_err(|e| LoadError::DataDir { path: dir.clone(), reason: e.to_string() })?;
         }
         let (tx, rx) = mpsc::channel::<Job>();
-        let mut worker = Worker { runtime: runtime.clone(), options, live: None };
+        let http_requests = Arc::new(AtomicU64::new(0));
+        let mut worker = Worker { runtime: runtime.clone(), options, live: None, http_requests: http_requests.clone() };
         let thread = std::thread::Builder::new()
             .name("session-store".into())
             .spawn(move || {
@@ -78,7 +81,11 @@ impl SessionStore {
             })
             .map_err(|e| LoadError::Engine(format!("cannot start the store thread: {e}")))?;
         Ok(SessionStore {
-            inner: Arc::new(Inner { jobs: Mutex::new(Some(tx)), worker: Mutex::new(Some(thread)) }),
+            inner: Arc::new(Inner {
+                jobs: Mutex::new(Some(tx)),
+                worker: Mutex::new(Some(thread)),
+                http_requests,
+            }),
         })
     }
 
@@ -145,6 +152,12 @@ impl SessionStore {
             .map(|ms| ms.map(Duration::from_millis))
     }
 
+    /// HTTP requests the component has sent so far (to a libSQL server): with
+    /// [`SessionStore`] calls counted by the caller, the round trips per operation.
+    pub fn http_requests(&self) -> u64 {
+        self.inner.http_requests.load(Ordering::Relaxed)
+    }
+
     /// Finishes the calls already queued, then stops the instance. Later calls (from
     /// clones) get `StoreError::Closed`. Idempotent.
     pub async fn close(&self) {
@@ -183,6 +196,7 @@ struct Worker {
     runtime: Runtime,
     options: StoreOptions,
     live: Option<Live>,
+    http_requests: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -203,7 +217,13 @@ impl Worker {
         let limits = StoreLimitsBuilder::new().memory_size(self.options.memory_limit).build();
         let mut store = Store::new(
             &self.runtime.engine,
-            HostState { wasi: wasi.build(), http: WasiHttpCtx::new(), table: ResourceTable::new(), limits },
+            HostState {
+                wasi: wasi.build(),
+                http: WasiHttpCtx::new(),
+                http_hooks: CountingHooks { requests: self.http_requests.clone() },
+                table: ResourceTable::new(),
+                limits,
+            },
         );
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.deadline_ticks());
