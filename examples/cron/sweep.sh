@@ -47,10 +47,12 @@ args=(--env "SESSIONS_DATABASE=$database")
 if [ -n "$data_dir" ]; then
   args+=(--dir "$data_dir::/data")
 fi
+# By name only: wasmtime copies each value from this environment, so a secret such as
+# SESSIONS_AUTH_TOKEN never appears in the process list.
 for name in $(compgen -e); do
   case "$name" in
     SESSIONS_DATABASE) ;;
-    SESSIONS_*) args+=(--env "$name=${!name}") ;;
+    SESSIONS_*) args+=(--env "$name") ;;
   esac
 done
 

@@ -8,7 +8,7 @@
 #   --listen ADDR      address to serve on (default 127.0.0.1:8080; port 0 picks a free one;
 #                      wasmtime prints "Serving HTTP on http://ADDR/" on stderr)
 #   --data-dir DIR     host directory preopened as /data for the file backend (default ./data;
-#                      created if missing)
+#                      created if missing); with a server URL, preopened only when given
 #   --database VALUE   a file name inside DIR (default sessions.db), :memory:, or a libSQL
 #                      server URL, passed to the store as SESSIONS_DATABASE. Without the flag,
 #                      a SESSIONS_DATABASE in the environment is passed through unchanged.
@@ -25,7 +25,7 @@ root="$(cd "$here/../.." && pwd)"
 source "$here/tools.sh"
 
 listen=127.0.0.1:8080
-data_dir=./data
+data_dir=
 database=
 compose_only=false
 while [ $# -gt 0 ]; do
@@ -73,15 +73,18 @@ esac
 args=(-S cli=y --addr "$listen" --env "SESSIONS_DATABASE=$database_env")
 case "$database_env" in
   *://*) ;;  # a server: no directory needed, but one given is still preopened
-  *) mkdir -p "$data_dir" ;;
+  *) data_dir=${data_dir:-./data} ;;
 esac
-if [ -d "$data_dir" ]; then
+if [ -n "$data_dir" ]; then
+  mkdir -p "$data_dir"
   args+=(--dir "$data_dir::/data")
 fi
+# By name only: wasmtime copies each value from this environment, so a secret such as
+# SESSIONS_AUTH_TOKEN never appears in the process list.
 for name in $(compgen -e); do
   case "$name" in
     SESSIONS_DATABASE) ;;
-    SESSIONS_*|EDGE_SESSION_LIFETIME) args+=(--env "$name=${!name}") ;;
+    SESSIONS_*|EDGE_SESSION_LIFETIME) args+=(--env "$name") ;;
   esac
 done
 edge_log "serving $composed (database $database_env)"

@@ -37,13 +37,18 @@ def compose():
 
 
 class Server:
-    """`serve.sh --listen 127.0.0.1:0 --data-dir DIR` as a child process."""
+    """`serve.sh --listen 127.0.0.1:0 --data-dir DIR [--database URL]` as a child process.
+    With `database` (a libSQL server URL) `data_dir` may be None: nothing is preopened."""
 
-    def __init__(self, data_dir, **env):
+    def __init__(self, data_dir, database=None, **env):
         self.data_dir = data_dir
+        args = [SERVE_SH, "--listen", "127.0.0.1:0"]
+        if data_dir is not None:
+            args += ["--data-dir", data_dir]
+        if database is not None:
+            args += ["--database", database]
         self.proc = subprocess.Popen(
-            [SERVE_SH, "--listen", "127.0.0.1:0", "--data-dir", data_dir],
-            env=serve_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            args, env=serve_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.log = []
         self.port = None
         self._started = threading.Event()

@@ -31,9 +31,10 @@ export function open(dataDir, env = fileEnv(), clock = new HostClock()) {
   return openStore({ dataDir, env, clock });
 }
 
-/** Serves the routes in this process on 127.0.0.1:0; closed when the test ends. */
+/** Serves the routes in this process on 127.0.0.1:0 (store env `env`); closed when the test ends. */
 export async function startServer(t, { env = fileEnv(), lifetimeMs } = {}) {
-  const dataDir = tempDir(t);
+  // A libSQL server URL needs no directory: then nothing is preopened.
+  const dataDir = env.SESSIONS_DATABASE?.includes('://') ? undefined : tempDir(t);
   const clock = new HostClock();
   const store = await open(dataDir, env, clock);
   const server = createSessionServer(new SessionManager(store, clock, { lifetimeMs }), { log: () => {} });
