@@ -1,0 +1,14 @@
+//! Peer: `tower-sessions` with `tower-sessions-sqlx-store` on a SQLite file, opened with
+//! sqlx's defaults for a file that may not exist yet (`mode=rwc`).
+
+use bench::peer::{app, args::PeerArgs};
+use tower_sessions_sqlx_store::{sqlx::SqlitePool, SqliteStore};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = PeerArgs::from_env()?;
+    let pool = SqlitePool::connect(&format!("sqlite://{}?mode=rwc", args.store)).await?;
+    let store = SqliteStore::new(pool);
+    store.migrate().await?;
+    app::serve(args.listen, app::router(store)).await
+}

@@ -1,0 +1,135 @@
+//! `cargo run --release -p bench -- [--quick] [--only SECTION,…]`
+//!
+//! Measures, in one run on one machine, the libsqlstore component (in wasmtime, through
+//! the host-example library and its HTTP server) against the same code compiled natively
+//! and against the session stores a Rust user would pick instead; prints a table with
+//! ratios and writes `bench/results/bench-results.json` and `bench-results.svg`.
+//! Sections: `startup`, `store`, `sweep`, `http` (default: all). See bench/README.md.
+
+mod chart;
+mod http;
+mod http_client;
+mod latency;
+mod machine;
+mod plan;
+mod report;
+mod seed;
+mod servers;
+mod startup;
+mod store_level;
+mod subject;
+mod sweep;
+mod tokens;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+
+use crate::machine::Machine;
+use crate::plan::Plan;
+use crate::report::Results;
+
+const SECTIONS: [&str; 4] = ["startup", "store", "sweep", "http"];
+
+struct Args {
+    quick: bool,
+    sections: Vec<String>,
+    out: PathBuf,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        quick: false,
+        sections: SECTIONS.iter().map(|s| s.to_string()).collect(),
+        out: Path::new(env!("CARGO_MANIFEST_DIR")).join("results"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => args.quick = true,
+            "--only" => {
+                let list = it.next().context("--only needs a list, e.g. store,sweep")?;
+                args.sections = list.split(',').map(str::to_owned).collect();
+                if let Some(bad) = args.sections.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
+                    bail!("unknown section {bad}; sections are {}", SECTIONS.join(", "));
+                }
+            }
+            "--out" => args.out = it.next().context("--out needs a directory")?.into(),
+            "-h" | "--help" => {
+                println!("usage: cargo run --release -p bench -- [--quick] [--only startup,store,sweep,http] [--out DIR]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}; try --help"),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let plan = if args.quick { Plan::quick() } else { Plan::full() };
+    let wants = |s: &str| args.sections.iter().any(|x| x == s);
+    let mut machine = Machine::probe();
+    eprintln!("bench: {} run on {}", if plan.quick { "quick" } else { "full" }, machine.describe());
+
+    if wants("http") {
+        build_servers()?;
+    }
+    eprintln!("== loading the component");
+    let (runtime, load) = startup::load_runtime()?;
+    eprintln!("  compiled and linked in {:.0} ms", load.as_secs_f64() * 1e3);
+
+    let mut results = Results {
+        mode: if plan.quick { "quick" } else { "full" },
+        machine: machine.clone(),
+        store: Vec::new(),
+        sweep: Vec::new(),
+        http: Vec::new(),
+        http_memory: Vec::new(),
+        startup: None,
+    };
+    if wants("startup") {
+        eprintln!("== start-up");
+        results.startup = Some(startup::run(&runtime, load, plan.startup_repeats).await?);
+    }
+    if wants("store") {
+        eprintln!("== store level");
+        results.store = store_level::run(&plan, &runtime).await?;
+    }
+    if wants("sweep") {
+        eprintln!("== sweep");
+        results.sweep = sweep::run(&plan, &runtime).await?;
+    }
+    if wants("http") {
+        eprintln!("== HTTP");
+        (results.http, results.http_memory) = http::run(&plan, &servers::bin_dir()?).await?;
+    }
+    machine.finish();
+    results.machine = machine;
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let json_path = args.out.join("bench-results.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&results.to_json()?)? + "\n")?;
+    let chart_path = args.out.join("bench-results.svg");
+    chart::draw(&results, &chart_path)?;
+    println!("{}", results.table());
+    println!("wrote {} and {}", json_path.display(), chart_path.display());
+    Ok(())
+}
+
+/// The HTTP section runs release binaries: `host-example` and this package's peer
+/// servers, which `cargo run` does not build. One invocation for both: `host-example`'s
+/// dependencies are all in this package's graph already, so this reuses the artifacts
+/// `cargo run -p bench` built (a separate `-p host-example` build would unify features
+/// differently and compile wasmtime a second time). A no-op when up to date.
+fn build_servers() -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let args = ["build", "--release", "-p", "bench", "-p", "host-example", "--bins"];
+    eprintln!("== cargo {}", args.join(" "));
+    let status = Command::new(&cargo).args(args).current_dir(&root).status().context("running cargo")?;
+    anyhow::ensure!(status.success(), "cargo {} failed", args.join(" "));
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! The two things compared at store level: the component through the host library, and
+//! the very same Rust code compiled natively (identical schema, statements, pragmas and
+//! lock file). Both run one operation at a time, as a request handler would call them.
+
+use std::path::Path;
+
+use anyhow::Context;
+use host_example::{Runtime, StoreOptions};
+use libsqlstore::backend::Backend;
+use libsqlstore::Config;
+
+/// Where the sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// `sessions.db` in a directory on disk, default durability (rollback journal,
+    /// `synchronous=FULL`, the lock file around every operation).
+    File,
+    /// `:memory:`: no file, no lock, no fsync.
+    Memory,
+}
+
+impl Storage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Storage::File => "file",
+            Storage::Memory => ":memory:",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Native,
+    Component,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Native => "native",
+            Kind::Component => "component",
+        }
+    }
+}
+
+/// An open store of either kind.
+pub enum Subject {
+    /// Whatever `libsqlstore::open` returns: the backend the component itself picks.
+    Native(libsqlstore::SessionStore<Box<dyn Backend>>),
+    Component(host_example::SessionStore),
+}
+
+/// The database file a subject uses inside `dir` (the component sees `dir` as `/data`).
+pub const DB_FILE: &str = "sessions.db";
+
+impl Subject {
+    /// Opens a store of `kind` on `dir/sessions.db` (or `:memory:`), with every other
+    /// setting at its default.
+    pub async fn open(kind: Kind, storage: Storage, dir: &Path, runtime: &Runtime) -> anyhow::Result<Subject> {
+        let subject = match kind {
+            Kind::Native => {
+                let database = match storage {
+                    Storage::File => dir.join(DB_FILE).to_str().context("non-UTF-8 path")?.to_owned(),
+                    Storage::Memory => ":memory:".to_owned(),
+                };
+                let config = Config::from_vars([("SESSIONS_DATABASE", database)])?;
+                Subject::Native(libsqlstore::open(&config)?)
+            }
+            Kind::Component => {
+                let options = match storage {
+                    Storage::File => StoreOptions::in_dir(dir).env("SESSIONS_DATABASE", format!("/data/{DB_FILE}")),
+                    Storage::Memory => {
+                        StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", ":memory:")
+                    }
+                };
+                let store = host_example::SessionStore::open(runtime, options)?;
+                // The database is opened by the first call; keep that out of the figures.
+                store.stats().await?;
+                Subject::Component(store)
+            }
+        };
+        Ok(subject)
+    }
+
+    pub async fn find(&mut self, token: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(match self {
+            Subject::Native(s) => s.find(token)?,
+            Subject::Component(s) => s.find(token).await?,
+        })
+    }
+
+    pub async fn commit(&mut self, token: &str, data: &[u8], expiry: u64) -> anyhow::Result<()> {
+        match self {
+            Subject::Native(s) => s.commit(token, data, expiry)?,
+            Subject::Component(s) => s.commit(token, data.to_vec(), expiry).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn touch(&mut self, token: &str, expiry: u64) -> anyhow::Result<bool> {
+        Ok(match self {
+            Subject::Native(s) => s.touch(token, expiry)?,
+            Subject::Component(s) => s.touch(token, expiry).await?,
+        })
+    }
+
+    pub async fn delete(&mut self, token: &str) -> anyhow::Result<()> {
+        match self {
+            Subject::Native(s) => s.delete(token)?,
+            Subject::Component(s) => s.delete(token).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn create(&mut self, data: &[u8], expiry: u64) -> anyhow::Result<String> {
+        Ok(match self {
+            Subject::Native(s) => s.create(data, expiry)?,
+            Subject::Component(s) => s.create(data.to_vec(), expiry).await?,
+        })
+    }
+
+    /// Sweeps one batch; (rows removed, whether more remain).
+    pub async fn sweep(&mut self) -> anyhow::Result<(u64, bool)> {
+        Ok(match self {
+            Subject::Native(s) => {
+                let r = s.sweep()?;
+                (r.removed, r.more)
+            }
+            Subject::Component(s) => {
+                let r = s.sweep().await?;
+                (r.removed, r.more)
+            }
+        })
+    }
+
+    /// Releases the store (the component's instance and thread).
+    pub async fn close(self) {
+        if let Subject::Component(s) = self {
+            s.close().await;
+        }
+    }
+}
