@@ -23,6 +23,24 @@ pub enum Database {
     Remote(String),
 }
 
+/// Who may use a database file while this instance lives (`SESSIONS_LOCKING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Locking {
+    /// `shared` (default): every operation is one transaction under the lock file, so
+    /// any number of instances, in any number of processes, take turns on the file. Fits
+    /// hosts that start an instance per request (`wasmtime serve`) or run several.
+    #[default]
+    Shared,
+    /// `exclusive`: the instance takes the lock file when it opens the database and keeps
+    /// it for its whole life; SQLite runs in exclusive locking mode with a write-ahead log
+    /// (one fsync per commit, the page cache kept across calls, no lock-file I/O per
+    /// operation). For a host that keeps one long-lived instance per database and removes
+    /// that instance's lock when it discards the instance (host-example's `serve` does).
+    /// Other instances wait for the busy timeout, then get `Unavailable`; the lock is
+    /// never taken for abandoned by age.
+    Exclusive,
+}
+
 /// Validated settings. Defaults are the `DEFAULT_*` constants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -37,6 +55,8 @@ pub struct Config {
     /// How long an operation waits for another instance's lock on a database file before
     /// it gives up with `Unavailable`.
     pub busy_timeout: Duration,
+    /// Shared (per-operation) or exclusive (per-instance) use of a database file.
+    pub locking: Locking,
     /// Bearer token for a remote server (`SESSIONS_AUTH_TOKEN`).
     pub auth_token: Option<String>,
     /// Bound on connecting to, and on each wait for, a remote server.
@@ -73,6 +93,7 @@ impl Default for Config {
             sweep_batch: DEFAULT_SWEEP_BATCH,
             max_data_bytes: DEFAULT_MAX_DATA_BYTES,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            locking: Locking::Shared,
             auth_token: None,
             remote_timeout: DEFAULT_REMOTE_TIMEOUT,
             lock_owner: None,
@@ -113,6 +134,7 @@ impl Config {
                     config.max_data_bytes = parse_bounded(name, value, 1, MAX_DATA_BYTES_LIMIT)?
                 }
                 "SESSIONS_BUSY_TIMEOUT" => config.busy_timeout = parse_busy_timeout(value)?,
+                "SESSIONS_LOCKING" => config.locking = parse_locking(value)?,
                 "SESSIONS_LOCK_OWNER" => config.lock_owner = parse_lock_owner(value)?,
                 "SESSIONS_AUTH_TOKEN" => config.auth_token = parse_auth_token(value)?,
                 "SESSIONS_REMOTE_TIMEOUT" => config.remote_timeout = parse_remote_timeout(value)?,
@@ -225,6 +247,14 @@ fn parse_busy_timeout(value: &str) -> Result<Duration> {
     Ok(timeout)
 }
 
+fn parse_locking(value: &str) -> Result<Locking> {
+    match value {
+        "shared" => Ok(Locking::Shared),
+        "exclusive" => Ok(Locking::Exclusive),
+        _ => Err(invalid("SESSIONS_LOCKING", value, "use shared or exclusive")),
+    }
+}
+
 fn parse_lock_owner(value: &str) -> Result<Option<String>> {
     const NAME: &str = "SESSIONS_LOCK_OWNER";
     if value.is_empty() {
@@ -269,6 +299,16 @@ mod tests {
         assert_eq!(c.cleanup_interval, Some(Duration::from_secs(300)));
         assert_eq!(c.sweep_batch, 1000);
         assert_eq!(c.max_data_bytes, 1_048_576);
+        assert_eq!(c.locking, Locking::Shared);
+    }
+
+    #[test]
+    fn locking_is_shared_or_exclusive_and_nothing_else() {
+        assert_eq!(with("SESSIONS_LOCKING", "exclusive").map(|c| c.locking), Ok(Locking::Exclusive));
+        assert_eq!(with("SESSIONS_LOCKING", " shared ").map(|c| c.locking), Ok(Locking::Shared));
+        for bad in ["", "EXCLUSIVE", "none", "exclusive;"] {
+            error_names(with("SESSIONS_LOCKING", bad), "SESSIONS_LOCKING");
+        }
     }
 
     #[test]

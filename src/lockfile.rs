@@ -18,6 +18,10 @@
 //!   now), never the guest's wall clock, which a host may set freely. Breakers first take
 //!   `<db>-lock-break` exclusively, so two waiters never both break (and so never break a
 //!   fresh lock taken in between).
+//! * Exclusive use (`SESSIONS_LOCKING=exclusive`): an instance may instead take the lock
+//!   once and keep it for its whole life ([`FileLock::hold`]). Its file says
+//!   `mode=exclusive` and is never broken by age (the holder may simply be idle); only
+//!   the holder, or its host once the holder is gone, removes it.
 //! * Hosts can do better than the age rule: a host that tags its instances' locks with its
 //!   process identity can remove, at once, a lock whose process is dead, following the
 //!   same break-file protocol (the host-example library does).
@@ -40,6 +44,9 @@ use crate::token::{RandomTokens, TokenSource};
 /// its fsyncs: milliseconds); long listings refresh the lock as they go.
 pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
+/// How a lock file taken for an instance's whole life marks itself.
+pub const EXCLUSIVE_MARK: &str = " mode=exclusive ";
+
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
 
@@ -52,11 +59,36 @@ pub struct FileLock {
     host: Option<String>,
 }
 
-/// Proof of holding the lock; dropping it releases the lock.
+/// Proof of holding the lock for one operation; dropping it releases the lock.
 #[derive(Debug)]
 pub struct LockGuard<'a> {
     lock: &'a FileLock,
     owner: String,
+}
+
+/// The lock held for the life of an instance (exclusive locking); dropping it (natively:
+/// closing the store) releases the lock. A component instance that is simply discarded
+/// never drops it: its host removes the file (see `mode=exclusive` above).
+#[derive(Debug)]
+pub struct HeldLock {
+    lock: FileLock,
+    owner: String,
+}
+
+/// What a lock file says it is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Operation,
+    Exclusive,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Operation => "operation",
+            Mode::Exclusive => "exclusive",
+        }
+    }
 }
 
 impl FileLock {
@@ -79,6 +111,19 @@ impl FileLock {
     /// Errors: `Unavailable` when another live instance held it for the whole timeout, or
     /// when the lock file cannot be created at all (directory missing or read-only).
     pub fn acquire(&self) -> Result<LockGuard<'_>> {
+        let owner = self.take(Mode::Operation)?;
+        Ok(LockGuard { lock: self, owner })
+    }
+
+    /// Takes the lock for good (exclusive locking), waiting up to the busy timeout like
+    /// [`FileLock::acquire`]; same errors.
+    pub fn hold(self) -> Result<HeldLock> {
+        let owner = self.take(Mode::Exclusive)?;
+        Ok(HeldLock { lock: self, owner })
+    }
+
+    /// Creates the lock file marked with `mode`; the random owner id written into it.
+    fn take(&self, mode: Mode) -> Result<String> {
         let owner = RandomTokens.draw()?;
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
@@ -90,9 +135,13 @@ impl FileLock {
                     // on a File issues one per fragment, and inside a component each is a
                     // WASI output-stream write that wasmtime-wasi hands to a blocking thread.
                     let host = self.host.as_deref().unwrap_or("-");
-                    let content = format!("owner={owner} host={host} acquired_ms={}", WallClock.now_ms());
+                    let content = format!(
+                        "owner={owner} host={host} mode={} acquired_ms={}",
+                        mode.label(),
+                        WallClock.now_ms()
+                    );
                     let _ = file.write_all(content.as_bytes());
-                    return Ok(LockGuard { lock: self, owner });
+                    return Ok(owner);
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(self.io_unavailable("cannot create the lock file", &e)),
@@ -101,12 +150,22 @@ impl FileLock {
                 continue;
             }
             if started.elapsed() >= self.busy_timeout {
+                let holder = read_lock(&self.path).unwrap_or_else(|| "owner unknown".into());
+                if holder.contains(EXCLUSIVE_MARK) {
+                    return Err(Error::Unavailable(format!(
+                        "the database is held exclusively by another instance ({}: {holder}), \
+                         which opened it with SESSIONS_LOCKING=exclusive; it is released when \
+                         that instance's host closes it or exits. Stop that host, or run both \
+                         with SESSIONS_LOCKING=shared",
+                        self.path.display(),
+                    )));
+                }
                 return Err(Error::Unavailable(format!(
                     "the database is locked by another instance ({}: {}); it held the lock for \
                      the whole busy timeout of {:?}. Retry later or raise SESSIONS_BUSY_TIMEOUT; \
                      a lock left by a killed instance is removed automatically once it is {}s old",
                     self.path.display(),
-                    read_lock(&self.path).unwrap_or_else(|| "owner unknown".into()),
+                    holder,
                     self.busy_timeout,
                     STALE_AFTER.as_secs(),
                 )));
@@ -116,10 +175,13 @@ impl FileLock {
         }
     }
 
-    /// Removes the lock file if it is older than [`STALE_AFTER`]; true if it did.
+    /// Removes the lock file if it is older than [`STALE_AFTER`]; true if it did. An
+    /// exclusive lock is never stale by age.
     fn break_if_stale(&self) -> Result<bool> {
-        if !self.path.exists() {
-            return Ok(false); // released meanwhile: just retry
+        match read_lock(&self.path) {
+            None => return Ok(false), // released meanwhile: just retry
+            Some(content) if content.contains(EXCLUSIVE_MARK) => return Ok(false),
+            Some(_) => {}
         }
         match OpenOptions::new().write(true).create_new(true).open(&self.break_path) {
             Ok(_) => {}
@@ -178,10 +240,22 @@ impl LockGuard<'_> {
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        // Only remove the file if it is still ours: had this instance stalled past
-        // STALE_AFTER, the file may now be another instance's lock.
-        if read_lock(&self.lock.path).is_some_and(|c| c.contains(&self.owner)) {
-            let _ = fs::remove_file(&self.lock.path);
+        self.lock.release(&self.owner);
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        self.lock.release(&self.owner);
+    }
+}
+
+impl FileLock {
+    /// Removes the lock file only if it is still `owner`'s: had this instance stalled
+    /// past STALE_AFTER, the file may now be another instance's lock.
+    fn release(&self, owner: &str) {
+        if read_lock(&self.path).is_some_and(|c| c.contains(owner)) {
+            let _ = fs::remove_file(&self.path);
         }
     }
 }
@@ -248,6 +322,25 @@ mod tests {
         let guard = lock.acquire().expect("stale lock is broken");
         drop(guard);
         assert!(!lock.path().exists());
+    }
+
+    #[test]
+    fn an_exclusive_lock_is_never_broken_by_age_and_is_released_when_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = lock_in(dir.path(), Duration::from_secs(1)).hold().expect("free lock");
+        let path = held.lock.path().to_owned();
+        File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(SystemTime::now() - STALE_AFTER * 10))
+            .expect("age it");
+        match lock_in(dir.path(), Duration::from_millis(50)).acquire() {
+            Err(Error::Unavailable(msg)) => assert!(msg.contains("held exclusively"), "{msg}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert!(path.exists());
+        drop(held);
+        assert!(!path.exists());
     }
 
     #[test]

@@ -376,6 +376,32 @@ mod tests {
     }
 
     #[test]
+    fn an_exclusive_store_keeps_the_file_to_itself_until_it_is_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = Config { busy_timeout: std::time::Duration::from_millis(50), ..file_config(dir.path()) };
+        let exclusive = Config { locking: crate::config::Locking::Exclusive, ..shared.clone() };
+        let (mut owner, _) = open_with(&exclusive);
+        owner.commit("tok", b"kept", T0 + 1000).expect("commit");
+        assert!(dir.path().join("sessions.db-lock").exists(), "the lock is held between calls");
+        for config in [&shared, &exclusive] {
+            match LocalBackend::open(config) {
+                Err(Error::Unavailable(msg)) => assert!(msg.contains("held exclusively"), "{msg}"),
+                Err(other) => panic!("expected Unavailable, got {other:?}"),
+                Ok(_) => panic!("a second opener got in"),
+            }
+        }
+        drop(owner);
+        assert!(!dir.path().join("sessions.db-lock").exists(), "closing releases the lock");
+        // The file was left in WAL mode; a shared opener turns it back and sees everything.
+        let (mut later, _) = open_with(&shared);
+        assert_eq!(later.find("tok").expect("find"), Some(b"kept".to_vec()));
+        later.commit("tok2", b"after", T0 + 1000).expect("commit");
+        drop(later);
+        let (mut again, _) = open_with(&exclusive);
+        assert_eq!(again.find("tok2").expect("find"), Some(b"after".to_vec()));
+    }
+
+    #[test]
     fn a_custom_table_name_is_used() {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = crate::schema::TableName::new("web_sessions").expect("valid");

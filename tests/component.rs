@@ -303,6 +303,30 @@ async fn a_live_lock_makes_calls_wait_then_fail_and_recover_when_released() {
 }
 
 #[tokio::test]
+async fn an_exclusive_instance_keeps_the_file_until_its_host_closes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let owner = open(in_dir(dir.path()).env("SESSIONS_LOCKING", "exclusive"));
+    owner.commit("tok", b"kept".to_vec(), u64::MAX).await.expect("commit");
+    assert!(dir.path().join("sessions.db-wal").exists(), "exclusive locking runs SQLite in WAL mode");
+    let other = open(in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "100ms"));
+    for _ in 0..2 {
+        match other.find("tok").await {
+            Err(StoreError::Unavailable(msg)) => assert!(msg.contains("held exclusively"), "{msg}"),
+            result => panic!("expected Unavailable, got {result:?}"),
+        }
+    }
+    assert_eq!(owner.find("tok").await.expect("owner still works"), Some(b"kept".to_vec()));
+    // The guest never runs a destructor when its instance is dropped: the host removes the lock.
+    owner.close().await;
+    assert!(!dir.path().join("sessions.db-lock").exists(), "closing the store released the lock");
+    assert_eq!(other.find("tok").await.expect("a shared opener reads the WAL file"), Some(b"kept".to_vec()));
+    other.commit("tok2", b"shared".to_vec(), u64::MAX).await.expect("commit");
+    other.close().await;
+    let again = open(in_dir(dir.path()).env("SESSIONS_LOCKING", "exclusive"));
+    assert_eq!(again.find("tok2").await.expect("find"), Some(b"shared".to_vec()));
+}
+
+#[tokio::test]
 async fn a_lock_left_by_a_killed_instance_is_recovered_automatically() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(in_dir(dir.path()));

@@ -45,7 +45,11 @@ impl Plan {
         };
         Plan {
             quick: true,
-            store_cases: vec![case(Storage::File, 2_000, 200, 500), case(Storage::Memory, 5_000, 2_000, 500)],
+            store_cases: vec![
+                case(Storage::File, 5_000, 1_000, 500),
+                case(Storage::FileShared, 2_000, 200, 500),
+                case(Storage::Memory, 5_000, 2_000, 500),
+            ],
             sweep_active: 10_000,
             sweep_expired: 20_000,
             sweep_find_every: Duration::from_millis(1),
@@ -69,6 +73,7 @@ impl Plan {
             quick: false,
             store_cases: vec![
                 case(Storage::File, 10_000, 20_000, 3_000, 6),
+                case(Storage::FileShared, 10_000, 20_000, 3_000, 6),
                 case(Storage::Memory, 10_000, 20_000, 20_000, 4),
                 case(Storage::File, 1_000_000, 20_000, 2_000, 6),
                 case(Storage::Memory, 1_000_000, 20_000, 20_000, 4),

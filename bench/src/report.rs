@@ -102,10 +102,10 @@ impl Results {
             top.insert(t.key.into(), json!(t.value.map(round3)));
         }
         for op in Op::ALL {
-            for storage in [Storage::File, Storage::Memory] {
+            for storage in [Storage::File, Storage::FileShared, Storage::Memory] {
                 for sessions in self.store.iter().map(|r| r.sessions).collect::<std::collections::BTreeSet<_>>() {
                     if let Some(r) = self.store_ratio(storage, sessions, op) {
-                        let key = format!("store.{}.{}.{}.ratio_vs_native", op.label(), storage_key(storage), sessions);
+                        let key = format!("store.{}.{}.{}.ratio_vs_native", op.label(), storage.key(), sessions);
                         top.insert(key, json!(round3(r)));
                     }
                 }
@@ -281,13 +281,6 @@ impl Results {
         ] {
             let _ = writeln!(out, "{label:<34} p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.3} ms", f.p50_ms, f.p99_ms, f.max_ms);
         }
-    }
-}
-
-fn storage_key(storage: Storage) -> &'static str {
-    match storage {
-        Storage::File => "file",
-        Storage::Memory => "memory",
     }
 }
 

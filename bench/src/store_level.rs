@@ -59,7 +59,7 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<StoreRow>
         let dir = tempfile::tempdir()?;
         let now = now_ms();
         let seeded = match case.storage {
-            Storage::File => {
+            Storage::File | Storage::FileShared => {
                 let took = seed_file(&dir.path().join(DB_FILE), case.sessions, 0, now)?;
                 eprintln!("  seeded {} sessions into a file in {:.1}s", case.sessions, took.as_secs_f64());
                 true

@@ -13,9 +13,14 @@ use libsqlstore::Config;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Storage {
-    /// `sessions.db` in a directory on disk, default durability (rollback journal,
-    /// `synchronous=FULL`, the lock file around every operation).
+    /// `sessions.db` in a directory on disk as `host-example serve` keeps it: exclusive
+    /// locking (WAL, `synchronous=FULL`, the lock file held for the instance's life).
     File,
+    /// The same file under the component's default shared locking (rollback journal,
+    /// `synchronous=FULL`, the lock file around every operation), as hosts that run an
+    /// instance per request use it.
+    #[serde(rename = "file-shared")]
+    FileShared,
     /// `:memory:`: no file, no lock, no fsync.
     Memory,
 }
@@ -24,7 +29,25 @@ impl Storage {
     pub fn label(self) -> &'static str {
         match self {
             Storage::File => "file",
+            Storage::FileShared => "file-shared",
             Storage::Memory => ":memory:",
+        }
+    }
+
+    /// The key used in `bench-results.json`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Storage::Memory => "memory",
+            other => other.label(),
+        }
+    }
+
+    /// `SESSIONS_LOCKING` for a file; `None` for `:memory:`.
+    fn locking(self) -> Option<&'static str> {
+        match self {
+            Storage::File => Some("exclusive"),
+            Storage::FileShared => Some("shared"),
+            Storage::Memory => None,
         }
     }
 }
@@ -56,25 +79,27 @@ pub enum Subject {
 pub const DB_FILE: &str = "sessions.db";
 
 impl Subject {
-    /// Opens a store of `kind` on `dir/sessions.db` (or `:memory:`), with every other
-    /// setting at its default.
+    /// Opens a store of `kind` on `dir/sessions.db` (or `:memory:`), with the storage's
+    /// locking and every other setting at its default.
     pub async fn open(kind: Kind, storage: Storage, dir: &Path, runtime: &Runtime) -> anyhow::Result<Subject> {
+        let locking = storage.locking().unwrap_or("shared");
         let subject = match kind {
             Kind::Native => {
-                let database = match storage {
-                    Storage::File => dir.join(DB_FILE).to_str().context("non-UTF-8 path")?.to_owned(),
-                    Storage::Memory => ":memory:".to_owned(),
+                let database = match storage.locking() {
+                    Some(_) => dir.join(DB_FILE).to_str().context("non-UTF-8 path")?.to_owned(),
+                    None => ":memory:".to_owned(),
                 };
-                let config = Config::from_vars([("SESSIONS_DATABASE", database)])?;
+                let config = Config::from_vars([("SESSIONS_DATABASE", database.as_str()), ("SESSIONS_LOCKING", locking)])?;
                 Subject::Native(libsqlstore::open(&config)?)
             }
             Kind::Component => {
-                let options = match storage {
-                    Storage::File => StoreOptions::in_dir(dir).env("SESSIONS_DATABASE", format!("/data/{DB_FILE}")),
-                    Storage::Memory => {
+                let options = match storage.locking() {
+                    Some(_) => StoreOptions::in_dir(dir).env("SESSIONS_DATABASE", format!("/data/{DB_FILE}")),
+                    None => {
                         StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", ":memory:")
                     }
-                };
+                }
+                .env("SESSIONS_LOCKING", locking);
                 let store = host_example::SessionStore::open(runtime, options)?;
                 // The database is opened by the first call; keep that out of the figures.
                 store.stats().await?;
@@ -135,10 +160,12 @@ impl Subject {
         })
     }
 
-    /// Releases the store (the component's instance and thread).
+    /// Releases the store (the component's instance, or the native connection) and the
+    /// file's lock.
     pub async fn close(self) {
-        if let Subject::Component(s) = self {
-            s.close().await;
+        match self {
+            Subject::Component(s) => s.close().await,
+            Subject::Native(s) => drop(s),
         }
     }
 }

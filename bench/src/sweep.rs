@@ -76,7 +76,9 @@ async fn sweep_native(plan: &Plan, dir: &std::path::Path, runtime: &Runtime) -> 
 async fn sweep_component(plan: &Plan, dir: &std::path::Path, runtime: &Runtime) -> anyhow::Result<SweepResult> {
     let store = host_example::SessionStore::open(
         runtime,
-        StoreOptions::in_dir(dir).env("SESSIONS_DATABASE", format!("/data/{DB_FILE}")),
+        StoreOptions::in_dir(dir)
+            .env("SESSIONS_DATABASE", format!("/data/{DB_FILE}"))
+            .env("SESSIONS_LOCKING", "exclusive"),
     )?;
     store.stats().await?;
     let done = Arc::new(AtomicBool::new(false));

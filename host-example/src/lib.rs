@@ -14,6 +14,8 @@ mod bindings {
     wasmtime::component::bindgen!({
         world: "session-store",
         path: "../wit",
+        // Calls run on the caller's async task (see `store`); WASI's host side is async.
+        exports: { default: async },
     });
 }
 

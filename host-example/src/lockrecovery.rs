@@ -14,11 +14,19 @@
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The tag this process writes into lock files: `pid:<pid>:<start time in clock ticks>`.
 pub fn owner_tag() -> String {
     let pid = std::process::id();
     format!("pid:{pid}:{}", start_time(pid).unwrap_or(0))
+}
+
+/// A tag for one store of this process: [`owner_tag`] plus `:<n>`, unique in the process,
+/// so that one store never mistakes another's exclusive lock for its own.
+pub fn store_tag() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{}:{}", owner_tag(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Removes `<database>-lock` if the process that holds it has died. True if removed.
@@ -42,12 +50,29 @@ pub fn recover_abandoned_lock(database: &Path) -> bool {
     removed
 }
 
-/// True only when the lock names a `pid:P:T` host and process P with start time T is gone.
+/// Removes `<database>-lock` if an instance tagged `tag` (see [`store_tag`]) took it for
+/// good (`SESSIONS_LOCKING=exclusive`, file marked `mode=exclusive`): for a caller that
+/// knows that instance is gone (discarded after a trap, or closed). True if removed.
+pub fn release_own_exclusive_lock(database: &Path, tag: &str) -> bool {
+    let lock = with_suffix(database, "-lock");
+    let ours = format!(" host={tag} ");
+    let removed = fs::read_to_string(&lock)
+        .is_ok_and(|content| content.contains(&ours) && content.contains(" mode=exclusive "))
+        && fs::remove_file(&lock).is_ok();
+    if removed {
+        tracing::debug!(lock = %lock.display(), "released the exclusive lock of a discarded instance");
+    }
+    removed
+}
+
+/// True only when the lock names a `pid:P:T[:N]` host and process P with start time T is
+/// gone.
 fn owner_is_dead(content: &str) -> bool {
     let Some(tag) = content.split_whitespace().find_map(|f| f.strip_prefix("host=pid:")) else {
         return false;
     };
-    let Some((pid, started)) = tag.split_once(':') else {
+    let mut fields = tag.split(':');
+    let (Some(pid), Some(started)) = (fields.next(), fields.next()) else {
         return false;
     };
     let (Ok(pid), Ok(started)) = (pid.parse::<u32>(), started.parse::<u64>()) else {
@@ -84,6 +109,24 @@ mod tests {
         assert!(owner_is_dead("owner=x host=pid:4000000:1 acquired_ms=1"));
         let pid = std::process::id();
         assert!(owner_is_dead(&format!("owner=x host=pid:{pid}:1 acquired_ms=1")), "a reused pid");
+        assert!(!owner_is_dead(&format!("owner=x host={} acquired_ms=1", store_tag())), "a store's tag");
+        assert!(owner_is_dead("owner=x host=pid:4000000:1:3 acquired_ms=1"));
+    }
+
+    #[test]
+    fn only_the_stores_own_exclusive_lock_is_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("s.db");
+        let (mine, other) = (store_tag(), store_tag());
+        for (content, released) in [
+            (format!("owner=a host={other} mode=exclusive acquired_ms=1"), false),
+            (format!("owner=a host={mine} mode=operation acquired_ms=1"), false),
+            (format!("owner=a host={mine} mode=exclusive acquired_ms=1"), true),
+        ] {
+            fs::write(with_suffix(&db, "-lock"), &content).expect("write");
+            assert_eq!(release_own_exclusive_lock(&db, &mine), released, "{content}");
+            assert_eq!(with_suffix(&db, "-lock").exists(), !released, "{content}");
+        }
     }
 
     #[test]

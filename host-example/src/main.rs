@@ -66,6 +66,13 @@ struct StoreArgs {
     /// How long a call waits for another instance's lock on the database (e.g. 5s).
     #[arg(long)]
     busy_timeout: Option<String>,
+    /// exclusive: this process keeps the database file to itself while it runs (WAL, one
+    /// fsync per commit, no lock-file I/O per call); shared: every call takes the lock
+    /// file, so other processes (`stats`, a `wasmtime run` cron sweep, a Node host) can
+    /// use the file at the same time. Default: exclusive for serve, shared for sweep and
+    /// stats.
+    #[arg(long, value_parser = ["exclusive", "shared"])]
+    locking: Option<String>,
     /// The component to load (default: the build in this repository's target/).
     #[arg(long, env = "LIBSQLSTORE_COMPONENT")]
     component: Option<PathBuf>,
@@ -126,7 +133,13 @@ async fn main() -> ExitCode {
 }
 
 /// Loads the component and opens the store, checking that the database works.
-async fn open_store(args: &StoreArgs, extra_env: &[(&str, String)], clock: HostClock) -> Result<SessionStore, String> {
+/// `locking` is the `SESSIONS_LOCKING` used unless `--locking` says otherwise.
+async fn open_store(
+    args: &StoreArgs,
+    locking: &str,
+    extra_env: &[(&str, String)],
+    clock: HostClock,
+) -> Result<SessionStore, String> {
     let path = match &args.component {
         Some(path) => path.clone(),
         None => host_example::locate_component().map_err(|e| e.to_string())?,
@@ -137,7 +150,9 @@ async fn open_store(args: &StoreArgs, extra_env: &[(&str, String)], clock: HostC
     } else {
         args.database.clone()
     };
-    let mut options = StoreOptions { clock, ..StoreOptions::in_dir(&args.data_dir) }.env("SESSIONS_DATABASE", database);
+    let mut options = StoreOptions { clock, ..StoreOptions::in_dir(&args.data_dir) }
+        .env("SESSIONS_DATABASE", database)
+        .env("SESSIONS_LOCKING", args.locking.as_deref().unwrap_or(locking));
     for (name, value) in [
         ("SESSIONS_TABLE", &args.table),
         ("SESSIONS_SWEEP_BATCH", &args.sweep_batch),
@@ -170,7 +185,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         extra_env.push(("SESSIONS_CLEANUP_INTERVAL", interval.clone()));
     }
     let clock = HostClock::default();
-    let store = open_store(&args.store, &extra_env, clock.clone()).await?;
+    let store = open_store(&args.store, "exclusive", &extra_env, clock.clone()).await?;
     let schedule = match &args.cleanup_cron {
         Some(expr) => Some(Schedule::cron(expr)?),
         None => store.cleanup_interval().await.map_err(|e| e.to_string())?.map(Schedule::Every),
@@ -212,7 +227,7 @@ fn describe(schedule: &Schedule) -> String {
 }
 
 async fn sweep(args: StoreArgs) -> Result<(), String> {
-    let store = open_store(&args, &[], HostClock::default()).await?;
+    let store = open_store(&args, "shared", &[], HostClock::default()).await?;
     let run = sweep_until_done(&store).await.map_err(|e| e.to_string())?;
     store.close().await;
     println!("removed {} expired sessions in {} batches ({} ms)", run.removed, run.batches, run.elapsed.as_millis());
@@ -220,7 +235,7 @@ async fn sweep(args: StoreArgs) -> Result<(), String> {
 }
 
 async fn stats(args: StoreArgs) -> Result<(), String> {
-    let store = open_store(&args, &[], HostClock::default()).await?;
+    let store = open_store(&args, "shared", &[], HostClock::default()).await?;
     let counts = store.stats().await.map_err(|e| e.to_string())?;
     store.close().await;
     println!("active: {}\nexpired: {}", counts.active, counts.expired);

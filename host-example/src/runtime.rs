@@ -87,10 +87,10 @@ impl Runtime {
         let invalid = |e: wasmtime::Error| LoadError::Invalid { path: path.to_owned(), reason: format!("{e:#}") };
         let component = Component::from_file(&engine, path).map_err(invalid)?;
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(invalid)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(invalid)?;
         // Both builds of the component load: the default one imports wasi:http for its
         // remote backend, the local-only one does not.
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(invalid)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(invalid)?;
         let pre = linker.instantiate_pre(&component).map_err(invalid)?;
         let component = component.clone();
         let pre = SessionStorePre::new(pre).map_err(invalid)?;

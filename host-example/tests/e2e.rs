@@ -88,7 +88,8 @@ async fn renew_issues_a_new_token_and_invalidates_the_old_one() {
 #[tokio::test]
 async fn destroy_ends_the_session() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &[]);
+    // Shared locking: the `stats` command below reads the file while the server runs.
+    let server = Server::start(dir.path(), &["--locking", "shared"]);
     let client = client();
     text(&client, &server.url("/put")).await;
     assert_eq!(text(&client, &server.url("/destroy")).await.0, StatusCode::OK);
@@ -99,9 +100,27 @@ async fn destroy_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_file_served_exclusively_is_refused_to_other_commands_until_the_server_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().to_str().expect("utf-8");
+    let server = Server::start(dir.path(), &[]);
+    let client = client();
+    text(&client, &server.url("/put")).await;
+    let (ok, _, stderr) = run(&["stats", "--data-dir", data_dir, "--busy-timeout", "200ms"]);
+    assert!(!ok, "stats got into a file served exclusively");
+    assert!(stderr.contains("held exclusively") && stderr.contains("SESSIONS_LOCKING=shared"), "{stderr}");
+    assert_eq!(text(&client, &server.url("/get")).await.1, "Hello from a session!", "the server is unharmed");
+    drop(server);
+    let (ok, stdout, stderr) = run(&["stats", "--data-dir", data_dir]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("active: 1"), "{stdout}");
+}
+
+#[tokio::test]
 async fn an_expired_session_is_not_served_and_the_timer_removes_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path(), &["--lifetime", "1s", "--cleanup-cron", "* * * * * *"]);
+    let server =
+        Server::start(dir.path(), &["--lifetime", "1s", "--cleanup-cron", "* * * * * *", "--locking", "shared"]);
     let client = client();
     text(&client, &server.url("/put")).await;
     let data_dir = dir.path().to_str().expect("utf-8");

@@ -2,13 +2,18 @@
 //!
 //! Durability and concurrency, chosen for hosts that may run one long-lived instance or
 //! a fresh instance per request, in one or several processes:
-//! * `journal_mode=TRUNCATE`, `synchronous=FULL`: a rollback journal, because WAL needs
-//!   shared memory, which WASI lacks (WAL would only work in exclusive locking mode, which
-//!   locks out every other instance for the holder's whole life). An acknowledged commit
-//!   has been fsynced, so it survives SIGKILL of the host and power loss alike; a commit
-//!   cut short leaves a hot journal that the next transaction rolls back.
-//! * SQLite's `unix-none` VFS plus this crate's [`FileLock`]: every operation runs as one
+//! * Shared locking (the default): `journal_mode=TRUNCATE`, `synchronous=FULL`, a
+//!   rollback journal, because WAL needs shared memory, which WASI lacks. SQLite's
+//!   `unix-none` VFS plus this crate's [`FileLock`]: every operation runs as one
 //!   transaction under a lock file that cannot go permanently stale (see `lockfile`).
+//! * Exclusive locking (`SESSIONS_LOCKING=exclusive`): the lock file is taken at open and
+//!   kept; SQLite runs with `locking_mode=EXCLUSIVE` and `journal_mode=WAL` (its WAL index
+//!   then lives in the instance's memory, no shared memory needed), `synchronous=FULL`.
+//!   A commit is one WAL append and one fsync; reads touch no file while the page cache
+//!   holds their pages. A shared opener of a file left in WAL mode turns it back into a
+//!   rollback-journal file first (recovering the WAL if its writer died).
+//! * Either way an acknowledged commit has been fsynced, so it survives SIGKILL of the
+//!   host and power loss alike; a commit cut short is rolled back by the next opener.
 //!   `:memory:` databases are private to the instance and take no lock.
 //! * Prepared statements are kept for the life of the instance and reset after each use,
 //!   so no read transaction stays open between calls.
@@ -20,10 +25,17 @@ use futures::executor::block_on;
 use libsql::{params, Connection, Database as LibsqlDatabase, Statement};
 
 use super::{Backend, Entry, SessionCounts, SweepReport};
-use crate::config::{Config, Database};
+use crate::config::{Config, Database, Locking};
 use crate::error::{Error, Result};
-use crate::lockfile::{FileLock, LockGuard};
+use crate::lockfile::{FileLock, HeldLock, LockGuard};
 use crate::schema::Sql;
+
+/// SQLite's page cache per instance, in KiB (SQLite's default is 2,000 KiB). Inside a
+/// component every cache miss is a WASI call to the host, ten times the cost of the
+/// native `pread` it stands for, so a cache that holds the hot part of the table and its
+/// indexes (about 300 bytes a session: some 100k sessions) pays for itself. The memory is
+/// only taken as pages are read.
+const PAGE_CACHE_KIB: u32 = 32 * 1024;
 
 /// Long listings refresh their lock every this many rows (see `LockGuard::refresh`).
 const REFRESH_EVERY_ROWS: usize = 4096;
@@ -32,9 +44,19 @@ const REFRESH_EVERY_ROWS: usize = 4096;
 pub struct LocalBackend {
     conn: Connection,
     stmts: Statements,
-    lock: Option<FileLock>,
+    lock: FileAccess,
     // Dropped last: the connection and statements borrow its handle.
     _db: LibsqlDatabase,
+}
+
+/// How this instance shares its database file with others.
+enum FileAccess {
+    /// `:memory:`: nothing to share.
+    Private,
+    /// Shared locking: the lock is taken around every operation.
+    PerOperation(FileLock),
+    /// Exclusive locking: held since open (released when the backend is dropped).
+    Held { _lock: HeldLock },
 }
 
 struct Statements {
@@ -61,13 +83,19 @@ impl LocalBackend {
     /// `Storage` for other engine failures. A failed open changes nothing on disk.
     pub fn open(config: &Config) -> Result<LocalBackend> {
         let (path, lock) = match &config.database {
-            Database::Memory => (":memory:".to_owned(), None),
+            Database::Memory => (":memory:".to_owned(), FileAccess::Private),
             Database::File(path) => {
                 check_parent_dir(path)?;
                 let text = path.to_str().ok_or_else(|| {
                     Error::InvalidConfig(format!("SESSIONS_DATABASE={path:?}: the path is not UTF-8"))
                 })?;
-                (text.to_owned(), Some(FileLock::for_database(path, config.busy_timeout, config.lock_owner.clone())))
+                let lock = FileLock::for_database(path, config.busy_timeout, config.lock_owner.clone());
+                let lock = match config.locking {
+                    Locking::Shared => FileAccess::PerOperation(lock),
+                    // Taken before SQLite opens the file: nobody else touches it from here on.
+                    Locking::Exclusive => FileAccess::Held { _lock: lock.hold()? },
+                };
+                (text.to_owned(), lock)
             }
             Database::Remote(url) => {
                 return Err(Error::InvalidConfig(format!("SESSIONS_DATABASE={url}: a server URL, not a local database")))
@@ -77,11 +105,24 @@ impl LocalBackend {
         let db = block_on(libsql::Builder::new_local(&path).build()).map_err(|e| open_error(&path, e))?;
         let conn = db.connect().map_err(|e| open_error(&path, e))?;
         let sql = Sql::new(&config.table);
-        let _guard = lock.as_ref().map(FileLock::acquire).transpose()?;
+        let _guard = match &lock {
+            FileAccess::PerOperation(lock) => Some(lock.acquire()?),
+            _ => None,
+        };
+        let exclusive = matches!(lock, FileAccess::Held { .. });
         let stmts = block_on(async {
+            // Exclusive locking must be set before the first access for WAL to work
+            // without shared memory; a shared opener sets it too, for as long as it takes
+            // to bring a file left in WAL mode back to a rollback journal.
+            conn.query("PRAGMA locking_mode=EXCLUSIVE", ()).await?.next().await?;
             // journal_mode answers with a row; it must be read and dropped.
-            conn.query("PRAGMA journal_mode=TRUNCATE", ()).await?.next().await?;
+            let journal = if exclusive { "WAL" } else { "TRUNCATE" };
+            conn.query(&format!("PRAGMA journal_mode={journal}"), ()).await?.next().await?;
+            if !exclusive {
+                conn.query("PRAGMA locking_mode=NORMAL", ()).await?.next().await?;
+            }
             conn.execute("PRAGMA synchronous=FULL", ()).await?;
+            conn.execute(&format!("PRAGMA cache_size=-{}", PAGE_CACHE_KIB), ()).await?;
             conn.execute(&sql.create_table, ()).await?;
             conn.execute(&sql.create_index, ()).await?;
             Ok::<_, libsql::Error>(Statements {
@@ -105,8 +146,12 @@ impl LocalBackend {
         Ok(LocalBackend { conn, stmts, lock, _db: db })
     }
 
+    /// The per-operation lock, under shared locking; nothing otherwise.
     fn lock(&self) -> Result<Option<LockGuard<'_>>> {
-        self.lock.as_ref().map(FileLock::acquire).transpose()
+        match &self.lock {
+            FileAccess::PerOperation(lock) => lock.acquire().map(Some),
+            FileAccess::Private | FileAccess::Held { .. } => Ok(None),
+        }
     }
 
     /// Runs `work` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails.
