@@ -50,6 +50,11 @@ pub struct Config {
     pub cleanup_interval: Option<Duration>,
     /// Most expired rows one `sweep` call deletes (one short transaction).
     pub sweep_batch: u32,
+    /// How long a `sweep` call on a database file should take, commit included: it
+    /// deletes as many rows as its last full call's rate says fit (`None`: the whole
+    /// batch). Bounds how long requests queued behind a sweep wait, whatever the table's
+    /// size and the disk's speed.
+    pub sweep_budget: Option<Duration>,
     /// Largest session data accepted by `commit` and `create`, in bytes.
     pub max_data_bytes: u64,
     /// How long an operation waits for another instance's lock on a database file before
@@ -72,6 +77,10 @@ pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// 1,000 rows: a batch deletes in a few milliseconds, so finds running between batches
 /// never wait long, while a sweep still clears hundreds of thousands of rows a second.
 pub const DEFAULT_SWEEP_BATCH: u32 = 1000;
+/// 10 ms: on a large table a random-access delete costs ~25 µs a row inside the
+/// component, so 1,000 rows could hold the file for 25 ms; the budget keeps a call (and
+/// so the wait of a request behind it) near 10 ms.
+pub const DEFAULT_SWEEP_BUDGET: Duration = Duration::from_millis(10);
 pub const DEFAULT_MAX_DATA_BYTES: u64 = 1_048_576;
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connect, first-byte and between-bytes timeout for a remote server: a server that is
@@ -91,6 +100,7 @@ impl Default for Config {
             table: TableName::default(),
             cleanup_interval: Some(DEFAULT_CLEANUP_INTERVAL),
             sweep_batch: DEFAULT_SWEEP_BATCH,
+            sweep_budget: Some(DEFAULT_SWEEP_BUDGET),
             max_data_bytes: DEFAULT_MAX_DATA_BYTES,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             locking: Locking::Shared,
@@ -130,6 +140,7 @@ impl Config {
                         .try_into()
                         .map_err(|_| invalid(name, value, "too large"))?
                 }
+                "SESSIONS_SWEEP_BUDGET" => config.sweep_budget = parse_sweep_budget(value)?,
                 "SESSIONS_MAX_DATA_BYTES" => {
                     config.max_data_bytes = parse_bounded(name, value, 1, MAX_DATA_BYTES_LIMIT)?
                 }
@@ -247,6 +258,19 @@ fn parse_busy_timeout(value: &str) -> Result<Duration> {
     Ok(timeout)
 }
 
+fn parse_sweep_budget(value: &str) -> Result<Option<Duration>> {
+    const NAME: &str = "SESSIONS_SWEEP_BUDGET";
+    if value == "0" {
+        return Ok(None);
+    }
+    let budget = humantime::parse_duration(value)
+        .map_err(|e| invalid(NAME, value, &format!("{e}; use a duration such as 10ms, or 0 for none")))?;
+    if budget.is_zero() || budget > MAX_BUSY_TIMEOUT {
+        return Err(invalid(NAME, value, "use 1ms to 10m, or 0 for none"));
+    }
+    Ok(Some(budget))
+}
+
 fn parse_locking(value: &str) -> Result<Locking> {
     match value {
         "shared" => Ok(Locking::Shared),
@@ -300,6 +324,16 @@ mod tests {
         assert_eq!(c.sweep_batch, 1000);
         assert_eq!(c.max_data_bytes, 1_048_576);
         assert_eq!(c.locking, Locking::Shared);
+        assert_eq!(c.sweep_budget, Some(Duration::from_millis(10)));
+    }
+
+    #[test]
+    fn the_sweep_budget_is_a_duration_or_zero_for_none() {
+        assert_eq!(with("SESSIONS_SWEEP_BUDGET", "25ms").map(|c| c.sweep_budget), Ok(Some(Duration::from_millis(25))));
+        assert_eq!(with("SESSIONS_SWEEP_BUDGET", "0").map(|c| c.sweep_budget), Ok(None));
+        for bad in ["", "0ms", "fast", "-5ms", "11m"] {
+            error_names(with("SESSIONS_SWEEP_BUDGET", bad), "SESSIONS_SWEEP_BUDGET");
+        }
     }
 
     #[test]

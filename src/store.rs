@@ -22,6 +22,7 @@ pub struct SessionStore<B, C = WallClock, T = RandomTokens> {
     tokens: T,
     max_data_bytes: u64,
     sweep_batch: u32,
+    sweep_budget: Option<std::time::Duration>,
 }
 
 impl<B: Backend> SessionStore<B> {
@@ -40,6 +41,7 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
             tokens,
             max_data_bytes: config.max_data_bytes,
             sweep_batch: config.sweep_batch,
+            sweep_budget: config.sweep_budget,
         }
     }
 
@@ -118,10 +120,11 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
         self.backend.counts(now)
     }
 
-    /// Deletes at most the configured batch of expired sessions in one transaction.
+    /// Deletes at most the configured batch of expired sessions in one transaction; on a
+    /// database file, stops early once the configured budget has passed.
     pub fn sweep(&mut self) -> Result<SweepReport> {
         let now = self.now();
-        self.backend.sweep(now, self.sweep_batch)
+        self.backend.sweep(now, self.sweep_batch, self.sweep_budget)
     }
 
     fn check_size(&self, data: &[u8]) -> Result<()> {
@@ -329,6 +332,23 @@ mod tests {
             assert!(matches!(s.touch(bad, T0 + 1000), Err(Error::InvalidToken(_))), "touch {bad:?}");
         }
         assert_eq!(s.all().expect("all").len(), 1);
+    }
+
+    #[test]
+    fn a_spent_sweep_budget_ends_the_call_after_one_chunk() {
+        let config = Config {
+            database: Database::Memory,
+            sweep_budget: Some(std::time::Duration::ZERO),
+            ..Config::default()
+        };
+        let (mut s, clock) = open_with(&config);
+        for i in 0..250 {
+            s.commit(&format!("old{i:03}"), b"x", T0 + 10).expect("commit");
+        }
+        clock.0.set(T0 + 10);
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 100, more: true });
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 100, more: true });
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 50, more: false });
     }
 
     #[test]

@@ -60,6 +60,10 @@ struct StoreArgs {
     /// Most expired sessions one sweep call deletes.
     #[arg(long)]
     sweep_batch: Option<String>,
+    /// Longest one sweep call on a database file runs before it stops its batch early
+    /// (e.g. 10ms; 0 = only the batch bounds it).
+    #[arg(long)]
+    sweep_budget: Option<String>,
     /// Largest session data accepted, in bytes.
     #[arg(long)]
     max_data_bytes: Option<String>,
@@ -156,6 +160,7 @@ async fn open_store(
     for (name, value) in [
         ("SESSIONS_TABLE", &args.table),
         ("SESSIONS_SWEEP_BATCH", &args.sweep_batch),
+        ("SESSIONS_SWEEP_BUDGET", &args.sweep_budget),
         ("SESSIONS_MAX_DATA_BYTES", &args.max_data_bytes),
         ("SESSIONS_BUSY_TIMEOUT", &args.busy_timeout),
         ("SESSIONS_AUTH_TOKEN", &args.auth_token),

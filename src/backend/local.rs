@@ -20,6 +20,7 @@
 
 use std::path::Path;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
 use libsql::{params, Connection, Database as LibsqlDatabase, Statement};
@@ -37,6 +38,17 @@ use crate::schema::Sql;
 /// only taken as pages are read.
 const PAGE_CACHE_KIB: u32 = 32 * 1024;
 
+/// WAL size, in pages, at which a commit also checkpoints (SQLite's default is 1,000).
+/// A checkpoint copies every page in the WAL back into the database and fsyncs it, all
+/// inside the commit that triggers it; after a sweep has dirtied pages all over the
+/// table, 1,000 of them took 30–40 ms, stalling every request queued behind. 200 pages
+/// keep each checkpoint to a few milliseconds for the same total work.
+const WAL_CHECKPOINT_PAGES: u32 = 200;
+
+/// Fewest rows a budgeted sweep call deletes (when that many are expired and the batch
+/// allows): the first call's measuring batch, and the floor however slow the disk.
+const SWEEP_CHUNK: u64 = 100;
+
 /// Long listings refresh their lock every this many rows (see `LockGuard::refresh`).
 const REFRESH_EVERY_ROWS: usize = 4096;
 
@@ -45,6 +57,8 @@ pub struct LocalBackend {
     conn: Connection,
     stmts: Statements,
     lock: FileAccess,
+    /// Rows per second of this instance's last full sweep call, commit included.
+    sweep_rate: Option<f64>,
     // Dropped last: the connection and statements borrow its handle.
     _db: LibsqlDatabase,
 }
@@ -118,7 +132,9 @@ impl LocalBackend {
             // journal_mode answers with a row; it must be read and dropped.
             let journal = if exclusive { "WAL" } else { "TRUNCATE" };
             conn.query(&format!("PRAGMA journal_mode={journal}"), ()).await?.next().await?;
-            if !exclusive {
+            if exclusive {
+                conn.query(&format!("PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}"), ()).await?.next().await?;
+            } else {
                 conn.query("PRAGMA locking_mode=NORMAL", ()).await?.next().await?;
             }
             conn.execute("PRAGMA synchronous=FULL", ()).await?;
@@ -143,7 +159,7 @@ impl LocalBackend {
         })
         .map_err(|e| open_error(&path, e))?;
         drop(_guard);
-        Ok(LocalBackend { conn, stmts, lock, _db: db })
+        Ok(LocalBackend { conn, stmts, lock, sweep_rate: None, _db: db })
     }
 
     /// The per-operation lock, under shared locking; nothing otherwise.
@@ -230,13 +246,27 @@ impl Backend for LocalBackend {
         counts.map_err(storage)
     }
 
-    fn sweep(&mut self, now: i64, batch: u32) -> Result<SweepReport> {
-        let _guard = self.lock()?;
-        self.transaction(|s| {
+    /// Deletes up to `batch` rows in one transaction; with a `budget`, only as many as
+    /// this instance's last full sweep says fit in it, commit included (most of a large
+    /// sweep's time is the commit writing the pages the deletes dirtied, which no check
+    /// between statements could see coming). The first sweep of an instance deletes
+    /// [`SWEEP_CHUNK`] rows to measure.
+    fn sweep(&mut self, now: i64, batch: u32, budget: Option<Duration>) -> Result<SweepReport> {
+        let started = Instant::now();
+        let batch = u64::from(batch);
+        let target = match (budget, self.sweep_rate) {
+            (None, _) => batch,
+            (Some(_), None) => SWEEP_CHUNK.min(batch),
+            (Some(budget), Some(rows_per_s)) => {
+                ((rows_per_s * budget.as_secs_f64()) as u64).clamp(SWEEP_CHUNK.min(batch), batch)
+            }
+        };
+        let guard = self.lock()?;
+        let report = self.transaction(|s| {
             s.sweep.reset();
-            let removed = block_on(s.sweep.execute(params![now, i64::from(batch)]));
+            let removed = block_on(s.sweep.execute(params![now, target as i64]));
             s.sweep.reset();
-            let removed = removed?;
+            let removed = removed? as u64;
             s.any_expired.reset();
             let more = block_on(async {
                 let mut rows = s.any_expired.query(params![now]).await?;
@@ -244,8 +274,13 @@ impl Backend for LocalBackend {
                 row.get::<i64>(0)
             });
             s.any_expired.reset();
-            Ok(SweepReport { removed: removed as u64, more: more? != 0 })
-        })
+            Ok(SweepReport { removed, more: more? != 0 })
+        })?;
+        drop(guard);
+        if report.removed == target && target > 0 {
+            self.sweep_rate = Some(target as f64 / started.elapsed().as_secs_f64().max(1e-6));
+        }
+        Ok(report)
     }
 }
 

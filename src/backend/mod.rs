@@ -4,6 +4,8 @@
 pub mod local;
 pub mod remote;
 
+use std::time::Duration;
+
 use crate::error::Result;
 
 /// A stored session as listed by `all` and `page`: (token, data).
@@ -44,8 +46,9 @@ pub trait Backend {
     fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool>;
     fn counts(&mut self, now: i64) -> Result<SessionCounts>;
     /// Deletes at most `batch` sessions with expiry <= `now`, oldest first, in one
-    /// transaction, and says whether any expired ones remain.
-    fn sweep(&mut self, now: i64, batch: u32) -> Result<SweepReport>;
+    /// transaction, and says whether any expired ones remain. A backend that deletes in
+    /// chunks stops starting new ones once `budget` has passed (at least one chunk runs).
+    fn sweep(&mut self, now: i64, batch: u32, budget: Option<Duration>) -> Result<SweepReport>;
 }
 
 /// Lets the component pick a backend at run time (`SessionStore<Box<dyn Backend>>`).
@@ -74,7 +77,7 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
         (**self).counts(now)
     }
-    fn sweep(&mut self, now: i64, batch: u32) -> Result<SweepReport> {
-        (**self).sweep(now, batch)
+    fn sweep(&mut self, now: i64, batch: u32, budget: Option<Duration>) -> Result<SweepReport> {
+        (**self).sweep(now, batch, budget)
     }
 }

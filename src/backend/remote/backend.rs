@@ -1,5 +1,7 @@
 //! [`Backend`] over a libSQL server: each method is one Hrana pipeline (one round trip).
 
+use std::time::Duration;
+
 use libsql_hrana::proto::StreamRequest;
 
 use super::hrana::{self, blob, execute, int, stmt, text};
@@ -90,7 +92,9 @@ impl Backend for RemoteBackend {
         Ok(SessionCounts { active: column(0), expired: column(1) })
     }
 
-    fn sweep(&mut self, now: i64, batch: u32) -> Result<SweepReport> {
+    /// One pipeline (one round trip) deletes the whole batch: the time budget does not
+    /// apply, the server's own write lock is held only while it runs the batch.
+    fn sweep(&mut self, now: i64, batch: u32, _budget: Option<Duration>) -> Result<SweepReport> {
         let response = self.run(hrana::batch(hrana::sweep_batch(&self.sql, now, batch)))?;
         hrana::sweep_report(response)
     }
