@@ -41,8 +41,9 @@ const PAGE_CACHE_KIB: u32 = 32 * 1024;
 /// WAL size, in pages, at which a commit also checkpoints (SQLite's default is 1,000).
 /// A checkpoint copies every page in the WAL back into the database and fsyncs it, all
 /// inside the commit that triggers it; after a sweep has dirtied pages all over the
-/// table, 1,000 of them took 30–40 ms, stalling every request queued behind. 200 pages
-/// keep each checkpoint to a few milliseconds for the same total work.
+/// table, 1,000 of them took 30–40 ms, stalling every request queued behind. Measured on
+/// a 1M-row sweep, 200 pages cut the slowest call from 38 to 15 ms natively (46 to 34 ms
+/// in the component) for about a fifth less sweep throughput (more, smaller fsyncs).
 const WAL_CHECKPOINT_PAGES: u32 = 200;
 
 /// Fewest rows a budgeted sweep call deletes (when that many are expired and the batch
