@@ -1,9 +1,9 @@
 //! Section 2, sweep at scale: N expired sessions among M active ones, swept batch after
-//! batch (the default batch of 1,000) until none remain, while a client keeps issuing
-//! finds on the same store.
+//! batch (the default batch of 1,000 and 10 ms budget) until none remain, while a client
+//! keeps issuing finds on the same store.
 //!
-//! The host library serves one store from one instance behind a FIFO queue, so those
-//! finds interleave with the sweep's batches: a find waits at most for the batch in
+//! The host library serves one store from one instance behind a FIFO mutex, so those
+//! finds interleave with the sweep's calls: a find waits at most for the call in
 //! progress. Its latency, measured from the caller's side, is what a user sees.
 
 use std::sync::atomic::{AtomicBool, Ordering};

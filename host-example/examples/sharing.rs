@@ -1,7 +1,8 @@
-//! Why `SessionStore` is one instance behind a queue: measures 64 concurrent callers
-//! spread over 1, 2 and 4 component instances of the same database file, for `find` and
-//! `commit`. Every call on a file is one transaction under the component's lock file, so
-//! extra instances can only wait for each other.
+//! Why `SessionStore` is one instance behind a FIFO mutex: measures 64 concurrent callers
+//! spread over 1, 2 and 4 component instances of the same database file (shared locking,
+//! the only mode several instances can use), for `find` and `commit`. Every call on a
+//! file is one transaction under the component's lock file, so extra instances can only
+//! wait for each other.
 //!
 //! `cargo run --release -p host-example --example sharing -- [OPS]` (default 4000 per run).
 
