@@ -59,6 +59,10 @@ impl StoreGuest for Component {
         with_store(|s| s.commit(&token, &data, expiry))
     }
 
+    fn update(token: String, data: Vec<u8>, expiry: Timestamp) -> Result<bool, WitError> {
+        with_store(|s| s.update(&token, &data, expiry))
+    }
+
     fn delete(token: String) -> Result<(), WitError> {
         with_store(|s| s.delete(&token))
     }

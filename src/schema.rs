@@ -58,6 +58,7 @@ pub struct Sql {
     pub create_index: String,
     pub find: String,
     pub upsert: String,
+    pub update: String,
     pub insert_new: String,
     pub delete: String,
     pub all: String,
@@ -84,6 +85,8 @@ impl Sql {
                 "INSERT INTO {t} (token, data, expiry) VALUES (?1, ?2, ?3) \
                  ON CONFLICT(token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry"
             ),
+            // Only an active session is replaced: a deleted (or expired) one stays gone.
+            update: format!("UPDATE {t} SET data = ?2, expiry = ?3 WHERE token = ?1 AND expiry > ?4"),
             // A token that exists at all, even expired, counts as taken: `create` draws again.
             insert_new: format!(
                 "INSERT INTO {t} (token, data, expiry) VALUES (?1, ?2, ?3) ON CONFLICT(token) DO NOTHING"

@@ -64,6 +64,17 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
         self.backend.upsert(token, data, expiry)
     }
 
+    /// Replaces the data and expiry of an active session; false, with nothing written, if
+    /// the token names no active session. Never creates one: a save racing a `delete`
+    /// cannot bring the deleted session back. An expiry not in the future leaves the
+    /// session unfindable (and swept like any expired one).
+    pub fn update(&mut self, token: &str, data: &[u8], expiry: u64) -> Result<bool> {
+        token::validate(token)?;
+        self.check_size(data)?;
+        let now = self.now();
+        self.backend.update(token, data, clamp(expiry), now)
+    }
+
     /// Removes a session; an unknown token is not an error.
     pub fn delete(&mut self, token: &str) -> Result<()> {
         token::validate(token)?;
@@ -203,6 +214,33 @@ mod tests {
         assert!(s.find("tok").expect("find").is_some());
         clock.0.set(T0 + 1000);
         assert_eq!(s.find("tok").expect("find"), None, "expiry <= now is expired");
+    }
+
+    #[test]
+    fn update_replaces_an_active_session_and_never_recreates_a_deleted_one() {
+        let (mut s, clock) = memory_store();
+        assert!(!s.update("tok", b"v1", T0 + 1000).expect("update"), "nothing to update");
+        assert_eq!(s.find("tok").expect("find"), None, "update never creates");
+        s.commit("tok", b"v1", T0 + 1000).expect("commit");
+        assert!(s.update("tok", b"v2", T0 + 5000).expect("update"));
+        clock.0.set(T0 + 2000);
+        assert_eq!(s.find("tok").expect("find"), Some(b"v2".to_vec()), "data and expiry replaced");
+        s.delete("tok").expect("delete");
+        assert!(!s.update("tok", b"v3", T0 + 9000).expect("update"), "a deleted session stays deleted");
+        assert_eq!(s.find("tok").expect("find"), None);
+        s.commit("old", b"x", T0 + 3000).expect("commit");
+        clock.0.set(T0 + 3000);
+        assert!(!s.update("old", b"y", T0 + 9000).expect("update"), "an expired session is not revived");
+        assert_eq!(s.find("old").expect("find"), None);
+    }
+
+    #[test]
+    fn update_with_a_past_expiry_ends_the_session_and_says_it_was_active() {
+        let (mut s, _clock) = memory_store();
+        s.commit("tok", b"v1", T0 + 1000).expect("commit");
+        assert!(s.update("tok", b"", 0).expect("update"));
+        assert_eq!(s.find("tok").expect("find"), None);
+        assert!(!s.update("tok", b"", 0).expect("update"), "already ended");
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl Runtime {
         self.component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect()
     }
 
-    /// The names the component exports, e.g. `edge:sessions/store@0.1.0`.
+    /// The names the component exports, e.g. `edge:sessions/store@0.1.1`.
     pub fn exports(&self) -> Vec<String> {
         self.component.component_type().exports(&self.engine).map(|(name, _)| name.to_owned()).collect()
     }

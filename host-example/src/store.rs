@@ -133,6 +133,12 @@ impl SessionStore {
         guest!(self, |store, exports| exports.edge_sessions_store().call_commit(store, token, &data, expiry))
     }
 
+    /// Replaces the data and expiry of an active session; false (nothing stored) if none
+    /// is active. Never creates one, so a save racing a delete cannot undo it.
+    pub async fn update(&self, token: &str, data: Vec<u8>, expiry: u64) -> Result<bool, StoreError> {
+        guest!(self, |store, exports| exports.edge_sessions_store().call_update(store, token, &data, expiry))
+    }
+
     /// Removes a session; an unknown token is not an error.
     pub async fn delete(&self, token: &str) -> Result<(), StoreError> {
         guest!(self, |store, exports| exports.edge_sessions_store().call_delete(store, token))

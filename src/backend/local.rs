@@ -77,6 +77,7 @@ enum FileAccess {
 struct Statements {
     find: Statement,
     upsert: Statement,
+    update: Statement,
     insert_new: Statement,
     delete: Statement,
     all: Statement,
@@ -145,6 +146,7 @@ impl LocalBackend {
             Ok::<_, libsql::Error>(Statements {
                 find: conn.prepare(&sql.find).await?,
                 upsert: conn.prepare(&sql.upsert).await?,
+                update: conn.prepare(&sql.update).await?,
                 insert_new: conn.prepare(&sql.insert_new).await?,
                 delete: conn.prepare(&sql.delete).await?,
                 all: conn.prepare(&sql.all).await?,
@@ -205,6 +207,11 @@ impl Backend for LocalBackend {
     fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()> {
         let _guard = self.lock()?;
         execute(&self.stmts.upsert, params![token, data, expiry]).map(drop)
+    }
+
+    fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
+        let _guard = self.lock()?;
+        execute(&self.stmts.update, params![token, data, expiry, now]).map(|n| n == 1)
     }
 
     fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {

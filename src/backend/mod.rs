@@ -35,6 +35,9 @@ pub trait Backend {
     fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>>;
     /// Insert or replace.
     fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()>;
+    /// Replace the data and expiry of the session if its expiry is after `now`; false
+    /// (nothing written) otherwise.
+    fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool>;
     /// Insert only if no row (active or expired) has this token; false on a collision.
     fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool>;
     fn delete(&mut self, token: &str) -> Result<()>;
@@ -58,6 +61,9 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()> {
         (**self).upsert(token, data, expiry)
+    }
+    fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
+        (**self).update(token, data, expiry, now)
     }
     fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {
         (**self).insert_new(token, data, expiry)

@@ -57,6 +57,11 @@ impl Backend for RemoteBackend {
         self.exec(&sql, vec![text(token), blob(data), int(expiry)], false).map(drop)
     }
 
+    fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
+        let sql = self.sql.update.clone();
+        Ok(self.exec(&sql, vec![text(token), blob(data), int(expiry), int(now)], false)?.affected_row_count == 1)
+    }
+
     fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {
         let sql = self.sql.insert_new.clone();
         Ok(self.exec(&sql, vec![text(token), blob(data), int(expiry)], false)?.affected_row_count == 1)
