@@ -1,30 +1,57 @@
-//! The cross-instance lock that keeps two component instances from writing one database
-//! file at once.
+//! The cross-instance lock on a database file, and the one rule about taking it away from
+//! its holder: never by age.
 //!
-//! WASI offers no POSIX or flock locks and no shared memory, and SQLite's dot-file lock is
-//! never cleaned up when its holder dies. So the store opens SQLite with the `unix-none`
-//! VFS and serialises every operation (one short transaction) through this lock instead:
+//! WASI gives a component no file locks (flock, fcntl), no shared memory and no view of
+//! processes. So under shared locking every operation (one short transaction) runs under a
+//! lock *file*, and SQLite runs with its `unix-none` VFS, which locks nothing itself.
 //!
-//! * Acquire = create `<db>-lock` with create-exclusive (atomic on every filesystem WASI
-//!   hosts use). The file holds a random owner id, the host's tag (`SESSIONS_LOCK_OWNER`,
-//!   e.g. `pid:1234:5678`) and the acquisition time: `owner=… host=… acquired_ms=…`.
-//! * Release = remove it, after checking it is still ours.
-//! * Waiting: a busy lock is retried with backoff until the busy timeout, then the
-//!   operation fails with `Unavailable`: "waits its turn", then a clear error.
-//! * Stale locks: an instance killed mid-operation (SIGKILL of the host, a trapped guest)
-//!   leaves the file behind. Operations hold the lock for milliseconds, so a lock file
-//!   older than [`STALE_AFTER`] is abandoned and is removed by the next waiter. Its age is
-//!   measured in *filesystem* time (the lock's mtime against the mtime of a file created
-//!   now), never the guest's wall clock, which a host may set freely. Breakers first take
-//!   `<db>-lock-break` exclusively, so two waiters never both break (and so never break a
-//!   fresh lock taken in between).
-//! * Exclusive use (`SESSIONS_LOCKING=exclusive`): an instance may instead take the lock
-//!   once and keep it for its whole life ([`FileLock::hold`]). Its file says
-//!   `mode=exclusive` and is never broken by age (the holder may simply be idle); only
-//!   the holder, or its host once the holder is gone, removes it.
-//! * Hosts can do better than the age rule: a host that tags its instances' locks with its
-//!   process identity can remove, at once, a lock whose process is dead, following the
-//!   same break-file protocol (the host-example library does).
+//! # The files (this module is their one definition)
+//!
+//! All sit beside the database `<db>`:
+//!
+//! | file | what it is |
+//! |---|---|
+//! | `<db>-lock` | the lock: one line, `owner=<id> host=<tag> mode=<mode> acquired_ms=<ms>` |
+//! | `<db>-lock.<id>` | that line being written, before it is published (lives for microseconds) |
+//! | `<db>-lock-break` | used by hosts only: the OS lock under which an abandoned lock is removed |
+//!
+//! The fields of the lock, separated by single spaces, in this order:
+//! * `owner`: an id drawn at random for each acquisition (43 characters, base64url); only the
+//!   instance that drew it removes the lock.
+//! * `host`: `SESSIONS_LOCK_OWNER` as the host gave it, `-` if none (see [Liveness](#liveness)).
+//! * `mode`: `operation` (held for one call) or `exclusive` (held for an instance's life,
+//!   `SESSIONS_LOCKING=exclusive`).
+//! * `acquired_ms`: the guest's wall clock when taken; informational, never compared.
+//!
+//! # Rules
+//!
+//! * **Acquire** ([`FileLock::acquire`], [`FileLock::hold`]): write the line to
+//!   `<db>-lock.<id>`, then hard-link that file to `<db>-lock`. The link fails if the lock
+//!   exists, so taking it is atomic, and a lock is never seen without its line, even if its
+//!   instance dies halfway. Every write is checked: a full disk or a read-only directory is
+//!   `Unavailable`, and nothing is left behind.
+//! * **Wait**: a taken lock is polled with a growing pause (1 to 25 ms) until
+//!   `SESSIONS_BUSY_TIMEOUT`, then the call fails with `Unavailable` naming the holder: lost
+//!   availability, bounded and reported, never a second writer.
+//! * **Release**: remove the lock after checking that its `owner` is still ours.
+//! * **Never broken by age.** A holder can be paused for any length of time (SIGSTOP, a VM
+//!   stall, swap, a debugger) and then go on writing; a lock taken from it would let two
+//!   writers corrupt the file. The component cannot tell a paused instance from a dead one,
+//!   so it never removes a lock it does not hold.
+//!
+//! # Liveness
+//!
+//! Only a host can prove that a holder is dead. `SESSIONS_LOCK_OWNER=flock:<file>#<n>` says:
+//! "the process running this instance holds an exclusive OS lock (flock) on `<file>`, a file
+//! name in the database's directory, for as long as it may run instances; `<n>` tells its
+//! instances apart". Then a lock is abandoned when `<file>` is missing or can be locked by
+//! someone else: the kernel released it because its process exited, whatever PID namespace,
+//! container or clock that process had. A host that can take OS locks may remove such a lock
+//! while holding `<db>-lock-break` (an OS lock, so removals never race) after re-reading the
+//! lock unchanged; and it may remove the lock of one of its own instances that it has
+//! discarded (its exact tag). The host-example library does both; so do the shell launchers.
+//! A lock without such a tag (the bare wasmtime CLI) stays until an operator removes it, and
+//! the `Unavailable` message says so.
 //!
 //! Because every transaction runs under this lock, SQLite's own invariants hold: a journal
 //! found when the lock is taken is hot (its writer died) and is rolled back, and the page
@@ -33,28 +60,96 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, WallClock};
 use crate::error::{Error, Result};
 use crate::token::{RandomTokens, TokenSource};
 
-/// Age (filesystem time) after which a lock file is taken to belong to a dead instance.
-/// Far above the longest an operation holds the lock (a sweep batch, a 1 MiB commit and
-/// its fsyncs: milliseconds); long listings refresh the lock as they go.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
+/// The suffix of the lock file: `<db>-lock`.
+pub const LOCK_SUFFIX: &str = "-lock";
 
-/// How a lock file taken for an instance's whole life marks itself.
-pub const EXCLUSIVE_MARK: &str = " mode=exclusive ";
+/// The suffix of the file hosts lock while they remove an abandoned lock: `<db>-lock-break`.
+pub const BREAK_SUFFIX: &str = "-lock-break";
+
+/// The prefix of a liveness tag (`SESSIONS_LOCK_OWNER=flock:<file>#<n>`).
+pub const FLOCK_TAG_PREFIX: &str = "flock:";
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
+
+/// Longest lock line read back; the longest line written is about 240 bytes.
+const MAX_LINE: usize = 512;
+
+/// What a lock file says it is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Held for one call (shared locking).
+    Operation,
+    /// Held for an instance's whole life (exclusive locking).
+    Exclusive,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Operation => "operation",
+            Mode::Exclusive => "exclusive",
+        }
+    }
+}
+
+/// A lock file's line, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockLine {
+    pub owner: String,
+    /// `SESSIONS_LOCK_OWNER` of the holder's host, `None` if it gave none.
+    pub host: Option<String>,
+    pub mode: Mode,
+    pub acquired_ms: u64,
+}
+
+impl LockLine {
+    /// The line as written into `<db>-lock`.
+    pub fn render(&self) -> String {
+        format!(
+            "owner={} host={} mode={} acquired_ms={}",
+            self.owner,
+            self.host.as_deref().unwrap_or("-"),
+            self.mode.label(),
+            self.acquired_ms
+        )
+    }
+
+    /// Parses a line written by [`LockLine::render`]; `None` for anything else.
+    pub fn parse(line: &str) -> Option<LockLine> {
+        let mut fields = line.trim_end().split(' ');
+        let owner = fields.next()?.strip_prefix("owner=")?.to_owned();
+        let host = match fields.next()?.strip_prefix("host=")? {
+            "-" => None,
+            tag => Some(tag.to_owned()),
+        };
+        let mode = match fields.next()?.strip_prefix("mode=")? {
+            "operation" => Mode::Operation,
+            "exclusive" => Mode::Exclusive,
+            _ => return None,
+        };
+        let acquired_ms = fields.next()?.strip_prefix("acquired_ms=")?.parse().ok()?;
+        (fields.next().is_none() && !owner.is_empty()).then_some(LockLine { owner, host, mode, acquired_ms })
+    }
+}
+
+/// `<database><suffix>`: the lock file and its companions.
+pub fn companion(database: &Path, suffix: &str) -> PathBuf {
+    let mut path = database.as_os_str().to_owned();
+    path.push(suffix);
+    path.into()
+}
 
 /// The lock for one database file.
 #[derive(Debug)]
 pub struct FileLock {
     path: PathBuf,
-    break_path: PathBuf,
     busy_timeout: Duration,
     host: Option<String>,
 }
@@ -68,38 +163,17 @@ pub struct LockGuard<'a> {
 
 /// The lock held for the life of an instance (exclusive locking); dropping it (natively:
 /// closing the store) releases the lock. A component instance that is simply discarded
-/// never drops it: its host removes the file (see `mode=exclusive` above).
+/// never drops it: its host removes the lock (see [Liveness](self#liveness)).
 #[derive(Debug)]
 pub struct HeldLock {
     lock: FileLock,
     owner: String,
 }
 
-/// What a lock file says it is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Operation,
-    Exclusive,
-}
-
-impl Mode {
-    fn label(self) -> &'static str {
-        match self {
-            Mode::Operation => "operation",
-            Mode::Exclusive => "exclusive",
-        }
-    }
-}
-
 impl FileLock {
-    /// The lock guarding `database` (the lock file sits beside it); `host` tags the lock
-    /// files this instance writes.
+    /// The lock guarding `database`; `host` (`SESSIONS_LOCK_OWNER`) goes into its line.
     pub fn for_database(database: &Path, busy_timeout: Duration, host: Option<String>) -> FileLock {
-        let mut path = database.as_os_str().to_owned();
-        path.push("-lock");
-        let mut break_path = path.clone();
-        break_path.push("-break");
-        FileLock { path: path.into(), break_path: break_path.into(), busy_timeout, host }
+        FileLock { path: companion(database, LOCK_SUFFIX), busy_timeout, host }
     }
 
     pub fn path(&self) -> &Path {
@@ -108,132 +182,110 @@ impl FileLock {
 
     /// Takes the lock, waiting up to the busy timeout.
     ///
-    /// Errors: `Unavailable` when another live instance held it for the whole timeout, or
-    /// when the lock file cannot be created at all (directory missing or read-only).
+    /// Errors: `Unavailable` when another instance held it for the whole timeout, or when
+    /// the lock cannot be written at all (directory missing or read-only, disk full).
     pub fn acquire(&self) -> Result<LockGuard<'_>> {
         let owner = self.take(Mode::Operation)?;
         Ok(LockGuard { lock: self, owner })
     }
 
-    /// Takes the lock for good (exclusive locking), waiting up to the busy timeout like
-    /// [`FileLock::acquire`]; same errors.
+    /// Takes the lock for good (exclusive locking), waiting like [`FileLock::acquire`];
+    /// same errors.
     pub fn hold(self) -> Result<HeldLock> {
         let owner = self.take(Mode::Exclusive)?;
         Ok(HeldLock { lock: self, owner })
     }
 
-    /// Creates the lock file marked with `mode`; the random owner id written into it.
+    /// Publishes a lock line marked with `mode`; the random owner id written into it.
     fn take(&self, mode: Mode) -> Result<String> {
         let owner = RandomTokens.draw()?;
+        let line = LockLine { owner, host: self.host.clone(), mode, acquired_ms: WallClock.now_ms() };
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match OpenOptions::new().write(true).create_new(true).open(&self.path) {
-                Ok(mut file) => {
-                    // The content is informational (who, since when); a failed write still
-                    // leaves a valid lock, so it is not an error. One write call: `write!`
-                    // on a File issues one per fragment, and inside a component each is a
-                    // WASI output-stream write that wasmtime-wasi hands to a blocking thread.
-                    let host = self.host.as_deref().unwrap_or("-");
-                    let content = format!(
-                        "owner={owner} host={host} mode={} acquired_ms={}",
-                        mode.label(),
-                        WallClock.now_ms()
-                    );
-                    let _ = file.write_all(content.as_bytes());
-                    return Ok(owner);
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(self.io_unavailable("cannot create the lock file", &e)),
-            }
-            if self.break_if_stale()? {
-                continue;
+            // A lock that is plainly there is not worth writing a candidate for.
+            if fs::symlink_metadata(&self.path).is_err() && self.publish(&line)? {
+                return Ok(line.owner);
             }
             if started.elapsed() >= self.busy_timeout {
-                let holder = read_lock(&self.path).unwrap_or_else(|| "owner unknown".into());
-                if holder.contains(EXCLUSIVE_MARK) {
-                    return Err(Error::Unavailable(format!(
-                        "the database is held exclusively by another instance ({}: {holder}), \
-                         which opened it with SESSIONS_LOCKING=exclusive; it is released when \
-                         that instance's host closes it or exits. Stop that host, or run both \
-                         with SESSIONS_LOCKING=shared",
-                        self.path.display(),
-                    )));
-                }
-                return Err(Error::Unavailable(format!(
-                    "the database is locked by another instance ({}: {}); it held the lock for \
-                     the whole busy timeout of {:?}. Retry later or raise SESSIONS_BUSY_TIMEOUT; \
-                     a lock left by a killed instance is removed automatically once it is {}s old",
-                    self.path.display(),
-                    holder,
-                    self.busy_timeout,
-                    STALE_AFTER.as_secs(),
-                )));
+                return Err(self.busy_error());
             }
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
-    /// Removes the lock file if it is older than [`STALE_AFTER`]; true if it did. An
-    /// exclusive lock is never stale by age.
-    fn break_if_stale(&self) -> Result<bool> {
-        match read_lock(&self.path) {
-            None => return Ok(false), // released meanwhile: just retry
-            Some(content) if content.contains(EXCLUSIVE_MARK) => return Ok(false),
-            Some(_) => {}
-        }
-        match OpenOptions::new().write(true).create_new(true).open(&self.break_path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                // Another waiter is breaking. If that waiter died in those microseconds,
-                // its break file is stale too: remove it, and the next round retries.
-                if let (Some(break_mtime), Some(now)) = (mtime(&self.break_path), self.fs_now()) {
-                    if now.duration_since(break_mtime).unwrap_or_default() >= STALE_AFTER {
-                        let _ = fs::remove_file(&self.break_path);
-                    }
-                }
-                return Ok(false);
+    /// Writes `line` to `<db>-lock.<owner>` and links it to `<db>-lock`: true if this took
+    /// the lock, false if another instance holds it.
+    fn publish(&self, line: &LockLine) -> Result<bool> {
+        let staged = companion(&self.path, &format!(".{}", line.owner));
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staged)
+            .and_then(|mut file| file.write_all(line.render().as_bytes()));
+        let linked = written.and_then(|()| match fs::hard_link(&staged, &self.path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        });
+        // The staged name is only a vehicle: the lock, if linked, lives on as `<db>-lock`.
+        let removed = fs::remove_file(&staged);
+        let taken = linked.map_err(|e| self.io_unavailable("cannot write the lock file", &e))?;
+        if let Err(e) = removed {
+            if taken {
+                self.release(&line.owner);
             }
-            Err(e) => return Err(self.io_unavailable("cannot create the lock-break file", &e)),
+            return Err(self.io_unavailable("cannot remove the staged lock file", &e));
         }
-        // The break file's own mtime is "now" in filesystem time.
-        let broke = match (mtime(&self.break_path), mtime(&self.path)) {
-            (Some(now), Some(lock_mtime)) => {
-                now.duration_since(lock_mtime).unwrap_or_default() >= STALE_AFTER
-                    && fs::remove_file(&self.path).is_ok()
-            }
-            _ => false,
-        };
-        let _ = fs::remove_file(&self.break_path);
-        Ok(broke)
+        Ok(taken)
     }
 
-    /// The filesystem's current time, read as the mtime of a just-created break file.
-    fn fs_now(&self) -> Option<SystemTime> {
-        let mut probe = self.break_path.as_os_str().to_owned();
-        probe.push("-probe");
-        let probe = PathBuf::from(probe);
-        File::create(&probe).ok()?;
-        let now = mtime(&probe);
-        let _ = fs::remove_file(&probe);
-        now
+    fn busy_error(&self) -> Error {
+        let holder = read_line(&self.path);
+        let who = match &holder {
+            Some(line) => format!("owner {}, host {}", line.owner, line.host.as_deref().unwrap_or("not named")),
+            None => "its holder just released it or wrote no readable line".to_owned(),
+        };
+        if holder.as_ref().is_some_and(|l| l.mode == Mode::Exclusive) {
+            return Error::Unavailable(format!(
+                "the database is held exclusively by another instance ({}: {who}), which opened \
+                 it with SESSIONS_LOCKING=exclusive; it is released when that instance's host \
+                 closes it or exits. Stop that host, or run both with SESSIONS_LOCKING=shared",
+                self.path.display(),
+            ));
+        }
+        let unnamed = holder.as_ref().is_some_and(|l| l.host.is_none());
+        Error::Unavailable(format!(
+            "the database is locked by another instance ({}: {who}); it held the lock for the \
+             whole busy timeout of {:?}. Retry later or raise SESSIONS_BUSY_TIMEOUT.{}",
+            self.path.display(),
+            self.busy_timeout,
+            if unnamed {
+                " Its host gave no SESSIONS_LOCK_OWNER, so if that process was killed, nothing can \
+                 tell that the lock is abandoned: once no process uses the database, remove the \
+                 lock file by hand"
+            } else {
+                " A lock left by a process that exited is removed by the next host that checks \
+                 it (host-example, the example launchers)"
+            }
+        ))
     }
 
     fn io_unavailable(&self, what: &str, e: &io::Error) -> Error {
-        Error::Unavailable(format!(
-            "{what} {}: {e}. The directory must exist, be writable, and (inside a component) be \
-             preopened by the host, e.g. `wasmtime run --dir ./data::/data`",
-            self.path.display()
-        ))
+        let hint = if e.kind() == ErrorKind::StorageFull {
+            "free some space on its filesystem"
+        } else {
+            "the directory must exist, be writable, and (inside a component) be preopened by the \
+             host, e.g. `wasmtime run --dir ./data::/data`"
+        };
+        Error::Unavailable(format!("{what} {}: {e}; {hint}", self.path.display()))
     }
-}
 
-impl LockGuard<'_> {
-    /// Marks the lock as in use now, so a long operation is not mistaken for a dead one.
-    pub fn refresh(&self) {
-        if let Ok(file) = OpenOptions::new().write(true).open(&self.lock.path) {
-            let _ = file.set_modified(SystemTime::now());
+    /// Removes the lock file only if it is still `owner`'s.
+    fn release(&self, owner: &str) {
+        if read_line(&self.path).is_some_and(|line| line.owner == owner) {
+            let _ = fs::remove_file(&self.path);
         }
     }
 }
@@ -250,34 +302,22 @@ impl Drop for HeldLock {
     }
 }
 
-impl FileLock {
-    /// Removes the lock file only if it is still `owner`'s: had this instance stalled
-    /// past STALE_AFTER, the file may now be another instance's lock.
-    fn release(&self, owner: &str) {
-        if read_lock(&self.path).is_some_and(|c| c.contains(owner)) {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn mtime(path: &Path) -> Option<SystemTime> {
-    fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// The lock file's content (at most 256 bytes, which it never exceeds) in one read call;
-/// `read_to_string` probes in 32-byte steps, each a WASI call inside a component.
-fn read_lock(path: &Path) -> Option<String> {
-    let mut buf = [0u8; 256];
+/// The lock's line in one read call (`read_to_string` probes in 32-byte steps, each a WASI
+/// call inside a component); `None` if there is no lock or its line is not one of ours.
+pub fn read_line(path: &Path) -> Option<LockLine> {
+    let mut buf = [0u8; MAX_LINE];
     let n = File::open(path).ok()?.read(&mut buf).ok()?;
-    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    LockLine::parse(std::str::from_utf8(&buf[..n]).ok()?)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
 
     fn lock_in(dir: &Path, timeout: Duration) -> FileLock {
-        FileLock::for_database(&dir.join("s.db"), timeout, Some("pid:1:2".into()))
+        FileLock::for_database(&dir.join("s.db"), timeout, Some("flock:s.db-owner-x#1".into()))
     }
 
     #[test]
@@ -289,67 +329,104 @@ mod tests {
             assert!(lock.path().exists());
         }
         assert!(!lock.path().exists());
+        let left: Vec<_> = fs::read_dir(dir.path()).expect("list").collect();
+        assert!(left.is_empty(), "no staged file is left behind: {left:?}");
     }
 
     #[test]
-    fn the_lock_file_names_its_host() {
+    fn the_lock_line_names_its_host_and_mode_and_parses_back() {
         let dir = tempfile::tempdir().expect("tempdir");
         let lock = lock_in(dir.path(), Duration::from_secs(1));
-        let _guard = lock.acquire().expect("free lock");
-        let content = read_lock(lock.path()).expect("content");
-        assert!(content.contains(" host=pid:1:2 "), "{content}");
+        let guard = lock.acquire().expect("free lock");
+        let line = read_line(lock.path()).expect("a line");
+        assert_eq!(line.owner, guard.owner);
+        assert_eq!(line.host.as_deref(), Some("flock:s.db-owner-x#1"));
+        assert_eq!(line.mode, Mode::Operation);
+        assert_eq!(LockLine::parse(&line.render()), Some(line));
     }
 
     #[test]
-    fn a_held_lock_makes_others_wait_then_fail_unavailable() {
+    fn lines_that_are_not_lock_lines_do_not_parse() {
+        for bad in ["", "garbage", "owner= host=- mode=operation acquired_ms=1", "owner=a host=- mode=other acquired_ms=1",
+            "owner=a host=- mode=operation acquired_ms=x", "owner=a host=- mode=operation acquired_ms=1 extra=1"]
+        {
+            assert_eq!(LockLine::parse(bad), None, "{bad}");
+        }
+        let unnamed = LockLine::parse("owner=a host=- mode=exclusive acquired_ms=7").expect("parses");
+        assert_eq!((unnamed.host, unnamed.mode), (None, Mode::Exclusive));
+    }
+
+    #[test]
+    fn a_held_lock_makes_others_wait_then_fail_unavailable_naming_the_holder() {
         let dir = tempfile::tempdir().expect("tempdir");
         let holder = lock_in(dir.path(), Duration::from_secs(1));
-        let _guard = holder.acquire().expect("free lock");
+        let guard = holder.acquire().expect("free lock");
         let waiter = lock_in(dir.path(), Duration::from_millis(50));
         match waiter.acquire() {
-            Err(Error::Unavailable(msg)) => assert!(msg.contains("locked by another instance"), "{msg}"),
+            Err(Error::Unavailable(msg)) => {
+                assert!(msg.contains("locked by another instance"), "{msg}");
+                assert!(msg.contains(&guard.owner), "{msg}");
+            }
             other => panic!("expected Unavailable, got {other:?}"),
         };
     }
 
     #[test]
-    fn a_lock_left_by_a_dead_instance_is_broken() {
+    fn a_lock_is_never_broken_by_age() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let lock = lock_in(dir.path(), Duration::from_millis(200));
-        let file = File::create(lock.path()).expect("stale lock");
-        file.set_modified(SystemTime::now() - STALE_AFTER - Duration::from_secs(1)).expect("age it");
-        drop(file);
-        let guard = lock.acquire().expect("stale lock is broken");
+        let holder = lock_in(dir.path(), Duration::from_secs(1));
+        let guard = holder.acquire().expect("free lock");
+        let ancient = SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
+        File::options().write(true).open(holder.path()).and_then(|f| f.set_modified(ancient)).expect("age it");
+        assert!(matches!(lock_in(dir.path(), Duration::from_millis(100)).acquire(), Err(Error::Unavailable(_))));
+        assert_eq!(read_line(holder.path()).map(|l| l.owner), Some(guard.owner.clone()), "still the holder's");
         drop(guard);
-        assert!(!lock.path().exists());
+        assert!(lock_in(dir.path(), Duration::from_millis(100)).acquire().is_ok(), "free once released");
     }
 
     #[test]
-    fn an_exclusive_lock_is_never_broken_by_age_and_is_released_when_dropped() {
+    fn a_lock_of_a_host_without_liveness_tag_says_it_must_be_removed_by_hand() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("s.db");
+        let anonymous = FileLock::for_database(&db, Duration::from_secs(1), None);
+        let _g = anonymous.acquire().expect("free lock");
+        match FileLock::for_database(&db, Duration::from_millis(30), None).acquire() {
+            Err(Error::Unavailable(msg)) => assert!(msg.contains("remove the lock file by hand"), "{msg}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_exclusive_lock_is_reported_as_such_and_released_when_dropped() {
         let dir = tempfile::tempdir().expect("tempdir");
         let held = lock_in(dir.path(), Duration::from_secs(1)).hold().expect("free lock");
         let path = held.lock.path().to_owned();
-        File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(SystemTime::now() - STALE_AFTER * 10))
-            .expect("age it");
         match lock_in(dir.path(), Duration::from_millis(50)).acquire() {
             Err(Error::Unavailable(msg)) => assert!(msg.contains("held exclusively"), "{msg}"),
             other => panic!("expected Unavailable, got {other:?}"),
         }
-        assert!(path.exists());
+        assert_eq!(read_line(&path).map(|l| l.mode), Some(Mode::Exclusive));
         drop(held);
         assert!(!path.exists());
     }
 
     #[test]
-    fn a_broken_lock_is_not_removed_by_its_former_owner() {
+    fn a_lock_that_is_no_longer_ours_is_not_removed_by_its_former_owner() {
         let dir = tempfile::tempdir().expect("tempdir");
         let lock = lock_in(dir.path(), Duration::from_secs(1));
         let guard = lock.acquire().expect("free lock");
-        fs::write(lock.path(), "owner=someone-else").expect("replace");
+        fs::write(lock.path(), "owner=someone-else host=- mode=operation acquired_ms=1").expect("replace");
         drop(guard);
         assert!(lock.path().exists(), "another owner's lock must survive");
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_written_is_unavailable_and_left_clean() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = FileLock::for_database(&dir.path().join("missing").join("s.db"), Duration::from_secs(1), None);
+        match lock.acquire() {
+            Err(Error::Unavailable(msg)) => assert!(msg.contains("cannot write the lock file"), "{msg}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
     }
 }

@@ -63,6 +63,7 @@ pub struct Sql {
     pub delete: String,
     pub all: String,
     pub page: String,
+    pub scan: String,
     pub touch: String,
     pub counts: String,
     pub sweep: String,
@@ -95,6 +96,11 @@ impl Sql {
             all: format!("SELECT token, data FROM {t} WHERE expiry > ?1 ORDER BY token"),
             page: format!(
                 "SELECT token, data FROM {t} WHERE token > ?1 AND expiry > ?2 ORDER BY token LIMIT ?3"
+            ),
+            // Every row after ?1 in token order, active or not (the data of expired ones is
+            // left unread): listings bounded by rows examined, not rows returned.
+            scan: format!(
+                "SELECT token, CASE WHEN expiry > ?2 THEN data END FROM {t} WHERE token > ?1 ORDER BY token LIMIT ?3"
             ),
             touch: format!("UPDATE {t} SET expiry = ?2 WHERE token = ?1 AND expiry > ?3"),
             // Both counts are range scans of the expiry index, never of the table.

@@ -131,8 +131,9 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
         self.backend.counts(now)
     }
 
-    /// Deletes at most the configured batch of expired sessions in one transaction; on a
-    /// database file, stops early once the configured budget has passed.
+    /// Deletes at most the configured batch of expired sessions, oldest first, in chunks
+    /// sized by the configured budget (see `LocalBackend::sweep`); `more` says whether
+    /// expired sessions remain.
     pub fn sweep(&mut self) -> Result<SweepReport> {
         let now = self.now();
         self.backend.sweep(now, self.sweep_batch, self.sweep_budget)
@@ -495,14 +496,67 @@ mod tests {
     }
 
     #[test]
-    fn a_lock_left_by_a_killed_instance_does_not_block_the_store() {
+    fn a_lock_held_by_another_instance_is_never_broken_however_old() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = file_config(dir.path());
+        let config = Config { busy_timeout: std::time::Duration::from_millis(100), ..file_config(dir.path()) };
         let (mut s, _) = open_with(&config);
         s.commit("tok", b"x", T0 + 1000).expect("commit");
-        let lock = std::fs::File::create(dir.path().join("sessions.db-lock")).expect("lock");
-        let old = std::time::SystemTime::now() - crate::lockfile::STALE_AFTER * 2;
-        lock.set_modified(old).expect("age");
-        assert_eq!(s.find("tok").expect("find through a stale lock"), Some(b"x".to_vec()));
+        let lock_path = dir.path().join("sessions.db-lock");
+        let line = "owner=paused-writer host=flock:sessions.db-owner-a#1 mode=operation acquired_ms=1";
+        std::fs::write(&lock_path, line).expect("a paused writer's lock");
+        let ancient = std::time::SystemTime::now() - std::time::Duration::from_secs(365 * 24 * 3600);
+        std::fs::File::options().write(true).open(&lock_path).and_then(|f| f.set_modified(ancient)).expect("age");
+        assert!(matches!(s.commit("tok", b"y", T0 + 1000), Err(Error::Unavailable(_))));
+        assert_eq!(std::fs::read_to_string(&lock_path).expect("lock"), line, "the lock is still the writer's");
+        std::fs::remove_file(&lock_path).expect("the writer releases");
+        assert_eq!(s.find("tok").expect("find"), Some(b"x".to_vec()), "nothing was written meanwhile");
+    }
+
+    #[test]
+    fn a_sweep_from_a_fresh_instance_removes_the_whole_batch_in_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config { sweep_batch: 1000, ..file_config(dir.path()) };
+        let (mut s, clock) = open_with(&config);
+        for i in 0..2500 {
+            s.commit(&format!("old{i:04}"), b"x", T0 + 10).expect("commit");
+        }
+        s.commit("live", b"x", T0 + 10_000).expect("commit");
+        clock.0.set(T0 + 10);
+        let (mut fresh, fresh_clock) = open_with(&config);
+        fresh_clock.0.set(T0 + 10);
+        assert_eq!(fresh.sweep().expect("sweep"), SweepReport { removed: 1000, more: true });
+        assert_eq!(fresh.sweep().expect("sweep"), SweepReport { removed: 1000, more: true });
+        assert_eq!(fresh.sweep().expect("sweep"), SweepReport { removed: 500, more: false });
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 1, expired: 0 });
+        assert!(!dir.path().join("sessions.db-lock").exists(), "no lock is left between calls");
+    }
+
+    #[test]
+    fn a_sweep_batch_of_a_million_rows_needs_no_temporary_file() {
+        let config = Config { database: Database::Memory, sweep_batch: 1_000_000, sweep_budget: None, ..Config::default() };
+        let (mut s, clock) = open_with(&config);
+        for i in 0..300_000 {
+            s.commit(&format!("old{i:06}"), b"x", T0 + 10).expect("commit");
+        }
+        clock.0.set(T0 + 10);
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 300_000, more: false });
+    }
+
+    #[test]
+    fn listings_skip_any_number_of_expired_rows_across_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut s, clock) = open_with(&file_config(dir.path()));
+        for i in 0..5000 {
+            s.commit(&format!("b{i:05}"), b"gone", T0 + 10).expect("commit");
+        }
+        for token in ["a", "b02500x", "c", "d", "e"] {
+            s.commit(token, token.as_bytes(), T0 + 10_000).expect("commit");
+        }
+        clock.0.set(T0 + 10);
+        let tokens = |entries: Vec<Entry>| entries.into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+        assert_eq!(tokens(s.all().expect("all")), ["a", "b02500x", "c", "d", "e"]);
+        assert_eq!(tokens(s.page(Some("a"), 2).expect("page")), ["b02500x", "c"]);
+        assert_eq!(tokens(s.page(Some("c"), 10).expect("page")), ["d", "e"]);
+        assert_eq!(s.all().expect("all")[1].1, b"b02500x".to_vec());
     }
 }

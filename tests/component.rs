@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use host_example::lockrecovery::OwnerFile;
 use host_example::sqld::Sqld;
 use host_example::{HostClock, Runtime, SessionCounts, SessionStore, StoreError, StoreOptions, SweepReport};
 
@@ -288,17 +289,26 @@ async fn a_file_that_is_not_a_database_is_unavailable_and_untouched() {
 }
 
 #[tokio::test]
-async fn a_live_lock_makes_calls_wait_then_fail_and_recover_when_released() {
+async fn a_live_lock_is_never_broken_however_old_and_calls_recover_when_it_is_released() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "200ms"));
     store.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
+    // A writer of another process, paused (SIGSTOP, a VM stall) for a year: its owner file is
+    // still flocked, so its lock must stand.
+    let paused = OwnerFile::create(&dir.path().join("sessions.db")).expect("owner file");
     let lock = dir.path().join("sessions.db-lock");
-    std::fs::write(&lock, "owner=another-instance").expect("hold the lock");
-    match store.find("tok").await {
-        Err(StoreError::Unavailable(msg)) => assert!(msg.contains("locked by another instance"), "{msg}"),
-        other => panic!("expected Unavailable, got {other:?}"),
+    let line = format!("owner=paused host={} mode=operation acquired_ms=1", paused.tag());
+    std::fs::write(&lock, &line).expect("hold the lock");
+    let year_ago = SystemTime::now() - Duration::from_secs(365 * 24 * 3600);
+    std::fs::File::options().write(true).open(&lock).and_then(|f| f.set_modified(year_ago)).expect("age it");
+    for _ in 0..2 {
+        match store.commit("tok", b"y".to_vec(), u64::MAX).await {
+            Err(StoreError::Unavailable(msg)) => assert!(msg.contains("locked by another instance"), "{msg}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
     }
-    std::fs::remove_file(&lock).expect("release");
+    assert_eq!(std::fs::read_to_string(&lock).expect("lock"), line, "the paused writer still holds it");
+    std::fs::remove_file(&lock).expect("the writer resumes and releases");
     assert_eq!(store.find("tok").await.expect("find"), Some(b"x".to_vec()));
 }
 
@@ -327,14 +337,36 @@ async fn an_exclusive_instance_keeps_the_file_until_its_host_closes_it() {
 }
 
 #[tokio::test]
-async fn a_lock_left_by_a_killed_instance_is_recovered_automatically() {
+async fn a_lock_left_by_a_process_that_exited_is_recovered_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(in_dir(dir.path()));
+    let store = open(in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "10s"));
     store.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
-    let lock = std::fs::File::create(dir.path().join("sessions.db-lock")).expect("lock");
-    lock.set_modified(SystemTime::now() - Duration::from_secs(60)).expect("age it");
-    drop(lock);
+    // What a killed process leaves: its lock, and its owner file that nobody flocks any more.
+    std::fs::write(dir.path().join("sessions.db-owner-dead01"), "").expect("owner file");
+    let line = "owner=killed host=flock:sessions.db-owner-dead01 mode=operation acquired_ms=1";
+    std::fs::write(dir.path().join("sessions.db-lock"), line).expect("lock");
+    let started = Instant::now();
     assert_eq!(store.find("tok").await.expect("find"), Some(b"x".to_vec()));
+    assert!(started.elapsed() < Duration::from_secs(2), "recovered without waiting: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn the_host_reads_the_lock_line_the_component_wrote() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let owner = open(in_dir(dir.path()).env("SESSIONS_LOCKING", "exclusive"));
+    owner.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
+    let line = std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the instance's lock");
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields.len(), 4, "{line}");
+    assert!(fields[0].strip_prefix("owner=").is_some_and(|id| id.len() == 43), "{line}");
+    let owner_file = fields[1].strip_prefix("host=flock:").expect("a liveness tag");
+    assert!(dir.path().join(owner_file).exists(), "{line} names this store's owner file");
+    assert_eq!(fields[2], "mode=exclusive");
+    // The host's recovery reads the same line: the holder is alive, so nothing is removed.
+    assert!(!host_example::lockrecovery::recover_abandoned_lock(&dir.path().join("sessions.db")));
+    owner.close().await;
+    assert!(!dir.path().join("sessions.db-lock").exists());
+    assert!(!dir.path().join(owner_file).exists(), "a closed store's owner file is removed");
 }
 
 #[tokio::test]

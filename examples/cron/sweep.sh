@@ -15,9 +15,17 @@
 # ...) reaches the component. Prints "removed N expired sessions in B batches" and exits 0;
 # on a store error (e.g. the database stayed locked for the whole busy timeout) prints it
 # on stderr and exits 1, so cron reports it.
+#
+# A directory that a running `host-example serve` keeps to itself is swept by that server:
+# this script then runs `host-example sweep` (HOST_EXAMPLE, else this repository's
+# target/release/host-example), which asks it through its control socket. Sweeps of a
+# file take the store's lock with an owner file held by this script (../lib/lockowner.sh),
+# so a sweep killed mid-batch never blocks the next one.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=../lib/lockowner.sh
+source "$here/../lib/lockowner.sh"
 
 data_dir=
 database=
@@ -47,6 +55,24 @@ args=(--env "SESSIONS_DATABASE=$database")
 if [ -n "$data_dir" ]; then
   args+=(--dir "$data_dir::/data")
 fi
+case "$database" in
+  /data/*)
+    [ -n "$data_dir" ] || { echo "sweep.sh: a database file needs --data-dir" >&2; exit 2; }
+    if [ -e "$data_dir/host.lock" ] && ! flock -n -s "$data_dir/host.lock" true; then
+      host_example=${HOST_EXAMPLE:-$root/target/release/host-example}
+      [ -x "$host_example" ] || {
+        echo "sweep.sh: $data_dir is served by host-example serve, which keeps the file to itself; sweep it with \`host-example sweep --data-dir $data_dir\`" >&2
+        exit 1
+      }
+      exec "$host_example" sweep --data-dir "$data_dir" --database "${database#/data/}" --component "$component"
+    fi
+    db_host="$data_dir/${database#/data/}"
+    lock_owner_recover "$db_host"
+    lock_owner_hold "$db_host" || { echo "sweep.sh: cannot create an owner file beside $db_host" >&2; exit 1; }
+    trap lock_owner_release EXIT
+    args+=(--env "SESSIONS_LOCK_OWNER=$LOCK_OWNER_TAG")
+    ;;
+esac
 # By name only: wasmtime copies each value from this environment, so a secret such as
 # SESSIONS_AUTH_TOKEN never appears in the process list.
 for name in $(compgen -e); do

@@ -23,6 +23,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 # shellcheck source=tools.sh
 source "$here/tools.sh"
+# shellcheck source=../lib/lockowner.sh
+source "$here/../lib/lockowner.sh"
 
 listen=127.0.0.1:8080
 data_dir=
@@ -79,6 +81,17 @@ if [ -n "$data_dir" ]; then
   mkdir -p "$data_dir"
   args+=(--dir "$data_dir::/data")
 fi
+case "$database_env" in
+  /data/*)
+    # wasmtime serve cannot prove to others that it is alive; this launcher does, with an
+    # OS lock that wasmtime inherits (see ../lib/lockowner.sh), after removing a lock that
+    # a previous server, killed mid-request, left behind.
+    db_host="$data_dir/${database_env#/data/}"
+    lock_owner_recover "$db_host"
+    lock_owner_hold "$db_host" || { echo "serve.sh: cannot create an owner file beside $db_host" >&2; exit 1; }
+    args+=(--env "SESSIONS_LOCK_OWNER=$LOCK_OWNER_TAG")
+    ;;
+esac
 # By name only: wasmtime copies each value from this environment, so a secret such as
 # SESSIONS_AUTH_TOKEN never appears in the process list.
 for name in $(compgen -e); do

@@ -3,7 +3,9 @@
 //! The component's own lock file already keeps two instances from writing at once, but
 //! two servers sharing a directory would contend on it for every request. `serve` takes
 //! an OS lock (flock) on `<data-dir>/host.lock` for its lifetime; the kernel drops it
-//! when the process dies, even by SIGKILL, so a restart never finds it stale.
+//! when the process dies, even by SIGKILL, so a restart never finds it stale. Commands
+//! that find the directory held (`sweep`, `stats`) ask the server through its control
+//! socket instead (see `control`).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
@@ -35,5 +37,11 @@ impl HostLock {
             ))),
             Err(TryLockError::Error(e)) => Err(fail(format!("cannot lock {}: {e}", path.display()))),
         }
+    }
+
+    /// True while a running host holds `data_dir` (its `host.lock` cannot be locked).
+    pub fn is_held(data_dir: &Path) -> bool {
+        std::fs::File::open(data_dir.join("host.lock"))
+            .is_ok_and(|file| matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock)))
     }
 }

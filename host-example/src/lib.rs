@@ -20,6 +20,7 @@ mod bindings {
 }
 
 pub mod clock;
+pub mod control;
 pub mod error;
 pub mod hostlock;
 pub mod locate;

@@ -1,149 +1,263 @@
-//! Immediate recovery from a lock left by a killed host process.
+//! Proving a lock holder dead, and removing its lock: the host's half of the component's
+//! lock protocol (the component's `lockfile` module is the specification).
 //!
-//! The component removes an abandoned `<db>-lock` only once it is 10 s old (it cannot
-//! see processes from inside WASI). The host can: every instance this library runs tags
-//! its lock files with `SESSIONS_LOCK_OWNER=pid:<pid>:<start time>`, and before it
-//! instantiates, or when a call reports the database locked, the library checks whether
-//! the process named in an existing lock file is still alive. A dead owner's lock is
-//! removed at once, following the component's break protocol (take `<db>-lock-break`
-//! exclusively, re-read, remove only if unchanged), so it never races a guest that is
-//! breaking or acquiring the same lock. The start time guards against PID reuse.
+//! The component never removes a lock it does not hold, because it cannot tell a paused
+//! holder from a dead one. A host can, with an OS lock the kernel releases when a process
+//! exits, whatever PID namespace, container or clock it had:
 //!
-//! Liveness is read from `/proc`; on systems without it nothing is removed here and the
-//! component's age rule applies.
+//! * [`OwnerFile`]: each store of this library creates `<db>-owner-<id>` beside its
+//!   database and holds an exclusive flock on it for the store's life; its instances write
+//!   `host=flock:<that name>` into the locks they take (`SESSIONS_LOCK_OWNER`).
+//! * [`recover_abandoned_lock`]: a lock whose owner file is missing, or can be flocked by
+//!   us, belongs to a process that exited. It is removed while holding `<db>-lock-break`
+//!   (an OS lock, so two removers never race) and only if the lock reads the same as
+//!   before. A lock without an owner file (`host=-`, another kind of tag) is left alone.
+//! * [`release_own_lock`]: a store that discarded its instance (a trap, a missed deadline,
+//!   closing) removes a lock that carries its own tag: that instance can no longer use it.
+//!
+//! Dead owner files (of processes that exited) are removed when the next store on the same
+//! database is opened, once no lock names them.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The tag this process writes into lock files: `pid:<pid>:<start time in clock ticks>`.
-pub fn owner_tag() -> String {
-    let pid = std::process::id();
-    format!("pid:{pid}:{}", start_time(pid).unwrap_or(0))
+/// What this module needs of the component's lock line: `owner=… host=… mode=… …`.
+#[derive(Debug, PartialEq, Eq)]
+struct Held {
+    line: String,
+    host: String,
 }
 
-/// A tag for one store of this process: [`owner_tag`] plus `:<n>`, unique in the process,
-/// so that one store never mistakes another's exclusive lock for its own.
-pub fn store_tag() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!("{}:{}", owner_tag(), NEXT.fetch_add(1, Ordering::Relaxed))
+/// An owner file this store holds an exclusive flock on for its life; removed on drop
+/// (after the store's instance, which shares it through an `Arc`, is gone).
+#[derive(Debug)]
+pub struct OwnerFile {
+    path: PathBuf,
+    tag: String,
+    _locked: File,
 }
 
-/// Removes `<database>-lock` if the process that holds it has died. True if removed.
+impl OwnerFile {
+    /// Creates and flocks `<database>-owner-<random id>`. It appears under that name only
+    /// once locked (it is locked under another name, then renamed), so nobody ever sees it
+    /// unlocked while its store lives. Removes the owner files of exited processes first.
+    pub fn create(database: &Path) -> io::Result<OwnerFile> {
+        let dir = parent_dir(database);
+        let name = file_name(database)?;
+        remove_dead_owner_files(database, dir);
+        let id = random_id()?;
+        let final_name = format!("{name}-owner-{id}");
+        let staged = dir.join(format!("{name}-newowner-{id}"));
+        let file = OpenOptions::new().write(true).create_new(true).open(&staged)?;
+        let locked = file.try_lock().map_err(|e| match e {
+            TryLockError::Error(e) => e,
+            TryLockError::WouldBlock => io::Error::other("a file created just now is locked by someone else"),
+        });
+        let path = dir.join(&final_name);
+        if let Err(e) = locked.and_then(|()| fs::rename(&staged, &path)) {
+            let _ = fs::remove_file(&staged);
+            return Err(e);
+        }
+        Ok(OwnerFile { path, tag: format!("flock:{final_name}"), _locked: file })
+    }
+
+    /// The `SESSIONS_LOCK_OWNER` value for the instances of this store.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+}
+
+impl Drop for OwnerFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Removes `<database>-lock` if the process that holds it has exited. True if removed.
 pub fn recover_abandoned_lock(database: &Path) -> bool {
-    let lock = with_suffix(database, "-lock");
-    let Ok(content) = fs::read_to_string(&lock) else {
+    let Some(held) = read_held(database) else {
         return false;
     };
-    if !owner_is_dead(&content) {
+    let Some(owner) = owner_file(database, &held.host) else {
+        return false; // a holder we cannot check is taken to be alive
+    };
+    if !owner_is_dead(&owner) {
         return false;
     }
-    let breaker = with_suffix(database, "-lock-break");
-    if OpenOptions::new().write(true).create_new(true).open(&breaker).is_err() {
-        return false; // someone else is breaking it
-    }
-    let removed = fs::read_to_string(&lock).is_ok_and(|now| now == content) && fs::remove_file(&lock).is_ok();
-    let _ = fs::remove_file(&breaker);
+    let removed = remove_if_unchanged(database, &held);
     if removed {
-        tracing::warn!(lock = %lock.display(), "removed a lock left by a process that died mid-operation");
+        tracing::warn!(
+            lock = %lock_path(database).display(),
+            "removed a lock left by a process that exited mid-operation"
+        );
+        let _ = fs::remove_file(&owner);
     }
     removed
 }
 
-/// Removes `<database>-lock` if an instance tagged `tag` (see [`store_tag`]) took it for
-/// good (`SESSIONS_LOCKING=exclusive`, file marked `mode=exclusive`): for a caller that
-/// knows that instance is gone (discarded after a trap, or closed). True if removed.
-pub fn release_own_exclusive_lock(database: &Path, tag: &str) -> bool {
-    let lock = with_suffix(database, "-lock");
-    let ours = format!(" host={tag} ");
-    let removed = fs::read_to_string(&lock)
-        .is_ok_and(|content| content.contains(&ours) && content.contains(" mode=exclusive "))
-        && fs::remove_file(&lock).is_ok();
+/// Removes `<database>-lock` if it carries `tag`: for a store whose instance is gone, so
+/// nothing can be using the lock it took. True if removed.
+pub fn release_own_lock(database: &Path, tag: &str) -> bool {
+    let removed = read_held(database).is_some_and(|held| held.host == tag && remove_if_unchanged(database, &held));
     if removed {
-        tracing::debug!(lock = %lock.display(), "released the exclusive lock of a discarded instance");
+        tracing::debug!(lock = %lock_path(database).display(), "released the lock of a discarded instance");
     }
     removed
 }
 
-/// True only when the lock names a `pid:P:T[:N]` host and process P with start time T is
-/// gone.
-fn owner_is_dead(content: &str) -> bool {
-    let Some(tag) = content.split_whitespace().find_map(|f| f.strip_prefix("host=pid:")) else {
-        return false;
-    };
-    let mut fields = tag.split(':');
-    let (Some(pid), Some(started)) = (fields.next(), fields.next()) else {
-        return false;
-    };
-    let (Ok(pid), Ok(started)) = (pid.parse::<u32>(), started.parse::<u64>()) else {
-        return false;
-    };
-    if !Path::new("/proc/self/stat").exists() {
-        return false; // no way to tell here
+/// The lock's line and its `host=` tag, if there is a lock.
+fn read_held(database: &Path) -> Option<Held> {
+    let mut line = String::new();
+    File::open(lock_path(database)).ok()?.take(512).read_to_string(&mut line).ok()?;
+    let host = line.split(' ').find_map(|field| field.strip_prefix("host="))?.trim_end().to_owned();
+    Some(Held { line, host })
+}
+
+/// The owner file a `flock:<name>` tag names, beside the database. Only plain file names of
+/// this database's owner files are accepted: a lock file's text never leads us elsewhere.
+fn owner_file(database: &Path, tag: &str) -> Option<PathBuf> {
+    let name = tag.strip_prefix("flock:")?;
+    let prefix = format!("{}-owner-", file_name(database).ok()?);
+    let id = name.strip_prefix(&prefix)?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| parent_dir(database).join(name))
+}
+
+/// True when nobody holds the owner file's flock any more (or it is gone). Taking the flock
+/// here releases it again at once: a dead owner's file is never locked again by anyone.
+fn owner_is_dead(owner: &Path) -> bool {
+    match File::open(owner) {
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+        Ok(file) => file.try_lock_shared().is_ok(),
     }
-    start_time(pid) != Some(started)
 }
 
-/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields after it follow the last ')'.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19)?.parse().ok()
+/// Removes the lock while holding `<db>-lock-break`, if it still reads as `held`.
+fn remove_if_unchanged(database: &Path, held: &Held) -> bool {
+    let mut breaker = lock_path(database).into_os_string();
+    breaker.push("-break");
+    let Ok(breaker) = OpenOptions::new().write(true).create(true).truncate(false).open(PathBuf::from(breaker)) else {
+        return false;
+    };
+    if breaker.lock().is_err() {
+        return false;
+    }
+    read_held(database).is_some_and(|now| now == *held) && fs::remove_file(lock_path(database)).is_ok()
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
+/// Removes `<name>-owner-*` files nobody holds any more and no lock names.
+fn remove_dead_owner_files(database: &Path, dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let named = read_held(database).map(|held| held.host);
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        let tag = format!("flock:{file}");
+        let Some(owner) = owner_file(database, &tag) else { continue };
+        if named.as_deref() != Some(tag.as_str()) && owner_is_dead(&owner) {
+            let _ = fs::remove_file(&owner);
+        }
+    }
+}
+
+fn lock_path(database: &Path) -> PathBuf {
+    let mut path = database.as_os_str().to_owned();
+    path.push("-lock");
+    path.into()
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn file_name(database: &Path) -> io::Result<String> {
+    database
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| io::Error::other(format!("{} has no UTF-8 file name", database.display())))
+}
+
+/// 128 random bits as hex, from the OS.
+fn random_id() -> io::Result<String> {
+    let mut bytes = [0u8; 16];
+    File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn this_process_is_alive_and_an_unknown_pid_is_dead() {
-        let own = owner_tag();
-        assert!(!owner_is_dead(&format!("owner=x host={own} acquired_ms=1")));
-        assert!(owner_is_dead("owner=x host=pid:4000000:1 acquired_ms=1"));
-        let pid = std::process::id();
-        assert!(owner_is_dead(&format!("owner=x host=pid:{pid}:1 acquired_ms=1")), "a reused pid");
-        assert!(!owner_is_dead(&format!("owner=x host={} acquired_ms=1", store_tag())), "a store's tag");
-        assert!(owner_is_dead("owner=x host=pid:4000000:1:3 acquired_ms=1"));
+    fn write_lock(db: &Path, host: &str) -> String {
+        let line = format!("owner=abc host={host} mode=operation acquired_ms=1");
+        fs::write(lock_path(db), &line).expect("write lock");
+        line
     }
 
     #[test]
-    fn only_the_stores_own_exclusive_lock_is_released() {
+    fn a_live_owners_lock_is_kept_and_a_dead_owners_lock_is_removed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("s.db");
-        let (mine, other) = (store_tag(), store_tag());
-        for (content, released) in [
-            (format!("owner=a host={other} mode=exclusive acquired_ms=1"), false),
-            (format!("owner=a host={mine} mode=operation acquired_ms=1"), false),
-            (format!("owner=a host={mine} mode=exclusive acquired_ms=1"), true),
-        ] {
-            fs::write(with_suffix(&db, "-lock"), &content).expect("write");
-            assert_eq!(release_own_exclusive_lock(&db, &mine), released, "{content}");
-            assert_eq!(with_suffix(&db, "-lock").exists(), !released, "{content}");
+        let owner = OwnerFile::create(&db).expect("owner file");
+        write_lock(&db, owner.tag());
+        assert!(!recover_abandoned_lock(&db), "its owner holds the flock");
+        assert!(lock_path(&db).exists());
+        drop(owner);
+        assert!(recover_abandoned_lock(&db), "the owner file is gone");
+        assert!(!lock_path(&db).exists());
+    }
+
+    #[test]
+    fn an_owner_file_nobody_holds_means_its_process_exited() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("s.db");
+        fs::write(dir.path().join("s.db-owner-00ff"), "").expect("a dead process's owner file");
+        write_lock(&db, "flock:s.db-owner-00ff");
+        assert!(recover_abandoned_lock(&db));
+        assert!(!lock_path(&db).exists());
+        assert!(!dir.path().join("s.db-owner-00ff").exists(), "its owner file goes too");
+    }
+
+    #[test]
+    fn locks_whose_holder_cannot_be_checked_are_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("s.db");
+        for host in ["-", "pid:1:2", "flock:../etc/passwd", "flock:other.db-owner-1", "flock:s.db-owner-x/y", "flock:"] {
+            write_lock(&db, host);
+            assert!(!recover_abandoned_lock(&db), "{host}");
+            assert!(lock_path(&db).exists(), "{host}");
         }
     }
 
     #[test]
-    fn locks_without_a_pid_tag_are_left_alone() {
-        assert!(!owner_is_dead("owner=x host=- acquired_ms=1"));
-        assert!(!owner_is_dead("garbage"));
+    fn only_the_stores_own_lock_is_released() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("s.db");
+        let (mine, other) = (OwnerFile::create(&db).expect("mine"), OwnerFile::create(&db).expect("other"));
+        write_lock(&db, other.tag());
+        assert!(!release_own_lock(&db, mine.tag()));
+        assert!(lock_path(&db).exists());
+        write_lock(&db, mine.tag());
+        assert!(release_own_lock(&db, mine.tag()));
+        assert!(!lock_path(&db).exists());
     }
 
     #[test]
-    fn a_dead_owners_lock_is_removed_and_a_live_one_kept() {
+    fn dead_owner_files_are_removed_when_a_store_opens_unless_a_lock_names_them() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("s.db");
-        fs::write(with_suffix(&db, "-lock"), "owner=a host=pid:4000000:7 acquired_ms=1").expect("write");
-        assert!(recover_abandoned_lock(&db));
-        assert!(!with_suffix(&db, "-lock").exists());
-        fs::write(with_suffix(&db, "-lock"), format!("owner=b host={} acquired_ms=1", owner_tag())).expect("write");
-        assert!(!recover_abandoned_lock(&db));
-        assert!(with_suffix(&db, "-lock").exists());
+        for id in ["01", "02"] {
+            fs::write(dir.path().join(format!("s.db-owner-{id}")), "").expect("dead owner file");
+        }
+        write_lock(&db, "flock:s.db-owner-02");
+        let live = OwnerFile::create(&db).expect("owner file");
+        assert!(!dir.path().join("s.db-owner-01").exists());
+        assert!(dir.path().join("s.db-owner-02").exists(), "a lock still names it");
+        let _second = OwnerFile::create(&db).expect("second owner file");
+        assert!(live.path.exists(), "a live store's owner file is never removed");
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use host_example::control::{self, Answer, ControlSocket};
 use host_example::hostlock::HostLock;
 use host_example::options::GUEST_DATA_DIR;
 use host_example::scheduler::{sweep_until_done, Schedule, Sweeper};
@@ -36,8 +37,10 @@ enum Command {
     /// Serve /put, /get, /renew and /destroy over HTTP, sweeping on a timer (the default).
     Serve(ServeArgs),
     /// Sweep expired sessions now, batch after batch until none remain; print the total.
+    /// Beside a running `serve` on the same data directory, asks that server to do it.
     Sweep(StoreArgs),
-    /// Print the number of active and expired-but-stored sessions.
+    /// Print the number of active and expired-but-stored sessions (through a running
+    /// `serve` on the same data directory, if there is one).
     Stats(StoreArgs),
 }
 
@@ -60,8 +63,9 @@ struct StoreArgs {
     /// Most expired sessions one sweep call deletes.
     #[arg(long)]
     sweep_batch: Option<String>,
-    /// Longest one sweep call on a database file runs before it stops its batch early
-    /// (e.g. 10ms; 0 = only the batch bounds it).
+    /// About how long one sweep chunk (one transaction) may keep requests waiting on a
+    /// database file, commit included (e.g. 10ms; 0 = the whole batch in one chunk). With
+    /// exclusive locking a sweep call also starts no new chunk once it is spent.
     #[arg(long)]
     sweep_budget: Option<String>,
     /// Largest session data accepted, in bytes.
@@ -112,6 +116,10 @@ struct ServeArgs {
     /// Mark the cookie Secure (when served behind HTTPS).
     #[arg(long)]
     secure: bool,
+    /// On SIGINT/SIGTERM, how long requests in flight may take to finish before the server
+    /// closes anyway (e.g. 10s).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    shutdown_timeout: Duration,
 }
 
 #[tokio::main]
@@ -196,6 +204,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         None => store.cleanup_interval().await.map_err(|e| e.to_string())?.map(Schedule::Every),
     };
     let sweeper = schedule.clone().map(|s| Sweeper::spawn(store.clone(), s));
+    // `sweep` and `stats` from cron reach the file through this server while it runs.
+    let control = match args.store.is_local_file() {
+        true => Some(ControlSocket::spawn(&args.store.data_dir, store.clone()).map_err(|e| {
+            format!("cannot open the control socket in {}: {e}", args.store.data_dir.display())
+        })?),
+        false => None,
+    };
     let config = SessionConfig {
         lifetime: args.lifetime,
         idle_timeout: args.idle_timeout,
@@ -213,15 +228,38 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         sweep = ?schedule.as_ref().map(describe),
         "serving sessions"
     );
-    host_example::server::serve(listener, host_example::server::router(manager), shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signalled = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown_signal().await;
+            stopping.notify_one();
+        }
+    };
+    tokio::select! {
+        served = host_example::server::serve(listener, host_example::server::router(manager), signalled) => {
+            served.map_err(|e| format!("server error: {e}"))?;
+        }
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(args.shutdown_timeout).await;
+        } => {
+            tracing::warn!(timeout = ?args.shutdown_timeout, "requests still in flight at the shutdown timeout: closing anyway");
+        }
+    }
     tracing::info!("shutting down: stopping the sweep timer and closing the database");
+    drop(control);
     if let Some(sweeper) = sweeper {
         sweeper.stop().await;
     }
     store.close().await;
     Ok(())
+}
+
+/// True when a running `serve` holds this store's data directory: then only it may open
+/// the file, and commands go through its control socket.
+fn served_elsewhere(args: &StoreArgs) -> bool {
+    args.is_local_file() && HostLock::is_held(&args.data_dir)
 }
 
 fn describe(schedule: &Schedule) -> String {
@@ -232,6 +270,13 @@ fn describe(schedule: &Schedule) -> String {
 }
 
 async fn sweep(args: StoreArgs) -> Result<(), String> {
+    if served_elsewhere(&args) {
+        if let Answer::Sweep { removed, batches, ms } = control::ask(&args.data_dir, "sweep").await? {
+            println!("removed {removed} expired sessions in {batches} batches ({ms} ms, by the running server)");
+            return Ok(());
+        }
+        return Err("the running server answered a sweep with something else".into());
+    }
     let store = open_store(&args, "shared", &[], HostClock::default()).await?;
     let run = sweep_until_done(&store).await.map_err(|e| e.to_string())?;
     store.close().await;
@@ -240,6 +285,13 @@ async fn sweep(args: StoreArgs) -> Result<(), String> {
 }
 
 async fn stats(args: StoreArgs) -> Result<(), String> {
+    if served_elsewhere(&args) {
+        if let Answer::Stats { active, expired } = control::ask(&args.data_dir, "stats").await? {
+            println!("active: {active}\nexpired: {expired}");
+            return Ok(());
+        }
+        return Err("the running server answered stats with something else".into());
+    }
     let store = open_store(&args, "shared", &[], HostClock::default()).await?;
     let counts = store.stats().await.map_err(|e| e.to_string())?;
     store.close().await;

@@ -20,6 +20,7 @@
 //! `StoreError::Guest`; that instance is discarded and the next call instantiates a fresh
 //! one from the pre-instantiated component, so a runaway guest never wedges the host.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +34,7 @@ use crate::bindings::exports::edge::sessions::{store as wit_store, sweeper as wi
 use crate::bindings::edge::sessions::types::Error as WitError;
 use crate::bindings::SessionStore as Bindings;
 use crate::error::{LoadError, StoreError};
-use crate::lockrecovery;
+use crate::lockrecovery::{self, OwnerFile};
 use crate::options::{StoreOptions, GUEST_DATA_DIR};
 use crate::runtime::{CountingHooks, HostState, Runtime, EPOCH_TICK};
 
@@ -48,7 +49,7 @@ pub struct SessionCounts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SweepReport {
     pub removed: u64,
-    /// True when expired sessions remain because the batch limit was reached.
+    /// True when expired sessions remain after this call: call again.
     pub more: bool,
 }
 
@@ -109,13 +110,20 @@ impl SessionStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| LoadError::DataDir { path: dir.clone(), reason: e.to_string() })?;
         }
+        let owner = match options.database_host_path() {
+            Some(db) => Some(OwnerFile::create(&db).map_err(|e| LoadError::DataDir {
+                path: db.parent().map(Path::to_path_buf).unwrap_or_default(),
+                reason: format!("cannot create the store's owner file beside {}: {e}", db.display()),
+            })?),
+            None => None,
+        };
         let http_requests = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             runtime: runtime.clone(),
             options,
             live: None,
             instantiated: false,
-            tag: lockrecovery::store_tag(),
+            owner,
             http_requests: http_requests.clone(),
         };
         Ok(SessionStore {
@@ -210,14 +218,17 @@ struct Worker {
     live: Option<Live>,
     /// An instance was made at some point: if `live` is empty now, it was discarded.
     instantiated: bool,
-    /// Written into the lock files this store's instances take (`SESSIONS_LOCK_OWNER`).
-    tag: String,
+    /// The flocked file that proves this store alive to other processes; its tag goes into
+    /// the lock files this store's instances take (`SESSIONS_LOCK_OWNER`). Dropped after
+    /// the instance (fields drop after `Drop::drop`), so it outlives every lock it names.
+    owner: Option<OwnerFile>,
     http_requests: Arc<AtomicU64>,
 }
 
 impl Drop for Worker {
-    /// A discarded instance never runs its destructors: the exclusive lock it took on its
-    /// database (`SESSIONS_LOCKING=exclusive`) is released here instead.
+    /// A discarded instance never runs its destructors: a lock it held on its database (for
+    /// good under `SESSIONS_LOCKING=exclusive`, or mid-call when it trapped) is released
+    /// here instead.
     fn drop(&mut self) {
         self.live.take();
         self.release_lost_instance_lock();
@@ -256,8 +267,10 @@ impl Worker {
     async fn instantiate(&mut self) -> Result<Live, StoreError> {
         self.recover_abandoned_lock();
         let mut wasi = WasiCtxBuilder::new();
-        wasi.env("SESSIONS_LOCK_OWNER", &self.tag)
-            .envs(&self.options.env)
+        if let Some(owner) = &self.owner {
+            wasi.env("SESSIONS_LOCK_OWNER", owner.tag());
+        }
+        wasi.envs(&self.options.env)
             .wall_clock(self.options.clock.clone())
             // File I/O runs right here, on the caller's thread, instead of being handed to
             // a blocking-task pool and back: a thread hand-off costs more than the
@@ -295,17 +308,17 @@ impl Worker {
         (self.options.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 
-    /// Once this store's instance is gone, the exclusive lock it may have held is nobody's.
+    /// Once this store's instance is gone, a lock it may have held is nobody's.
     fn release_lost_instance_lock(&mut self) {
         if self.instantiated && self.live.is_none() {
-            if let Some(db) = self.options.database_host_path() {
-                lockrecovery::release_own_exclusive_lock(&db, &self.tag);
+            if let (Some(db), Some(owner)) = (self.options.database_host_path(), &self.owner) {
+                lockrecovery::release_own_lock(&db, owner.tag());
             }
             self.instantiated = false;
         }
     }
 
-    /// Removes the database's lock file if the process holding it died.
+    /// Removes the database's lock file if the process holding it has exited.
     fn recover_abandoned_lock(&self) -> bool {
         self.options.database_host_path().is_some_and(|db| lockrecovery::recover_abandoned_lock(&db))
     }

@@ -100,15 +100,20 @@ async fn destroy_ends_the_session() {
 }
 
 #[tokio::test]
-async fn a_file_served_exclusively_is_refused_to_other_commands_until_the_server_stops() {
+async fn sweep_and_stats_beside_a_running_server_go_through_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().to_str().expect("utf-8");
     let server = Server::start(dir.path(), &[]);
     let client = client();
     text(&client, &server.url("/put")).await;
-    let (ok, _, stderr) = run(&["stats", "--data-dir", data_dir, "--busy-timeout", "200ms"]);
-    assert!(!ok, "stats got into a file served exclusively");
-    assert!(stderr.contains("held exclusively") && stderr.contains("SESSIONS_LOCKING=shared"), "{stderr}");
+    let lock_before = std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the server's lock");
+    let (ok, stdout, stderr) = run(&["stats", "--data-dir", data_dir]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("active: 1"), "{stdout}");
+    let (ok, stdout, stderr) = run(&["sweep", "--data-dir", data_dir]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("removed 0 expired sessions") && stdout.contains("by the running server"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("lock"), lock_before);
     assert_eq!(text(&client, &server.url("/get")).await.1, "Hello from a session!", "the server is unharmed");
     drop(server);
     let (ok, stdout, stderr) = run(&["stats", "--data-dir", data_dir]);

@@ -46,19 +46,21 @@ const PAGE_CACHE_KIB: u32 = 32 * 1024;
 /// in the component) for about a fifth less sweep throughput (more, smaller fsyncs).
 const WAL_CHECKPOINT_PAGES: u32 = 200;
 
-/// Fewest rows a budgeted sweep call deletes (when that many are expired and the batch
-/// allows): the first call's measuring batch, and the floor however slow the disk.
+/// Rows the first sweep chunk of an instance deletes, to measure its rate; also the fewest
+/// any chunk deletes (when that many are expired and the batch allows), however slow the disk.
 const SWEEP_CHUNK: u64 = 100;
 
-/// Long listings refresh their lock every this many rows (see `LockGuard::refresh`).
-const REFRESH_EVERY_ROWS: usize = 4096;
+/// Rows a listing examines (active or expired) per transaction. Under shared locking the
+/// lock is released between chunks, so a listing over millions of expired rows never keeps
+/// writers waiting longer than one chunk takes (a few milliseconds).
+const LIST_CHUNK: i64 = 1024;
 
 /// An open embedded database with its prepared statements.
 pub struct LocalBackend {
     conn: Connection,
     stmts: Statements,
     lock: FileAccess,
-    /// Rows per second of this instance's last full sweep call, commit included.
+    /// Rows per second of this instance's last full sweep chunk, commit included.
     sweep_rate: Option<f64>,
     // Dropped last: the connection and statements borrow its handle.
     _db: LibsqlDatabase,
@@ -80,8 +82,7 @@ struct Statements {
     update: Statement,
     insert_new: Statement,
     delete: Statement,
-    all: Statement,
-    page: Statement,
+    scan: Statement,
     touch: Statement,
     counts: Statement,
     sweep: Statement,
@@ -140,6 +141,9 @@ impl LocalBackend {
                 conn.query("PRAGMA locking_mode=NORMAL", ()).await?.next().await?;
             }
             conn.execute("PRAGMA synchronous=FULL", ()).await?;
+            // Large sweeps and listings need temporary b-trees; WASI gives SQLite no
+            // temporary directory, and the database's own directory is no place for them.
+            conn.execute("PRAGMA temp_store=MEMORY", ()).await?;
             conn.execute(&format!("PRAGMA cache_size=-{}", PAGE_CACHE_KIB), ()).await?;
             conn.execute(&sql.create_table, ()).await?;
             conn.execute(&sql.create_index, ()).await?;
@@ -149,8 +153,7 @@ impl LocalBackend {
                 update: conn.prepare(&sql.update).await?,
                 insert_new: conn.prepare(&sql.insert_new).await?,
                 delete: conn.prepare(&sql.delete).await?,
-                all: conn.prepare(&sql.all).await?,
-                page: conn.prepare(&sql.page).await?,
+                scan: conn.prepare(&sql.scan).await?,
                 touch: conn.prepare(&sql.touch).await?,
                 counts: conn.prepare(&sql.counts).await?,
                 sweep: conn.prepare(&sql.sweep).await?,
@@ -225,13 +228,11 @@ impl Backend for LocalBackend {
     }
 
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
-        let guard = self.lock()?;
-        collect_entries(&self.stmts.all, params![now], guard.as_ref())
+        self.scan("", None, now)
     }
 
     fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>> {
-        let guard = self.lock()?;
-        collect_entries(&self.stmts.page, params![after, now, i64::from(limit)], guard.as_ref())
+        self.scan(after, Some(limit as usize), now)
     }
 
     fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool> {
@@ -254,25 +255,56 @@ impl Backend for LocalBackend {
         counts.map_err(storage)
     }
 
-    /// Deletes up to `batch` rows in one transaction; with a `budget`, only as many as
-    /// this instance's last full sweep says fit in it, commit included (most of a large
-    /// sweep's time is the commit writing the pages the deletes dirtied, which no check
-    /// between statements could see coming). The first sweep of an instance deletes
-    /// [`SWEEP_CHUNK`] rows to measure.
+    /// Deletes up to `batch` expired rows, oldest first, in chunks: each chunk is one
+    /// transaction (under shared locking, one turn of the lock, so other instances' calls
+    /// run between chunks). With a `budget`, each chunk deletes as many rows as this
+    /// instance's last full chunk says fit in it, commit included ([`SWEEP_CHUNK`] rows
+    /// first, to measure): the longest anyone waits behind a chunk. Where the instance
+    /// itself is the queue (exclusive locking, `:memory:`: its host runs one call at a
+    /// time), the call also starts no new chunk once the budget is spent. `more` is true
+    /// when expired rows remain.
+    ///
+    /// A chunk that fails after earlier ones succeeded ends the call with what they
+    /// removed and `more` set; the next call reports the failure if it persists.
     fn sweep(&mut self, now: i64, batch: u32, budget: Option<Duration>) -> Result<SweepReport> {
         let started = Instant::now();
         let batch = u64::from(batch);
-        let target = match (budget, self.sweep_rate) {
-            (None, _) => batch,
-            (Some(_), None) => SWEEP_CHUNK.min(batch),
-            (Some(budget), Some(rows_per_s)) => {
-                ((rows_per_s * budget.as_secs_f64()) as u64).clamp(SWEEP_CHUNK.min(batch), batch)
+        let one_call_at_a_time = !matches!(self.lock, FileAccess::PerOperation(_));
+        let mut removed = 0;
+        loop {
+            let target = self.sweep_chunk(budget).min(batch - removed);
+            let chunk = match self.sweep_chunk_of(now, target) {
+                Ok(chunk) => chunk,
+                Err(_) if removed > 0 => return Ok(SweepReport { removed, more: true }),
+                Err(e) => return Err(e),
+            };
+            removed += chunk.removed;
+            let spent = one_call_at_a_time && budget.is_some_and(|b| started.elapsed() >= b);
+            if !chunk.more || removed >= batch || spent {
+                return Ok(SweepReport { removed, more: chunk.more });
             }
-        };
+        }
+    }
+}
+
+impl LocalBackend {
+    /// Rows the next sweep chunk may delete: the budget times the measured rate.
+    fn sweep_chunk(&self, budget: Option<Duration>) -> u64 {
+        match (budget, self.sweep_rate) {
+            (None, _) => u64::MAX,
+            (Some(_), None) => SWEEP_CHUNK,
+            (Some(budget), Some(rows_per_s)) => ((rows_per_s * budget.as_secs_f64()) as u64).max(SWEEP_CHUNK),
+        }
+    }
+
+    /// One sweep chunk: at most `target` rows in one transaction under one turn of the lock.
+    fn sweep_chunk_of(&mut self, now: i64, target: u64) -> Result<SweepReport> {
         let guard = self.lock()?;
+        let started = Instant::now();
+        let limit = i64::try_from(target).unwrap_or(i64::MAX);
         let report = self.transaction(|s| {
             s.sweep.reset();
-            let removed = block_on(s.sweep.execute(params![now, target as i64]));
+            let removed = block_on(s.sweep.execute(params![now, limit]));
             s.sweep.reset();
             let removed = removed? as u64;
             s.any_expired.reset();
@@ -290,6 +322,47 @@ impl Backend for LocalBackend {
         }
         Ok(report)
     }
+
+    /// Active sessions with token > `after` in token order, at most `limit`: chunk after
+    /// chunk of [`LIST_CHUNK`] rows examined, each under its own turn of the lock. Not one
+    /// snapshot: a session written between chunks shows if it sorts after the chunk read.
+    fn scan(&mut self, after: &str, limit: Option<usize>, now: i64) -> Result<Vec<Entry>> {
+        let mut entries = Vec::new();
+        let mut cursor = after.to_owned();
+        loop {
+            let guard = self.lock()?;
+            let stmt = &self.stmts.scan;
+            stmt.reset();
+            let chunk = block_on(async {
+                let mut rows = stmt.query(params![cursor.as_str(), now, LIST_CHUNK]).await?;
+                let mut examined = 0;
+                let mut last = None;
+                while let Some(row) = rows.next().await? {
+                    examined += 1;
+                    let token = row.get::<String>(0)?;
+                    // Expired rows come with no data (their blobs are never read).
+                    if let Some(data) = row.get::<Option<Vec<u8>>>(1)? {
+                        entries.push((token.clone(), data));
+                    }
+                    last = Some(token);
+                }
+                Ok::<_, libsql::Error>((examined, last))
+            });
+            stmt.reset();
+            drop(guard);
+            let (examined, last) = chunk.map_err(storage)?;
+            if let Some(limit) = limit {
+                if entries.len() >= limit {
+                    entries.truncate(limit);
+                    return Ok(entries);
+                }
+            }
+            match last {
+                Some(last) if examined == LIST_CHUNK => cursor = last,
+                _ => return Ok(entries),
+            }
+        }
+    }
 }
 
 /// Executes a statement that returns no rows; the number of rows it changed.
@@ -305,29 +378,6 @@ fn run(stmt: &Statement) -> libsql::Result<()> {
     let result = block_on(stmt.run(()));
     stmt.reset();
     result
-}
-
-fn collect_entries(
-    stmt: &Statement,
-    params: impl libsql::params::IntoParams,
-    guard: Option<&LockGuard<'_>>,
-) -> Result<Vec<Entry>> {
-    stmt.reset();
-    let entries = block_on(async {
-        let mut rows = stmt.query(params).await?;
-        let mut entries = Vec::new();
-        while let Some(row) = rows.next().await? {
-            entries.push((row.get::<String>(0)?, row.get::<Vec<u8>>(1)?));
-            if entries.len() % REFRESH_EVERY_ROWS == 0 {
-                if let Some(guard) = guard {
-                    guard.refresh();
-                }
-            }
-        }
-        Ok::<_, libsql::Error>(entries)
-    });
-    stmt.reset();
-    entries.map_err(storage)
 }
 
 /// Makes `unix-none` SQLite's default VFS for this process (or component instance):

@@ -23,13 +23,15 @@ pub struct SessionCounts {
 pub struct SweepReport {
     /// Expired sessions deleted by this call.
     pub removed: u64,
-    /// True when expired sessions remain (the batch limit was reached).
+    /// True when expired sessions remain after the call (its batch, or its time budget
+    /// where the instance is the queue, was reached).
     pub more: bool,
 }
 
 /// The queries a backend answers. Times are milliseconds since the Unix epoch as SQLite
 /// integers; `now` is passed in so that every backend reads the same clock.
-/// Each method is atomic: one transaction, or none at all.
+/// Each method is atomic (one transaction, or none at all), except the chunked ones:
+/// `sweep` and the listings, whose every chunk is.
 pub trait Backend {
     /// The data of the session if its expiry is after `now`.
     fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>>;
@@ -48,9 +50,10 @@ pub trait Backend {
     /// Sets the expiry of an active session; false if none was active.
     fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool>;
     fn counts(&mut self, now: i64) -> Result<SessionCounts>;
-    /// Deletes at most `batch` sessions with expiry <= `now`, oldest first, in one
-    /// transaction, and says whether any expired ones remain. A backend that deletes in
-    /// chunks stops starting new ones once `budget` has passed (at least one chunk runs).
+    /// Deletes at most `batch` sessions with expiry <= `now`, oldest first, and says whether
+    /// any expired ones remain. A backend may delete in chunks, one transaction each,
+    /// sized by `budget` (see `LocalBackend::sweep`); each chunk is atomic, the call as a
+    /// whole is not.
     fn sweep(&mut self, now: i64, batch: u32, budget: Option<Duration>) -> Result<SweepReport>;
 }
 

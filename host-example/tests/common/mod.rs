@@ -99,3 +99,38 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     })
 }
 
+pub fn data_dir(dir: &Path) -> &str {
+    dir.to_str().expect("utf-8 path")
+}
+
+/// Opens the database natively; only while no instance is inside a transaction.
+pub async fn native(db: &Path) -> libsql::Connection {
+    let database = libsql::Builder::new_local(db).build().await.expect("open natively");
+    database.connect().expect("connect")
+}
+
+pub async fn single_value(conn: &libsql::Connection, sql: &str) -> libsql::Value {
+    let mut rows = conn.query(sql, ()).await.expect(sql);
+    rows.next().await.expect(sql).expect("a row").get_value(0).expect("a value")
+}
+
+pub async fn assert_intact(db: &Path) {
+    let conn = native(db).await;
+    assert_eq!(single_value(&conn, "PRAGMA integrity_check").await, libsql::Value::Text("ok".into()));
+}
+
+/// `count` sessions that expired in 1970, written natively in one transaction (the table is
+/// the component's: created by a first `stats`).
+pub async fn seed_expired(dir: &Path, count: usize) {
+    let (ok, _, stderr) = run(&["stats", "--data-dir", data_dir(dir)]);
+    assert!(ok, "{stderr}");
+    let conn = native(&dir.join("sessions.db")).await;
+    conn.execute("BEGIN", ()).await.expect("begin");
+    let insert = conn.prepare("INSERT INTO sessions (token, data, expiry) VALUES (?1, x'00', 1)").await.expect("prepare");
+    for i in 0..count {
+        insert.execute([format!("expired{i:08}")]).await.expect("insert");
+        insert.reset();
+    }
+    conn.execute("COMMIT", ()).await.expect("commit");
+}
+
