@@ -15,6 +15,9 @@ import { StorePool } from '../../edge-js/store.js';
 import { createApp, readSettings, redact } from '../../edge-js/sessions.js';
 import { instantiate } from '../build/libsqlstore/libsqlstore.js';
 
+/** Idle component instances kept (about 3 MiB each): a server has memory for its peak concurrency. */
+const MAX_IDLE_INSTANCES = 64;
+
 const USAGE = 'usage: main.js [--listen HOST:PORT]   (settings: SESSIONS_DATABASE, SESSIONS_AUTH_TOKEN, ...)';
 
 const compiled = new Map();
@@ -76,7 +79,7 @@ function startSweeping(app, intervalMs) {
 async function main() {
   const { hostname, port } = listenAddress(Deno.args);
   const settings = readSettings(Deno.env.toObject());
-  const pool = new StorePool({ instantiate, getCoreModule, env: settings.storeEnv });
+  const pool = new StorePool({ instantiate, getCoreModule, env: settings.storeEnv, maxIdle: MAX_IDLE_INSTANCES });
   const intervalMs = await pool.use(async (store) => {
     await store.checkConfig();
     return store.cleanupInterval();

@@ -106,7 +106,9 @@ export async function request(url, path, { token, cookie, method = 'GET', body }
   const headers = {};
   if (cookie !== undefined) headers.cookie = cookie;
   else if (token !== undefined) headers.cookie = `session=${token}`;
-  const res = await fetch(url + path, { method, headers, body, duplex: body ? 'half' : undefined });
+  // A host that never answers fails the test instead of hanging it.
+  const signal = AbortSignal.timeout(30_000);
+  const res = await fetch(url + path, { method, headers, body, duplex: body ? 'half' : undefined, signal });
   const text = await res.text();
   const setCookie = res.headers.get('set-cookie') ?? undefined;
   return { status: res.status, body: text, setCookie, token: setCookie?.match(/^session=([^;]*)/)?.[1], headers: res.headers };
