@@ -69,27 +69,33 @@ until curl -sf "$database/health" >/dev/null; do sleep 0.1; done
 
 # figures NAME URL: one wrk run per route; prints a table row per route.
 figures() {
-  local name=$1 url=$2 token route out rps p99
+  local name=$1 url=$2 token route out rps p99 errors
   token=$(curl -sf -D - -o /dev/null "$url/put?message=bench" | sed -n 's/^[Ss]et-[Cc]ookie: session=\([^;]*\).*/\1/p')
   for route in get "put?message=bench"; do
     wrk -t2 -c"$connections" -d2s -H "Cookie: session=$token" "$url/$route" >/dev/null # warm-up
     out=$(wrk -t2 -c"$connections" -d"$duration" --latency -H "Cookie: session=$token" "$url/$route")
-    if grep -q 'Non-2xx' <<<"$out"; then echo "bench.sh: $name /$route answered errors:" >&2; echo "$out" >&2; fi
     rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
     p99=$(sed -n 's/^ *99% *\([0-9.]*[a-z]*\).*/\1/p' <<<"$out")
-    printf '| %s | /%s | %.0f | %s |\n' "$name" "${route%%\?*}" "$rps" "$p99"
+    errors=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' <<<"$out")
+    printf '| %s | /%s | %.0f | %s | %s |\n' "$name" "${route%%\?*}" "$rps" "$p99" "${errors:-0}"
   done
 }
 
-echo "| host | route | requests/s | p99 |"
-echo "|---|---|---|---|"
+echo "| host | route | requests/s | p99 | non-2xx |"
+echo "|---|---|---|---|---|"
+# failures NAME: the first failures NAME logged, on stderr.
+failures() { grep -m3 -iE 'unavailable|failed|warn' "$work/$1.log" >&2 || true; }
+
 start workerd "$here/serve.sh" --listen 127.0.0.1:0 --database "$database"
 figures "Worker (workerd $(node -p "require('$here/node_modules/workerd/package.json').version"))" "$url"
 kill "$pid"
+failures workerd
 start deno "$examples/deno/serve.sh" --listen 127.0.0.1:0 --database "$database"
 figures "Deno $("$examples/deno/node_modules/.bin/deno" --version | sed -n 's/^deno \([^ ]*\).*/\1/p')" "$url"
 kill "$pid"
+failures deno
 start host-example "$host_example" serve --listen 127.0.0.1:0 --data-dir "$work/host" --database "$database"
 figures "host-example serve --database" "$url"
+failures host-example
 echo
 echo "($connections connections, $duration per route, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -10,14 +10,25 @@
 
 import { env } from 'cloudflare:workers';
 import { StorePool } from '../../edge-js/store.js';
-import { createApp, readSettings } from '../../edge-js/sessions.js';
+import { createApp, readSettings, redact } from '../../edge-js/sessions.js';
 import { instantiate } from '../build/libsqlstore/libsqlstore.js';
 import coreModules from '../build/libsqlstore/core-modules.js';
 
-const settings = readSettings(env);
-const pool = new StorePool({ instantiate, getCoreModule: (name) => coreModules[name], env: settings.storeEnv });
-await pool.use((store) => store.checkConfig());
-const app = createApp({ pool, settings });
+/** The settings, checked: a malformed one throws here, which stops the Worker's start. */
+async function start() {
+  const settings = readSettings(env);
+  const pool = new StorePool({ instantiate, getCoreModule: (name) => coreModules[name], env: settings.storeEnv });
+  await pool.use((store) => store.checkConfig());
+  return createApp({ pool, settings });
+}
+
+let app;
+try {
+  app = await start();
+} catch (e) {
+  // workerd prints this; keep the auth token and URL passwords out of it.
+  throw new Error(`the sessions Worker cannot start: ${redact(e.message, env.SESSIONS_AUTH_TOKEN)}`);
+}
 
 export default {
   fetch(request) {
