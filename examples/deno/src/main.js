@@ -9,7 +9,8 @@
 // Settings come from the environment: SESSIONS_DATABASE (a libSQL server URL, or :memory:
 // for a local trial), SESSIONS_AUTH_TOKEN, every other SESSIONS_* variable, and
 // EDGE_SESSION_LIFETIME. They are checked before serving: a malformed value ends the
-// program with a message naming the variable.
+// program with a message naming the variable. SIGINT or SIGTERM stops accepting, lets the
+// requests in flight finish, and exits.
 
 import { StorePool } from '../../edge-js/store.js';
 import { createApp, readSettings, redact } from '../../edge-js/sessions.js';
@@ -109,6 +110,8 @@ async function main() {
 
 try {
   await main();
+  // Requests in flight have finished; idle instances' timers must not keep the process.
+  Deno.exit(0);
 } catch (e) {
   console.error(`deno-host: ${redact(e.message, Deno.env.get('SESSIONS_AUTH_TOKEN'))}`);
   Deno.exit(1);

@@ -3,7 +3,7 @@
 // HTTP client that speaks the session cookie.
 
 import { spawn } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,29 +115,36 @@ export async function request(url, path, { token, cookie, method = 'GET', body }
 }
 
 /**
- * POSTs `chunks` chunks of `chunkBytes` to `url` with chunked transfer encoding (no
- * Content-Length), and resolves with the answer's status as soon as it arrives: a server may
- * answer and close before the body is sent, which fetch() reports as a failed write.
+ * Starts a POST to `url` over a raw TCP connection announcing a body far larger than it
+ * sends: a Content-Length of `declared` bytes, or (`chunked`) no length at all, followed by
+ * `sent` zero bytes; then waits for the answer and resolves with its status (0 when the
+ * server closes without one). The client never floods the connection, so a server that
+ * answers early and closes cannot lose its answer to a reset.
  */
-export function postChunked(url, chunks, chunkBytes) {
+export function postOversized(url, { declared = 0, sent, chunked = false }) {
+  const { hostname, port, pathname, search } = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.on('error', (e) => {
-      if (e.code !== 'EPIPE' && e.code !== 'ECONNRESET') reject(e);
-    });
-    const chunk = Buffer.alloc(chunkBytes);
-    let sent = 0;
-    const write = () => {
-      while (sent < chunks) {
-        sent += 1;
-        if (!req.write(chunk)) return req.once('drain', write);
-      }
-      req.end();
-      return undefined;
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer from ${url} within 30 s`));
+    }, 30_000);
+    const done = (status) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(status);
     };
-    write();
+    socket.on('data', (d) => {
+      answer += d;
+      const status = answer.match(/^HTTP\/1\.1 (\d{3})/);
+      if (status) done(Number(status[1]));
+    });
+    socket.on('close', () => done(0));
+    socket.on('error', () => {});
+    const length = chunked ? 'transfer-encoding: chunked' : `content-length: ${declared}`;
+    socket.write(`POST ${pathname}${search} HTTP/1.1\r\nhost: ${hostname}\r\n${length}\r\n\r\n`);
+    const body = Buffer.alloc(sent);
+    socket.write(chunked ? Buffer.concat([Buffer.from(`${sent.toString(16)}\r\n`), body, Buffer.from('\r\n')]) : body);
   });
 }

@@ -89,12 +89,17 @@ export async function startSqld(t, { auth } = {}) {
       await handle.stop('SIGKILL');
       throw new Error(`sqld did not start on port ${port}:\n${readFileSync(logPath, 'utf8').slice(-3000)}`);
     },
-    /** Stops this sqld by its PID; SIGKILL simulates a crash. */
+    /**
+     * Stops this sqld by its PID; SIGKILL simulates a crash. A SIGTERM'd sqld waits for its
+     * clients' keep-alive connections (up to 30 s): after 2 s it is killed.
+     */
     async stop(signal = 'SIGTERM') {
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
       await exited;
+      clearTimeout(timer);
     },
     /** Rows of one statement, run through Hrana (`POST /v2/pipeline`), as plain values. */
     async query(sql) {
