@@ -24,6 +24,19 @@ export class StoreError extends Error {
   }
 }
 
+/** How many times a call the libSQL server refused as busy is repeated. */
+const BUSY_RETRIES = 3;
+
+/**
+ * Whether the server refused the call as busy: the component reports it as `unavailable`,
+ * its message quoting SQLite's code (`database is locked (SQLITE_BUSY)`).
+ */
+function isBusy(error) {
+  return error.kind === 'unavailable' && /SQLITE_BUSY/.test(String(error.detail));
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Answers in a row that `promptPoll` gives without letting the event loop run. */
 const PROMPT_POLLS = 64;
 
@@ -81,14 +94,26 @@ export class SessionStore {
     this.#exports = exports;
   }
 
-  /** Runs one export, turning its `error` result into a StoreError. */
+  /**
+   * Runs one export, turning its `error` result into a StoreError. A libSQL server that
+   * answers SQLITE_BUSY (writers queued on its lock longer than it waits) has run nothing,
+   * so the call is repeated, up to BUSY_RETRIES times after short random pauses, before the
+   * `unavailable` error stands.
+   */
   async #call(fn) {
-    try {
-      return await fn(this.#exports);
-    } catch (e) {
-      if (e?.payload?.tag) throw new StoreError(e.payload.tag, e.payload.val);
-      this.broken = true;
-      throw e;
+    for (let attempt = 0; ; attempt += 1) {
+      let error;
+      try {
+        return await fn(this.#exports);
+      } catch (e) {
+        if (!e?.payload?.tag) {
+          this.broken = true;
+          throw e;
+        }
+        error = new StoreError(e.payload.tag, e.payload.val);
+      }
+      if (!isBusy(error) || attempt === BUSY_RETRIES) throw error;
+      await sleep((attempt + 1) * (5 + Math.random() * 20));
     }
   }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Figures, not a test: requests/s and p99 latency of /get and /put on the Worker under
 # workerd and on the Deno server, next to host-example serve, each alone against the same
-# local sqld (a session created first; /get reads it, /put rewrites it, with its cookie).
+# local sqld. Each host first gets as many sessions as there are connections; requests take
+# their cookies in turn (/get reads a session, /put rewrites it), as many users would.
 #
 #   examples/workers/bench.sh [--duration 10s] [--connections 64]
 #
@@ -44,9 +45,10 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # start NAME CMD...: runs CMD with its output in $work/NAME.log, waits for it to print
-# "listening on URL" and sets `url` and `pid`.
+# "listening on URL" and sets `url`, `pid` and `started` (NAME).
 start() {
   local name=$1
+  started=$name
   shift
   "$@" >"$work/$name.log" 2>&1 &
   pid=$!
@@ -67,13 +69,29 @@ pids+=($!)
 database="http://127.0.0.1:$port"
 until curl -sf "$database/health" >/dev/null; do sleep 0.1; done
 
+# failures NAME: the first failures NAME logged, on stderr.
+failures() { grep -m3 -iE 'unavailable|failed|warn' "$work/$1.log" >&2 || true; }
+
+# The wrk script: each request carries the next of the session tokens given as arguments.
+cat >"$work/sessions.lua" <<'LUA'
+local tokens, next_token = {}, 0
+function init(args) tokens = args end
+function request()
+  next_token = next_token % #tokens + 1
+  return wrk.format(nil, nil, { Cookie = "session=" .. tokens[next_token] })
+end
+LUA
+
 # figures NAME URL: one wrk run per route; prints a table row per route.
 figures() {
-  local name=$1 url=$2 token route out rps p99 errors
-  token=$(curl -sf -D - -o /dev/null "$url/put?message=bench" | sed -n 's/^[Ss]et-[Cc]ookie: session=\([^;]*\).*/\1/p')
+  local name=$1 url=$2 tokens=() route out rps p99 errors
+  for _ in $(seq "$connections"); do
+    tokens+=("$(curl -s -D - -o /dev/null "$url/put?message=bench" | sed -n 's/^[Ss]et-[Cc]ookie: session=\([^;]*\).*/\1/p')")
+    [ -n "${tokens[-1]}" ] || { echo "bench.sh: $name did not create a session:" >&2; failures "$started"; exit 1; }
+  done
   for route in get "put?message=bench"; do
-    wrk -t2 -c"$connections" -d2s -H "Cookie: session=$token" "$url/$route" >/dev/null # warm-up
-    out=$(wrk -t2 -c"$connections" -d"$duration" --latency -H "Cookie: session=$token" "$url/$route")
+    wrk -t2 -c"$connections" -d2s -s "$work/sessions.lua" "$url/$route" -- "${tokens[@]}" >/dev/null # warm-up
+    out=$(wrk -t2 -c"$connections" -d"$duration" --latency -s "$work/sessions.lua" "$url/$route" -- "${tokens[@]}")
     rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
     p99=$(sed -n 's/^ *99% *\([0-9.]*[a-z]*\).*/\1/p' <<<"$out")
     errors=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' <<<"$out")
@@ -83,9 +101,6 @@ figures() {
 
 echo "| host | route | requests/s | p99 | non-2xx |"
 echo "|---|---|---|---|---|"
-# failures NAME: the first failures NAME logged, on stderr.
-failures() { grep -m3 -iE 'unavailable|failed|warn' "$work/$1.log" >&2 || true; }
-
 start workerd "$here/serve.sh" --listen 127.0.0.1:0 --database "$database"
 figures "Worker (workerd $(node -p "require('$here/node_modules/workerd/package.json').version"))" "$url"
 kill "$pid"

@@ -3,6 +3,7 @@
 // the example's serve.sh. Each test starts its own of both.
 
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { postOversized, request, runServe, startEdge } from './hosts.js';
@@ -135,6 +136,43 @@ export function sessionSuite(runtime) {
     await sqld.start();
     const back = await request(edge.url, '/get', { token: put.token });
     assert.deepEqual([back.status, back.body], [200, 'kept']);
+  });
+
+  test(`${runtime}: a server busy for a moment is asked again; one that stays busy gives 503`, async (t) => {
+    const sqld = await startSqld(t);
+    // Between the runtime and sqld: answers the next `busy` pipelines as a server whose
+    // write lock is taken (SQLITE_BUSY, nothing run), passes the others on.
+    let busy = 0;
+    const proxy = createHttpServer(async (req, res) => {
+      const chunks = [];
+      for await (const chunk of req) chunks.push(chunk);
+      const body = Buffer.concat(chunks);
+      let answer;
+      if (busy > 0) {
+        busy -= 1;
+        const error = { message: 'SQLite error: database is locked', code: 'SQLITE_BUSY' };
+        const results = JSON.parse(body).requests.map(() => ({ type: 'error', error }));
+        answer = JSON.stringify({ baton: null, base_url: null, results });
+      } else {
+        answer = await (await fetch(`${sqld.url}${req.url}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })).text();
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+    });
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => proxy.close(resolve)));
+    const edge = await startEdge(t, runtime, { database: `http://127.0.0.1:${proxy.address().port}` });
+
+    busy = 2;
+    const put = await request(edge.url, '/put?message=after-busy');
+    assert.equal(put.status, 200);
+    assert.equal(busy, 0);
+    assert.equal((await stored(sqld, put.token)).data.values.message, 'after-busy');
+
+    busy = 100;
+    const refused = await request(edge.url, '/get', { token: put.token });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.equal(busy, 96, 'asked 4 times in all');
   });
 
   test(`${runtime}: a refused auth token gives 503, and neither the answer nor the log holds a token`, async (t) => {
