@@ -37,6 +37,11 @@ export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * Each route acts on the request's session `{ token, deadline, values, status }` and returns
+ * the answer's body; `status` says what saving must do: unset (nothing), 'modified',
+ * 'renewed' (a new token for the same data) or 'destroyed'.
+ */
 const ROUTES = {
   '/put': (session, query) => {
     session.values.message = query.get('message') ?? DEFAULT_MESSAGE;
