@@ -111,4 +111,14 @@ echo "==> Node host via jco" >&2
 (cd "$examples/node" && npm test --silent) 2>&1 | tee "$logs/node.log"
 count_node "$logs/node.log" "${PIPESTATUS[0]}"
 
+# The edge runtimes: the Worker under workerd, then the Deno server (whose tests also start
+# the Worker), each with its npm packages pinned in its lock file and against real sqld.
+edge_npm_install() { (cd "$examples/$1" && npm install --no-audit --no-fund --loglevel=error); }
+for runtime in workers deno; do
+  setup_step "npm install in examples/$runtime" edge_npm_install "$runtime"
+  echo "==> edge runtime: $runtime" >&2
+  (cd "$examples/$runtime" && npm test --silent) 2>&1 | tee "$logs/$runtime.log"
+  count_node "$logs/$runtime.log" "${PIPESTATUS[0]}"
+done
+
 finish

@@ -1,0 +1,118 @@
+// The session routes served by Deno: `Deno.serve` answers /put, /get, /renew and /destroy
+// with the shared edge module (the same one the Cloudflare Worker uses), and expired
+// sessions are swept every `cleanup-interval()` of the component (SESSIONS_CLEANUP_INTERVAL,
+// default 5m; 0 turns sweeping off): with `Deno.cron` (Deno Deploy; locally with
+// --unstable-cron) when the interval is whole minutes or hours, else with a timer.
+//
+//   deno run --allow-net --allow-env --allow-read=dist --unstable-cron dist/main.js [--listen ADDR]
+//
+// Settings come from the environment: SESSIONS_DATABASE (a libSQL server URL, or :memory:
+// for a local trial), SESSIONS_AUTH_TOKEN, every other SESSIONS_* variable, and
+// EDGE_SESSION_LIFETIME. They are checked before serving: a malformed value ends the
+// program with a message naming the variable. SIGINT or SIGTERM stops accepting, lets the
+// requests in flight finish, and exits.
+
+import { StorePool } from '../../edge-js/store.js';
+import { createApp, readSettings, redact } from '../../edge-js/sessions.js';
+import { instantiate } from '../build/libsqlstore/libsqlstore.js';
+
+/** Idle component instances kept (about 3 MiB each): a server has memory for its peak concurrency. */
+const MAX_IDLE_INSTANCES = 64;
+
+const USAGE = 'usage: main.js [--listen HOST:PORT]   (settings: SESSIONS_DATABASE, SESSIONS_AUTH_TOKEN, ...)';
+
+const compiled = new Map();
+
+/** Compiles each core module (shipped beside this file) once. */
+function getCoreModule(name) {
+  if (!compiled.has(name)) {
+    compiled.set(name, Deno.readFile(new URL(`./${name}`, import.meta.url)).then((bytes) => WebAssembly.compile(bytes)));
+  }
+  return compiled.get(name);
+}
+
+function listenAddress(args) {
+  let listen = '127.0.0.1:8000';
+  for (let i = 0; i < args.length; i += 2) {
+    if (args[i] !== '--listen' || args[i + 1] === undefined) throw new Error(USAGE);
+    listen = args[i + 1];
+  }
+  const { hostname, port } = new URL(`http://${listen}`);
+  return { hostname: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 80) };
+}
+
+/** A `Deno.cron` schedule sweeping every `ms`, when whole minutes or hours express it. */
+function cronSchedule(ms) {
+  const minutes = ms / 60_000;
+  if (Number.isInteger(minutes) && minutes >= 1 && minutes < 60 && 60 % minutes === 0) return `*/${minutes} * * * *`;
+  const hours = minutes / 60;
+  if (Number.isInteger(hours) && hours >= 1 && hours <= 24 && 24 % hours === 0) return `0 */${hours} * * *`;
+  return undefined;
+}
+
+/** Starts sweeping every `intervalMs`; returns a stop function. */
+function startSweeping(app, intervalMs) {
+  let running = false;
+  const sweep = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const { removed, batches } = await app.sweep();
+      if (removed > 0) console.error(`swept ${removed} expired sessions in ${batches} batches`);
+    } catch (e) {
+      app.logFailure('sweep failed (retried at the next tick)', e);
+    } finally {
+      running = false;
+    }
+  };
+  const schedule = typeof Deno.cron === 'function' ? cronSchedule(intervalMs) : undefined;
+  if (schedule) {
+    const aborter = new AbortController();
+    Deno.cron('libsqlstore sweep', schedule, { signal: aborter.signal }, sweep);
+    console.log(`sweeping with Deno.cron "${schedule}"`);
+    return () => aborter.abort();
+  }
+  const timer = setInterval(sweep, Math.min(intervalMs, 2 ** 31 - 1));
+  console.log(`sweeping every ${intervalMs} ms`);
+  return () => clearInterval(timer);
+}
+
+async function main() {
+  const { hostname, port } = listenAddress(Deno.args);
+  const settings = readSettings(Deno.env.toObject());
+  const pool = new StorePool({ instantiate, getCoreModule, env: settings.storeEnv, maxIdle: MAX_IDLE_INSTANCES });
+  const intervalMs = await pool.use(async (store) => {
+    await store.checkConfig();
+    return store.cleanupInterval();
+  });
+  const app = createApp({ pool, settings });
+  const stopSweeping = intervalMs === undefined ? () => {} : startSweeping(app, intervalMs);
+  if (intervalMs === undefined) console.log('cleanup disabled (SESSIONS_CLEANUP_INTERVAL=0)');
+  const server = Deno.serve(
+    {
+      hostname,
+      port,
+      onListen: (addr) => {
+        const host = addr.hostname.includes(':') ? `[${addr.hostname}]` : addr.hostname;
+        console.log(`listening on http://${host}:${addr.port}`);
+      },
+    },
+    app.fetch,
+  );
+  const stop = () => {
+    stopSweeping();
+    server.shutdown();
+  };
+  Deno.addSignalListener('SIGINT', stop);
+  Deno.addSignalListener('SIGTERM', stop);
+  await server.finished;
+}
+
+try {
+  await main();
+  // Requests in flight have finished; idle instances' timers must not keep the process.
+  Deno.exit(0);
+} catch (e) {
+  console.error(`deno-host: ${redact(e.message, Deno.env.get('SESSIONS_AUTH_TOKEN'))}`);
+  Deno.exit(1);
+}

@@ -1,0 +1,32 @@
+// Builds what the Worker needs (see ../../edge-js/build.js): the component, its JSPI
+// transpilation in build/libsqlstore/, and dist/: worker.js, the Worker bundled as one ES
+// module, with the core WebAssembly modules beside it as module imports. Checks that
+// config.capnp names exactly the core modules the transpilation wrote.
+import * as esbuild from 'esbuild';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundle, copyCoreModules, ensureComponent, transpile } from '../../edge-js/build.js';
+
+const here = join(dirname(fileURLToPath(import.meta.url)), '..');
+const transpiled = join(here, 'build', 'libsqlstore');
+const dist = join(here, 'dist');
+const names = transpile({ component: ensureComponent(), jco: join(here, 'node_modules', '.bin', 'jco'), outDir: transpiled });
+await bundle({
+  esbuild,
+  entry: join(here, 'src', 'worker.js'),
+  outfile: join(dist, 'worker.js'),
+  inputs: [join(here, 'src'), transpiled],
+  nodeModules: join(here, 'node_modules'),
+  conditions: ['workerd', 'worker', 'browser'],
+  external: ['cloudflare:*'],
+  minify: true,
+});
+copyCoreModules(names, transpiled, dist);
+
+const config = readFileSync(join(here, 'config.capnp'), 'utf8');
+const listed = [...config.matchAll(/wasm = embed "dist\/([^"]+)"/g)].map((m) => m[1]).sort();
+if (listed.join() !== names.join()) {
+  console.error(`config.capnp embeds the core modules ${listed.join(', ')}, but jco wrote ${names.join(', ')}: update its modules list`);
+  process.exit(1);
+}

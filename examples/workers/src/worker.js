@@ -1,0 +1,47 @@
+// The session routes as a Cloudflare Worker (ES module): `fetch` serves /put, /get, /renew
+// and /destroy with the shared edge module; `scheduled` (a Cron Trigger) sweeps expired
+// sessions batch after batch until none remain.
+//
+// Settings are the Worker's bindings (vars and secrets): SESSIONS_DATABASE (a libSQL server
+// URL; `:memory:` for local trials), SESSIONS_AUTH_TOKEN (a secret), any other SESSIONS_*
+// variable of the store, and EDGE_SESSION_LIFETIME. They are read and checked when the
+// Worker starts, so a malformed value stops the start (workerd exits, a deploy is refused)
+// with a message naming the variable, before any request is served.
+
+import { env } from 'cloudflare:workers';
+import { StorePool } from '../../edge-js/store.js';
+import { createApp, readSettings, redact } from '../../edge-js/sessions.js';
+import { instantiate } from '../build/libsqlstore/libsqlstore.js';
+import coreModules from '../build/libsqlstore/core-modules.js';
+
+/** The settings, checked: a malformed one throws here, which stops the Worker's start. */
+async function start() {
+  const settings = readSettings(env);
+  const pool = new StorePool({ instantiate, getCoreModule: (name) => coreModules[name], env: settings.storeEnv });
+  await pool.use((store) => store.checkConfig());
+  return createApp({ pool, settings });
+}
+
+let app;
+try {
+  app = await start();
+} catch (e) {
+  // workerd prints this; keep the auth token and URL passwords out of it.
+  throw new Error(`the sessions Worker cannot start: ${redact(e.message, env.SESSIONS_AUTH_TOKEN)}`);
+}
+
+export default {
+  fetch(request) {
+    return app.fetch(request);
+  },
+
+  async scheduled(controller) {
+    try {
+      const { removed, batches } = await app.sweep();
+      console.log(`sweep (${controller.cron || 'on demand'}): removed ${removed} expired sessions in ${batches} batches`);
+    } catch (e) {
+      app.logFailure('sweep failed (retried at the next trigger)', e);
+      throw e;
+    }
+  },
+};
