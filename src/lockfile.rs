@@ -393,7 +393,7 @@ mod tests {
         match FileLock::for_database(&db, Duration::from_millis(30), None).acquire() {
             Err(Error::Unavailable(msg)) => assert!(msg.contains("remove the lock file by hand"), "{msg}"),
             other => panic!("expected Unavailable, got {other:?}"),
-        }
+        };
     }
 
     #[test]
@@ -404,7 +404,7 @@ mod tests {
         match lock_in(dir.path(), Duration::from_millis(50)).acquire() {
             Err(Error::Unavailable(msg)) => assert!(msg.contains("held exclusively"), "{msg}"),
             other => panic!("expected Unavailable, got {other:?}"),
-        }
+        };
         assert_eq!(read_line(&path).map(|l| l.mode), Some(Mode::Exclusive));
         drop(held);
         assert!(!path.exists());
@@ -427,6 +427,6 @@ mod tests {
         match lock.acquire() {
             Err(Error::Unavailable(msg)) => assert!(msg.contains("cannot write the lock file"), "{msg}"),
             other => panic!("expected Unavailable, got {other:?}"),
-        }
+        };
     }
 }
