@@ -34,6 +34,9 @@
 //!    and states what happened as a [`Saved`]; [`CookieSpec::set_cookie`] gives the
 //!    `Set-Cookie` value for it, and [`Failure::answer`] the HTTP answer when it failed.
 //!
+//! Error answers are fixed texts ([`Failure`]); the store's own message goes to the
+//! server's log, through [`redact_credentials`].
+//!
 //! Saving an existing session never re-creates it: it uses the store's `update`, which
 //! changes only an active session. A save that finds its session gone (a concurrent logout
 //! or renewal) stores nothing, and the client is told so ([`Saved::EndedMeanwhile`], 409).
@@ -41,11 +44,13 @@
 mod answer;
 mod cookie;
 mod record;
+mod redact;
 mod session;
 mod time;
 
 pub use answer::{Answer, Failure, RETRY_AFTER_S};
 pub use cookie::{max_age_s, CookieSpec, DEFAULT_COOKIE_NAME, MAX_AGE_CAP_S};
 pub use record::Record;
+pub use redact::redact_credentials;
 pub use session::{Plan, Saved, Session, Status};
 pub use time::{millis, offset, MAX_TIMESTAMP};
