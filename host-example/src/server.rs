@@ -59,7 +59,8 @@ async fn put(State(m): State<SessionManager>, headers: HeaderMap, Query(p): Quer
 }
 
 async fn get(State(m): State<SessionManager>, headers: HeaderMap) -> Response {
-    with_session(&m, "/get", &headers, |s| s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned()).await
+    with_session(&m, "/get", &headers, |s| s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned())
+        .await
 }
 
 async fn renew(State(m): State<SessionManager>, headers: HeaderMap) -> Response {

@@ -179,8 +179,10 @@ impl Stored {
 
     /// The message of the active session `token`, if there is one.
     async fn message(&self, token: &str) -> Option<String> {
-        let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis())
-            .expect("ms");
+        let now = i64::try_from(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis(),
+        )
+        .expect("ms");
         let mut rows = self
             .conn
             .query("SELECT data FROM sessions WHERE token = ?1 AND expiry > ?2", libsql::params![token, now])
@@ -243,7 +245,12 @@ async fn a_renewal_racing_80_saves_of_the_same_session_leaves_the_old_token_dead
         // save acknowledged before the old token ended.
         let carried = request(&client, server.url("/get"), Some(&new)).await;
         let possible: HashSet<String> = std::iter::once(format!("r{round}-initial"))
-            .chain(race.saves.iter().filter(|(_, r)| r.cookie.as_deref() == Some(race.old.as_str())).map(|(m, _)| m.clone()))
+            .chain(
+                race.saves
+                    .iter()
+                    .filter(|(_, r)| r.cookie.as_deref() == Some(race.old.as_str()))
+                    .map(|(m, _)| m.clone()),
+            )
             .collect();
         assert_eq!(carried.status, StatusCode::OK);
         assert!(possible.contains(&carried.body), "the renewed session holds {:?}", carried.body);
@@ -278,12 +285,15 @@ async fn a_503_answer_names_no_path_pid_or_lock_holder_and_the_detail_goes_to_th
     let data_path = server.data.to_str().expect("utf-8").to_owned();
     let pid = std::process::id().to_string();
     for path in ["/get", "/put?message=blocked", "/renew", "/destroy"] {
-        let response = client.get(server.url(path)).header("cookie", format!("session={token}")).send().await.expect("request");
+        let response =
+            client.get(server.url(path)).header("cookie", format!("session={token}")).send().await.expect("request");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
         assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
         let body = response.text().await.expect("body");
         assert_eq!(body, Failure::Unavailable.answer().body, "{path}");
-        for internal in [data_path.as_str(), "/data", "sessions.db", pid.as_str(), "another-instance", "host=", "owner", "lock"] {
+        for internal in
+            [data_path.as_str(), "/data", "sessions.db", pid.as_str(), "another-instance", "host=", "owner", "lock"]
+        {
             assert!(!body.contains(internal), "{path}: the body {body:?} holds {internal:?}");
         }
     }
@@ -343,10 +353,16 @@ async fn a_password_in_the_database_url_never_reaches_an_http_client() {
 
     // The library's routes serve whatever store they are given: every answer is generic.
     let runtime = host_example::Runtime::load(&host_example::locate_component().expect("component")).expect("load");
-    let store =
-        host_example::SessionStore::open(&runtime, host_example::StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", SECRET_URL))
-            .expect("open");
-    let manager = host_example::SessionManager::new(store, host_example::SessionConfig::default(), host_example::HostClock::default());
+    let store = host_example::SessionStore::open(
+        &runtime,
+        host_example::StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", SECRET_URL),
+    )
+    .expect("open");
+    let manager = host_example::SessionManager::new(
+        store,
+        host_example::SessionConfig::default(),
+        host_example::HostClock::default(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

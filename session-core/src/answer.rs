@@ -43,7 +43,9 @@ impl Failure {
             }
             Failure::SessionEnded => (409, "the session ended while this request ran; nothing was stored\n".to_owned()),
             Failure::Unavailable => (503, "session store unavailable; try again shortly\n".to_owned()),
-            Failure::Internal => (500, "internal error in the session store; the server log has the details\n".to_owned()),
+            Failure::Internal => {
+                (500, "internal error in the session store; the server log has the details\n".to_owned())
+            }
         };
         Answer {
             status,

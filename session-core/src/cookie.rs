@@ -103,9 +103,15 @@ mod tests {
     #[test]
     fn a_set_cookie_carries_every_flag() {
         let plain = CookieSpec::default();
-        assert_eq!(plain.set("tok", NOW + 86_400_000, NOW), "session=tok; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax");
+        assert_eq!(
+            plain.set("tok", NOW + 86_400_000, NOW),
+            "session=tok; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax"
+        );
         let secure = CookieSpec { secure: true, ..CookieSpec::default() };
-        assert_eq!(secure.set("tok", NOW + 1000, NOW), "session=tok; Path=/; Max-Age=1; HttpOnly; SameSite=Lax; Secure");
+        assert_eq!(
+            secure.set("tok", NOW + 1000, NOW),
+            "session=tok; Path=/; Max-Age=1; HttpOnly; SameSite=Lax; Secure"
+        );
         assert_eq!(secure.clear(), "session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure");
         assert_eq!(plain.clear(), "session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
     }

@@ -13,7 +13,9 @@ pub fn redact_credentials(message: &str) -> Cow<'_, str> {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
         // The authority ends where a path, query, fragment, quote or space begins.
-        let end = tail.find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '`') || c.is_whitespace()).unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '`') || c.is_whitespace())
+            .unwrap_or(tail.len());
         let authority = &tail[..end];
         match authority.rfind('@') {
             Some(userinfo_end) => {

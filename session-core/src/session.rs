@@ -182,7 +182,10 @@ mod tests {
     #[test]
     fn a_fresh_session_is_empty_tokenless_and_ends_after_its_lifetime() {
         let s = Session::fresh(NOW, HOUR);
-        assert_eq!((s.token(), s.deadline(), s.status(), s.get("message")), (None, NOW + 3_600_000, Status::Unmodified, None));
+        assert_eq!(
+            (s.token(), s.deadline(), s.status(), s.get("message")),
+            (None, NOW + 3_600_000, Status::Unmodified, None)
+        );
     }
 
     #[test]
