@@ -68,6 +68,19 @@ async function twoHosts(t) {
   return { dataDir, a, b };
 }
 
+/**
+ * Stops both hosts, then checks the file: intact, none of the `dead` tokens active, every
+ * [token, message] of `live` stored (read through a fresh instance).
+ */
+async function stopAndCheckStored({ dataDir, a, b }, dead, live) {
+  await stopHost(a);
+  await stopHost(b);
+  assert.equal(integrityCheck(join(dataDir, 'sessions.db')), 'ok');
+  const checker = await open(dataDir);
+  for (const old of dead) assert.equal(checker.find(old), undefined, `the ended session ${old} is stored as active`);
+  for (const [token, message] of live) assert.equal(storedMessage(checker, token), message);
+}
+
 test('a logout racing 80 saves of the same session on two hosts is final', async (t) => {
   const { dataDir, a, b } = await twoHosts(t);
   const dead = [];
@@ -90,12 +103,7 @@ test('a logout racing 80 saves of the same session on two hosts is final', async
   console.error(
     `${ROUNDS} logouts x ${RACERS} saves in ${Date.now() - started} ms: ${before} saved before, ${refused} refused (409), ${acknowledged.length} fresh`,
   );
-  await stopHost(a);
-  await stopHost(b);
-  assert.equal(integrityCheck(join(dataDir, 'sessions.db')), 'ok');
-  const checker = await open(dataDir);
-  for (const old of dead) assert.equal(checker.find(old), undefined, 'a logged-out session is stored as active');
-  for (const [token, message] of acknowledged) assert.equal(storedMessage(checker, token), message);
+  await stopAndCheckStored({ dataDir, a, b }, dead, acknowledged);
 });
 
 test('a renewal racing 80 saves of the same session on two hosts leaves the old token dead and the new one working', async (t) => {
@@ -119,12 +127,7 @@ test('a renewal racing 80 saves of the same session on two hosts leaves the old 
     dead.push(result.old);
     live.push([renewed, carried], ...fresh);
   }
-  await stopHost(a);
-  await stopHost(b);
-  assert.equal(integrityCheck(join(dataDir, 'sessions.db')), 'ok');
-  const checker = await open(dataDir);
-  for (const old of dead) assert.equal(checker.find(old), undefined, 'a renewed-away token is stored as active');
-  for (const [token, message] of live) assert.equal(storedMessage(checker, token), message);
+  await stopAndCheckStored({ dataDir, a, b }, dead, live);
 });
 
 // Over HTTP the window between a request's load and its save is narrow in Node (both run
