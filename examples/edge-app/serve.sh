@@ -72,7 +72,10 @@ case "$database" in
   *) database_env=/data/$database ;;
 esac
 
-args=(-S cli=y --addr "$listen" --env "SESSIONS_DATABASE=$database_env")
+# By name: wasmtime copies the value from this environment, so a URL's credentials never
+# appear in the process list.
+export SESSIONS_DATABASE=$database_env
+args=(-S cli=y --addr "$listen" --env SESSIONS_DATABASE)
 case "$database_env" in
   *://*) ;;  # a server: no directory needed, but one given is still preopened
   *) data_dir=${data_dir:-./data} ;;
@@ -100,5 +103,6 @@ for name in $(compgen -e); do
     SESSIONS_*|EDGE_SESSION_LIFETIME) args+=(--env "$name") ;;
   esac
 done
-edge_log "serving $composed (database $database_env)"
+# Credentials in a database URL (scheme://user:password@host) stay out of the log.
+edge_log "serving $composed (database $(printf '%s' "$database_env" | sed -E 's|(://)[^/?#]*@|\1***@|'))"
 exec wasmtime serve "${args[@]}" "$@" "$composed"

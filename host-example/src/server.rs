@@ -1,5 +1,12 @@
-//! The demo HTTP server: the seed's `/put` and `/get`, plus `/renew` and `/destroy`,
-//! each wrapped in load-then-save of the session (scs's `LoadAndSave`).
+//! The demo HTTP server: `/put` and `/get`, plus `/renew` and `/destroy`, each wrapped in
+//! load-then-save of the session (scs's `LoadAndSave`).
+//!
+//! Status codes: 200 done; 400 a token the store refuses; 409 the session ended (a
+//! concurrent logout or renewal) while the request ran, nothing stored, cookie cleared;
+//! 413 session data over the store's limit; 503 with `Retry-After: 1` the store is
+//! unavailable (retrying works); 500 anything else. Bodies are fixed texts
+//! ([`session_core::Failure`]): the store's own message, which may name paths, lock
+//! holders or server URLs, goes to the log only.
 
 use std::future::Future;
 
@@ -10,8 +17,10 @@ use axum::routing::any;
 use axum::Router;
 use serde::Deserialize;
 
+use session_core::{redact_credentials, Failure};
+
 use crate::error::StoreError;
-use crate::session::{Session, SessionManager};
+use crate::session::{Saved, Session, SessionManager};
 
 /// The value `/put` stores when no `message` is given.
 pub const DEFAULT_MESSAGE: &str = "Hello from a session!";
@@ -42,7 +51,7 @@ struct PutParams {
 }
 
 async fn put(State(m): State<SessionManager>, headers: HeaderMap, Query(p): Query<PutParams>) -> Response {
-    with_session(&m, &headers, |s| {
+    with_session(&m, "/put", &headers, |s| {
         s.put("message", p.message.unwrap_or_else(|| DEFAULT_MESSAGE.to_owned()));
         "stored\n".to_owned()
     })
@@ -50,11 +59,12 @@ async fn put(State(m): State<SessionManager>, headers: HeaderMap, Query(p): Quer
 }
 
 async fn get(State(m): State<SessionManager>, headers: HeaderMap) -> Response {
-    with_session(&m, &headers, |s| s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned()).await
+    with_session(&m, "/get", &headers, |s| s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned())
+        .await
 }
 
 async fn renew(State(m): State<SessionManager>, headers: HeaderMap) -> Response {
-    with_session(&m, &headers, |s| {
+    with_session(&m, "/renew", &headers, |s| {
         s.renew();
         "renewed\n".to_owned()
     })
@@ -62,40 +72,74 @@ async fn renew(State(m): State<SessionManager>, headers: HeaderMap) -> Response 
 }
 
 async fn destroy(State(m): State<SessionManager>, headers: HeaderMap) -> Response {
-    with_session(&m, &headers, |s| {
+    with_session(&m, "/destroy", &headers, |s| {
         s.destroy();
         "destroyed\n".to_owned()
     })
     .await
 }
 
-/// Load, run the handler, save; a store failure becomes an error status, never a panic.
-async fn with_session(m: &SessionManager, headers: &HeaderMap, handler: impl FnOnce(&mut Session) -> String) -> Response {
+/// Load, run the handler, save. A store failure becomes an error status with a generic
+/// body (the detail goes to the log), never a panic.
+async fn with_session(
+    m: &SessionManager,
+    route: &'static str,
+    headers: &HeaderMap,
+    handler: impl FnOnce(&mut Session) -> String,
+) -> Response {
     let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
     let mut session = match m.load(cookie).await {
         Ok(session) => session,
-        Err(e) => return error_response(&e),
+        Err(e) => return store_failure(m, route, &e),
     };
     let body = handler(&mut session);
-    match m.save(session).await {
-        Ok(Some(set_cookie)) => match HeaderValue::from_str(&set_cookie) {
-            Ok(value) => ([(header::SET_COOKIE, value)], body).into_response(),
-            Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "bad cookie value\n").into_response(),
-        },
-        Ok(None) => body.into_response(),
-        Err(e) => error_response(&e),
+    let saved = match m.save(session).await {
+        Ok(saved) => saved,
+        Err(e) => return store_failure(m, route, &e),
+    };
+    if saved == Saved::EndedMeanwhile {
+        tracing::debug!(route, "the session ended while the request ran; nothing was stored");
+        return answer(m, Failure::SessionEnded);
+    }
+    match m.set_cookie(&saved).map(|c| HeaderValue::from_str(&c)) {
+        None => body.into_response(),
+        Some(Ok(value)) => ([(header::SET_COOKIE, value)], body).into_response(),
+        Some(Err(_)) => {
+            tracing::error!(route, "the session cookie is not a valid header value: check the cookie name");
+            answer(m, Failure::Internal)
+        }
     }
 }
 
-fn error_response(e: &StoreError) -> Response {
-    let status = match e {
-        StoreError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        StoreError::InvalidToken(_) => StatusCode::BAD_REQUEST,
-        e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+/// The answer to a failed store call; server errors are logged with the store's message.
+fn store_failure(m: &SessionManager, route: &'static str, e: &StoreError) -> Response {
+    let failure = match e {
+        StoreError::TooLarge(limit) => Failure::TooLarge { limit: *limit },
+        StoreError::InvalidToken(_) => Failure::InvalidToken,
+        e if e.is_unavailable() => Failure::Unavailable,
+        _ => Failure::Internal,
     };
-    if status.is_server_error() {
-        tracing::warn!("request failed: {e}");
+    let detail = || redact_credentials(&e.to_string()).into_owned();
+    match failure {
+        Failure::Unavailable => tracing::warn!(route, "request failed, answered 503: {}", detail()),
+        Failure::Internal => tracing::error!(route, "request failed, answered 500: {}", detail()),
+        _ => {}
     }
-    (status, format!("{e}\n")).into_response()
+    answer(m, failure)
+}
+
+fn answer(m: &SessionManager, failure: Failure) -> Response {
+    let answer = failure.answer();
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, answer.body).into_response();
+    let headers = response.headers_mut();
+    if let Some(seconds) = answer.retry_after_s {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if answer.clear_cookie {
+        if let Ok(value) = HeaderValue::from_str(&m.clear_cookie()) {
+            headers.insert(header::SET_COOKIE, value);
+        }
+    }
+    response
 }

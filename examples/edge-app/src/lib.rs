@@ -7,11 +7,10 @@
 //! host (`wasmtime serve`) runs. Such hosts instantiate per request, so nothing here lives
 //! longer than one request: everything that must persist is in the store.
 //!
-//! The stored session format is the one `host-example` writes (`{"deadline", "values"}`
-//! JSON), so the edge app and the host example can share one database.
+//! The session logic (stored record, cookie, what a save does) is `session-core`, shared
+//! with `host-example`, so the edge app and the host example can share one database.
 
 mod config;
-mod cookie;
 mod http;
 mod routes;
 mod session;

@@ -1,21 +1,23 @@
 //! The routes: each loads the session, acts on it, and saves it (load-and-save per
 //! request, as edge hosts run one instance per request).
 //!
-//! Status codes: 200 done; 400 a token the store refuses on save; 413 session data over
-//! the store's limit; 503 (with `Retry-After`) the database is unavailable, e.g. locked by
-//! another instance for the whole busy timeout: the client may simply retry; 500 anything
-//! else; 404 an unknown path.
+//! Status codes: 200 done; 400 a token the store refuses on save; 409 the session ended (a
+//! concurrent logout or renewal) while the request ran: nothing stored, cookie cleared;
+//! 413 session data over the store's limit; 503 (with `Retry-After`) the database is
+//! unavailable, e.g. locked by another instance for the whole busy timeout: the client may
+//! simply retry; 500 anything else (a misconfiguration included); 404 an unknown path.
+//! Error bodies are fixed texts (`session_core::Failure`): the store's message, which may
+//! name paths, lock holders or a database URL with its password, goes to the log only.
+
+use session_core::{redact_credentials, Failure, Saved, Session};
 
 use crate::bindings::edge::sessions::types::Error as StoreError;
 use crate::config;
 use crate::http::{Request, Response};
-use crate::session::{self, Session};
+use crate::session;
 
 /// The value `/put` stores when no `message` is given (as in host-example).
 pub const DEFAULT_MESSAGE: &str = "Hello from a session!";
-
-/// Seconds a client is told to wait after a 503.
-const RETRY_AFTER_S: &str = "1";
 
 pub fn respond(request: &Request) -> Response {
     match request.path.as_str() {
@@ -50,36 +52,64 @@ pub fn respond(request: &Request) -> Response {
 }
 
 fn with_session(request: &Request, handler: impl FnOnce(&mut Session) -> String) -> Response {
+    let route = request.path.as_str();
     let lifetime = match config::lifetime() {
         Ok(lifetime) => lifetime,
-        Err(message) => return Response::text(500, format!("misconfigured: {message}\n")),
+        Err(message) => {
+            log(route, 500, &format!("misconfigured: {message}"));
+            return answer(Failure::Internal);
+        }
     };
     let mut session = match session::load(request.cookie.as_deref(), lifetime) {
         Ok(session) => session,
-        Err(e) => return error_response(&e),
+        Err(e) => return store_failure(route, &e),
     };
     let body = handler(&mut session);
     match session::save(session) {
-        Ok(Some(set_cookie)) => Response::text(200, body).with_header("set-cookie", set_cookie),
-        Ok(None) => Response::text(200, body),
-        Err(e) => error_response(&e),
+        Ok(Saved::EndedMeanwhile) => answer(Failure::SessionEnded),
+        Ok(saved) => match session::cookie().set_cookie(&saved, session::now_ms()) {
+            Some(set_cookie) => Response::text(200, body).with_header("set-cookie", set_cookie),
+            None => Response::text(200, body),
+        },
+        Err(e) => store_failure(route, &e),
     }
 }
 
-fn error_response(e: &StoreError) -> Response {
-    match e {
-        StoreError::InvalidToken(m) => Response::text(400, format!("invalid session token: {m}\n")),
-        StoreError::TooLarge(limit) => Response::text(
-            413,
-            format!("session data is larger than the store's limit of {limit} bytes\n"),
-        ),
-        StoreError::Unavailable(m) => {
-            Response::text(503, format!("session store unavailable: {m}\n"))
-                .with_header("retry-after", RETRY_AFTER_S)
-        }
-        StoreError::InvalidConfig(m) => {
-            Response::text(500, format!("session store misconfigured: {m}\n"))
-        }
-        StoreError::Storage(m) => Response::text(500, format!("session store failed: {m}\n")),
+/// The answer to a failed store call; server errors are logged with the store's message.
+fn store_failure(route: &str, e: &StoreError) -> Response {
+    let failure = match e {
+        StoreError::InvalidToken(_) => Failure::InvalidToken,
+        StoreError::TooLarge(limit) => Failure::TooLarge { limit: *limit },
+        StoreError::Unavailable(_) => Failure::Unavailable,
+        StoreError::InvalidConfig(_) | StoreError::Storage(_) => Failure::Internal,
+    };
+    let detail = match e {
+        StoreError::Unavailable(m) => format!("unavailable: {m}"),
+        StoreError::InvalidConfig(m) => format!("invalid-config: {m}"),
+        StoreError::Storage(m) => format!("storage: {m}"),
+        StoreError::InvalidToken(_) | StoreError::TooLarge(_) => return answer(failure),
+    };
+    log(route, failure.answer().status, &detail);
+    answer(failure)
+}
+
+fn answer(failure: Failure) -> Response {
+    let answer = failure.answer();
+    let mut response = Response::text(answer.status, answer.body);
+    if let Some(seconds) = answer.retry_after_s {
+        response = response.with_header("retry-after", seconds.to_string());
     }
+    if answer.clear_cookie {
+        response = response.with_header("set-cookie", session::cookie().clear());
+    }
+    response
+}
+
+/// The server's log: the instance's stderr, which the host keeps (`wasmtime serve` prints
+/// it on its own stderr). Credentials in URLs are masked.
+fn log(route: &str, status: u16, detail: &str) {
+    eprintln!(
+        "edge-app: {route} answered {status}: {}",
+        redact_credentials(detail)
+    );
 }

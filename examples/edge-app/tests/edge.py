@@ -2,6 +2,7 @@
 (started through serve.sh), HTTP over loopback, and SQLite's own integrity check."""
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -18,6 +20,10 @@ SERVE_SH = os.path.join(APP_DIR, "serve.sh")
 # The tests use the session-store component as built, never rebuild it.
 STORE = os.environ.get("LIBSQLSTORE_COMPONENT") or os.path.join(
     ROOT, "target", "wasm32-wasip2", "release", "libsqlstore.wasm")
+# The fixed bodies of session-core's `Failure::answer`.
+UNAVAILABLE = "session store unavailable; try again shortly\n"
+INTERNAL = "internal error in the session store; the server log has the details\n"
+ENDED = "the session ended while this request ran; nothing was stored\n"
 TOKEN = re.compile(r"^session=([A-Za-z0-9_-]{43}); Path=/; Max-Age=\d+; HttpOnly; SameSite=Lax$")
 
 
@@ -86,6 +92,19 @@ class Server:
         m = TOKEN.match(hdrs.get("set-cookie", ""))
         return resp.status, body, hdrs, (m.group(1) if m else None)
 
+    def log_text(self):
+        """What the server logged so far (wasmtime's and the instances' stderr)."""
+        return "".join(self.log)
+
+    def logged(self, text, timeout=10):
+        """True once `text` appears in the server's log (read by another thread)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
     def put(self, message, token=None):
         return self.request("/put?message=" + urllib.parse.quote(message), token=token)
 
@@ -128,6 +147,16 @@ def session_count(db_path):
         return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
     finally:
         db.close()
+
+
+def stored_message(db_path, token, now_ms):
+    """The message of the active session `token` in the file, or None."""
+    db = _read_only(db_path)
+    try:
+        row = db.execute("SELECT data FROM sessions WHERE token = ? AND expiry > ?", (token, now_ms)).fetchone()
+    finally:
+        db.close()
+    return None if row is None else json.loads(bytes(row[0]).decode())["values"].get("message")
 
 
 def temp_dir(test):

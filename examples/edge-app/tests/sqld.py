@@ -129,3 +129,9 @@ class Sqld:
         if not tables:
             return 0
         return int(self.query("SELECT count(*) FROM sessions")[0][0])
+
+    def active_session_count(self):
+        """Sessions not yet expired: a renewal leaves the old token's row expired until a
+        sweep removes it."""
+        now_ms = int(time.time() * 1000)
+        return int(self.query("SELECT count(*) FROM sessions WHERE expiry > %d" % now_ms)[0][0])

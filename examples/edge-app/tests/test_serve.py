@@ -1,7 +1,7 @@
 """The edge app composed with the session store, under a real `wasmtime serve`: one fresh
-component instance per request, sessions in a preopened directory, and the faults of
-issue 6 (forged and oversized cookies, a database locked by another instance, 32
-concurrent clients, a sweep while requests are served)."""
+component instance per request, sessions in a preopened directory, and its faults (forged
+and oversized cookies, a database locked by another instance, 32 concurrent clients, a
+sweep while requests are served, logouts and renewals racing saves, secrets in settings)."""
 
 import os
 import subprocess
@@ -9,7 +9,8 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from edge import STORE, Server, compose, integrity_check, session_count, temp_dir
+from edge import (ENDED, INTERNAL, STORE, UNAVAILABLE, Server, compose, integrity_check, session_count,
+                  stored_message, temp_dir)
 
 
 def setUpModule():
@@ -79,11 +80,12 @@ class Limits(unittest.TestCase):
             self.assertIn("256 bytes", body)
             self.assertEqual(server.put("small")[0], 200)
 
-    def test_a_malformed_app_setting_is_a_clear_500(self):
+    def test_a_malformed_app_setting_is_a_generic_500_and_the_log_names_it(self):
         with Server(temp_dir(self), EDGE_SESSION_LIFETIME="soon") as server:
             status, body, _, _ = server.put("x")
             self.assertEqual(status, 500)
-            self.assertIn("EDGE_SESSION_LIFETIME", body)
+            self.assertEqual(body, INTERNAL)
+            self.assertTrue(server.logged("EDGE_SESSION_LIFETIME"), server.log_text())
 
 
 class Persistence(unittest.TestCase):
@@ -113,7 +115,8 @@ class Faults(unittest.TestCase):
             status, body, headers, _ = server.request("/get", token=token)
             self.assertEqual(status, 503)
             self.assertEqual(headers.get("retry-after"), "1")
-            self.assertIn("locked by another instance", body)
+            self.assertEqual(body, UNAVAILABLE)
+            self.assertTrue(server.logged("locked by another instance"), server.log_text())
             os.remove(lock)
             self.assertEqual(server.request("/get", token=token)[:2], (200, "before"))
 
@@ -148,7 +151,7 @@ class Faults(unittest.TestCase):
             self.assertIn(status, (200, 503), body)
             if status == 503:
                 self.assertEqual(retry_after, "1")
-                self.assertIn("locked by another instance", body)
+                self.assertEqual(body, UNAVAILABLE)
         ok = sum(1 for o in outcomes if o[0] == 200)
         print("\n32 clients %s: %d requests in %.2fs, %d ok, %d x 503"
               % (env or "", len(outcomes), elapsed, ok, len(outcomes) - ok))
@@ -202,6 +205,116 @@ class Faults(unittest.TestCase):
         db = os.path.join(data, "sessions.db")
         self.assertEqual(session_count(db), len(kept))
         self.assertEqual(integrity_check(db), "ok")
+
+
+
+class Finality(unittest.TestCase):
+    """A logout or renewal racing 80 concurrent saves of the same session, each request in
+    an instance of its own, is final: the old token never comes back."""
+
+    RACERS = 80
+    ROUNDS = 3
+
+    def race(self, server, round_, ender_path):
+        """Creates a session, then sends RACERS /put with its cookie and `ender_path` in the
+        middle, all at once; returns (old token, the ender's answer, [(message, answer)])."""
+        status, body, _, old = server.put("r%d-initial" % round_)
+        self.assertEqual(status, 200, body)
+        with ThreadPoolExecutor(self.RACERS + 1) as pool:
+            saves, ender = [], None
+            for i in range(self.RACERS):
+                if i == self.RACERS // 2:
+                    ender = pool.submit(server.request, ender_path, token=old)
+                message = "r%d-%d" % (round_, i)
+                saves.append((message, pool.submit(server.put, message, token=old)))
+            return old, ender.result(), [(m, f.result()) for m, f in saves]
+
+    def check_saves(self, old, saves):
+        """Each save is 200 (into the old session before it ended, or a fresh session) or
+        409 with the cookie cleared; returns the fresh sessions as (token, message)."""
+        fresh = []
+        for message, (status, body, headers, token) in saves:
+            if status == 409:
+                self.assertEqual(body, ENDED)
+                self.assertRegex(headers.get("set-cookie", ""), r"^session=; .*Max-Age=0")
+            else:
+                self.assertEqual(status, 200, body)
+                self.assertIsNotNone(token, headers)
+                if token != old:
+                    fresh.append((token, message))
+        return fresh
+
+    def test_a_logout_racing_80_saves_of_the_same_session_is_final(self):
+        data = temp_dir(self)
+        dead, acknowledged, refused = [], [], 0
+        started = time.monotonic()
+        with Server(data) as server:
+            for round_ in range(self.ROUNDS):
+                old, ender, saves = self.race(server, round_, "/destroy")
+                self.assertEqual(ender[0], 200, ender[1])
+                self.assertRegex(ender[2].get("set-cookie", ""), r"^session=; .*Max-Age=0")
+                fresh = self.check_saves(old, saves)
+                refused += sum(1 for _, reply in saves if reply[0] == 409)
+                self.assertEqual(server.request("/get", token=old)[:2], (200, ""), "the old token works")
+                dead.append(old)
+                acknowledged.extend(fresh)
+            for token, message in acknowledged:
+                self.assertEqual(server.request("/get", token=token)[:2], (200, message))
+        print("\n%d logouts x %d saves in %.2fs: %d refused (409), %d started afresh"
+              % (self.ROUNDS, self.RACERS, time.monotonic() - started, refused, len(acknowledged)))
+        self.check_stored(data, dead, acknowledged)
+
+    def test_a_renewal_racing_80_saves_of_the_same_session_leaves_the_old_token_dead_and_the_new_one_working(self):
+        data = temp_dir(self)
+        dead, live = [], []
+        with Server(data) as server:
+            for round_ in range(self.ROUNDS):
+                old, ender, saves = self.race(server, round_, "/renew")
+                self.assertEqual(ender[0], 200, ender[1])
+                renewed = ender[3]
+                self.assertIsNotNone(renewed)
+                self.assertNotEqual(renewed, old)
+                fresh = self.check_saves(old, saves)
+                self.assertEqual(server.request("/get", token=old)[:2], (200, ""), "the old token works")
+                # The new session carries what the renewal read: the first message, or one
+                # a save acknowledged before the old token ended.
+                possible = {"r%d-initial" % round_} | {m for m, reply in saves if reply[3] == old}
+                carried = server.request("/get", token=renewed)[1]
+                self.assertIn(carried, possible)
+                dead.append(old)
+                live.append((renewed, carried))
+                live.extend(fresh)
+            for token, message in live:
+                self.assertEqual(server.request("/get", token=token)[:2], (200, message))
+        self.check_stored(data, dead, live)
+
+    def check_stored(self, data, dead, live):
+        db = os.path.join(data, "sessions.db")
+        self.assertEqual(integrity_check(db), "ok")
+        now = int(time.time() * 1000)
+        for token in dead:
+            self.assertIsNone(stored_message(db, token, now), "an ended session is stored as active")
+        for token, message in live:
+            self.assertEqual(stored_message(db, token, now), message)
+
+
+class Secrets(unittest.TestCase):
+    def test_a_password_in_the_database_url_never_reaches_an_http_client_nor_the_log(self):
+        with Server(temp_dir(self), database="http://user:s3cret@127.0.0.1:1") as server:
+            statuses = set()
+            for path in ["/put?message=x", "/get", "/renew", "/destroy"]:
+                for token in [None, "A" * 43]:
+                    status, body, headers, _ = server.request(path, token=token)
+                    statuses.add(status)
+                    seen = repr(headers) + body
+                    for secret in ["s3cret", "user:", "SESSIONS_DATABASE"]:
+                        self.assertNotIn(secret, seen, path)
+            self.assertIn(500, statuses)
+            self.assertTrue(server.logged("invalid-config"), server.log_text())
+            log = server.log_text()
+            with open("/proc/%d/cmdline" % server.proc.pid, "rb") as f:
+                self.assertNotIn(b"s3cret", f.read(), "the password stays out of the process list")
+        self.assertNotIn("s3cret", log)
 
 
 if __name__ == "__main__":

@@ -105,8 +105,18 @@ export class SessionStore {
     return call(() => this.#store.find(token));
   }
 
+  /** Inserts or replaces a session (an upsert; session managers save with `update`). */
   commit(token, data, expiryMs) {
     call(() => this.#store.commit(token, data, BigInt(expiryMs)));
+  }
+
+  /**
+   * Replaces the data and expiry of an active session; false (nothing stored) when none is
+   * active. Never creates one, so a save racing a logout cannot undo it. An expiry not in
+   * the future ends the session (and still answers whether it was active).
+   */
+  update(token, data, expiryMs) {
+    return call(() => this.#store.update(token, data, BigInt(expiryMs)));
   }
 
   delete(token) {

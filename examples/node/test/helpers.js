@@ -31,17 +31,21 @@ export function open(dataDir, env = fileEnv(), clock = new HostClock()) {
   return openStore({ dataDir, env, clock });
 }
 
-/** Serves the routes in this process on 127.0.0.1:0 (store env `env`); closed when the test ends. */
+/**
+ * Serves the routes in this process on 127.0.0.1:0 (store env `env`); closed when the test
+ * ends. `logs` collects what the server logs.
+ */
 export async function startServer(t, { env = fileEnv(), lifetimeMs } = {}) {
   // A libSQL server URL needs no directory: then nothing is preopened.
   const dataDir = env.SESSIONS_DATABASE?.includes('://') ? undefined : tempDir(t);
   const clock = new HostClock();
   const store = await open(dataDir, env, clock);
-  const server = createSessionServer(new SessionManager(store, clock, { lifetimeMs }), { log: () => {} });
+  const logs = [];
+  const server = createSessionServer(new SessionManager(store, clock, { lifetimeMs }), { log: (m) => logs.push(m) });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => new Promise((resolve) => server.close(resolve)));
-  return { url: `http://127.0.0.1:${server.address().port}`, clock, store, dataDir };
+  return { url: `http://127.0.0.1:${server.address().port}`, clock, store, dataDir, logs };
 }
 
 /** One request; `token` goes in the session cookie. */

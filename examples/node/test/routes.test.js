@@ -98,15 +98,19 @@ test('session data over SESSIONS_MAX_DATA_BYTES is refused with 413', async (t) 
   assert.equal((await get(url, '/put?message=small')).status, 200);
 });
 
-test('while another instance holds the database lock: 503 with Retry-After, then the next request succeeds', async (t) => {
-  const { url, dataDir } = await startServer(t, { env: fileEnv({ SESSIONS_BUSY_TIMEOUT: '200ms' }) });
+test('while another instance holds the database lock: 503 with Retry-After and a generic body, then the next request succeeds', async (t) => {
+  const { url, dataDir, logs } = await startServer(t, { env: fileEnv({ SESSIONS_BUSY_TIMEOUT: '200ms' }) });
   const { token } = await get(url, '/put?message=before');
   const lock = join(dataDir, 'sessions.db-lock');
-  writeFileSync(lock, `owner=another-instance acquired_ms=${Date.now()}`);
+  writeFileSync(lock, `owner=another-instance host=elsewhere acquired_ms=${Date.now()}`);
   const blocked = await get(url, '/get', { token });
   assert.equal(blocked.status, 503);
   assert.equal(blocked.headers.get('retry-after'), '1');
-  assert.match(blocked.body, /locked by another instance/);
+  assert.equal(blocked.body, 'session store unavailable; try again shortly\n');
+  for (const internal of [dataDir, 'sessions.db', 'another-instance', 'host=', 'pid', 'lock']) {
+    assert.ok(!blocked.body.includes(internal), `the body holds ${internal}`);
+  }
+  assert.match(logs.join('\n'), /locked by another instance/, 'the detail goes to the log');
   rmSync(lock);
   const after = await get(url, '/get', { token });
   assert.equal(after.status, 200);

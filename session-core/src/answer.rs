@@ -1,0 +1,92 @@
+//! The HTTP answer to a request whose session could not be loaded or saved.
+//!
+//! Bodies are fixed texts: what the store said (paths, lock holders, process ids, server
+//! URLs, which may carry credentials) goes to the server's log, never to the client.
+
+/// Seconds a client is told to wait (`Retry-After`) after a 503.
+pub const RETRY_AFTER_S: u32 = 1;
+
+/// Why a request failed, in the terms the client is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The store refused a token (400).
+    InvalidToken,
+    /// The session data is over the store's limit, in bytes (413); nothing was stored.
+    TooLarge { limit: u64 },
+    /// The session ended while this request ran (a concurrent logout or renewal): nothing
+    /// was stored (409, and the cookie is cleared).
+    SessionEnded,
+    /// The store cannot be reached or is busy right now; retrying later works (503).
+    Unavailable,
+    /// Anything else: a misconfiguration or a storage fault (500).
+    Internal,
+}
+
+/// An HTTP answer: status, plain-text body, and headers the host adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    /// Seconds for a `Retry-After` header, if one is sent.
+    pub retry_after_s: Option<u32>,
+    /// Send the cookie-clearing `Set-Cookie` ([`CookieSpec::clear`](crate::CookieSpec::clear)).
+    pub clear_cookie: bool,
+}
+
+impl Failure {
+    /// The answer to send; it holds nothing of the store's own message.
+    pub fn answer(self) -> Answer {
+        let (status, body) = match self {
+            Failure::InvalidToken => (400, "invalid session token\n".to_owned()),
+            Failure::TooLarge { limit } => {
+                (413, format!("session data is larger than the store's limit of {limit} bytes; nothing was stored\n"))
+            }
+            Failure::SessionEnded => (409, "the session ended while this request ran; nothing was stored\n".to_owned()),
+            Failure::Unavailable => (503, "session store unavailable; try again shortly\n".to_owned()),
+            Failure::Internal => {
+                (500, "internal error in the session store; the server log has the details\n".to_owned())
+            }
+        };
+        Answer {
+            status,
+            body,
+            retry_after_s: (self == Failure::Unavailable).then_some(RETRY_AFTER_S),
+            clear_cookie: self == Failure::SessionEnded,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_has_its_status() {
+        let statuses: Vec<u16> = [
+            Failure::InvalidToken,
+            Failure::TooLarge { limit: 256 },
+            Failure::SessionEnded,
+            Failure::Unavailable,
+            Failure::Internal,
+        ]
+        .into_iter()
+        .map(|f| f.answer().status)
+        .collect();
+        assert_eq!(statuses, [400, 413, 409, 503, 500]);
+    }
+
+    #[test]
+    fn only_unavailable_asks_for_a_retry_and_only_a_session_ended_meanwhile_clears_the_cookie() {
+        let unavailable = Failure::Unavailable.answer();
+        assert_eq!((unavailable.retry_after_s, unavailable.clear_cookie), (Some(1), false));
+        let ended = Failure::SessionEnded.answer();
+        assert_eq!((ended.retry_after_s, ended.clear_cookie), (None, true));
+        assert_eq!(ended.body, "the session ended while this request ran; nothing was stored\n");
+        assert_eq!(Failure::Internal.answer().retry_after_s, None);
+    }
+
+    #[test]
+    fn the_limit_is_the_only_detail_a_body_carries() {
+        assert!(Failure::TooLarge { limit: 256 }.answer().body.contains("256 bytes"));
+    }
+}
