@@ -272,14 +272,14 @@ impl FileLock {
         ))
     }
 
+    /// WASI reports a full disk as a plain I/O error, so the hint names every usual cause.
     fn io_unavailable(&self, what: &str, e: &io::Error) -> Error {
-        let hint = if e.kind() == ErrorKind::StorageFull {
-            "free some space on its filesystem"
-        } else {
-            "the directory must exist, be writable, and (inside a component) be preopened by the \
-             host, e.g. `wasmtime run --dir ./data::/data`"
-        };
-        Error::Unavailable(format!("{what} {}: {e}; {hint}", self.path.display()))
+        Error::Unavailable(format!(
+            "{what} {}: {e}. Check that its directory exists, is writable and has free space \
+             (inside a component it must also be preopened by the host, e.g. `wasmtime run \
+             --dir ./data::/data`)",
+            self.path.display()
+        ))
     }
 
     /// Removes the lock file only if it is still `owner`'s.

@@ -37,7 +37,7 @@ async fn a_writer_paused_for_any_time_keeps_its_lock_and_nothing_is_lost() {
     seed_expired(dir.path(), 200_000).await;
     let lock = dir.path().join("sessions.db-lock");
     // One sweep call over the whole batch: a long transaction under the lock.
-    let mut sweep = Command::new(BIN)
+    let sweep = Command::new(BIN)
         .args(["sweep", "--data-dir", data_dir(dir.path()), "--sweep-batch", "1000000", "--sweep-budget", "0"])
         .stdout(Stdio::piped())
         .spawn()
@@ -144,7 +144,7 @@ async fn a_server_in_its_own_pid_namespace_keeps_its_lock_against_cron_commands_
         return;
     };
     let mut acknowledged = Vec::new();
-    let mut put = |i: usize| {
+    let put = |i: usize| {
         let base = server.base.clone();
         async move {
             let client = client();
@@ -170,7 +170,12 @@ async fn a_server_in_its_own_pid_namespace_keeps_its_lock_against_cron_commands_
     for i in 10..20 {
         acknowledged.push(put(i).await);
     }
-    drop(server); // SIGKILL of the namespace
+    drop(server); // SIGKILL of the namespace; its server dies with it, a moment later
+    let killed = Instant::now();
+    while host_example::hostlock::HostLock::is_held(dir.path()) {
+        assert!(killed.elapsed() < Duration::from_secs(30), "the namespaced server did not die");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let restarted = Server::start(dir.path(), &[]);
     for (client, message) in &acknowledged {
         assert_eq!(text(client, &restarted.url("/get")).await, (StatusCode::OK, message.clone()));
