@@ -3,8 +3,8 @@
 //! - **Time**: `SESSIONS_REMOTE_TIMEOUT` bounds the whole call, from connecting to the
 //!   last byte of the answer (a `wstd` timer races the exchange), so a server that
 //!   trickles its answer cannot hold a call longer than that. The host's connect,
-//!   first-byte and between-bytes timeouts are set to the same value as well, for hosts
-//!   whose polls block.
+//!   first-byte and between-bytes timeouts are set a little beyond it, as a backstop for
+//!   hosts whose polls block.
 //! - **Size**: the answer is read in chunks up to `SESSIONS_REMOTE_MAX_RESPONSE`; a
 //!   larger one (announced by `Content-Length` or found while reading) is a `Storage`
 //!   error, never an allocation the guest cannot make.
@@ -17,18 +17,18 @@
 //! No message carries the auth token; the server URL in messages is the parsed base URL,
 //! which holds no credentials or query (see `config`).
 
-use std::future::Future;
 use std::time::Duration;
 
 use futures::future::{select, Either};
 use libsql_hrana::proto::{PipelineReqBody, PipelineRespBody};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    http_error_code, ErrorCode, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    http_error_code, ErrorCode, Fields, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody,
+    OutgoingRequest, RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 use wstd::future::FutureExt as _;
+use wstd::http::StatusCode;
 use wstd::io::{AsyncOutputStream, AsyncPollable};
 
 use super::hrana::PIPELINE_PATH;
@@ -38,6 +38,8 @@ use crate::error::{Error, Result};
 const QUOTED_BODY_CHARS: usize = 300;
 /// How much of an error answer's body is read for that quote (plus the token's length).
 const QUOTE_READ_BYTES: usize = 4 << 10;
+/// How far beyond the call's deadline the host's own timeouts are set.
+const HOST_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
 /// Bytes read from the server per chunk.
 const READ_CHUNK: usize = 64 << 10;
 
@@ -186,16 +188,16 @@ impl Transport {
 
     /// The POST request with its headers (no body yet; it will be `length` bytes).
     fn request(&self, length: usize) -> Result<OutgoingRequest> {
-        let mut headers = vec![
-            ("content-type".to_owned(), b"application/json".to_vec()),
-            ("content-length".to_owned(), length.to_string().into_bytes()),
-        ];
+        let mut headers = vec![("content-type".to_owned(), b"application/json".to_vec())];
         if let Some(token) = &self.auth_token {
             headers.push(("authorization".to_owned(), format!("Bearer {token}").into_bytes()));
         }
-        let fields = wasip2::http::types::Fields::from_list(&headers).map_err(|_| {
+        let fields = Fields::from_list(&headers).map_err(|_| {
             Error::InvalidConfig("SESSIONS_AUTH_TOKEN: not a valid HTTP header value; give the bare token".into())
         })?;
+        // The length lets the server read a plain body rather than a chunked one; a host
+        // that sets it itself (and forbids it) sends the body just the same.
+        let _ = fields.set("content-length", &[length.to_string().into_bytes()]);
         let request = OutgoingRequest::new(fields);
         let bad_url = || {
             Error::InvalidConfig(format!("SESSIONS_DATABASE={}: the host refuses this server address", self.base_url))
@@ -207,11 +209,13 @@ impl Transport {
         Ok(request)
     }
 
-    /// The host's own timeouts, each the whole call's bound. A host that does not support
-    /// one keeps its default; the call's deadline bounds it anyway.
+    /// The host's own connect, first-byte and between-bytes timeouts: a backstop for hosts
+    /// whose polls block, set [`HOST_TIMEOUT_MARGIN`] beyond the call's deadline so that
+    /// the deadline, which names the setting, fires first everywhere else. A host that
+    /// does not support one keeps its default.
     fn options(&self) -> RequestOptions {
         let options = RequestOptions::new();
-        let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
+        let nanos = u64::try_from((self.timeout + HOST_TIMEOUT_MARGIN).as_nanos()).unwrap_or(u64::MAX);
         let _ = options.set_connect_timeout(Some(nanos));
         let _ = options.set_first_byte_timeout(Some(nanos));
         let _ = options.set_between_bytes_timeout(Some(nanos));
@@ -226,12 +230,16 @@ impl Transport {
                 Error::Storage(format!("unexpected answer from the libSQL server at {}: {e}", self.base_url))
             }),
             401 | 403 => Err(self.refused(answer.status)),
-            s if (500..600).contains(&s) => {
-                Err(Error::Unavailable(format!("the libSQL server at {} failed (HTTP {s}): {}", self.base_url, quote())))
-            }
-            s => Err(Error::Storage(format!(
-                "the libSQL server at {} rejected the request (HTTP {s}): {}",
+            s if (500..600).contains(&s) => Err(Error::Unavailable(format!(
+                "the libSQL server at {} failed (HTTP {}): {}",
                 self.base_url,
+                status_text(s),
+                quote()
+            ))),
+            s => Err(Error::Storage(format!(
+                "the libSQL server at {} rejected the request (HTTP {}): {}",
+                self.base_url,
+                status_text(s),
                 quote()
             ))),
         }
@@ -251,9 +259,10 @@ impl Transport {
 
     fn refused(&self, status: u16) -> Error {
         Error::Unavailable(format!(
-            "the libSQL server at {} refused the auth token (HTTP {status}); set SESSIONS_AUTH_TOKEN to a valid \
+            "the libSQL server at {} refused the auth token (HTTP {}); set SESSIONS_AUTH_TOKEN to a valid \
              token for this database",
-            self.base_url
+            self.base_url,
+            status_text(status)
         ))
     }
 
@@ -290,16 +299,14 @@ async fn send_body(body: OutgoingBody, json: &[u8]) -> std::result::Result<(), S
 }
 
 /// Waits for the answer's status and headers.
-fn response_head(pending: &FutureIncomingResponse) -> impl Future<Output = std::result::Result<IncomingResponse, Head>> + '_ {
-    async move {
-        // The pollable is a child of `pending`: it is dropped at the end of this statement.
-        AsyncPollable::new(pending.subscribe()).wait_for().await;
-        match pending.get() {
-            Some(Ok(Ok(response))) => Ok(response),
-            Some(Ok(Err(code))) => Err(Head::Http(code)),
-            Some(Err(())) => Err(Head::Other("the answer was already taken".into())),
-            None => Err(Head::Other("the host reported an answer that is not there".into())),
-        }
+async fn response_head(pending: &FutureIncomingResponse) -> std::result::Result<IncomingResponse, Head> {
+    // The pollable is a child of `pending`: it is dropped at the end of this statement.
+    AsyncPollable::new(pending.subscribe()).wait_for().await;
+    match pending.get() {
+        Some(Ok(Ok(response))) => Ok(response),
+        Some(Ok(Err(code))) => Err(Head::Http(code)),
+        Some(Err(())) => Err(Head::Other("the answer was already taken".into())),
+        None => Err(Head::Other("the host reported an answer that is not there".into())),
     }
 }
 
@@ -372,9 +379,14 @@ fn may_hide_an_answer(code: &ErrorCode) -> bool {
 }
 
 /// Whether the host gave up on a wait of its own (its connect, first-byte or
-/// between-bytes timeout, which are the call's timeout as well).
+/// between-bytes timeout, the call's backstop).
 fn is_timeout(code: &ErrorCode) -> bool {
     matches!(code, ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout)
+}
+
+/// A status with its reason phrase: `401 Unauthorized`.
+fn status_text(status: u16) -> String {
+    StatusCode::from_u16(status).map_or_else(|_| status.to_string(), |s| s.to_string())
 }
 
 /// A `wasi:http` error as words.
