@@ -62,10 +62,17 @@ pub struct Config {
     pub busy_timeout: Duration,
     /// Shared (per-operation) or exclusive (per-instance) use of a database file.
     pub locking: Locking,
-    /// Bearer token for a remote server (`SESSIONS_AUTH_TOKEN`).
+    /// Bearer token for a remote server (`SESSIONS_AUTH_TOKEN`). Never part of any
+    /// message; refused with a plain `http://` URL to anything but a loopback host.
     pub auth_token: Option<String>,
-    /// Bound on connecting to, and on each wait for, a remote server.
+    /// Bound on a whole remote call: connecting, sending the request, and reading the
+    /// answer to its last byte. A server that is down, wedged or merely slow (trickling
+    /// its answer) turns into `Unavailable` once it has passed.
     pub remote_timeout: Duration,
+    /// Largest answer, in bytes, read from a remote server for one call; a larger one is
+    /// a `Storage` error (nothing is allocated beyond it). Never below what one session
+    /// of `max_data_bytes` needs (see [`remote_answer_floor`]).
+    pub remote_max_response: u64,
     /// Who this instance's host is (`SESSIONS_LOCK_OWNER`), written into lock files so a
     /// host can tell that a lock belongs to a dead process of its own (see `lockfile`).
     pub lock_owner: Option<String>,
@@ -83,15 +90,30 @@ pub const DEFAULT_SWEEP_BATCH: u32 = 1000;
 pub const DEFAULT_SWEEP_BUDGET: Duration = Duration::from_millis(10);
 pub const DEFAULT_MAX_DATA_BYTES: u64 = 1_048_576;
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connect, first-byte and between-bytes timeout for a remote server: a server that is
-/// down or wedged turns into `Unavailable` within this bound.
+/// Bound on one whole remote call, connect to last byte: a server that is down, wedged or
+/// trickling turns into `Unavailable` within this bound.
 pub const DEFAULT_REMOTE_TIMEOUT: Duration = Duration::from_secs(5);
+/// 64 MiB: `find`/`page` answers are far below it; an `all()` answer (every active
+/// session's data, base64 in JSON, ~4/3 of the raw bytes) reaches it near 48 MiB of
+/// session data. Parsing holds about three copies of an answer in the guest's memory, so
+/// this keeps a call near 200 MiB whatever the server sends. Stores larger than that
+/// list with `page`.
+pub const DEFAULT_REMOTE_MAX_RESPONSE: u64 = 64 << 20;
 
 /// Upper bounds that keep a typo from turning into an unbounded transaction or a blob
 /// SQLite refuses (its default SQLITE_MAX_LENGTH is 10^9 bytes).
 const MAX_SWEEP_BATCH: u32 = 1_000_000;
 const MAX_DATA_BYTES_LIMIT: u64 = 1_000_000_000;
 const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(600);
+/// 1 GiB: three copies of a larger answer would not fit a 32-bit guest's 4 GiB.
+const MAX_REMOTE_MAX_RESPONSE: u64 = 1 << 30;
+
+/// The smallest answer limit that still carries one session of `max_data_bytes`: its
+/// data in base64 (4 bytes per 3) plus 64 KiB for the token, the JSON envelope and the
+/// schema results of an instance's first call.
+pub fn remote_answer_floor(max_data_bytes: u64) -> u64 {
+    max_data_bytes.div_ceil(3) * 4 + (64 << 10)
+}
 
 impl Default for Config {
     fn default() -> Self {
@@ -106,6 +128,7 @@ impl Default for Config {
             locking: Locking::Shared,
             auth_token: None,
             remote_timeout: DEFAULT_REMOTE_TIMEOUT,
+            remote_max_response: DEFAULT_REMOTE_MAX_RESPONSE,
             lock_owner: None,
         }
     }
@@ -118,7 +141,8 @@ impl Config {
     }
 
     /// Builds a configuration from `(name, value)` pairs; unknown names are ignored, a
-    /// later duplicate wins. The first malformed variable is reported.
+    /// later duplicate wins. The first malformed variable is reported, then rules that
+    /// join two variables (a token over plain `http://`, an answer limit below one session).
     pub fn from_vars<I, K, V>(vars: I) -> Result<Config>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -126,6 +150,7 @@ impl Config {
         V: AsRef<str>,
     {
         let mut config = Config::default();
+        let mut max_response = None;
         for (name, value) in vars {
             let (name, value) = (name.as_ref(), value.as_ref().trim());
             match name {
@@ -149,9 +174,26 @@ impl Config {
                 "SESSIONS_LOCK_OWNER" => config.lock_owner = parse_lock_owner(value)?,
                 "SESSIONS_AUTH_TOKEN" => config.auth_token = parse_auth_token(value)?,
                 "SESSIONS_REMOTE_TIMEOUT" => config.remote_timeout = parse_remote_timeout(value)?,
+                "SESSIONS_REMOTE_MAX_RESPONSE" => {
+                    max_response = Some(parse_bounded(name, value, 1, MAX_REMOTE_MAX_RESPONSE)?)
+                }
                 _ => {}
             }
         }
+        check_token_transport(&config)?;
+        let floor = remote_answer_floor(config.max_data_bytes);
+        config.remote_max_response = match max_response {
+            Some(limit) if limit < floor => {
+                return Err(Error::InvalidConfig(format!(
+                    "SESSIONS_REMOTE_MAX_RESPONSE={limit}: below the {floor} bytes one session of \
+                     SESSIONS_MAX_DATA_BYTES={} needs in a server's answer; raise it or lower \
+                     SESSIONS_MAX_DATA_BYTES",
+                    config.max_data_bytes
+                )))
+            }
+            Some(limit) => limit,
+            None => DEFAULT_REMOTE_MAX_RESPONSE.max(floor),
+        };
         Ok(config)
     }
 }
@@ -160,10 +202,76 @@ fn invalid(name: &str, value: &str, why: &str) -> Error {
     Error::InvalidConfig(format!("{name}={value:?}: {why}"))
 }
 
+/// `value` as it may appear in a message. A URL (anything with `://`) loses its
+/// credentials — everything up to its last `@`, so a password holding `/`, `?` or `@`
+/// goes too — and its query and fragment (`?authToken=…`), each replaced by `***`; a
+/// scheme that is not a plain scheme name is replaced as well. Values without `://`
+/// (file paths) are returned unchanged. Every message that quotes `SESSIONS_DATABASE`
+/// or a server URL passes it through here.
+pub fn redact_url(value: &str) -> String {
+    let Some(scheme_end) = value.find("://") else {
+        return value.to_owned();
+    };
+    let scheme = &value[..scheme_end];
+    let scheme = if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        scheme
+    } else {
+        "***"
+    };
+    let rest = &value[scheme_end + 3..];
+    let (userinfo, rest) = match rest.rfind('@') {
+        Some(at) => ("***@", &rest[at + 1..]),
+        None => ("", rest),
+    };
+    let (location, tail) = match rest.find(['?', '#']) {
+        Some(i) => (&rest[..i], format!("{}***", &rest[i..i + 1])),
+        None => (rest, String::new()),
+    };
+    format!("{scheme}://{userinfo}{location}{tail}")
+}
+
+/// A URL-aware [`invalid`] for `SESSIONS_DATABASE`: the value is redacted first.
+fn invalid_database(value: &str, why: &str) -> Error {
+    invalid("SESSIONS_DATABASE", &redact_url(value), why)
+}
+
+/// Whether `host` (a URL's `host[:port]`) is this machine: 127.0.0.0/8, `::1` (also as
+/// an IPv4-mapped address) or `localhost`.
+fn is_loopback_host(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _port)| host),
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        Err(_) => false,
+    }
+}
+
+/// A bearer token travels in clear over plain `http://`: allowed only to a loopback
+/// server (a local sqld), refused for any other host.
+fn check_token_transport(config: &Config) -> Result<()> {
+    let (Database::Remote(url), Some(_)) = (&config.database, &config.auth_token) else {
+        return Ok(());
+    };
+    match url.strip_prefix("http://") {
+        Some(authority) if !is_loopback_host(authority) => Err(Error::InvalidConfig(format!(
+            "SESSIONS_DATABASE={}: SESSIONS_AUTH_TOKEN would travel unencrypted over http:// to a \
+             host other than this machine; use https:// or libsql:// (http:// with a token is \
+             allowed only for 127.0.0.0/8, ::1 and localhost)",
+            redact_url(url)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn parse_database(value: &str) -> Result<Database> {
-    const NAME: &str = "SESSIONS_DATABASE";
     if value.is_empty() {
-        return Err(invalid(NAME, value, "empty; give a file path such as /data/sessions.db, or :memory:"));
+        return Err(invalid_database(value, "empty; give a file path such as /data/sessions.db, or :memory:"));
     }
     if value == ":memory:" {
         return Ok(Database::Memory);
@@ -173,30 +281,29 @@ fn parse_database(value: &str) -> Result<Database> {
         return parse_remote_url(value, &lower[..scheme_end]).map(Database::Remote);
     }
     if value.contains('\0') {
-        return Err(invalid(NAME, value, "a path cannot contain a NUL byte"));
+        return Err(invalid_database(value, "a path cannot contain a NUL byte"));
     }
     Ok(Database::File(PathBuf::from(value)))
 }
 
 /// Accepts `http://host[:port]`, `https://…` and `libsql://…` (which means https), with no
-/// path beyond `/`, query or credentials; returns the base URL without a trailing slash.
+/// path beyond `/`, query or credentials; returns the base URL without a trailing slash,
+/// which therefore never holds a secret. Messages quote `value` redacted.
 fn parse_remote_url(value: &str, scheme: &str) -> Result<String> {
-    const NAME: &str = "SESSIONS_DATABASE";
     let rest = &value[scheme.len() + 3..];
     let base_scheme = match scheme {
         "http" => "http",
         "https" | "libsql" => "https",
         _ => {
-            return Err(invalid(NAME, value, "unknown scheme; use http://, https:// or libsql:// for a libSQL server"))
+            return Err(invalid_database(value, "unknown scheme; use http://, https:// or libsql:// for a libSQL server"))
         }
     };
     let host = rest.strip_suffix('/').unwrap_or(rest);
     if host.is_empty() {
-        return Err(invalid(NAME, value, "the URL has no host"));
+        return Err(invalid_database(value, "the URL has no host"));
     }
     if host.contains(['/', '?', '#', '@']) || !host.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(invalid(
-            NAME,
+        return Err(invalid_database(
             value,
             "give only scheme, host and port (e.g. http://127.0.0.1:8080); put credentials in SESSIONS_AUTH_TOKEN",
         ));
@@ -385,8 +492,94 @@ mod tests {
 
     #[test]
     fn malformed_server_urls_are_refused() {
-        for url in ["ftp://x", "http://", "http://host/path", "http://user:pw@host", "http://a b"] {
+        for url in ["ftp://x", "http://", "http://host/path", "http://user:pw@host", "http://a b", "libsql://h?authToken=t"] {
             error_names(with("SESSIONS_DATABASE", url), "SESSIONS_DATABASE");
+        }
+    }
+
+    #[test]
+    fn redaction_removes_credentials_queries_and_fragments_from_urls() {
+        for (value, shown) in [
+            ("http://user:hunter2@db.example:8080", "http://***@db.example:8080"),
+            ("libsql://db.turso.io?authToken=hunter2", "libsql://db.turso.io?***"),
+            ("https://u:p@h/path?token=hunter2#frag", "https://***@h/path?***"),
+            ("http://u:hun/ter?2@host", "http://***@host"),
+            ("http://a@b:hunter2@host/x#hunter2", "http://***@host/x#***"),
+            ("HTTPS://host", "HTTPS://host"),
+            ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/"),
+            ("user:hunter2@pg://host", "***://host"),
+            ("/data/sessions.db", "/data/sessions.db"),
+            (":memory:", ":memory:"),
+        ] {
+            assert_eq!(redact_url(value), shown, "{value}");
+        }
+    }
+
+    #[test]
+    fn database_errors_never_echo_a_password_or_query() {
+        for url in [
+            "http://user:hunter2@db.example",
+            "libsql://db.turso.io?authToken=hunter2",
+            "postgres://admin:hunter2@db",
+            "https://db.example/path?key=hunter2",
+            "user:hunter2@weird://x",
+        ] {
+            match with("SESSIONS_DATABASE", url) {
+                Err(Error::InvalidConfig(msg)) => {
+                    assert!(msg.contains("SESSIONS_DATABASE"), "{msg}");
+                    assert!(!msg.contains("hunter2"), "{msg}");
+                }
+                other => panic!("{url}: expected InvalidConfig, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_over_plain_http_is_allowed_only_to_loopback() {
+        let both = |url: &str| Config::from_vars([("SESSIONS_DATABASE", url), ("SESSIONS_AUTH_TOKEN", "hunter2")]);
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://localhost:8080",
+            "http://LOCALHOST",
+            "http://[::1]:8080",
+            "http://[::ffff:127.0.0.1]:8080",
+            "https://db.example",
+            "libsql://db.turso.io",
+        ] {
+            assert!(both(url).is_ok(), "{url}");
+        }
+        for url in ["http://db.example", "http://10.0.0.5:8080", "http://[::2]:8080", "http://localhost.example.com", "http://128.0.0.1"] {
+            match both(url) {
+                Err(Error::InvalidConfig(msg)) => {
+                    assert!(msg.contains("https://") && msg.contains("SESSIONS_AUTH_TOKEN"), "{msg}");
+                    assert!(!msg.contains("hunter2"), "{msg}");
+                }
+                other => panic!("{url}: expected InvalidConfig, got {other:?}"),
+            }
+        }
+        assert!(with("SESSIONS_DATABASE", "http://db.example").is_ok(), "no token, nothing to protect");
+        assert!(
+            Config::from_vars([("SESSIONS_DATABASE", "http://db.example"), ("SESSIONS_AUTH_TOKEN", "")]).is_ok(),
+            "an empty token is no token"
+        );
+    }
+
+    #[test]
+    fn the_answer_limit_defaults_to_64_mib_and_always_holds_one_session() {
+        let limit = |vars: &[(&str, &str)]| Config::from_vars(vars.iter().copied()).map(|c| c.remote_max_response);
+        assert_eq!(limit(&[]), Ok(64 << 20));
+        assert_eq!(limit(&[("SESSIONS_REMOTE_MAX_RESPONSE", "2000000")]), Ok(2_000_000));
+        let big = remote_answer_floor(100_000_000);
+        assert!(big > 100_000_000 * 4 / 3, "{big}");
+        assert_eq!(limit(&[("SESSIONS_MAX_DATA_BYTES", "100000000")]), Ok(big), "the default grows with the data limit");
+        for (vars, variable) in [
+            (&[("SESSIONS_REMOTE_MAX_RESPONSE", "1000")][..], "SESSIONS_REMOTE_MAX_RESPONSE"),
+            (&[("SESSIONS_REMOTE_MAX_RESPONSE", "lots")][..], "SESSIONS_REMOTE_MAX_RESPONSE"),
+            (&[("SESSIONS_REMOTE_MAX_RESPONSE", "2000000000")][..], "SESSIONS_REMOTE_MAX_RESPONSE"),
+            (&[("SESSIONS_REMOTE_MAX_RESPONSE", "2000000"), ("SESSIONS_MAX_DATA_BYTES", "10000000")][..], "SESSIONS_MAX_DATA_BYTES"),
+        ] {
+            error_names(Config::from_vars(vars.iter().copied()), variable);
         }
     }
 

@@ -21,7 +21,12 @@ pub struct RemoteBackend {
 impl RemoteBackend {
     pub fn new(url: &str, config: &Config) -> RemoteBackend {
         RemoteBackend {
-            transport: Transport::new(url, config.auth_token.clone(), config.remote_timeout),
+            transport: Transport::new(
+                url,
+                config.auth_token.clone(),
+                config.remote_timeout,
+                config.remote_max_response,
+            ),
             sql: Sql::new(&config.table),
             schema_sent: false,
         }
@@ -48,8 +53,7 @@ impl RemoteBackend {
 impl Backend for RemoteBackend {
     fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>> {
         let sql = self.sql.find.clone();
-        let result = self.exec(&sql, vec![text(token), int(now)], true)?;
-        result.rows.first().and_then(|r| r.values.first()).map(hrana::as_blob).transpose()
+        hrana::found_data(&self.exec(&sql, vec![text(token), int(now)], true)?)
     }
 
     fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()> {
@@ -59,12 +63,12 @@ impl Backend for RemoteBackend {
 
     fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
         let sql = self.sql.update.clone();
-        Ok(self.exec(&sql, vec![text(token), blob(data), int(expiry), int(now)], false)?.affected_row_count == 1)
+        hrana::changed_one(&self.exec(&sql, vec![text(token), blob(data), int(expiry), int(now)], false)?)
     }
 
     fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {
         let sql = self.sql.insert_new.clone();
-        Ok(self.exec(&sql, vec![text(token), blob(data), int(expiry)], false)?.affected_row_count == 1)
+        hrana::changed_one(&self.exec(&sql, vec![text(token), blob(data), int(expiry)], false)?)
     }
 
     fn delete(&mut self, token: &str) -> Result<()> {
@@ -84,17 +88,12 @@ impl Backend for RemoteBackend {
 
     fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool> {
         let sql = self.sql.touch.clone();
-        Ok(self.exec(&sql, vec![text(token), int(expiry), int(now)], false)?.affected_row_count == 1)
+        hrana::changed_one(&self.exec(&sql, vec![text(token), int(expiry), int(now)], false)?)
     }
 
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
         let sql = self.sql.counts.clone();
-        let result = self.exec(&sql, vec![int(now)], true)?;
-        let column = |i: usize| match result.rows.first().and_then(|r| r.values.get(i)) {
-            Some(libsql_hrana::proto::Value::Integer { value }) => u64::try_from(*value).unwrap_or(0),
-            _ => 0,
-        };
-        Ok(SessionCounts { active: column(0), expired: column(1) })
+        hrana::session_counts(&self.exec(&sql, vec![int(now)], true)?)
     }
 
     /// One pipeline (one round trip) deletes the whole batch: the time budget does not

@@ -9,7 +9,7 @@ use libsql_hrana::proto::{
     StreamResult, Value,
 };
 
-use crate::backend::SweepReport;
+use crate::backend::{SessionCounts, SweepReport};
 use crate::error::{Error, Result};
 use crate::schema::Sql;
 
@@ -129,6 +129,39 @@ pub fn first_int(result: &StmtResult) -> Result<i64> {
     }
 }
 
+/// The data column of a `find`: no row is no session; anything but one row holding a
+/// blob is a garbled answer.
+pub fn found_data(result: &StmtResult) -> Result<Option<Vec<u8>>> {
+    match result.rows.as_slice() {
+        [] => Ok(None),
+        [row] => row.values.first().map(as_blob).transpose()?.map(Some).ok_or_else(|| protocol("a row without data")),
+        _ => Err(protocol("more than one row for one token")),
+    }
+}
+
+/// The one row of two non-negative integers that the counts query returns. A missing
+/// row or column, or any other value, is a garbled answer, never a zero.
+pub fn session_counts(result: &StmtResult) -> Result<SessionCounts> {
+    let [row] = result.rows.as_slice() else {
+        return Err(protocol("expected one row of counts"));
+    };
+    let count = |i: usize| match row.values.get(i) {
+        Some(Value::Integer { value }) => u64::try_from(*value).map_err(|_| protocol("a negative count")),
+        _ => Err(protocol("expected two integer counts")),
+    };
+    Ok(SessionCounts { active: count(0)?, expired: count(1)? })
+}
+
+/// Whether a single-row write (keyed by the token, the primary key) changed its row: 0
+/// or 1 changed rows; more is a garbled answer.
+pub fn changed_one(result: &StmtResult) -> Result<bool> {
+    match result.affected_row_count {
+        0 => Ok(false),
+        1 => Ok(true),
+        n => Err(protocol(&format!("{n} rows changed for one token"))),
+    }
+}
+
 pub fn as_blob(value: &Value) -> Result<Vec<u8>> {
     match value {
         Value::Blob { value } => Ok(value.to_vec()),
@@ -223,6 +256,66 @@ mod tests {
     fn busy_servers_are_unavailable() {
         let resp = parse(r#"{"baton":null,"base_url":null,"results":[{"type":"error","error":{"message":"database is locked","code":"SQLITE_BUSY"}}]}"#);
         assert!(matches!(op_response(resp, false), Err(Error::Unavailable(_))));
+    }
+
+    fn execute_result(rows: &str, affected: u64) -> StmtResult {
+        serde_json::from_str(&format!(r#"{{"cols":[],"rows":{rows},"affected_row_count":{affected},"last_insert_rowid":null}}"#))
+            .expect("statement result")
+    }
+
+    #[test]
+    fn counts_come_from_one_row_of_two_integers() {
+        let ok = execute_result(r#"[[{"type":"integer","value":"3"},{"type":"integer","value":"4"}]]"#, 0);
+        assert_eq!(session_counts(&ok), Ok(SessionCounts { active: 3, expired: 4 }));
+    }
+
+    #[test]
+    fn garbled_counts_are_storage_errors_never_zero() {
+        for rows in [
+            "[]",
+            "[[]]",
+            r#"[[{"type":"integer","value":"3"}]]"#,
+            r#"[[{"type":"text","value":"3"},{"type":"integer","value":"4"}]]"#,
+            r#"[[{"type":"integer","value":"3"},{"type":"null"}]]"#,
+            r#"[[{"type":"float","value":1.5},{"type":"integer","value":"4"}]]"#,
+            r#"[[{"type":"integer","value":"-1"},{"type":"integer","value":"4"}]]"#,
+            r#"[[{"type":"integer","value":"1"},{"type":"integer","value":"1"}],[{"type":"integer","value":"1"},{"type":"integer","value":"1"}]]"#,
+        ] {
+            assert!(matches!(session_counts(&execute_result(rows, 0)), Err(Error::Storage(_))), "{rows}");
+        }
+    }
+
+    #[test]
+    fn find_reads_no_row_as_no_session_and_refuses_garbled_rows() {
+        assert_eq!(found_data(&execute_result("[]", 0)), Ok(None));
+        assert_eq!(found_data(&execute_result(r#"[[{"type":"blob","base64":"aGk"}]]"#, 0)), Ok(Some(b"hi".to_vec())));
+        for rows in ["[[]]", r#"[[{"type":"null"}]]"#, r#"[[{"type":"integer","value":"1"}]]"#, r#"[[{"type":"blob","base64":"aGk"}],[{"type":"blob","base64":"aGk"}]]"#] {
+            assert!(matches!(found_data(&execute_result(rows, 0)), Err(Error::Storage(_))), "{rows}");
+        }
+    }
+
+    #[test]
+    fn single_row_writes_change_zero_or_one_row() {
+        assert_eq!(changed_one(&execute_result("[]", 0)), Ok(false));
+        assert_eq!(changed_one(&execute_result("[]", 1)), Ok(true));
+        assert!(matches!(changed_one(&execute_result("[]", 2)), Err(Error::Storage(_))));
+    }
+
+    #[test]
+    fn listings_refuse_rows_that_are_not_token_and_data() {
+        for rows in ["[[]]", r#"[[{"type":"text","value":"a"}]]"#, r#"[[{"type":"integer","value":"1"},{"type":"blob","base64":"aGk"}]]"#, r#"[[{"type":"text","value":"a"},{"type":"null"}]]"#] {
+            assert!(matches!(entries(&execute_result(rows, 0)), Err(Error::Storage(_))), "{rows}");
+        }
+    }
+
+    #[test]
+    fn a_sweep_without_its_count_step_is_a_storage_error() {
+        let ok = r#"{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}"#;
+        let json = format!(
+            r#"{{"type":"batch","result":{{"step_results":[{ok},{ok},{ok},{ok},null],"step_errors":[null,null,null,null,null]}}}}"#
+        );
+        let resp: StreamResponse = serde_json::from_str(&json).expect("batch response");
+        assert!(matches!(sweep_report(resp), Err(Error::Storage(_))));
     }
 
     #[test]

@@ -8,6 +8,11 @@
 //! so the server-side schema is created on first use without an extra round trip.
 //! Multi-statement operations (sweep) run as one transactional Hrana batch.
 //!
+//! Every call is bounded: `SESSIONS_REMOTE_TIMEOUT` covers it from connecting to the last
+//! byte of the answer, and `SESSIONS_REMOTE_MAX_RESPONSE` caps the answer's size (see
+//! `transport`). A reply that does not have the shape its query implies is a `Storage`
+//! error, never a default value (see `hrana`).
+//!
 //! Built only with the `remote` cargo feature (on by default), because it makes the
 //! component import `wasi:http/outgoing-handler`; hosts without networking load the
 //! local-only build (`--no-default-features`).
@@ -34,7 +39,8 @@ pub fn open(url: &str, config: &Config) -> Result<Box<dyn Backend>> {
 #[cfg(not(all(feature = "remote", target_arch = "wasm32")))]
 pub fn open(url: &str, _config: &Config) -> Result<Box<dyn Backend>> {
     Err(crate::error::Error::InvalidConfig(format!(
-        "SESSIONS_DATABASE={url}: this build has no remote backend (it was built without the \
-         `remote` feature, or runs natively); use the default libsqlstore.wasm, or a file path"
+        "SESSIONS_DATABASE={}: this build has no remote backend (it was built without the \
+         `remote` feature, or runs natively); use the default libsqlstore.wasm, or a file path",
+        crate::config::redact_url(url)
     )))
 }
