@@ -5,6 +5,7 @@
 //! unit-tested natively. A malformed value is an `InvalidConfig` error that names the
 //! variable and says what would be accepted.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,6 +42,23 @@ pub enum Locking {
     Exclusive,
 }
 
+/// A secret setting (the auth token). Its `Debug` form is `***`, so nothing printed from
+/// a [`Config`] shows it; [`Secret::expose`] hands the value to the one place that sends it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// Validated settings. Defaults are the `DEFAULT_*` constants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -64,7 +82,7 @@ pub struct Config {
     pub locking: Locking,
     /// Bearer token for a remote server (`SESSIONS_AUTH_TOKEN`). Never part of any
     /// message; refused with a plain `http://` URL to anything but a loopback host.
-    pub auth_token: Option<String>,
+    pub auth_token: Option<Secret>,
     /// Bound on a whole remote call: connecting, sending the request, and reading the
     /// answer to its last byte. A server that is down, wedged or merely slow (trickling
     /// its answer) turns into `Unavailable` once it has passed.
@@ -311,7 +329,7 @@ fn parse_remote_url(value: &str, scheme: &str) -> Result<String> {
     Ok(format!("{base_scheme}://{host}"))
 }
 
-fn parse_auth_token(value: &str) -> Result<Option<String>> {
+fn parse_auth_token(value: &str) -> Result<Option<Secret>> {
     if value.is_empty() {
         return Ok(None);
     }
@@ -321,7 +339,7 @@ fn parse_auth_token(value: &str) -> Result<Option<String>> {
             "SESSIONS_AUTH_TOKEN: contains spaces or non-ASCII characters; give the bare token".into(),
         ));
     }
-    Ok(Some(value.to_owned()))
+    Ok(Some(Secret(value.to_owned())))
 }
 
 fn parse_remote_timeout(value: &str) -> Result<Duration> {
@@ -589,6 +607,13 @@ mod tests {
             Err(Error::InvalidConfig(msg)) => assert!(!msg.contains("secret"), "{msg}"),
             other => panic!("expected InvalidConfig, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_debug_form_hides_the_auth_token() {
+        let config = with("SESSIONS_AUTH_TOKEN", "hunter2").expect("config");
+        let shown = format!("{config:?}");
+        assert!(shown.contains("auth_token: Some(***)") && !shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

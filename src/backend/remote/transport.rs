@@ -32,6 +32,7 @@ use wstd::http::StatusCode;
 use wstd::io::{AsyncOutputStream, AsyncPollable};
 
 use super::hrana::PIPELINE_PATH;
+use crate::config::Secret;
 use crate::error::{Error, Result};
 
 /// How much of an error answer's body is quoted in a message.
@@ -49,7 +50,7 @@ pub struct Transport {
     base_url: String,
     scheme: Scheme,
     authority: String,
-    auth_token: Option<String>,
+    auth_token: Option<Secret>,
     timeout: Duration,
     max_response: u64,
 }
@@ -72,7 +73,7 @@ struct Answer {
 impl Transport {
     /// `base_url` comes from `config::Database::Remote`: `http://…` or `https://…`, no
     /// path. `timeout` bounds each whole call; `max_response` each answer's bytes.
-    pub fn new(base_url: &str, auth_token: Option<String>, timeout: Duration, max_response: u64) -> Transport {
+    pub fn new(base_url: &str, auth_token: Option<Secret>, timeout: Duration, max_response: u64) -> Transport {
         let (scheme, authority) = match base_url.split_once("://") {
             Some(("https", authority)) => (Scheme::Https, authority),
             Some((_, authority)) => (Scheme::Http, authority),
@@ -123,7 +124,7 @@ impl Transport {
             // The body may be cut off when the request was refused early: a quote is enough.
             // Read past the quote by the token's length, so that a token the server echoes
             // is scrubbed whole, never cut to a prefix at the quote's end.
-            let token_len = self.auth_token.as_ref().map_or(0, String::len);
+            let token_len = self.auth_token.as_ref().map_or(0, |t| t.expose().len());
             let limit = (QUOTE_READ_BYTES + token_len) as u64;
             let quoted = read_body(response, limit, 0).await.map_or_else(|_unread| Vec::new(), |b| b.bytes);
             return Ok(Answer { status, body: quoted });
@@ -190,7 +191,7 @@ impl Transport {
     fn request(&self, length: usize) -> Result<OutgoingRequest> {
         let mut headers = vec![("content-type".to_owned(), b"application/json".to_vec())];
         if let Some(token) = &self.auth_token {
-            headers.push(("authorization".to_owned(), format!("Bearer {token}").into_bytes()));
+            headers.push(("authorization".to_owned(), format!("Bearer {}", token.expose()).into_bytes()));
         }
         let fields = Fields::from_list(&headers).map_err(|_| {
             Error::InvalidConfig("SESSIONS_AUTH_TOKEN: not a valid HTTP header value; give the bare token".into())
@@ -248,7 +249,7 @@ impl Transport {
     /// Server-provided text without the auth token, should a server ever echo it.
     fn scrub(&self, text: &str) -> String {
         match &self.auth_token {
-            Some(token) => text.replace(token.as_str(), "***"),
+            Some(token) => text.replace(token.expose(), "***"),
             None => text.to_owned(),
         }
     }
