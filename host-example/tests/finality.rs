@@ -276,9 +276,9 @@ async fn a_503_answer_names_no_path_pid_or_lock_holder_and_the_detail_goes_to_th
     let token = request(&client, server.url("/put?message=kept"), None).await.cookie.expect("cookie");
     // Another live process's lock, as the component writes it: this test process holds it.
     let lock = server.data.join("sessions.db-lock");
-    let owner = host_example::lockrecovery::owner_tag();
+    let owner = host_example::lockrecovery::OwnerFile::create(&server.data.join("sessions.db")).expect("owner file");
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
-    std::fs::write(&lock, format!("owner=another-instance host={owner} mode=operation acquired_ms={now_ms}"))
+    std::fs::write(&lock, format!("owner=another-instance host={} mode=operation acquired_ms={now_ms}", owner.tag()))
         .expect("write the lock");
     let data_path = server.data.to_str().expect("utf-8").to_owned();
     let pid = std::process::id().to_string();
