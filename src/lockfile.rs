@@ -41,15 +41,18 @@
 //!
 //! # Liveness
 //!
-//! Only a host can prove that a holder is dead. `SESSIONS_LOCK_OWNER=flock:<file>#<n>` says:
-//! "the process running this instance holds an exclusive OS lock (flock) on `<file>`, a file
-//! name in the database's directory, for as long as it may run instances; `<n>` tells its
-//! instances apart". Then a lock is abandoned when `<file>` is missing or can be locked by
+//! Only a host can prove that a holder is dead. `SESSIONS_LOCK_OWNER=flock:<db name>-owner-<id>`
+//! (`<id>`: letters and digits) says: "the process running this instance holds an exclusive
+//! OS lock (flock) on that file, beside the database, for as long as it may run instances;
+//! one such file per store, so its instances' locks are told apart from others' (each host
+//! store runs one instance at a time)". Then a lock is abandoned when the file is missing or
+//! can be locked by
 //! someone else: the kernel released it because its process exited, whatever PID namespace,
 //! container or clock that process had. A host that can take OS locks may remove such a lock
 //! while holding `<db>-lock-break` (an OS lock, so removals never race) after re-reading the
 //! lock unchanged; and it may remove the lock of one of its own instances that it has
-//! discarded (its exact tag). The host-example library does both; so do the shell launchers.
+//! discarded (its exact tag). The host-example library does both (`lockrecovery`); so do the
+//! shell launchers (`examples/lib/lockowner.sh`).
 //! A lock without such a tag (the bare wasmtime CLI) stays until an operator removes it, and
 //! the `Unavailable` message says so.
 //!
@@ -68,12 +71,6 @@ use crate::token::{RandomTokens, TokenSource};
 
 /// The suffix of the lock file: `<db>-lock`.
 pub const LOCK_SUFFIX: &str = "-lock";
-
-/// The suffix of the file hosts lock while they remove an abandoned lock: `<db>-lock-break`.
-pub const BREAK_SUFFIX: &str = "-lock-break";
-
-/// The prefix of a liveness tag (`SESSIONS_LOCK_OWNER=flock:<file>#<n>`).
-pub const FLOCK_TAG_PREFIX: &str = "flock:";
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
@@ -317,7 +314,7 @@ mod tests {
     use super::*;
 
     fn lock_in(dir: &Path, timeout: Duration) -> FileLock {
-        FileLock::for_database(&dir.join("s.db"), timeout, Some("flock:s.db-owner-x#1".into()))
+        FileLock::for_database(&dir.join("s.db"), timeout, Some("flock:s.db-owner-01ab".into()))
     }
 
     #[test]
@@ -340,7 +337,7 @@ mod tests {
         let guard = lock.acquire().expect("free lock");
         let line = read_line(lock.path()).expect("a line");
         assert_eq!(line.owner, guard.owner);
-        assert_eq!(line.host.as_deref(), Some("flock:s.db-owner-x#1"));
+        assert_eq!(line.host.as_deref(), Some("flock:s.db-owner-01ab"));
         assert_eq!(line.mode, Mode::Operation);
         assert_eq!(LockLine::parse(&line.render()), Some(line));
     }

@@ -502,7 +502,7 @@ mod tests {
         let (mut s, _) = open_with(&config);
         s.commit("tok", b"x", T0 + 1000).expect("commit");
         let lock_path = dir.path().join("sessions.db-lock");
-        let line = "owner=paused-writer host=flock:sessions.db-owner-a#1 mode=operation acquired_ms=1";
+        let line = "owner=paused-writer host=flock:sessions.db-owner-0a mode=operation acquired_ms=1";
         std::fs::write(&lock_path, line).expect("a paused writer's lock");
         let ancient = std::time::SystemTime::now() - std::time::Duration::from_secs(365 * 24 * 3600);
         std::fs::File::options().write(true).open(&lock_path).and_then(|f| f.set_modified(ancient)).expect("age");
