@@ -337,16 +337,18 @@ async fn an_exclusive_instance_keeps_the_file_until_its_host_closes_it() {
 }
 
 #[tokio::test]
-async fn a_lock_left_by_a_process_that_exited_is_recovered_at_once() {
+async fn a_lock_left_by_a_process_that_exited_is_recovered_at_once_by_a_restarted_host() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "10s"));
-    store.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
+    let before = open(in_dir(dir.path()));
+    before.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
+    before.close().await;
     // What a killed process leaves: its lock, and its owner file that nobody flocks any more.
     std::fs::write(dir.path().join("sessions.db-owner-dead01"), "").expect("owner file");
     let line = "owner=killed host=flock:sessions.db-owner-dead01 mode=operation acquired_ms=1";
     std::fs::write(dir.path().join("sessions.db-lock"), line).expect("lock");
+    let restarted = open(in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "10s"));
     let started = Instant::now();
-    assert_eq!(store.find("tok").await.expect("find"), Some(b"x".to_vec()));
+    assert_eq!(restarted.find("tok").await.expect("find"), Some(b"x".to_vec()));
     assert!(started.elapsed() < Duration::from_secs(2), "recovered without waiting: {:?}", started.elapsed());
 }
 
