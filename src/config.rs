@@ -91,8 +91,9 @@ pub struct Config {
     /// a `Storage` error (nothing is allocated beyond it). Never below what one session
     /// of `max_data_bytes` needs (see [`remote_answer_floor`]).
     pub remote_max_response: u64,
-    /// Who this instance's host is (`SESSIONS_LOCK_OWNER`), written into lock files so a
-    /// host can tell that a lock belongs to a dead process of its own (see `lockfile`).
+    /// The host's liveness tag (`SESSIONS_LOCK_OWNER`, `flock:<db>-owner-<id>`), written into
+    /// lock files so that any host able to take OS locks can tell once their holder's process
+    /// has exited (see `lockfile`, "Liveness").
     pub lock_owner: Option<String>,
 }
 
