@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6's tests, set-up included: the edge app composed with the session store under
+# The edge-deployment tests, set-up included: the edge app composed with the session store under
 # `wasmtime serve`, the Node host driving the jco transpilation, and cron-style sweeps, each
 # with a database file and with a shared libSQL server (sqld) that every test starts on a
 # free loopback port of its own and stops by PID.

@@ -1,5 +1,5 @@
 //! Sweeping expired sessions on a timer: every `cleanup-interval` of the component (the
-//! default), a fixed interval, or a cron expression. The seed's `StopCleanup` is
+//! default), a fixed interval, or a cron expression. scs's `StopCleanup` is
 //! [`Sweeper::stop`].
 
 use std::str::FromStr;
