@@ -97,6 +97,8 @@ pub struct Config {
     pub lock_owner: Option<String>,
 }
 
+/// Where hosts preopen the data directory in the guest; [`DEFAULT_DATABASE`] lies in it.
+pub const DATA_DIR: &str = "/data";
 pub const DEFAULT_DATABASE: &str = "/data/sessions.db";
 pub const DEFAULT_TABLE: &str = "sessions";
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -439,6 +441,12 @@ mod tests {
             Err(Error::InvalidConfig(msg)) => assert!(msg.contains(variable), "{msg}"),
             other => panic!("expected InvalidConfig naming {variable}, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_default_database_lies_in_the_data_directory_hosts_preopen() {
+        let file = std::path::Path::new(DEFAULT_DATABASE);
+        assert_eq!(file.parent(), Some(std::path::Path::new(DATA_DIR)));
     }
 
     #[test]

@@ -72,6 +72,26 @@ use crate::token::{RandomTokens, TokenSource};
 /// The suffix of the lock file: `<db>-lock`.
 pub const LOCK_SUFFIX: &str = "-lock";
 
+/// The suffix of the hosts' OS lock for removing an abandoned lock: `<db>-lock-break`.
+pub const BREAK_SUFFIX: &str = "-lock-break";
+
+/// What starts a `SESSIONS_LOCK_OWNER` tag that names an owner file: `flock:<file name>`.
+pub const OWNER_TAG_PREFIX: &str = "flock:";
+
+/// The owner file's name for `id` beside the database named `db_name`: `<db name>-owner-<id>`.
+pub fn owner_file_name(db_name: &str, id: &str) -> String {
+    format!("{db_name}-owner-{id}")
+}
+
+/// The owner file a lock's `host=` tag names, if it is a `flock:` tag naming an owner file of
+/// the database `db_name` (`<db name>-owner-<id>`, `<id>` letters and digits): a file name
+/// beside the database, never a path, so a lock's text never leads a host elsewhere.
+pub fn owner_file_of<'a>(db_name: &str, tag: &'a str) -> Option<&'a str> {
+    let name = tag.strip_prefix(OWNER_TAG_PREFIX)?;
+    let id = name.strip_prefix(db_name)?.strip_prefix("-owner-")?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(name)
+}
+
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
 
@@ -328,6 +348,17 @@ mod tests {
         assert!(!lock.path().exists());
         let left: Vec<_> = fs::read_dir(dir.path()).expect("list").collect();
         assert!(left.is_empty(), "no staged file is left behind: {left:?}");
+    }
+
+    #[test]
+    fn an_owner_tag_names_only_an_owner_file_of_its_own_database() {
+        let name = owner_file_name("s.db", "01ab");
+        assert_eq!(owner_file_of("s.db", &format!("{OWNER_TAG_PREFIX}{name}")), Some(name.as_str()));
+        for foreign in ["flock:s.db-owner-", "flock:t.db-owner-01ab", "flock:s.db-owner-../x", "flock:/etc/passwd",
+            "s.db-owner-01ab", "pid:12"]
+        {
+            assert_eq!(owner_file_of("s.db", foreign), None, "{foreign}");
+        }
     }
 
     #[test]

@@ -159,6 +159,15 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The component `./dev build` makes: in the target directory this binary was built into
+/// (`target/release/bench` → `target/wasm32-wasip2/release/libsqlstore.wasm`).
+pub fn component() -> anyhow::Result<PathBuf> {
+    let target = bin_dir()?.parent().context("the benchmark binary is not in a cargo target directory")?.to_owned();
+    let path = target.join("wasm32-wasip2/release/libsqlstore.wasm");
+    anyhow::ensure!(path.is_file(), "{} is missing: run ./dev build", path.display());
+    Ok(path)
+}
+
 /// Where the release binaries are: beside this one (`target/release`).
 pub fn bin_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;

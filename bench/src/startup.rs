@@ -3,14 +3,14 @@
 //! answer its first `find`. This decides whether a host may make an instance per
 //! request (as `wasmtime serve` does).
 //!
-//! Measured through the host library's public API: `SessionStore::open` (a worker
+//! Measured through the host library's public API: `ComponentStore::open` (a worker
 //! thread, no instance yet) and the first `find`, which instantiates, opens the
 //! database (pragmas, schema check, prepared statements) and answers. Also `Runtime::load`
 //! (compiling the component with Cranelift), paid once per process.
 
 use std::time::{Duration, Instant};
 
-use host_example::{Runtime, SessionStore, StoreOptions};
+use host_example::{Runtime, ComponentStore, StoreOptions};
 use serde::Serialize;
 
 use crate::latency::{figures, ms, Figures};
@@ -32,7 +32,7 @@ pub struct StartupResult {
 
 /// Loads the runtime (timed) for the whole run.
 pub fn load_runtime() -> anyhow::Result<(Runtime, Duration)> {
-    let path = host_example::locate_component()?;
+    let path = crate::servers::component()?;
     let started = Instant::now();
     let runtime = Runtime::load(&path)?;
     Ok((runtime, started.elapsed()))
@@ -57,7 +57,7 @@ pub async fn run(runtime: &Runtime, load: Duration, repeats: u32) -> anyhow::Res
         memory.push(t);
     }
 
-    let store = SessionStore::open(runtime, file_options())?;
+    let store = ComponentStore::open(runtime, file_options())?;
     store.find(&tok).await?;
     let mut warm = Vec::new();
     let started = Instant::now();
@@ -80,7 +80,7 @@ pub async fn run(runtime: &Runtime, load: Duration, repeats: u32) -> anyhow::Res
 /// Opens a store, times it up to its first answered find, closes it (not timed).
 async fn first_find(runtime: &Runtime, options: StoreOptions, tok: &str, expect_found: bool) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    let store = SessionStore::open(runtime, options)?;
+    let store = ComponentStore::open(runtime, options)?;
     let found = store.find(tok).await?;
     let took = started.elapsed();
     anyhow::ensure!(found.is_some() == expect_found, "unexpected first find result");

@@ -72,7 +72,7 @@ impl Kind {
 pub enum Subject {
     /// Whatever `libsqlstore::open` returns: the backend the component itself picks.
     Native(libsqlstore::SessionStore<Box<dyn Backend>>),
-    Component(host_example::SessionStore),
+    Component(host_example::ComponentStore),
 }
 
 /// The database file a subject uses inside `dir` (the component sees `dir` as `/data`).
@@ -100,7 +100,7 @@ impl Subject {
                     }
                 }
                 .env("SESSIONS_LOCKING", locking);
-                let store = host_example::SessionStore::open(runtime, options)?;
+                let store = host_example::ComponentStore::open(runtime, options)?;
                 // The database is opened by the first call; keep that out of the figures.
                 store.stats().await?;
                 Subject::Component(store)

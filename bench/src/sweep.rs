@@ -74,7 +74,7 @@ async fn sweep_native(plan: &Plan, dir: &std::path::Path, runtime: &Runtime) -> 
 }
 
 async fn sweep_component(plan: &Plan, dir: &std::path::Path, runtime: &Runtime) -> anyhow::Result<SweepResult> {
-    let store = host_example::SessionStore::open(
+    let store = host_example::ComponentStore::open(
         runtime,
         StoreOptions::in_dir(dir)
             .env("SESSIONS_DATABASE", format!("/data/{DB_FILE}"))

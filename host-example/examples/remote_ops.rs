@@ -7,16 +7,20 @@
 
 use std::time::{Duration, Instant};
 
-use host_example::sqld::Sqld;
-use host_example::{HostClock, Runtime, SessionStore, StoreOptions};
+#[path = "../tests/common/sqld.rs"]
+#[allow(dead_code)] // the tests use more of the fixture than this example
+mod sqld;
+use sqld::Sqld;
+
+use host_example::{HostClock, Runtime, ComponentStore, StoreOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ops: u64 = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(2000);
     let dir = tempfile::tempdir()?;
     let sqld = Sqld::start(dir.path(), None)?;
-    let runtime = Runtime::load(&host_example::locate_component()?)?;
-    let store = SessionStore::open(&runtime, StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", sqld.url()))?;
+    let runtime = Runtime::load(&component())?;
+    let store = ComponentStore::open(&runtime, StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", sqld.url()))?;
     let expiry = HostClock::default().now_ms() + 3_600_000;
     store.stats().await?; // first call: creates the schema
     let data = vec![b'x'; 200];
@@ -52,4 +56,11 @@ fn report(op: &str, ops: u64, total: Duration, latencies: &mut [Duration], reque
         at(0.99),
         requests as f64 / ops as f64
     );
+}
+
+/// The component: `$LIBSQLSTORE_COMPONENT`, else where `./dev build` puts it (run from the
+/// repository's root).
+fn component() -> std::path::PathBuf {
+    std::env::var_os("LIBSQLSTORE_COMPONENT")
+        .map_or_else(|| "target/wasm32-wasip2/release/libsqlstore.wasm".into(), std::path::PathBuf::from)
 }

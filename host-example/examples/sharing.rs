@@ -1,4 +1,4 @@
-//! Why `SessionStore` is one instance behind a FIFO mutex: measures 64 concurrent callers
+//! Why `ComponentStore` is one instance behind a FIFO mutex: measures 64 concurrent callers
 //! spread over 1, 2 and 4 component instances of the same database file (shared locking,
 //! the only mode several instances can use), for `find` and `commit`. Every call on a
 //! file is one transaction under the component's lock file, so extra instances can only
@@ -8,20 +8,20 @@
 
 use std::time::Instant;
 
-use host_example::{HostClock, Runtime, SessionStore, StoreOptions};
+use host_example::{HostClock, Runtime, ComponentStore, StoreOptions};
 
 const CALLERS: usize = 64;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ops: usize = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(4000);
-    let runtime = Runtime::load(&host_example::locate_component()?)?;
+    let runtime = Runtime::load(&component())?;
     println!("{CALLERS} concurrent callers, {ops} ops per run, one database file");
     println!("{:<10} {:>12} {:>12}", "instances", "find ops/s", "commit ops/s");
     for instances in [1, 2, 4] {
         let dir = tempfile::tempdir()?;
-        let stores: Vec<SessionStore> = (0..instances)
-            .map(|_| SessionStore::open(&runtime, StoreOptions::in_dir(dir.path())))
+        let stores: Vec<ComponentStore> = (0..instances)
+            .map(|_| ComponentStore::open(&runtime, StoreOptions::in_dir(dir.path())))
             .collect::<Result<_, _>>()?;
         let expiry = HostClock::default().now_ms() + 3_600_000;
         for i in 0..1000 {
@@ -44,9 +44,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Runs `ops` calls from `CALLERS` tasks, caller `c` using instance `c % instances`; ops/s.
-async fn run<F, Fut>(stores: &[SessionStore], ops: usize, call: F) -> Result<f64, host_example::StoreError>
+async fn run<F, Fut>(stores: &[ComponentStore], ops: usize, call: F) -> Result<f64, host_example::StoreError>
 where
-    F: Fn(SessionStore, usize) -> Fut + Clone + Send + 'static,
+    F: Fn(ComponentStore, usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<(), host_example::StoreError>> + Send,
 {
     let started = Instant::now();
@@ -64,4 +64,11 @@ where
         task.await.map_err(|e| host_example::StoreError::Guest(e.to_string()))??;
     }
     Ok(ops as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The component: `$LIBSQLSTORE_COMPONENT`, else where `./dev build` puts it (run from the
+/// repository's root).
+fn component() -> std::path::PathBuf {
+    std::env::var_os("LIBSQLSTORE_COMPONENT")
+        .map_or_else(|| "target/wasm32-wasip2/release/libsqlstore.wasm".into(), std::path::PathBuf::from)
 }

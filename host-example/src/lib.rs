@@ -1,14 +1,24 @@
 //! Embed the libsqlstore session-store component in a wasmtime host.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use host_example::{Runtime, SessionStore, StoreOptions};
-//! let runtime = Runtime::load(&host_example::locate_component()?)?;
-//! let store = SessionStore::open(&runtime, StoreOptions::in_dir("./data"))?;
-//! let token = store.create(b"{}".to_vec(), u64::MAX).await?;
-//! assert!(store.find(&token).await?.is_some());
-//! # Ok(()) }
-//! ```
+//! The library is what an application links; the `host-example` binary (behind the default
+//! `cli` feature) is a demo server and cron command built on it.
+//!
+//! # Map
+//!
+//! | item | what it holds |
+//! |---|---|
+//! | [`Runtime`] | the compiled component, once per process: engine, `InstancePre`, epoch ticker |
+//! | [`ComponentStore`] | a handle on one database: one instance behind a FIFO mutex, every call bounded |
+//! | [`StoreOptions`] | where a store's data lives, its `SESSIONS_*` settings, memory and time bounds |
+//! | [`HostClock`] | the wall clock the guest reads (Unix milliseconds), adjustable in tests |
+//! | [`StoreError`], [`LoadError`] | what a call or a set-up step can fail with, typed |
+//! | [`lockrecovery`] | the host's half of the component's lock protocol: owner files, dead-lock recovery |
+//! | [`SessionManager`] | cookies and the session record over a store; logout and renewal are final |
+//! | [`Sweeper`], [`Schedule`] | sweeps on a timer or a cron expression |
+//! | [`server`] | (feature `server`) the demo's HTTP routes over a [`SessionManager`] |
+//!
+//! The README's "Embedding the library" snippet is the example; it is compiled as a
+//! doctest of this crate (`cargo test -p host-example --doc`).
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -20,24 +30,25 @@ mod bindings {
 }
 
 pub mod clock;
-pub mod control;
 pub mod error;
-pub mod hostlock;
-pub mod locate;
 pub mod lockrecovery;
 pub mod options;
 pub mod runtime;
 pub mod scheduler;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod session;
-pub mod sqld;
 pub mod store;
+
+/// The README's Rust code, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 
 pub use clock::HostClock;
 pub use error::{LoadError, StoreError};
-pub use locate::locate_component;
 pub use options::StoreOptions;
 pub use runtime::Runtime;
 pub use scheduler::{Schedule, Sweeper};
 pub use session::{SessionConfig, SessionManager};
-pub use store::{SessionCounts, SessionStore, SweepReport};
+pub use store::{ComponentStore, SessionCounts, SweepReport};

@@ -22,11 +22,20 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-/// What this module needs of the component's lock line: `owner=… host=… mode=… …`.
+use libsqlstore::lockfile::{self, LockLine, BREAK_SUFFIX, LOCK_SUFFIX, OWNER_TAG_PREFIX};
+
+/// The lock as read: its exact text (to check it unchanged before removing it) and its line.
 #[derive(Debug, PartialEq, Eq)]
 struct Held {
-    line: String,
-    host: String,
+    text: String,
+    line: LockLine,
+}
+
+impl Held {
+    /// The holder's `SESSIONS_LOCK_OWNER`, if its host gave one.
+    fn host(&self) -> Option<&str> {
+        self.line.host.as_deref()
+    }
 }
 
 /// An owner file this store holds an exclusive flock on for its life; removed on drop
@@ -47,7 +56,7 @@ impl OwnerFile {
         let name = file_name(database)?;
         remove_dead_owner_files(database, dir);
         let id = random_id()?;
-        let final_name = format!("{name}-owner-{id}");
+        let final_name = lockfile::owner_file_name(&name, &id);
         let staged = dir.join(format!("{name}-newowner-{id}"));
         let file = OpenOptions::new().write(true).create_new(true).open(&staged)?;
         let locked = file.try_lock().map_err(|e| match e {
@@ -59,7 +68,7 @@ impl OwnerFile {
             let _ = fs::remove_file(&staged);
             return Err(e);
         }
-        Ok(OwnerFile { path, tag: format!("flock:{final_name}"), _locked: file })
+        Ok(OwnerFile { path, tag: format!("{OWNER_TAG_PREFIX}{final_name}"), _locked: file })
     }
 
     /// The `SESSIONS_LOCK_OWNER` value for the instances of this store.
@@ -79,7 +88,7 @@ pub fn recover_abandoned_lock(database: &Path) -> bool {
     let Some(held) = read_held(database) else {
         return false;
     };
-    let Some(owner) = owner_file(database, &held.host) else {
+    let Some(owner) = held.host().and_then(|tag| owner_file(database, tag)) else {
         return false; // a holder we cannot check is taken to be alive
     };
     if !owner_is_dead(&owner) {
@@ -99,28 +108,26 @@ pub fn recover_abandoned_lock(database: &Path) -> bool {
 /// Removes `<database>-lock` if it carries `tag`: for a store whose instance is gone, so
 /// nothing can be using the lock it took. True if removed.
 pub fn release_own_lock(database: &Path, tag: &str) -> bool {
-    let removed = read_held(database).is_some_and(|held| held.host == tag && remove_if_unchanged(database, &held));
+    let removed =
+        read_held(database).is_some_and(|held| held.host() == Some(tag) && remove_if_unchanged(database, &held));
     if removed {
         tracing::debug!(lock = %lock_path(database).display(), "released the lock of a discarded instance");
     }
     removed
 }
 
-/// The lock's line and its `host=` tag, if there is a lock.
+/// The lock, if there is one and it reads as the component writes it.
 fn read_held(database: &Path) -> Option<Held> {
-    let mut line = String::new();
-    File::open(lock_path(database)).ok()?.take(512).read_to_string(&mut line).ok()?;
-    let host = line.split(' ').find_map(|field| field.strip_prefix("host="))?.trim_end().to_owned();
-    Some(Held { line, host })
+    let mut text = String::new();
+    File::open(lock_path(database)).ok()?.take(512).read_to_string(&mut text).ok()?;
+    let line = LockLine::parse(&text)?;
+    Some(Held { text, line })
 }
 
-/// The owner file a `flock:<name>` tag names, beside the database. Only plain file names of
-/// this database's owner files are accepted: a lock file's text never leads us elsewhere.
+/// The owner file a lock's tag names beside the database (see [`lockfile::owner_file_of`]).
 fn owner_file(database: &Path, tag: &str) -> Option<PathBuf> {
-    let name = tag.strip_prefix("flock:")?;
-    let prefix = format!("{}-owner-", file_name(database).ok()?);
-    let id = name.strip_prefix(&prefix)?;
-    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| parent_dir(database).join(name))
+    let name = lockfile::owner_file_of(&file_name(database).ok()?, tag)?;
+    Some(parent_dir(database).join(name))
 }
 
 /// True when nobody holds the owner file's flock any more (or it is gone). Taking the flock
@@ -134,9 +141,8 @@ fn owner_is_dead(owner: &Path) -> bool {
 
 /// Removes the lock while holding `<db>-lock-break`, if it still reads as `held`.
 fn remove_if_unchanged(database: &Path, held: &Held) -> bool {
-    let mut breaker = lock_path(database).into_os_string();
-    breaker.push("-break");
-    let Ok(breaker) = OpenOptions::new().write(true).create(true).truncate(false).open(PathBuf::from(breaker)) else {
+    let breaker = lockfile::companion(database, BREAK_SUFFIX);
+    let Ok(breaker) = OpenOptions::new().write(true).create(true).truncate(false).open(breaker) else {
         return false;
     };
     if breaker.lock().is_err() {
@@ -148,22 +154,21 @@ fn remove_if_unchanged(database: &Path, held: &Held) -> bool {
 /// Removes `<name>-owner-*` files nobody holds any more and no lock names.
 fn remove_dead_owner_files(database: &Path, dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else { return };
-    let named = read_held(database).map(|held| held.host);
+    let held = read_held(database);
+    let named = held.as_ref().and_then(Held::host);
     for entry in entries.flatten() {
         let file = entry.file_name();
         let Some(file) = file.to_str() else { continue };
-        let tag = format!("flock:{file}");
+        let tag = format!("{OWNER_TAG_PREFIX}{file}");
         let Some(owner) = owner_file(database, &tag) else { continue };
-        if named.as_deref() != Some(tag.as_str()) && owner_is_dead(&owner) {
+        if named != Some(tag.as_str()) && owner_is_dead(&owner) {
             let _ = fs::remove_file(&owner);
         }
     }
 }
 
 fn lock_path(database: &Path) -> PathBuf {
-    let mut path = database.as_os_str().to_owned();
-    path.push("-lock");
-    path.into()
+    lockfile::companion(database, LOCK_SUFFIX)
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -190,12 +195,14 @@ fn random_id() -> io::Result<String> {
 
 #[cfg(test)]
 mod tests {
+    use libsqlstore::lockfile::Mode;
+
     use super::*;
 
-    fn write_lock(db: &Path, host: &str) -> String {
-        let line = format!("owner=abc host={host} mode=operation acquired_ms=1");
-        fs::write(lock_path(db), &line).expect("write lock");
-        line
+    /// Writes the lock as the component does; `host` `-` is a holder that gave no tag.
+    fn write_lock(db: &Path, host: &str) {
+        let line = LockLine { owner: "abc".into(), host: (host != "-").then(|| host.into()), mode: Mode::Operation, acquired_ms: 1 };
+        fs::write(lock_path(db), line.render()).expect("write lock");
     }
 
     #[test]

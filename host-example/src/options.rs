@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use crate::clock::HostClock;
 
-/// Where the data directory appears inside the guest.
-pub const GUEST_DATA_DIR: &str = "/data";
-
-/// The component's default `SESSIONS_DATABASE`.
-const DEFAULT_GUEST_DATABASE: &str = "/data/sessions.db";
+/// Where the data directory appears inside the guest: the component's default database
+/// lies in it.
+pub use libsqlstore::config::DATA_DIR as GUEST_DATA_DIR;
+use libsqlstore::config::DEFAULT_DATABASE as DEFAULT_GUEST_DATABASE;
 
 /// Settings for one store (one database).
 #[derive(Debug, Clone)]

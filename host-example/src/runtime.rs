@@ -64,7 +64,7 @@ impl WasiHttpHooks for CountingHooks {
 }
 
 /// A loaded, linked session-store component. Cheap to clone; open stores with
-/// [`crate::SessionStore::open`].
+/// [`crate::ComponentStore::open`].
 #[derive(Clone)]
 pub struct Runtime {
     pub(crate) engine: Engine,

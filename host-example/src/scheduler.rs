@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::StoreError;
-use crate::store::SessionStore;
+use crate::store::ComponentStore;
 
 /// When sweeps run.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ pub struct SweepRun {
 
 /// Calls `sweep` until it reports no more expired sessions, yielding between batches so
 /// that requests queued meanwhile are served between them.
-pub async fn sweep_until_done(store: &SessionStore) -> Result<SweepRun, StoreError> {
+pub async fn sweep_until_done(store: &ComponentStore) -> Result<SweepRun, StoreError> {
     let started = Instant::now();
     let (mut removed, mut batches) = (0, 0);
     loop {
@@ -75,7 +75,7 @@ pub struct Sweeper {
 impl Sweeper {
     /// Starts sweeping `store` on `schedule`. Each run logs what it removed and how long it
     /// took; a failed run is logged and the timer carries on.
-    pub fn spawn(store: SessionStore, schedule: Schedule) -> Sweeper {
+    pub fn spawn(store: ComponentStore, schedule: Schedule) -> Sweeper {
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             while let Some(delay) = schedule.next_delay() {

@@ -14,7 +14,7 @@ pub use session_core::{Saved, Session};
 
 use crate::clock::HostClock;
 use crate::error::StoreError;
-use crate::store::SessionStore;
+use crate::store::ComponentStore;
 
 /// Cookie settings and lifetimes.
 #[derive(Debug, Clone)]
@@ -41,17 +41,17 @@ impl Default for SessionConfig {
     }
 }
 
-/// Loads and saves sessions through a [`SessionStore`].
+/// Loads and saves sessions through a [`ComponentStore`].
 #[derive(Clone)]
 pub struct SessionManager {
-    store: SessionStore,
+    store: ComponentStore,
     config: SessionConfig,
     cookie: CookieSpec,
     clock: HostClock,
 }
 
 impl SessionManager {
-    pub fn new(store: SessionStore, config: SessionConfig, clock: HostClock) -> Self {
+    pub fn new(store: ComponentStore, config: SessionConfig, clock: HostClock) -> Self {
         let cookie = CookieSpec { name: config.cookie_name.clone(), secure: config.secure };
         SessionManager { store, config, cookie, clock }
     }

@@ -1,4 +1,4 @@
-//! [`SessionStore`]: a typed, thread-safe handle on one database, served by one
+//! [`ComponentStore`]: a typed, thread-safe handle on one database, served by one
 //! long-lived component instance behind a FIFO async mutex.
 //!
 //! Why one instance rather than a pool: every operation on a database file is one
@@ -55,7 +55,7 @@ pub struct SweepReport {
 
 /// A handle on one session database. Clones share the same instance.
 #[derive(Clone)]
-pub struct SessionStore {
+pub struct ComponentStore {
     inner: Arc<Inner>,
 }
 
@@ -101,11 +101,11 @@ macro_rules! guest {
     }};
 }
 
-impl SessionStore {
+impl ComponentStore {
     /// Opens a store: creates the data directory if missing. The database itself is
-    /// opened by the first call (see [`SessionStore::stats`] for a cheap check that it
+    /// opened by the first call (see [`ComponentStore::stats`] for a cheap check that it
     /// works).
-    pub fn open(runtime: &Runtime, options: StoreOptions) -> Result<SessionStore, LoadError> {
+    pub fn open(runtime: &Runtime, options: StoreOptions) -> Result<ComponentStore, LoadError> {
         if let Some(dir) = &options.data_dir {
             std::fs::create_dir_all(dir)
                 .map_err(|e| LoadError::DataDir { path: dir.clone(), reason: e.to_string() })?;
@@ -126,7 +126,7 @@ impl SessionStore {
             owner,
             http_requests: http_requests.clone(),
         };
-        Ok(SessionStore {
+        Ok(ComponentStore {
             inner: Arc::new(Inner { worker: tokio::sync::Mutex::new(Some(worker)), http_requests }),
         })
     }
@@ -193,7 +193,7 @@ impl SessionStore {
     }
 
     /// HTTP requests the component has sent so far (to a libSQL server): with
-    /// [`SessionStore`] calls counted by the caller, the round trips per operation.
+    /// [`ComponentStore`] calls counted by the caller, the round trips per operation.
     pub fn http_requests(&self) -> u64 {
         self.inner.http_requests.load(Ordering::Relaxed)
     }

@@ -277,9 +277,14 @@ async fn a_503_answer_names_no_path_pid_or_lock_holder_and_the_detail_goes_to_th
     // Another live process's lock, as the component writes it: this test process holds it.
     let lock = server.data.join("sessions.db-lock");
     let owner = host_example::lockrecovery::OwnerFile::create(&server.data.join("sessions.db")).expect("owner file");
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
-    std::fs::write(&lock, format!("owner=another-instance host={} mode=operation acquired_ms={now_ms}", owner.tag()))
-        .expect("write the lock");
+    let now_ms = host_example::HostClock::default().now_ms();
+    let line = libsqlstore::lockfile::LockLine {
+        owner: "another-instance".into(),
+        host: Some(owner.tag().into()),
+        mode: libsqlstore::lockfile::Mode::Operation,
+        acquired_ms: now_ms,
+    };
+    std::fs::write(&lock, line.render()).expect("write the lock");
     let data_path = server.data.to_str().expect("utf-8").to_owned();
     let pid = std::process::id().to_string();
     for path in ["/get", "/put?message=blocked", "/renew", "/destroy"] {
@@ -350,8 +355,8 @@ async fn a_password_in_the_database_url_never_reaches_an_http_client() {
     let _ = wait_exit(&mut child, Duration::from_secs(30));
 
     // The library's routes serve whatever store they are given: every answer is generic.
-    let runtime = host_example::Runtime::load(&host_example::locate_component().expect("component")).expect("load");
-    let store = host_example::SessionStore::open(
+    let runtime = common::runtime();
+    let store = host_example::ComponentStore::open(
         &runtime,
         host_example::StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", SECRET_URL),
     )

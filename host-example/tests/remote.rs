@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{client, run, text, Server};
-use host_example::sqld::Sqld;
-use host_example::{Runtime, SessionStore, StoreOptions};
+use common::sqld::Sqld;
+use host_example::{ComponentStore, StoreOptions};
 use reqwest::StatusCode;
 
 fn start_sqld(dir: &std::path::Path) -> Sqld {
@@ -43,8 +43,8 @@ async fn two_hosts_sweeping_at_once_remove_each_expired_session_exactly_once() {
         let options = StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", url.clone());
         options.clock.rewind(Duration::from_secs(3600));
         let then = options.clock.now_ms();
-        let runtime = Runtime::load(&host_example::locate_component().expect("component")).expect("load");
-        let store = SessionStore::open(&runtime, options).expect("open");
+        let runtime = common::runtime();
+        let store = ComponentStore::open(&runtime, options).expect("open");
         for i in 0..EXPIRED {
             store.commit(&format!("old{i}"), b"{}".to_vec(), then + 60_000).await.expect("commit");
         }

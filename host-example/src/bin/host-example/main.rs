@@ -1,16 +1,20 @@
 //! `host-example`: serve sessions over HTTP, or sweep / count them from a cron job.
 
+mod control;
+mod hostlock;
+mod locate;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use host_example::control::{self, Answer, ControlSocket};
-use host_example::hostlock::HostLock;
+use control::{Answer, ControlSocket};
+use hostlock::HostLock;
 use host_example::options::GUEST_DATA_DIR;
 use host_example::scheduler::{sweep_until_done, Schedule, Sweeper};
-use host_example::{HostClock, Runtime, SessionConfig, SessionManager, SessionStore, StoreOptions};
+use host_example::{ComponentStore, HostClock, Runtime, SessionConfig, SessionManager, StoreOptions};
 
 #[derive(Parser)]
 #[command(version, about = "A wasmtime host for the libsqlstore session-store component")]
@@ -151,10 +155,10 @@ async fn open_store(
     locking: &str,
     extra_env: &[(&str, String)],
     clock: HostClock,
-) -> Result<SessionStore, String> {
+) -> Result<ComponentStore, String> {
     let path = match &args.component {
         Some(path) => path.clone(),
-        None => host_example::locate_component().map_err(|e| e.to_string())?,
+        None => locate::locate_component().map_err(|e| e.to_string())?,
     };
     let runtime = Runtime::load(&path).map_err(|e| e.to_string())?;
     let database = if args.is_local_file() {
@@ -180,7 +184,7 @@ async fn open_store(
     for (name, value) in extra_env {
         options = options.env(name, value.clone());
     }
-    let store = SessionStore::open(&runtime, options).map_err(|e| e.to_string())?;
+    let store = ComponentStore::open(&runtime, options).map_err(|e| e.to_string())?;
     store.stats().await.map_err(|e| format!("cannot use the database in {}: {e}", args.data_dir.display()))?;
     Ok(store)
 }

@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 
-use crate::error::LoadError;
+use host_example::LoadError;
 
 /// Held for as long as the host serves the directory.
 #[derive(Debug)]

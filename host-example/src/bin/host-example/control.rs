@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::scheduler::sweep_until_done;
-use crate::store::SessionStore;
+use host_example::scheduler::sweep_until_done;
+use host_example::ComponentStore;
 
 /// The socket's file name in the data directory.
 pub const SOCKET_NAME: &str = "control.sock";
@@ -48,7 +48,7 @@ pub struct ControlSocket {
 impl ControlSocket {
     /// Listens on `<data_dir>/control.sock`, answering through `store`. The caller must
     /// hold the data directory's host lock (a stale socket file is replaced).
-    pub fn spawn(data_dir: &Path, store: SessionStore) -> io::Result<ControlSocket> {
+    pub fn spawn(data_dir: &Path, store: ComponentStore) -> io::Result<ControlSocket> {
         let path = data_dir.join(SOCKET_NAME);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -88,7 +88,7 @@ impl Drop for ControlSocket {
     }
 }
 
-async fn answer(stream: UnixStream, store: &SessionStore) -> io::Result<()> {
+async fn answer(stream: UnixStream, store: &ComponentStore) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut request = String::new();
     BufReader::new(read.take(MAX_REQUEST)).read_line(&mut request).await?;

@@ -4,24 +4,20 @@
 //!
 //! `./dev test` builds the component and installs sqld first.
 
+mod common;
+
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::sqld::Sqld;
 use host_example::lockrecovery::OwnerFile;
-use host_example::sqld::Sqld;
-use host_example::{HostClock, Runtime, SessionCounts, SessionStore, StoreError, StoreOptions, SweepReport};
+use libsqlstore::lockfile::{self, LockLine, Mode};
+use host_example::{HostClock, Runtime, SessionCounts, ComponentStore, StoreError, StoreOptions, SweepReport};
 
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        let path = host_example::locate_component().expect("component built (./dev build)");
-        Runtime::load(&path).expect("component loads")
-    })
-}
+use common::runtime;
 
-fn open(options: StoreOptions) -> SessionStore {
-    SessionStore::open(runtime(), options).expect("store opens")
+fn open(options: StoreOptions) -> ComponentStore {
+    ComponentStore::open(runtime(), options).expect("store opens")
 }
 
 fn in_dir(dir: &Path) -> StoreOptions {
@@ -297,7 +293,8 @@ async fn a_live_lock_is_never_broken_however_old_and_calls_recover_when_it_is_re
     // still flocked, so its lock must stand.
     let paused = OwnerFile::create(&dir.path().join("sessions.db")).expect("owner file");
     let lock = dir.path().join("sessions.db-lock");
-    let line = format!("owner=paused host={} mode=operation acquired_ms=1", paused.tag());
+    let line = LockLine { owner: "paused".into(), host: Some(paused.tag().into()), mode: Mode::Operation, acquired_ms: 1 }
+        .render();
     std::fs::write(&lock, &line).expect("hold the lock");
     let year_ago = SystemTime::now() - Duration::from_secs(365 * 24 * 3600);
     std::fs::File::options().write(true).open(&lock).and_then(|f| f.set_modified(year_ago)).expect("age it");
@@ -343,9 +340,11 @@ async fn a_lock_left_by_a_process_that_exited_is_recovered_at_once_by_a_restarte
     before.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
     before.close().await;
     // What a killed process leaves: its lock, and its owner file that nobody flocks any more.
-    std::fs::write(dir.path().join("sessions.db-owner-dead01"), "").expect("owner file");
-    let line = "owner=killed host=flock:sessions.db-owner-dead01 mode=operation acquired_ms=1";
-    std::fs::write(dir.path().join("sessions.db-lock"), line).expect("lock");
+    let dead = lockfile::owner_file_name("sessions.db", "dead01");
+    std::fs::write(dir.path().join(&dead), "").expect("owner file");
+    let host = Some(format!("{}{dead}", lockfile::OWNER_TAG_PREFIX));
+    let line = LockLine { owner: "killed".into(), host, mode: Mode::Operation, acquired_ms: 1 };
+    std::fs::write(dir.path().join("sessions.db-lock"), line.render()).expect("lock");
     let restarted = open(in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "10s"));
     let started = Instant::now();
     assert_eq!(restarted.find("tok").await.expect("find"), Some(b"x".to_vec()));
@@ -357,13 +356,13 @@ async fn the_host_reads_the_lock_line_the_component_wrote() {
     let dir = tempfile::tempdir().expect("tempdir");
     let owner = open(in_dir(dir.path()).env("SESSIONS_LOCKING", "exclusive"));
     owner.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
-    let line = std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the instance's lock");
-    let fields: Vec<&str> = line.split(' ').collect();
-    assert_eq!(fields.len(), 4, "{line}");
-    assert!(fields[0].strip_prefix("owner=").is_some_and(|id| id.len() == 43), "{line}");
-    let owner_file = fields[1].strip_prefix("host=flock:").expect("a liveness tag");
-    assert!(dir.path().join(owner_file).exists(), "{line} names this store's owner file");
-    assert_eq!(fields[2], "mode=exclusive");
+    let text = std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the instance's lock");
+    let line = LockLine::parse(&text).expect("the host parses the line the component wrote");
+    assert_eq!(line.owner.len(), 43, "{text}");
+    assert_eq!(line.mode, Mode::Exclusive, "{text}");
+    let tag = line.host.as_deref().expect("a liveness tag");
+    let owner_file = lockfile::owner_file_of("sessions.db", tag).expect("a tag naming an owner file");
+    assert!(dir.path().join(owner_file).exists(), "{text} names this store's owner file");
     // The host's recovery reads the same line: the holder is alive, so nothing is removed.
     assert!(!host_example::lockrecovery::recover_abandoned_lock(&dir.path().join("sessions.db")));
     owner.close().await;
@@ -458,12 +457,12 @@ async fn the_local_only_build_refuses_server_urls_with_invalid_config() {
     };
     let runtime = Runtime::load(&path).expect("loads");
     assert!(runtime.imports().iter().all(|i| !i.starts_with("wasi:http")), "{:?}", runtime.imports());
-    let store = SessionStore::open(&runtime, StoreOptions::default().env("SESSIONS_DATABASE", "http://127.0.0.1:9")).expect("open");
+    let store = ComponentStore::open(&runtime, StoreOptions::default().env("SESSIONS_DATABASE", "http://127.0.0.1:9")).expect("open");
     assert!(matches!(store.find("tok").await, Err(StoreError::InvalidConfig(m)) if m.contains("no remote backend")));
 }
 
 fn local_only_component() -> Option<std::path::PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/local-only/wasm32-wasip2/release/libsqlstore.wasm");
+    let path = common::local_only_component();
     path.is_file().then_some(path)
 }
 
