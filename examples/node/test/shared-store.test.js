@@ -14,8 +14,7 @@ import { HostClock } from '../src/clock.js';
 import { openStore } from '../src/store.js';
 import { startSweeper } from '../src/sweeper.js';
 import { MAIN, get, spawnHost, startServer, stopHost } from './helpers.js';
-import { mintAuth } from './jwt.js';
-import { startSqld } from './sqld.js';
+import { mintAuth, startSqld } from '../../edge-js/test/sqld.js';
 
 const run = promisify(execFile);
 const MINUTE = 60_000;
@@ -24,15 +23,6 @@ const encode = (text) => new TextEncoder().encode(text);
 
 /** The store's environment for the server at `url`. */
 const remoteEnv = (url, extra = {}) => ({ SESSIONS_DATABASE: url, ...extra });
-
-async function sessionRows(sqld) {
-  return Number((await sqld.query('SELECT count(*) FROM sessions'))[0][0]);
-}
-
-/** Active sessions: a renewal leaves the old token's row expired until a sweep removes it. */
-async function activeSessions(sqld) {
-  return Number((await sqld.query(`SELECT count(*) FROM sessions WHERE expiry > ${Date.now()}`))[0][0]);
-}
 
 test('against sqld, put, get, renew and destroy work and the sessions live in the server', async (t) => {
   const sqld = await startSqld(t);
@@ -46,10 +36,10 @@ test('against sqld, put, get, renew and destroy work and the sessions live in th
   assert.notEqual(renewed.token, put.token);
   assert.equal((await get(url, '/get', { token: renewed.token })).body, 'hello sqld');
   assert.equal((await get(url, '/get', { token: put.token })).body, '');
-  assert.equal(await activeSessions(sqld), 1);
+  assert.equal((await sqld.tokens()).length, 1);
   const destroyed = await get(url, '/destroy', { token: renewed.token });
   assert.match(destroyed.setCookie, /^session=; .*Max-Age=0/);
-  assert.equal(await activeSessions(sqld), 0);
+  assert.equal((await sqld.tokens()).length, 0);
 });
 
 test('sessions in sqld are shared by separate instances and survive a restart of the host process', async (t) => {
@@ -83,7 +73,7 @@ test('the setInterval sweeper removes expired sessions from sqld at cleanup-inte
   mock.timers.tick(5 * MINUTE);
   assert.deepEqual(await done, { removed: 3, batches: 1 });
   assert.deepEqual(store.stats(), { active: 1, expired: 0 });
-  assert.equal(await sessionRows(sqld), 1);
+  assert.equal(await sqld.count(), 1);
 });
 
 test('a cron sweep (node src/main.js sweep --database URL) runs against sqld while the host serves', async (t) => {
@@ -135,7 +125,7 @@ test('sqld killed mid-run: requests get 503 with Retry-After, then succeed once 
   for (const [token, message] of [...before, [after.token, 'after']]) {
     assert.equal((await get(url, '/get', { token })).body, message);
   }
-  assert.equal(await sessionRows(sqld), 11);
+  assert.equal(await sqld.count(), 11);
 });
 
 test('a sweep that cannot reach sqld is reported as unavailable, and the next tick sweeps', async (t) => {
@@ -191,5 +181,5 @@ test('with SESSIONS_AUTH_TOKEN the store works against a server that requires au
       (e) => e.kind === 'unavailable' && /refused the auth token \(HTTP 401 Unauthorized\)/.test(e.message),
     );
   }
-  assert.equal(await sessionRows(sqld), 1);
+  assert.equal(await sqld.count(), 1);
 });
