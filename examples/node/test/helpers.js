@@ -9,7 +9,6 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { HostClock } from '../src/clock.js';
 import { createSessionServer } from '../src/server.js';
-import { SessionManager } from '../src/sessions.js';
 import { openStore } from '../src/store.js';
 
 export const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -41,7 +40,7 @@ export async function startServer(t, { env = fileEnv(), lifetimeMs } = {}) {
   const clock = new HostClock();
   const store = await open(dataDir, env, clock);
   const logs = [];
-  const server = createSessionServer(new SessionManager(store, clock, { lifetimeMs }), { log: (m) => logs.push(m) });
+  const server = createSessionServer({ store, env, clock, lifetimeMs, log: (m) => logs.push(m) });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => new Promise((resolve) => server.close(resolve)));

@@ -51,7 +51,7 @@ test('sessions in sqld are shared by separate instances and survive a restart of
   const second = await spawnHost(t, args);
   assert.equal((await get(second.url, '/get', { token })).body, 'survives');
   const other = await openStore({ env: remoteEnv(sqld.url) });
-  assert.equal(JSON.parse(new TextDecoder().decode(other.find(token))).values.message, 'survives');
+  assert.equal(JSON.parse(new TextDecoder().decode(await other.find(token))).values.message, 'survives');
   await stopHost(second);
 });
 
@@ -59,20 +59,20 @@ test('the setInterval sweeper removes expired sessions from sqld at cleanup-inte
   const sqld = await startSqld(t);
   const clock = new HostClock();
   const store = await openStore({ env: remoteEnv(sqld.url, { SESSIONS_CLEANUP_INTERVAL: '5m' }), clock });
-  for (let i = 0; i < 3; i++) store.create(encode(`s${i}`), clock.nowMs() + MINUTE);
-  store.create(encode('live'), clock.nowMs() + HOUR);
+  for (let i = 0; i < 3; i++) await store.create(encode(`s${i}`), clock.nowMs() + MINUTE);
+  await store.create(encode('live'), clock.nowMs() + HOUR);
   mock.timers.enable({ apis: ['setInterval'] });
   t.after(() => mock.timers.reset());
   let swept;
   const done = new Promise((resolve) => (swept = resolve));
-  const sweeper = startSweeper(store, { onSweep: swept });
+  const sweeper = await startSweeper(store, { onSweep: swept });
   t.after(() => sweeper.stop());
   assert.equal(sweeper.intervalMs, 5 * MINUTE);
   clock.shift(2 * MINUTE);
-  assert.deepEqual(store.stats(), { active: 1, expired: 3 });
+  assert.deepEqual(await store.stats(), { active: 1, expired: 3 });
   mock.timers.tick(5 * MINUTE);
   assert.deepEqual(await done, { removed: 3, batches: 1 });
-  assert.deepEqual(store.stats(), { active: 1, expired: 0 });
+  assert.deepEqual(await store.stats(), { active: 1, expired: 0 });
   assert.equal(await sqld.count(), 1);
 });
 
@@ -83,7 +83,7 @@ test('a cron sweep (node src/main.js sweep --database URL) runs against sqld whi
   const past = new HostClock();
   past.shift(-2 * HOUR);
   const seeder = await openStore({ env: remoteEnv(sqld.url), clock: past });
-  for (let i = 0; i < 40; i++) seeder.create(encode(`old${i}`), past.nowMs() + HOUR);
+  for (let i = 0; i < 40; i++) await seeder.create(encode(`old${i}`), past.nowMs() + HOUR);
   const host = await spawnHost(t, ['--listen', '127.0.0.1:0', '--database', sqld.url], { SESSIONS_CLEANUP_INTERVAL: '0' });
 
   const live = [];
@@ -101,7 +101,7 @@ test('a cron sweep (node src/main.js sweep --database URL) runs against sqld whi
   assert.equal(stdout.trim(), 'removed 40 expired sessions in 3 batches');
   for (const [token, message] of live) assert.equal((await get(host.url, '/get', { token })).body, message);
   await stopHost(host);
-  assert.deepEqual((await openStore({ env: remoteEnv(sqld.url) })).stats(), { active: 20, expired: 0 });
+  assert.deepEqual(await (await openStore({ env: remoteEnv(sqld.url) })).stats(), { active: 20, expired: 0 });
 });
 
 test('sqld killed mid-run: requests get 503 with Retry-After, then succeed once it is back, and nothing committed is lost', async (t) => {
@@ -132,14 +132,14 @@ test('a sweep that cannot reach sqld is reported as unavailable, and the next ti
   const sqld = await startSqld(t);
   const clock = new HostClock();
   const store = await openStore({ env: remoteEnv(sqld.url, { SESSIONS_CLEANUP_INTERVAL: '1m' }), clock });
-  for (let i = 0; i < 2; i++) store.create(encode(`s${i}`), clock.nowMs() + MINUTE);
+  for (let i = 0; i < 2; i++) await store.create(encode(`s${i}`), clock.nowMs() + MINUTE);
   clock.shift(2 * MINUTE);
   mock.timers.enable({ apis: ['setInterval'] });
   t.after(() => mock.timers.reset());
   const errors = [];
   let swept;
   const done = new Promise((resolve) => (swept = resolve));
-  const sweeper = startSweeper(store, { onSweep: swept, onError: (e) => errors.push(e.kind) });
+  const sweeper = await startSweeper(store, { onSweep: swept, onError: (e) => errors.push(e.kind) });
   t.after(() => sweeper.stop());
   await sqld.stop('SIGKILL');
   mock.timers.tick(MINUTE);
@@ -163,7 +163,7 @@ test('a server that accepts connections but never answers gives unavailable afte
     env: remoteEnv(`http://127.0.0.1:${silent.address().port}`, { SESSIONS_REMOTE_TIMEOUT: '300ms' }),
   });
   const started = Date.now();
-  assert.throws(() => store.stats(), (e) => e.kind === 'unavailable' && /within 300ms/.test(e.message));
+  await assert.rejects(store.stats(), (e) => e.kind === 'unavailable' && /within 300ms/.test(e.message));
   const elapsed = Date.now() - started;
   assert.ok(elapsed >= 250 && elapsed < 5000, `gave up after ${elapsed} ms`);
 });
@@ -176,8 +176,8 @@ test('with SESSIONS_AUTH_TOKEN the store works against a server that requires au
   assert.equal((await get(url, '/get', { token })).body, 'authorized');
   for (const env of [{ SESSIONS_AUTH_TOKEN: auth.foreignToken }, {}]) {
     const store = await openStore({ env: remoteEnv(sqld.url, env) });
-    assert.throws(
-      () => store.find(token),
+    await assert.rejects(
+      store.find(token),
       (e) => e.kind === 'unavailable' && /refused the auth token \(HTTP 401 Unauthorized\)/.test(e.message),
     );
   }
