@@ -12,8 +12,7 @@ import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { HostClock } from '../src/clock.js';
 import { openStore } from '../src/store.js';
-import { startSweeper } from '../src/sweeper.js';
-import { MAIN, get, spawnHost, startServer, stopHost } from './helpers.js';
+import { MAIN, get, spawnHost, startMockedSweeper, startServer, stopHost } from './helpers.js';
 import { mintAuth, startSqld } from '../../edge-js/test/sqld.js';
 
 const run = promisify(execFile);
@@ -61,17 +60,12 @@ test('the setInterval sweeper removes expired sessions from sqld at cleanup-inte
   const store = await openStore({ env: remoteEnv(sqld.url, { SESSIONS_CLEANUP_INTERVAL: '5m' }), clock });
   for (let i = 0; i < 3; i++) await store.create(encode(`s${i}`), clock.nowMs() + MINUTE);
   await store.create(encode('live'), clock.nowMs() + HOUR);
-  mock.timers.enable({ apis: ['setInterval'] });
-  t.after(() => mock.timers.reset());
-  let swept;
-  const done = new Promise((resolve) => (swept = resolve));
-  const sweeper = await startSweeper(store, { onSweep: swept });
-  t.after(() => sweeper.stop());
+  const { sweeper, swept } = await startMockedSweeper(t, store);
   assert.equal(sweeper.intervalMs, 5 * MINUTE);
   clock.shift(2 * MINUTE);
   assert.deepEqual(await store.stats(), { active: 1, expired: 3 });
   mock.timers.tick(5 * MINUTE);
-  assert.deepEqual(await done, { removed: 3, batches: 1 });
+  assert.deepEqual(await swept, { removed: 3, batches: 1 });
   assert.deepEqual(await store.stats(), { active: 1, expired: 0 });
   assert.equal(await sqld.count(), 1);
 });
@@ -134,20 +128,14 @@ test('a sweep that cannot reach sqld is reported as unavailable, and the next ti
   const store = await openStore({ env: remoteEnv(sqld.url, { SESSIONS_CLEANUP_INTERVAL: '1m' }), clock });
   for (let i = 0; i < 2; i++) await store.create(encode(`s${i}`), clock.nowMs() + MINUTE);
   clock.shift(2 * MINUTE);
-  mock.timers.enable({ apis: ['setInterval'] });
-  t.after(() => mock.timers.reset());
-  const errors = [];
-  let swept;
-  const done = new Promise((resolve) => (swept = resolve));
-  const sweeper = await startSweeper(store, { onSweep: swept, onError: (e) => errors.push(e.kind) });
-  t.after(() => sweeper.stop());
+  const { swept, errors } = await startMockedSweeper(t, store);
   await sqld.stop('SIGKILL');
   mock.timers.tick(MINUTE);
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(errors, ['unavailable']);
   await sqld.start();
   mock.timers.tick(MINUTE);
-  assert.deepEqual(await done, { removed: 2, batches: 1 });
+  assert.deepEqual(await swept, { removed: 2, batches: 1 });
 });
 
 test('a server that accepts connections but never answers gives unavailable after SESSIONS_REMOTE_TIMEOUT', async (t) => {

@@ -5,10 +5,10 @@ import test, { mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HostClock } from '../src/clock.js';
 import { sweepUntilDone } from '../../edge-js/store.js';
+import { HostClock } from '../src/clock.js';
 import { startSweeper } from '../src/sweeper.js';
-import { fileEnv, open, tempDir } from './helpers.js';
+import { fileEnv, open, startMockedSweeper, tempDir } from './helpers.js';
 
 const MINUTE = 60_000;
 
@@ -22,19 +22,14 @@ async function storeWithSessions(t, n, env) {
 
 test('the sweeper ticks at cleanup-interval() and removes expired sessions', async (t) => {
   const { store, clock } = await storeWithSessions(t, 3, { SESSIONS_CLEANUP_INTERVAL: '5m' });
-  mock.timers.enable({ apis: ['setInterval'] });
-  t.after(() => mock.timers.reset());
-  let swept;
-  const done = new Promise((resolve) => (swept = resolve));
-  const sweeper = await startSweeper(store, { onSweep: swept });
-  t.after(() => sweeper.stop());
+  const { sweeper, swept } = await startMockedSweeper(t, store);
   assert.equal(sweeper.intervalMs, 5 * MINUTE);
   clock.shift(2 * MINUTE);
   assert.deepEqual(await store.stats(), { active: 0, expired: 3 });
   mock.timers.tick(5 * MINUTE - 1);
   assert.deepEqual(await store.stats(), { active: 0, expired: 3 }, 'no sweep before the interval');
   mock.timers.tick(1);
-  assert.deepEqual(await done, { removed: 3, batches: 1 });
+  assert.deepEqual(await swept, { removed: 3, batches: 1 });
   assert.deepEqual(await store.stats(), { active: 0, expired: 0 });
 });
 
@@ -58,13 +53,7 @@ test('a sweep refused because another instance holds the lock is reported, and t
   const env = fileEnv({ SESSIONS_CLEANUP_INTERVAL: '1m', SESSIONS_BUSY_TIMEOUT: '50ms' });
   const store = await open(dataDir, env, clock);
   for (let i = 0; i < 2; i++) await store.create(new TextEncoder().encode(`s${i}`), clock.nowMs() + MINUTE);
-  mock.timers.enable({ apis: ['setInterval'] });
-  t.after(() => mock.timers.reset());
-  const errors = [];
-  let swept;
-  const done = new Promise((resolve) => (swept = resolve));
-  const sweeper = await startSweeper(store, { onSweep: swept, onError: (e) => errors.push(e.kind) });
-  t.after(() => sweeper.stop());
+  const { swept, errors } = await startMockedSweeper(t, store);
   clock.shift(2 * MINUTE);
   const lock = join(dataDir, 'sessions.db-lock');
   writeFileSync(lock, `owner=another-instance acquired_ms=${Date.now()}`);
@@ -73,5 +62,5 @@ test('a sweep refused because another instance holds the lock is reported, and t
   assert.deepEqual(errors, ['unavailable']);
   rmSync(lock);
   mock.timers.tick(MINUTE);
-  assert.deepEqual(await done, { removed: 2, batches: 1 });
+  assert.deepEqual(await swept, { removed: 2, batches: 1 });
 });
