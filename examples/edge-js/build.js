@@ -1,5 +1,6 @@
 // Build steps shared by the edge examples (run by Node from each example's scripts/build.js,
-// with that example's own pinned jco and esbuild):
+// with that example's own pinned jco and esbuild; `buildExample` runs them all; the Node
+// example uses step 1):
 //
 // 1. the session-store component (target/wasm32-wasip2/release/libsqlstore.wasm, built with
 //    cargo unless LIBSQLSTORE_COMPONENT names a prebuilt one);
@@ -51,7 +52,7 @@ export function ensureComponent() {
  * Transpiles `component` with `jco` (the example's binary) into `outDir` when it is newer
  * than the last transpilation; returns the names of the core modules written.
  */
-export function transpile({ component, jco, outDir }) {
+function transpile({ component, jco, outDir }) {
   const glue = join(outDir, 'libsqlstore.js');
   if (newer(component, glue)) {
     log(`transpiling ${component} with jco (JSPI)`);
@@ -85,7 +86,7 @@ export function transpile({ component, jco, outDir }) {
 }
 
 /** Copies the core modules `names` from the transpilation's `fromDir` into `toDir`. */
-export function copyCoreModules(names, fromDir, toDir) {
+function copyCoreModules(names, fromDir, toDir) {
   mkdirSync(toDir, { recursive: true });
   for (const name of names) copyFileSync(join(fromDir, name), join(toDir, name));
 }
@@ -112,7 +113,7 @@ function latestJs(paths) {
  * `.wasm` imports stay imports. `conditions` pick the shim's browser build for the runtime;
  * `minify` shrinks the upload (Workers limit a script's size).
  */
-export async function bundle({ esbuild, entry, outfile, inputs, nodeModules, conditions, external = [], minify = false }) {
+async function bundle({ esbuild, entry, outfile, inputs, nodeModules, conditions, external = [], minify = false }) {
   if (existsSync(outfile) && statSync(outfile).mtimeMs >= latestJs([here, ...inputs])) return;
   await esbuild.build({
     entryPoints: [entry],
@@ -128,4 +129,30 @@ export async function bundle({ esbuild, entry, outfile, inputs, nodeModules, con
     legalComments: 'none',
     logLevel: 'warning',
   });
+}
+
+/**
+ * Builds the edge example in directory `dir` (steps 1 to 3): its entry point `src/ENTRY` is
+ * bundled as `dist/ENTRY` with the options of `bundle`. Returns the names of the core
+ * modules (in dist/ beside the bundle).
+ * @param {object} options
+ * @param {string} options.dir the example's directory (holding src/, node_modules/)
+ * @param {string} options.entry the entry point's file name in src/
+ */
+export async function buildExample({ dir, entry, esbuild, conditions, external, minify }) {
+  const transpiled = join(dir, 'build', 'libsqlstore');
+  const dist = join(dir, 'dist');
+  const names = transpile({ component: ensureComponent(), jco: join(dir, 'node_modules', '.bin', 'jco'), outDir: transpiled });
+  await bundle({
+    esbuild,
+    entry: join(dir, 'src', entry),
+    outfile: join(dist, entry),
+    inputs: [join(dir, 'src'), transpiled],
+    nodeModules: join(dir, 'node_modules'),
+    conditions,
+    external,
+    minify,
+  });
+  copyCoreModules(names, transpiled, dist);
+  return names;
 }

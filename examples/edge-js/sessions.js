@@ -1,63 +1,87 @@
-// Sessions over HTTP for edge runtimes, shared by the Cloudflare Worker and the Deno server:
-// the routes /put?message=TEXT, /get, /renew and /destroy, each a load-act-save of the
-// request's session, answered with Web `Response`s.
+// Sessions over HTTP, shared by every JavaScript host (the Node host, the Cloudflare Worker,
+// the Deno server): the routes /put?message=TEXT, /get, /renew and /destroy, each a
+// load-act-save of the request's session, answered with Web `Response`s.
 //
-// The stored record and the cookie are the other hosts' (host-example, the wasi:http edge
-// app, the Node host), so they share sessions on one libSQL server: the data is the JSON
-// `{"deadline": <ms since the epoch>, "values": {...}}` (the absolute deadline travels with
-// the values), and the cookie is `session=<token>; Path=/; Max-Age=<s>; HttpOnly;
-// SameSite=Lax`, plus `Secure` when the request came over https. Max-Age is the whole seconds
-// left before the deadline, rounded down, so the cookie never outlives the session.
+// The session contract is the Rust crate `session-core` (session-core/src/lib.rs: the
+// normative definition, with record.rs and cookie.rs), which host-example and the wasi:http
+// edge app use; this module follows it, so every host shares sessions on one database:
 //
-// Saves are final: an existing session is saved with `update`, which never brings back a
-// session that a concurrent /destroy or /renew ended; such a request stores nothing, clears
-// the cookie and answers 409. A forged, malformed, unknown or expired cookie gets a fresh
-// session (never an error page), whose token the store draws when it is first saved.
+// - The stored record is the UTF-8 JSON `{"deadline":<ms since the epoch>,"values":{...}}`,
+//   deadline first, no whitespace; `deadline` is the session's absolute end, an integer of
+//   at most MAX_TIMESTAMP (2^53 - 1, where deadlines saturate: a huge lifetime never wraps
+//   into the past); readers ignore fields they do not know. Data that is not such a record
+//   (or not UTF-8) is not a session: the request starts a fresh one, it never fails.
+// - The cookie is `session=<token>; Path=/; Max-Age=<s>; HttpOnly; SameSite=Lax`, plus
+//   `Secure` when the request came over https. Max-Age is the time left before the deadline
+//   in whole seconds rounded up (0 once expired), at most 400 days: the store, not the
+//   cookie, decides when a session ends.
+// - A forged, malformed, unknown or expired token never becomes a session: the request gets
+//   a fresh one, whose token the store draws when it is first saved.
+// - Saves are final: an existing session is saved with `update`, which never brings back a
+//   session that a concurrent /destroy or /renew ended; such a request stores nothing,
+//   clears the cookie and answers 409. Renewal ends the old token with `update(old, [], 0)`
+//   and creates the new one only if the old one was still active.
 //
-// Status codes: 200 done; 404 unknown path; 409 the session ended while the request ran;
-// 413 session data over SESSIONS_MAX_DATA_BYTES, or a request body (the routes take none)
-// over MAX_REQUEST_BODY_BYTES; 503 with Retry-After: 1 when the store is unavailable (server
-// down or slow, auth token refused); 500 any other store failure. Error bodies are generic:
-// the details, which may name hosts, go to the log (with the auth token and URL passwords
-// redacted).
+// Status codes: 200 done; 400 a token the store refuses; 404 unknown path; 409 the session
+// ended while the request ran; 413 session data over SESSIONS_MAX_DATA_BYTES, or a request
+// body (the routes take none) over MAX_REQUEST_BODY_BYTES; 503 with Retry-After: 1 when the
+// store is unavailable (server down or slow, auth token refused, a database file locked by
+// another instance); 500 any other store failure. Error bodies are session-core's fixed
+// texts: the details, which may name hosts, go to the log (with the auth token and URL
+// passwords redacted).
 
-import { StoreError, refuseDatabase, sweepUntilDone } from './store.js';
+import { StoreError, sweepUntilDone } from './store.js';
 
 export const COOKIE_NAME = 'session';
 
 /** The value /put stores when no `message` is given. */
 export const DEFAULT_MESSAGE = 'Hello from a session!';
 
-/** The session lifetime when EDGE_SESSION_LIFETIME is unset: 24 hours. */
+/** The session lifetime unless a host sets another: 24 hours. */
 export const DEFAULT_LIFETIME_MS = 24 * 3_600_000;
 
 /** Largest request body accepted; the routes read none. */
 export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** The largest timestamp a session carries (ms since the epoch), as in session-core. */
+export const MAX_TIMESTAMP = 2 ** 53 - 1;
 
-/**
- * Each route acts on the request's session `{ token, deadline, values, status }` and returns
- * the answer's body; `status` says what saving must do: unset (nothing), 'modified',
- * 'renewed' (a new token for the same data) or 'destroyed'.
- */
+/** The largest Max-Age sent, in seconds: 400 days. */
+export const MAX_AGE_CAP_S = 400 * 24 * 3600;
+
+/** Seconds a client is told to wait (Retry-After) after a 503. */
+const RETRY_AFTER_S = '1';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Each route acts on the request's Session and returns the answer's body. */
 const ROUTES = {
   '/put': (session, query) => {
-    session.values.message = query.get('message') ?? DEFAULT_MESSAGE;
-    session.status ??= 'modified';
+    session.put('message', query.get('message') ?? DEFAULT_MESSAGE);
     return 'stored\n';
   },
-  '/get': (session) => (typeof session.values.message === 'string' ? session.values.message : ''),
+  '/get': (session) => {
+    const message = session.get('message');
+    return typeof message === 'string' ? message : '';
+  },
   '/renew': (session) => {
-    session.status = 'renewed';
+    session.renew();
     return 'renewed\n';
   },
   '/destroy': (session) => {
-    session.values = {};
-    session.status = 'destroyed';
+    session.destroy();
     return 'destroyed\n';
   },
+};
+
+/** The answers to failures: session-core's fixed texts (`Failure::answer`). */
+const ANSWERS = {
+  invalidToken: [400, 'invalid session token\n'],
+  tooLarge: (limit) => [413, `session data is larger than the store's limit of ${limit} bytes; nothing was stored\n`],
+  sessionEnded: [409, 'the session ended while this request ran; nothing was stored\n'],
+  unavailable: [503, 'session store unavailable; try again shortly\n'],
+  internal: [500, 'internal error in the session store; the server log has the details\n'],
 };
 
 /** A malformed setting; `variable` names it. */
@@ -92,7 +116,21 @@ export function parseDuration(text, variable) {
 }
 
 /**
- * The host's settings from its environment (Worker bindings, Deno's environment):
+ * Why SESSIONS_DATABASE cannot be used on an edge runtime, or undefined when it can: a
+ * libSQL server (`http://`, `https://`, `libsql://`), or `:memory:` for local trials. A file
+ * path is refused: edge runtimes give the component no durable filesystem, so the file
+ * would vanish with the instance.
+ */
+export function refuseDatabase(database) {
+  if (database === undefined || database === '') {
+    return 'SESSIONS_DATABASE is not set: set it to a libSQL server URL (http://, https:// or libsql://, e.g. Turso), or :memory: for a local trial';
+  }
+  if (database === ':memory:' || /^(https?|libsql):\/\//i.test(database)) return undefined;
+  return 'SESSIONS_DATABASE names a file, and edge runtimes have no durable filesystem: use a libSQL server URL (http://, https:// or libsql://, e.g. Turso), or :memory: for a local trial';
+}
+
+/**
+ * An edge host's settings from its environment (Worker bindings, Deno's environment):
  * `storeEnv` holds every SESSIONS_* string for the component; `lifetimeMs` comes from
  * EDGE_SESSION_LIFETIME. A file database is refused here, before any instance exists.
  * @param {Record<string, unknown>} env
@@ -112,12 +150,13 @@ export function readSettings(env) {
 }
 
 /**
- * `text` with the auth token and any password in a URL (`//user:secret@host`) replaced,
+ * `text` with the auth token and the user information of every URL in it
+ * (`scheme://user:pass@host`) replaced by `***`, as session-core's `redact_credentials`,
  * for logs: the component's messages name hosts and may quote the database URL.
  */
 export function redact(text, authToken) {
-  let out = String(text).replace(/\/\/[^/@\s]*@/g, '//[redacted]@');
-  if (authToken) out = out.split(authToken).join('[redacted]');
+  let out = String(text).replace(/(:\/\/)[^/?#"'`\s]*@/g, '$1***@');
+  if (authToken) out = out.split(authToken).join('***');
   return out;
 }
 
@@ -130,8 +169,23 @@ export function cookieValue(header, name) {
   return undefined;
 }
 
-/** A stored record, or undefined when the data is not one (then the session starts afresh). */
-function parseRecord(data) {
+/** `nowMs + ms`, saturating at MAX_TIMESTAMP (never earlier than `nowMs`). */
+export function offset(nowMs, ms) {
+  return Math.min(nowMs + ms, Math.max(MAX_TIMESTAMP, nowMs));
+}
+
+/** Max-Age for a session expiring at `expiryMs` seen at `nowMs`: seconds left, rounded up. */
+export function maxAgeSeconds(expiryMs, nowMs) {
+  return Math.min(Math.max(0, Math.ceil((expiryMs - nowMs) / 1000)), MAX_AGE_CAP_S);
+}
+
+/** The bytes a session is stored as. */
+export function encodeRecord(deadline, values) {
+  return encoder.encode(JSON.stringify({ deadline, values }));
+}
+
+/** The record in `data`, or undefined when the data is not one (then the session starts afresh). */
+export function decodeRecord(data) {
   try {
     const record = JSON.parse(decoder.decode(data));
     const ok =
@@ -140,106 +194,168 @@ function parseRecord(data) {
       record.values !== null &&
       typeof record.values === 'object' &&
       !Array.isArray(record.values);
-    return ok ? record : undefined;
+    return ok ? { deadline: record.deadline, values: record.values } : undefined;
   } catch {
     return undefined;
   }
 }
 
-function encodeRecord(session) {
-  return encoder.encode(JSON.stringify({ deadline: session.deadline, values: session.values }));
+/** One request's session; `status` says what saving must do. */
+export class Session {
+  constructor({ token, deadline, values = {}, status = 'unmodified' }) {
+    this.token = token;
+    this.deadline = deadline;
+    this.values = values;
+    this.status = status;
+  }
+
+  get(key) {
+    return this.values[key];
+  }
+
+  /** Sets a value (a destroyed session stays destroyed). */
+  put(key, value) {
+    if (this.status === 'destroyed') return;
+    this.values[key] = value;
+    if (this.status === 'unmodified') this.status = 'modified';
+  }
+
+  /** A new token for the same data; the old token stops working (use it at login). */
+  renew() {
+    if (this.status !== 'destroyed') this.status = 'renewed';
+  }
+
+  /** Ends the session: its data is deleted and the cookie cleared. */
+  destroy() {
+    this.values = {};
+    this.status = 'destroyed';
+  }
+}
+
+/**
+ * Loads and saves the sessions of one store instance. A save says what it did:
+ * `{ kind: 'unchanged' }`, `{ kind: 'live', token, expiry }`, `{ kind: 'ended' }` (this
+ * request ended it) or `{ kind: 'ended-meanwhile' }` (it had ended before this request could
+ * save: nothing stored, answer 409).
+ */
+export class SessionManager {
+  /**
+   * @param {import('./store.js').SessionStore} store
+   * @param {object} [options]
+   * @param {() => number} [options.now] the wall clock the store sees, ms since the epoch
+   * @param {number} [options.lifetimeMs] how long a fresh session lasts
+   * @param {boolean} [options.secure] add `Secure` to the cookie
+   */
+  constructor(store, { now = Date.now, lifetimeMs = DEFAULT_LIFETIME_MS, secure = false } = {}) {
+    this.store = store;
+    this.now = now;
+    this.lifetimeMs = lifetimeMs;
+    this.secure = secure;
+  }
+
+  /** The session named by a `Cookie:` header, or a fresh one. Throws only StoreErrors the store raises. */
+  async load(cookieHeader) {
+    const fresh = new Session({ deadline: offset(this.now(), this.lifetimeMs) });
+    const token = cookieValue(cookieHeader ?? '', COOKIE_NAME);
+    if (token === undefined || token === '') return fresh;
+    let data;
+    try {
+      data = await this.store.find(token);
+    } catch (e) {
+      if (e instanceof StoreError && e.kind === 'invalid-token') return fresh;
+      throw e;
+    }
+    const record = data && decodeRecord(data);
+    return record ? new Session({ token, ...record }) : fresh;
+  }
+
+  /** Persists what the route did; returns what happened (see the class docs). */
+  async save(session) {
+    const { status, token, deadline } = session;
+    const data = () => encodeRecord(deadline, session.values);
+    const live = (t) => ({ kind: 'live', token: t, expiry: deadline });
+    switch (status) {
+      case 'unmodified':
+        return { kind: 'unchanged' };
+      case 'destroyed':
+        if (token === undefined) return { kind: 'unchanged' };
+        await this.store.delete(token);
+        return { kind: 'ended' };
+      case 'modified':
+        if (token === undefined) return live(await this.store.create(data(), deadline));
+        return (await this.store.update(token, data(), deadline)) ? live(token) : { kind: 'ended-meanwhile' };
+      case 'renewed':
+        // End the old token first, and only if it was still active make the new one:
+        // a renewal racing a logout must not hand out a live session.
+        if (token !== undefined && !(await this.store.update(token, new Uint8Array(0), 0))) {
+          return { kind: 'ended-meanwhile' };
+        }
+        return live(await this.store.create(data(), deadline));
+      default:
+        throw new Error(`unknown session status ${status}`);
+    }
+  }
+
+  /** The `Set-Cookie` value that tells the client what `saved` did, if any. */
+  setCookie(saved) {
+    switch (saved.kind) {
+      case 'live':
+        return this.#cookie(saved.token, maxAgeSeconds(saved.expiry, this.now()));
+      case 'ended':
+      case 'ended-meanwhile':
+        return this.clearCookie();
+      default:
+        return undefined;
+    }
+  }
+
+  /** The `Set-Cookie` value that makes the client forget its session. */
+  clearCookie() {
+    return this.#cookie('', 0);
+  }
+
+  #cookie(value, maxAge) {
+    const secure = this.secure ? '; Secure' : '';
+    return `${COOKIE_NAME}=${value}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`;
+  }
 }
 
 /** An answer with a plain-text body. */
-function text(status, body, headers = {}) {
+function text([status, body], headers = {}) {
   return new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
 }
-
-/** What a request that ran into a concurrent logout or renewal gets. */
-const ENDED = Symbol('session ended');
 
 /**
  * The HTTP application: `fetch(request)` answers one request; `sweep()` removes every
  * expired session, batch after batch.
  * @param {object} options
- * @param {import('./store.js').StorePool} options.pool
- * @param {{ storeEnv: Record<string,string>, lifetimeMs: number }} options.settings from readSettings
+ * @param {{ use<T>(fn: (store: import('./store.js').SessionStore) => Promise<T>): Promise<T> }} options.pool
+ *   lends a store instance to one request at a time (a StorePool, or a host's single instance)
+ * @param {{ storeEnv: Record<string,string>, lifetimeMs: number }} options.settings the
+ *   component's environment (for redacting its auth token) and the session lifetime
  * @param {(message: string) => void} [options.log] receives server-side failures (already redacted)
- * @param {() => number} [options.now] the wall clock, ms since the epoch
+ * @param {() => number} [options.now] the wall clock the store sees, ms since the epoch
  */
 export function createApp({ pool, settings, log = console.error, now = Date.now }) {
   const authToken = settings.storeEnv.SESSIONS_AUTH_TOKEN;
   const logFailure = (what, e) => log(redact(`${what}: ${e?.stack ?? e}`, authToken));
 
-  function cookie(token, deadline, secure) {
-    const maxAge = Math.max(0, Math.floor((deadline - now()) / 1000));
-    return `${COOKIE_NAME}=${token}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
-  }
-
-  function clearCookie(secure) {
-    return `${COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
-  }
-
-  async function load(store, cookieHeader) {
-    const fresh = {
-      token: undefined,
-      deadline: Math.min(now() + settings.lifetimeMs, Number.MAX_SAFE_INTEGER),
-      values: {},
-      status: undefined,
-    };
-    const token = cookieValue(cookieHeader ?? '', COOKIE_NAME);
-    if (token === undefined || token === '') return fresh;
-    let data;
-    try {
-      data = await store.find(token);
-    } catch (e) {
-      if (e instanceof StoreError && e.kind === 'invalid-token') return fresh;
-      throw e;
-    }
-    const record = data && parseRecord(data);
-    return record ? { token, deadline: record.deadline, values: record.values, status: undefined } : fresh;
-  }
-
-  /** Persists what the route did: the Set-Cookie value to send, undefined, or ENDED. */
-  async function save(store, session, secure) {
-    const { token, deadline } = session;
-    switch (session.status) {
-      case undefined:
-        return undefined;
-      case 'destroyed':
-        if (token === undefined) return undefined;
-        await store.delete(token);
-        return clearCookie(secure);
-      case 'modified':
-        if (token === undefined) return cookie(await store.create(encodeRecord(session), deadline), deadline, secure);
-        if (!(await store.update(token, encodeRecord(session), deadline))) return ENDED;
-        return cookie(token, deadline, secure);
-      case 'renewed':
-        // End the old token first, and only if it was still active make the new one:
-        // a renewal racing a logout must not hand out a live session.
-        if (token !== undefined && !(await store.update(token, new Uint8Array(), 0))) return ENDED;
-        return cookie(await store.create(encodeRecord(session), deadline), deadline, secure);
-      default:
-        throw new Error(`unknown session status ${session.status}`);
-    }
-  }
-
   function failure(path, e) {
     if (e instanceof StoreError) {
       switch (e.kind) {
         case 'too-large':
-          return text(413, `session data is larger than the store's limit of ${e.detail} bytes; nothing was stored\n`);
+          return text(ANSWERS.tooLarge(e.detail));
         case 'invalid-token':
-          return text(400, 'invalid session token\n');
+          return text(ANSWERS.invalidToken);
         case 'unavailable':
-          logFailure(`request ${path}: session store unavailable`, e.message);
-          return text(503, 'the session store is temporarily unavailable; retry shortly\n', { 'retry-after': '1' });
+          logFailure(`request ${path} answered 503`, e.message);
+          return text(ANSWERS.unavailable, { 'retry-after': RETRY_AFTER_S });
         default:
           break;
       }
     }
-    logFailure(`request ${path} failed`, e);
-    return text(500, 'the session store failed; the server log has the details\n');
+    logFailure(`request ${path} answered 500`, e);
+    return text(ANSWERS.internal);
   }
 
   /** Refuses a request body over MAX_REQUEST_BODY_BYTES without reading more of it. */
@@ -263,22 +379,20 @@ export function createApp({ pool, settings, log = console.error, now = Date.now 
   async function fetch(request) {
     const url = new URL(request.url);
     const route = ROUTES[url.pathname];
-    if (!route) return text(404, 'not found; the routes are /put?message=TEXT, /get, /renew and /destroy\n');
+    if (!route) return text([404, 'not found; the routes are /put?message=TEXT, /get, /renew and /destroy\n']);
     if (await bodyTooLarge(request)) {
-      return text(413, `request body over ${MAX_REQUEST_BODY_BYTES} bytes; these routes take no body\n`);
+      return text([413, `request body over ${MAX_REQUEST_BODY_BYTES} bytes; these routes take no body\n`]);
     }
     const secure = url.protocol === 'https:';
     try {
       return await pool.use(async (store) => {
-        const session = await load(store, request.headers.get('cookie'));
+        const manager = new SessionManager(store, { now, lifetimeMs: settings.lifetimeMs, secure });
+        const session = await manager.load(request.headers.get('cookie'));
         const body = route(session, url.searchParams);
-        const setCookie = await save(store, session, secure);
-        if (setCookie === ENDED) {
-          return text(409, 'the session ended while this request ran; nothing was stored\n', {
-            'set-cookie': clearCookie(secure),
-          });
-        }
-        return text(200, body, setCookie ? { 'set-cookie': setCookie } : {});
+        const saved = await manager.save(session);
+        if (saved.kind === 'ended-meanwhile') return text(ANSWERS.sessionEnded, { 'set-cookie': manager.clearCookie() });
+        const setCookie = manager.setCookie(saved);
+        return text([200, body], setCookie ? { 'set-cookie': setCookie } : {});
       });
     } catch (e) {
       return failure(url.pathname, e);

@@ -23,28 +23,22 @@
 # names a prebuilt session-store component; otherwise the repository's is built with cargo.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../edge-js/serve-lib.sh
+source "$here/../edge-js/serve-lib.sh"
 
 listen=127.0.0.1:8787
 scheduled_listen=127.0.0.1:0
 while [ $# -gt 0 ]; do
   case "$1" in
     --listen) listen=${2:?--listen needs an address}; shift 2 ;;
-    --database) export SESSIONS_DATABASE=${2:?--database needs a URL or :memory:}; shift 2 ;;
-    --auth-token) export SESSIONS_AUTH_TOKEN=${2:?--auth-token needs a token}; shift 2 ;;
     --scheduled-listen) scheduled_listen=${2:?--scheduled-listen needs an address}; shift 2 ;;
     -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
-    *) echo "serve.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    *) edge_store_option "$@"; shift 2 ;;
   esac
 done
 
 cd "$here"
-if [ ! -x node_modules/.bin/workerd ]; then
-  echo "==> installing the Worker's npm packages (workerd, jco, esbuild)" >&2
-  # `npm install`, not `npm ci`: jco's dependencies name per-platform optional packages that
-  # npm leaves out of the lock file, and `npm ci` then refuses it.
-  npm install --no-audit --no-fund --loglevel=error >&2
-fi
-node scripts/build.js
+edge_prepare workerd "the Worker's npm packages (workerd, jco, esbuild)"
 
 # workerd reports each socket's port on the control descriptor once it listens, as
 # {"event":"listen","socket":"http","port":N}: announce the addresses from it.

@@ -4,18 +4,11 @@
 import * as esbuild from 'esbuild';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundle, copyCoreModules, ensureComponent, transpile } from '../../edge-js/build.js';
+import { buildExample } from '../../edge-js/build.js';
 
-const here = join(dirname(fileURLToPath(import.meta.url)), '..');
-const transpiled = join(here, 'build', 'libsqlstore');
-const dist = join(here, 'dist');
-const names = transpile({ component: ensureComponent(), jco: join(here, 'node_modules', '.bin', 'jco'), outDir: transpiled });
-await bundle({
+await buildExample({
+  dir: join(dirname(fileURLToPath(import.meta.url)), '..'),
+  entry: 'main.js',
   esbuild,
-  entry: join(here, 'src', 'main.js'),
-  outfile: join(dist, 'main.js'),
-  inputs: [join(here, 'src'), transpiled],
-  nodeModules: join(here, 'node_modules'),
   conditions: ['deno', 'browser'],
 });
-copyCoreModules(names, transpiled, dist);

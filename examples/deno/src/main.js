@@ -12,7 +12,7 @@
 // program with a message naming the variable. SIGINT or SIGTERM stops accepting, lets the
 // requests in flight finish, and exits.
 
-import { StorePool } from '../../edge-js/store.js';
+import { StorePool } from '../../edge-js/pool.js';
 import { createApp, readSettings, redact } from '../../edge-js/sessions.js';
 import { instantiate } from '../build/libsqlstore/libsqlstore.js';
 

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP_DIR = os.path.dirname(HERE)
@@ -46,6 +47,9 @@ class Server:
     """`serve.sh --listen 127.0.0.1:0 --data-dir DIR [--database URL]` as a child process.
     With `database` (a libSQL server URL) `data_dir` may be None: nothing is preopened."""
 
+    # wasmtime serve ends on SIGINT.
+    STOP_SIGNAL = signal.SIGINT
+
     def __init__(self, data_dir, database=None, **env):
         self.data_dir = data_dir
         args = [SERVE_SH, "--listen", "127.0.0.1:0"]
@@ -53,22 +57,30 @@ class Server:
             args += ["--data-dir", data_dir]
         if database is not None:
             args += ["--database", database]
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             args, env=serve_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self._watch(proc, re.compile(r"Serving HTTP on http://127\.0\.0\.1:(\d+)/"), "wasmtime serve", 180)
+
+    def _watch(self, proc, ready, what, timeout):
+        """Reads `proc`'s output pipes on threads until it ends, every line into the log;
+        returns once a line matches `ready` (whose group is the port), or fails after
+        `timeout` seconds."""
+        self.proc = proc
         self.log = []
         self.port = None
         self._started = threading.Event()
-        self._drainer = threading.Thread(target=self._drain, daemon=True)
-        self._drainer.start()
-        if not self._started.wait(timeout=180) or self.port is None:
+        pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
+        self._readers = [threading.Thread(target=self._read, args=(p, ready), daemon=True) for p in pipes]
+        for reader in self._readers:
+            reader.start()
+        if not self._started.wait(timeout=timeout) or self.port is None:
             self.stop()
-            raise RuntimeError("wasmtime serve did not start:\n" + "".join(self.log))
+            raise RuntimeError("%s did not start:\n%s" % (what, "".join(self.log)))
 
-    def _drain(self):
-        """Reads stderr until the process ends; notes the port from wasmtime's banner."""
-        for line in self.proc.stderr:
+    def _read(self, pipe, ready):
+        for line in pipe:
             self.log.append(line)
-            m = re.search(r"Serving HTTP on http://127\.0\.0\.1:(\d+)/", line)
+            m = ready.search(line)
             if m and self.port is None:
                 self.port = int(m.group(1))
                 self._started.set()
@@ -110,20 +122,48 @@ class Server:
 
     def stop(self):
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(self.STOP_SIGNAL)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._drainer.join(timeout=10)
-        self.proc.stderr.close()
+        for reader in self._readers:
+            reader.join(timeout=10)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def put_get_clients(server, clients, rounds):
+    """`clients` threads at once, each putting `rounds` messages ("c<client>-<round>") and
+    reading back each one stored. Returns (answers, live, seconds): answers holds
+    (route, message, status, retry-after, body) for every request, live the token of every
+    put answered 200."""
+    def client(c):
+        answers, live = [], []
+        for i in range(rounds):
+            message = "c%d-%d" % (c, i)
+            status, body, headers, token = server.put(message)
+            answers.append(("/put", message, status, headers.get("retry-after"), body))
+            if status != 200:
+                continue
+            live.append(token)
+            status, body, headers, _ = server.request("/get", token=token)
+            answers.append(("/get", message, status, headers.get("retry-after"), body))
+        return answers, live
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(client, range(clients)))
+    seconds = time.monotonic() - started
+    return [a for r in results for a in r[0]], [t for r in results for t in r[1]], seconds
 
 
 def _read_only(db_path):

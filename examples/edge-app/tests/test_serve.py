@@ -9,8 +9,8 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from edge import (ENDED, INTERNAL, STORE, UNAVAILABLE, Server, compose, integrity_check, session_count,
-                  stored_message, temp_dir)
+from edge import (ENDED, INTERNAL, STORE, UNAVAILABLE, Server, compose, integrity_check, put_get_clients,
+                  session_count, stored_message, temp_dir)
 
 
 def setUpModule():
@@ -126,33 +126,15 @@ class Faults(unittest.TestCase):
         data = temp_dir(self)
         rounds = 4
         with Server(data, **env) as server:
-            def client(c):
-                outcomes, live = [], []
-                for i in range(rounds):
-                    message = "c%d-%d" % (c, i)
-                    status, body, headers, token = server.put(message)
-                    outcomes.append((status, headers.get("retry-after"), body))
-                    if status != 200:
-                        continue
-                    live.append(token)
-                    status, body, headers, _ = server.request("/get", token=token)
-                    outcomes.append((status, headers.get("retry-after"), body))
-                    if status == 200:
-                        self.assertEqual(body, message)
-                return outcomes, live
-
-            started = time.monotonic()
-            with ThreadPoolExecutor(32) as pool:
-                results = list(pool.map(client, range(32)))
-            elapsed = time.monotonic() - started
-        outcomes = [o for r in results for o in r[0]]
-        live = [t for r in results for t in r[1]]
-        for status, retry_after, body in outcomes:
+            outcomes, live, elapsed = put_get_clients(server, 32, rounds)
+        for route, message, status, retry_after, body in outcomes:
             self.assertIn(status, (200, 503), body)
             if status == 503:
                 self.assertEqual(retry_after, "1")
                 self.assertEqual(body, UNAVAILABLE)
-        ok = sum(1 for o in outcomes if o[0] == 200)
+            elif route == "/get":
+                self.assertEqual(body, message)
+        ok = sum(1 for o in outcomes if o[2] == 200)
         print("\n32 clients %s: %d requests in %.2fs, %d ok, %d x 503"
               % (env or "", len(outcomes), elapsed, ok, len(outcomes) - ok))
         self.assertGreater(ok, 0)

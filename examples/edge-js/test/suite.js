@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { postOversized, request, runServe, startEdge } from './hosts.js';
 import { mintAuth, startSqld } from './sqld.js';
 
-const GENERIC_503 = 'the session store is temporarily unavailable; retry shortly\n';
+/** session-core's fixed answer to an unavailable store. */
+const GENERIC_503 = 'session store unavailable; try again shortly\n';
 
 /** The stored record of `token`: `{ data: {deadline, values}, expiry }`, or undefined. */
 async function stored(sqld, token) {

@@ -5,27 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureComponent } from '../../edge-js/build.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..', '..');
 const out = join(here, '..', 'dist', 'libsqlstore');
 const transpiled = join(out, 'libsqlstore.js');
 
-function run(cmd, args, cwd) {
-  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
-}
-
-let component = process.env.LIBSQLSTORE_COMPONENT;
-if (!component) {
-  component = join(root, 'target', 'wasm32-wasip2', 'release', 'libsqlstore.wasm');
-  console.error('==> building the session-store component');
-  run(join(root, 'dev'), ['setup'], root);
-  run('cargo', ['build', '--quiet', '--release', '--target', 'wasm32-wasip2'], root);
-}
-if (!existsSync(component)) {
-  console.error(`no session-store component at ${component}; build it with ./dev build`);
-  process.exit(1);
-}
+const component = ensureComponent();
 
 if (!existsSync(transpiled) || statSync(component).mtimeMs > statSync(transpiled).mtimeMs) {
   console.error(`==> transpiling ${component} with jco`);

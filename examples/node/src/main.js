@@ -12,12 +12,12 @@
 
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseDuration } from '../../edge-js/sessions.js';
+import { sweepUntilDone } from '../../edge-js/store.js';
 import { HostClock } from './clock.js';
-import { parseDuration } from './duration.js';
 import { createSessionServer } from './server.js';
-import { SessionManager } from './sessions.js';
 import { GUEST_DATA_DIR, openStore } from './store.js';
-import { startSweeper, sweepUntilDone } from './sweeper.js';
+import { startSweeper } from './sweeper.js';
 
 const USAGE = 'usage: node src/main.js [serve|sweep|stats] [--listen ADDR] [--data-dir DIR] [--database NAME|:memory:|URL] [--lifetime 24h]';
 
@@ -36,21 +36,22 @@ function storeEnv(database) {
   return env;
 }
 
+/** The store and its environment; fails, with the store's own message, if the database is unusable. */
 async function open(values, clock) {
   const env = storeEnv(values.database);
   const needsDir = !env.SESSIONS_DATABASE.includes('://') && env.SESSIONS_DATABASE !== ':memory:';
   if (needsDir) mkdirSync(values['data-dir'], { recursive: true });
   const store = await openStore({ dataDir: needsDir ? values['data-dir'] : undefined, env, clock });
-  store.stats(); // fail now, with the store's own message, if the database is unusable
-  return store;
+  await store.stats();
+  return { store, env };
 }
 
 async function serve(values) {
   const clock = new HostClock();
-  const store = await open(values, clock);
   const lifetimeMs = parseDuration(values.lifetime, '--lifetime');
-  const server = createSessionServer(new SessionManager(store, clock, { lifetimeMs }));
-  const sweeper = startSweeper(store, {
+  const { store, env } = await open(values, clock);
+  const server = createSessionServer({ store, env, clock, lifetimeMs });
+  const sweeper = await startSweeper(store, {
     onSweep: ({ removed }) => removed > 0 && console.error(`swept ${removed} expired sessions`),
     onError: (e) => console.error(`sweep failed (retried at the next tick): ${e.message}`),
   });
@@ -82,13 +83,14 @@ async function main() {
   const command = positionals[0] ?? 'serve';
   if (command === 'serve') return serve(values);
   if (command === 'sweep') {
-    const store = await open(values, new HostClock());
+    const { store } = await open(values, new HostClock());
     const { removed, batches } = await sweepUntilDone(store);
     console.log(`removed ${removed} expired sessions in ${batches} batches`);
     return undefined;
   }
   if (command === 'stats') {
-    const { active, expired } = (await open(values, new HostClock())).stats();
+    const { store } = await open(values, new HostClock());
+    const { active, expired } = await store.stats();
     console.log(`active: ${active}\nexpired: ${expired}`);
     return undefined;
   }

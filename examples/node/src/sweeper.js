@@ -1,34 +1,19 @@
 // Sweeping expired sessions from a timer: the component says how often
 // (`cleanup-interval()`, set by SESSIONS_CLEANUP_INTERVAL), this host owns the timer.
 
+import { sweepUntilDone } from '../../edge-js/store.js';
+
 /** Node's setInterval cannot wait longer than this (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Sweeps batch after batch until no expired session remains; between batches the event
- * loop runs, so requests are served while a large backlog is cleared.
- * @returns {Promise<{removed: number, batches: number}>}
- */
-export async function sweepUntilDone(store) {
-  let removed = 0;
-  let batches = 0;
-  for (;;) {
-    const report = store.sweep();
-    removed += report.removed;
-    batches += 1;
-    if (!report.more) return { removed, batches };
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
-/**
- * Starts sweeping every `store.cleanupInterval()` ms. Returns undefined when cleanup is
- * disabled, else `{ intervalMs, stop() }`. A tick that finds the previous sweep still
+ * Starts sweeping every `store.cleanupInterval()` ms. Resolves with undefined when cleanup
+ * is disabled, else `{ intervalMs, stop() }`. A tick that finds the previous sweep still
  * running is skipped; a failed sweep (e.g. the database is busy) is reported to `onError`
  * and retried at the next tick.
  */
-export function startSweeper(store, { onSweep = () => {}, onError = () => {} } = {}) {
-  const intervalMs = store.cleanupInterval();
+export async function startSweeper(store, { onSweep = () => {}, onError = () => {} } = {}) {
+  const intervalMs = await store.cleanupInterval();
   if (intervalMs === undefined) return undefined;
   let running = false;
   const timer = setInterval(async () => {

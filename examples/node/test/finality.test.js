@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { HostClock } from '../src/clock.js';
-import { MAX_TIMESTAMP, SessionManager } from '../src/sessions.js';
+import { MAX_TIMESTAMP, SessionManager } from '../../edge-js/sessions.js';
 import { fileEnv, get, integrityCheck, open, spawnHost, startServer, stopHost, tempDir } from './helpers.js';
 
 const RACERS = 80;
@@ -15,8 +15,8 @@ const ENDED = 'the session ended while this request ran; nothing was stored\n';
 const decoder = new TextDecoder();
 
 /** The message stored for `token` (read through a fresh instance), or undefined. */
-function storedMessage(store, token) {
-  const data = store.find(token);
+async function storedMessage(store, token) {
+  const data = await store.find(token);
   return data === undefined ? undefined : JSON.parse(decoder.decode(data)).values.message;
 }
 
@@ -77,8 +77,8 @@ async function stopAndCheckStored({ dataDir, a, b }, dead, live) {
   await stopHost(b);
   assert.equal(integrityCheck(join(dataDir, 'sessions.db')), 'ok');
   const checker = await open(dataDir);
-  for (const old of dead) assert.equal(checker.find(old), undefined, `the ended session ${old} is stored as active`);
-  for (const [token, message] of live) assert.equal(storedMessage(checker, token), message);
+  for (const old of dead) assert.equal(await checker.find(old), undefined, `the ended session ${old} is stored as active`);
+  for (const [token, message] of live) assert.equal(await storedMessage(checker, token), message);
 }
 
 test('a logout racing 80 saves of the same session on two hosts is final', async (t) => {
@@ -135,32 +135,32 @@ test('a renewal racing 80 saves of the same session on two hosts leaves the old 
 async function loadedThenEndedElsewhere(t, end) {
   const dataDir = tempDir(t);
   const clock = new HostClock();
-  const manager = new SessionManager(await open(dataDir, fileEnv(), clock), clock);
+  const manager = new SessionManager(await open(dataDir, fileEnv(), clock), { now: () => clock.nowMs() });
   const other = await open(dataDir, fileEnv(), clock);
-  const first = manager.load(undefined);
+  const first = await manager.load(undefined);
   first.put('message', 'before');
-  const { token } = manager.save(first);
-  const session = manager.load(`session=${token}`);
+  const { token } = await manager.save(first);
+  const session = await manager.load(`session=${token}`);
   assert.equal(session.get('message'), 'before');
-  end(other, token);
+  await end(other, token);
   return { manager, other, session, token };
 }
 
 test('a save of a session destroyed elsewhere after it loaded stores nothing', async (t) => {
   const { manager, other, session, token } = await loadedThenEndedElsewhere(t, (store, tok) => store.delete(tok));
   session.put('message', 'too late');
-  assert.deepEqual(manager.save(session), { kind: 'ended-meanwhile' });
-  assert.equal(other.find(token), undefined, 'the logged-out token came back');
-  assert.deepEqual(other.stats(), { active: 0, expired: 0 });
+  assert.deepEqual(await manager.save(session), { kind: 'ended-meanwhile' });
+  assert.equal(await other.find(token), undefined, 'the logged-out token came back');
+  assert.deepEqual(await other.stats(), { active: 0, expired: 0 });
 });
 
 test('a renewal of a session renewed or destroyed elsewhere after it loaded creates nothing', async (t) => {
   for (const end of [(store, tok) => store.update(tok, new Uint8Array(0), 0), (store, tok) => store.delete(tok)]) {
     const { manager, other, session, token } = await loadedThenEndedElsewhere(t, end);
     session.renew();
-    assert.deepEqual(manager.save(session), { kind: 'ended-meanwhile' });
-    assert.equal(other.find(token), undefined);
-    assert.equal(other.stats().active, 0, 'no second successor was created');
+    assert.deepEqual(await manager.save(session), { kind: 'ended-meanwhile' });
+    assert.equal(await other.find(token), undefined);
+    assert.equal((await other.stats()).active, 0, 'no second successor was created');
   }
 });
 
@@ -182,12 +182,12 @@ test('a password in the database URL never reaches an HTTP client; the log has i
 test('a fresh session created with a huge lifetime ends at the largest timestamp, not in the past', async (t) => {
   const dataDir = tempDir(t);
   const clock = new HostClock();
-  const manager = new SessionManager(await open(dataDir, fileEnv(), clock), clock, { lifetimeMs: Number.MAX_VALUE });
-  const session = manager.load(undefined);
+  const manager = new SessionManager(await open(dataDir, fileEnv(), clock), { now: () => clock.nowMs(), lifetimeMs: Number.MAX_VALUE });
+  const session = await manager.load(undefined);
   assert.equal(session.deadline, MAX_TIMESTAMP);
   session.put('message', 'forever');
-  const saved = manager.save(session);
+  const saved = await manager.save(session);
   assert.equal(saved.kind, 'live');
   assert.match(manager.setCookie(saved), /; Max-Age=34560000; /, 'Max-Age is capped at 400 days');
-  assert.equal(manager.load(`session=${saved.token}`).get('message'), 'forever');
+  assert.equal((await manager.load(`session=${saved.token}`)).get('message'), 'forever');
 });

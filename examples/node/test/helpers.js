@@ -1,16 +1,18 @@
 // Shared test fixtures: a temporary data directory, an in-process server over loopback,
-// the host program as a real child process, and SQLite's own integrity check.
+// the sweeper on mock timers, the host program as a real child process, and SQLite's own
+// integrity check.
 
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { mock } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { HostClock } from '../src/clock.js';
 import { createSessionServer } from '../src/server.js';
-import { SessionManager } from '../src/sessions.js';
 import { openStore } from '../src/store.js';
+import { startSweeper } from '../src/sweeper.js';
 
 export const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
@@ -41,11 +43,27 @@ export async function startServer(t, { env = fileEnv(), lifetimeMs } = {}) {
   const clock = new HostClock();
   const store = await open(dataDir, env, clock);
   const logs = [];
-  const server = createSessionServer(new SessionManager(store, clock, { lifetimeMs }), { log: (m) => logs.push(m) });
+  const server = createSessionServer({ store, env, clock, lifetimeMs, log: (m) => logs.push(m) });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => new Promise((resolve) => server.close(resolve)));
   return { url: `http://127.0.0.1:${server.address().port}`, clock, store, dataDir, logs };
+}
+
+/**
+ * Starts the sweeper on `store` under Node's mock setInterval (moved by mock.timers.tick);
+ * both are undone when the test ends. Resolves `{ sweeper, swept, errors }`: `swept`
+ * resolves with the first sweep's report, `errors` collects the kinds of failed sweeps.
+ */
+export async function startMockedSweeper(t, store) {
+  mock.timers.enable({ apis: ['setInterval'] });
+  t.after(() => mock.timers.reset());
+  const errors = [];
+  let onSweep;
+  const swept = new Promise((resolve) => (onSweep = resolve));
+  const sweeper = await startSweeper(store, { onSweep, onError: (e) => errors.push(e.kind) });
+  t.after(() => sweeper.stop());
+  return { sweeper, swept, errors };
 }
 
 /** One request; `token` goes in the session cookie. */

@@ -31,7 +31,7 @@ test('sweeps from another process while requests are served: each request succee
   const past = new HostClock();
   past.shift(-2 * HOUR);
   const seeder = await open(dataDir, fileEnv(), past);
-  for (let i = 0; i < 150; i++) seeder.create(new TextEncoder().encode(`old${i}`), past.nowMs() + HOUR);
+  for (let i = 0; i < 150; i++) await seeder.create(new TextEncoder().encode(`old${i}`), past.nowMs() + HOUR);
   const host = await spawnHost(t, ['--listen', '127.0.0.1:0', '--data-dir', dataDir], { SESSIONS_SWEEP_BATCH: '25' });
 
   const statuses = [];
@@ -67,6 +67,6 @@ test('sweeps from another process while requests are served: each request succee
   for (const [token, message] of live) assert.equal((await get(host.url, '/get', { token })).body, message);
   await stopHost(host);
   const checker = await open(dataDir);
-  assert.deepEqual(checker.stats(), { active: live.length, expired: 0 });
+  assert.deepEqual(await checker.stats(), { active: live.length, expired: 0 });
   assert.equal(integrityCheck(join(dataDir, 'sessions.db')), 'ok');
 });

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_MESSAGE } from '../src/server.js';
+import { DEFAULT_MESSAGE } from '../../edge-js/sessions.js';
 import { fileEnv, get, startServer } from './helpers.js';
 
 const HOUR = 3_600_000;
@@ -31,7 +31,7 @@ test('get without a cookie is empty and creates no session', async (t) => {
   const got = await get(url, '/get');
   assert.equal(got.body, '');
   assert.equal(got.setCookie, undefined);
-  assert.deepEqual(store.stats(), { active: 0, expired: 0 });
+  assert.deepEqual(await store.stats(), { active: 0, expired: 0 });
 });
 
 test('destroy deletes the session and clears the cookie', async (t) => {
@@ -40,7 +40,7 @@ test('destroy deletes the session and clears the cookie', async (t) => {
   const destroyed = await get(url, '/destroy', { token });
   assert.match(destroyed.setCookie, /^session=; .*Max-Age=0/);
   assert.equal((await get(url, '/get', { token })).body, '');
-  assert.deepEqual(store.stats(), { active: 0, expired: 0 });
+  assert.deepEqual(await store.stats(), { active: 0, expired: 0 });
 });
 
 test('renew moves the data to a new token and the old one stops working', async (t) => {
@@ -70,7 +70,7 @@ test('a forged token is never adopted: put under it draws a fresh token', async 
   const put = await get(url, '/put?message=mine', { token: forged });
   assert.equal(put.status, 200);
   assert.notEqual(put.token, forged);
-  assert.equal(store.find(forged), undefined);
+  assert.equal(await store.find(forged), undefined);
   assert.equal((await get(url, '/get', { token: put.token })).body, 'mine');
 });
 

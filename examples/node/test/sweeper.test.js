@@ -5,9 +5,10 @@ import test, { mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sweepUntilDone } from '../../edge-js/store.js';
 import { HostClock } from '../src/clock.js';
-import { startSweeper, sweepUntilDone } from '../src/sweeper.js';
-import { fileEnv, open, tempDir } from './helpers.js';
+import { startSweeper } from '../src/sweeper.js';
+import { fileEnv, open, startMockedSweeper, tempDir } from './helpers.js';
 
 const MINUTE = 60_000;
 
@@ -15,40 +16,35 @@ const MINUTE = 60_000;
 async function storeWithSessions(t, n, env) {
   const clock = new HostClock();
   const store = await open(tempDir(t), fileEnv(env), clock);
-  for (let i = 0; i < n; i++) store.create(new TextEncoder().encode(`s${i}`), clock.nowMs() + MINUTE);
+  for (let i = 0; i < n; i++) await store.create(new TextEncoder().encode(`s${i}`), clock.nowMs() + MINUTE);
   return { store, clock };
 }
 
 test('the sweeper ticks at cleanup-interval() and removes expired sessions', async (t) => {
   const { store, clock } = await storeWithSessions(t, 3, { SESSIONS_CLEANUP_INTERVAL: '5m' });
-  mock.timers.enable({ apis: ['setInterval'] });
-  t.after(() => mock.timers.reset());
-  let swept;
-  const done = new Promise((resolve) => (swept = resolve));
-  const sweeper = startSweeper(store, { onSweep: swept });
-  t.after(() => sweeper.stop());
+  const { sweeper, swept } = await startMockedSweeper(t, store);
   assert.equal(sweeper.intervalMs, 5 * MINUTE);
   clock.shift(2 * MINUTE);
-  assert.deepEqual(store.stats(), { active: 0, expired: 3 });
+  assert.deepEqual(await store.stats(), { active: 0, expired: 3 });
   mock.timers.tick(5 * MINUTE - 1);
-  assert.deepEqual(store.stats(), { active: 0, expired: 3 }, 'no sweep before the interval');
+  assert.deepEqual(await store.stats(), { active: 0, expired: 3 }, 'no sweep before the interval');
   mock.timers.tick(1);
-  assert.deepEqual(await done, { removed: 3, batches: 1 });
-  assert.deepEqual(store.stats(), { active: 0, expired: 0 });
+  assert.deepEqual(await swept, { removed: 3, batches: 1 });
+  assert.deepEqual(await store.stats(), { active: 0, expired: 0 });
 });
 
 test('cleanup-interval 0 starts no timer', async (t) => {
   const { store } = await storeWithSessions(t, 0, { SESSIONS_CLEANUP_INTERVAL: '0' });
-  assert.equal(store.cleanupInterval(), undefined);
-  assert.equal(startSweeper(store), undefined);
+  assert.equal(await store.cleanupInterval(), undefined);
+  assert.equal(await startSweeper(store), undefined);
 });
 
 test('a backlog larger than one batch is drained batch after batch', async (t) => {
   const { store, clock } = await storeWithSessions(t, 7, { SESSIONS_SWEEP_BATCH: '3' });
-  store.create(new TextEncoder().encode('live'), clock.nowMs() + 10 * MINUTE);
+  await store.create(new TextEncoder().encode('live'), clock.nowMs() + 10 * MINUTE);
   clock.shift(2 * MINUTE);
   assert.deepEqual(await sweepUntilDone(store), { removed: 7, batches: 3 });
-  assert.deepEqual(store.stats(), { active: 1, expired: 0 });
+  assert.deepEqual(await store.stats(), { active: 1, expired: 0 });
 });
 
 test('a sweep refused because another instance holds the lock is reported, and the next tick sweeps', async (t) => {
@@ -56,14 +52,8 @@ test('a sweep refused because another instance holds the lock is reported, and t
   const clock = new HostClock();
   const env = fileEnv({ SESSIONS_CLEANUP_INTERVAL: '1m', SESSIONS_BUSY_TIMEOUT: '50ms' });
   const store = await open(dataDir, env, clock);
-  for (let i = 0; i < 2; i++) store.create(new TextEncoder().encode(`s${i}`), clock.nowMs() + MINUTE);
-  mock.timers.enable({ apis: ['setInterval'] });
-  t.after(() => mock.timers.reset());
-  const errors = [];
-  let swept;
-  const done = new Promise((resolve) => (swept = resolve));
-  const sweeper = startSweeper(store, { onSweep: swept, onError: (e) => errors.push(e.kind) });
-  t.after(() => sweeper.stop());
+  for (let i = 0; i < 2; i++) await store.create(new TextEncoder().encode(`s${i}`), clock.nowMs() + MINUTE);
+  const { swept, errors } = await startMockedSweeper(t, store);
   clock.shift(2 * MINUTE);
   const lock = join(dataDir, 'sessions.db-lock');
   writeFileSync(lock, `owner=another-instance acquired_ms=${Date.now()}`);
@@ -72,5 +62,5 @@ test('a sweep refused because another instance holds the lock is reported, and t
   assert.deepEqual(errors, ['unavailable']);
   rmSync(lock);
   mock.timers.tick(MINUTE);
-  assert.deepEqual(await done, { removed: 2, batches: 1 });
+  assert.deepEqual(await swept, { removed: 2, batches: 1 });
 });

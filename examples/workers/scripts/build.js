@@ -6,23 +6,17 @@ import * as esbuild from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundle, copyCoreModules, ensureComponent, transpile } from '../../edge-js/build.js';
+import { buildExample } from '../../edge-js/build.js';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
-const transpiled = join(here, 'build', 'libsqlstore');
-const dist = join(here, 'dist');
-const names = transpile({ component: ensureComponent(), jco: join(here, 'node_modules', '.bin', 'jco'), outDir: transpiled });
-await bundle({
+const names = await buildExample({
+  dir: here,
+  entry: 'worker.js',
   esbuild,
-  entry: join(here, 'src', 'worker.js'),
-  outfile: join(dist, 'worker.js'),
-  inputs: [join(here, 'src'), transpiled],
-  nodeModules: join(here, 'node_modules'),
   conditions: ['workerd', 'worker', 'browser'],
   external: ['cloudflare:*'],
   minify: true,
 });
-copyCoreModules(names, transpiled, dist);
 
 const config = readFileSync(join(here, 'config.capnp'), 'utf8');
 const listed = [...config.matchAll(/wasm = embed "dist\/([^"]+)"/g)].map((m) => m[1]).sort();

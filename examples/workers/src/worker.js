@@ -9,7 +9,7 @@
 // with a message naming the variable, before any request is served.
 
 import { env } from 'cloudflare:workers';
-import { StorePool } from '../../edge-js/store.js';
+import { StorePool } from '../../edge-js/pool.js';
 import { createApp, readSettings, redact } from '../../edge-js/sessions.js';
 import { instantiate } from '../build/libsqlstore/libsqlstore.js';
 import coreModules from '../build/libsqlstore/core-modules.js';

@@ -1,0 +1,145 @@
+// The shared session module against session-core's contract (the Rust crate's own tests,
+// case for case, where the JavaScript hosts must agree with it): the stored record, the
+// cookie, deadlines, log redaction, and the fixed answers to failures. No component: the
+// store is a stand-in.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  MAX_AGE_CAP_S,
+  MAX_TIMESTAMP,
+  SessionManager,
+  cookieValue,
+  createApp,
+  decodeRecord,
+  encodeRecord,
+  maxAgeSeconds,
+  offset,
+  redact,
+} from '../sessions.js';
+import { StoreError } from '../store.js';
+
+const NOW = 1_767_225_600_000;
+const bytes = (text) => new TextEncoder().encode(text);
+const decode = (data) => new TextDecoder().decode(data);
+
+test('the record is compact JSON, deadline first', () => {
+  assert.equal(decode(encodeRecord(NOW, { message: 'hi "you"' })), '{"deadline":1767225600000,"values":{"message":"hi \\"you\\""}}');
+  assert.equal(decode(encodeRecord(0, {})), '{"deadline":0,"values":{}}');
+});
+
+test('records written by other hosts are read and unknown fields ignored', () => {
+  const record = decodeRecord(bytes('{ "values": {"message": "from rust", "n": [1, 2]}, "deadline": 7, "v": 2 }'));
+  assert.deepEqual(record, { deadline: 7, values: { message: 'from rust', n: [1, 2] } });
+});
+
+test('data that is not a record, or not UTF-8, is no session', () => {
+  const cases = [
+    bytes(''),
+    bytes('not json'),
+    bytes('{}'),
+    bytes('[1,2]'),
+    bytes('{"deadline":-1,"values":{}}'),
+    bytes('{"deadline":1.5,"values":{}}'),
+    bytes('{"deadline":1,"values":[]}'),
+    bytes('{"deadline":"1","values":{}}'),
+    new Uint8Array([0xff, 0xfe]),
+    new Uint8Array([...bytes('{"deadline":1,"values":{"m":"'), 0xff, ...bytes('"}}')]),
+  ];
+  for (const data of cases) assert.equal(decodeRecord(data), undefined, decode(data));
+});
+
+test('Max-Age is the time left rounded up to whole seconds, 0 once expired', () => {
+  assert.equal(maxAgeSeconds(NOW + 86_400_000, NOW), 86_400);
+  assert.equal(maxAgeSeconds(NOW + 86_399_001, NOW), 86_400);
+  assert.equal(maxAgeSeconds(NOW + 1, NOW), 1);
+  assert.equal(maxAgeSeconds(NOW, NOW), 0);
+  assert.equal(maxAgeSeconds(NOW - 5000, NOW), 0);
+});
+
+test('Max-Age is capped at 400 days', () => {
+  assert.equal(maxAgeSeconds(MAX_TIMESTAMP, NOW), MAX_AGE_CAP_S);
+  assert.equal(maxAgeSeconds(NOW + MAX_AGE_CAP_S * 1000 + 1, NOW), MAX_AGE_CAP_S);
+  assert.equal(maxAgeSeconds(NOW + (MAX_AGE_CAP_S - 1) * 1000, NOW), MAX_AGE_CAP_S - 1);
+});
+
+test('a huge lifetime saturates at the largest timestamp and never wraps into the past', () => {
+  assert.equal(offset(NOW, 3_600_000), NOW + 3_600_000);
+  assert.equal(offset(NOW, Number.MAX_VALUE), MAX_TIMESTAMP);
+  assert.equal(offset(MAX_TIMESTAMP + 5, 1000), MAX_TIMESTAMP + 5);
+});
+
+test('a set cookie carries every flag, and Secure when asked', () => {
+  const now = () => NOW;
+  const plain = new SessionManager(undefined, { now });
+  assert.equal(
+    plain.setCookie({ kind: 'live', token: 'tok', expiry: NOW + 86_400_000 }),
+    'session=tok; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax',
+  );
+  assert.equal(plain.setCookie({ kind: 'live', token: 't', expiry: NOW + 2500 }), 'session=t; Path=/; Max-Age=3; HttpOnly; SameSite=Lax');
+  assert.equal(plain.setCookie({ kind: 'unchanged' }), undefined);
+  assert.equal(plain.setCookie({ kind: 'ended' }), 'session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax');
+  assert.equal(plain.setCookie({ kind: 'ended-meanwhile' }), plain.clearCookie());
+  const secure = new SessionManager(undefined, { now, secure: true });
+  assert.equal(secure.setCookie({ kind: 'live', token: 'tok', expiry: NOW + 1000 }), 'session=tok; Path=/; Max-Age=1; HttpOnly; SameSite=Lax; Secure');
+  assert.equal(secure.clearCookie(), 'session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure');
+});
+
+test('the token is found among other cookies; other cookies and garbage have none', () => {
+  assert.equal(cookieValue('a=1; session=tok; b=2', 'session'), 'tok');
+  assert.equal(cookieValue(' session = tok ;x=y', 'session'), 'tok');
+  assert.equal(cookieValue('session=first; session=second', 'session'), 'first');
+  assert.equal(cookieValue('session=a=b', 'session'), 'a=b');
+  for (const header of ['', 'garbage', 'sessionx=1', 'xsession=1', 'session', ';;;']) {
+    assert.equal(cookieValue(header, 'session'), undefined, header);
+  }
+});
+
+test('logs have URL passwords and the auth token replaced', () => {
+  assert.equal(
+    redact('SESSIONS_DATABASE="http://user:s3cret@127.0.0.1:1": give only scheme, host and port'),
+    'SESSIONS_DATABASE="http://***@127.0.0.1:1": give only scheme, host and port',
+  );
+  assert.equal(redact('a libsql://u:p@x.turso.io/path and https://k@h?q=1 end'), 'a libsql://***@x.turso.io/path and https://***@h?q=1 end');
+  assert.equal(redact('http://a:b@c@d'), 'http://***@d');
+  assert.equal(redact('token tk-123 refused', 'tk-123'), 'token *** refused');
+  assert.equal(redact('cannot reach the libSQL server at http://127.0.0.1:8080'), 'cannot reach the libSQL server at http://127.0.0.1:8080');
+});
+
+/** The app over a stand-in store whose every call throws `error`; returns it and its log. */
+function failingApp(error) {
+  const logs = [];
+  const fail = async () => {
+    throw error;
+  };
+  const store = { find: fail, create: fail, update: fail, delete: fail, sweep: fail };
+  const app = createApp({
+    pool: { use: (fn) => fn(store) },
+    settings: { storeEnv: { SESSIONS_AUTH_TOKEN: 'tk-123' }, lifetimeMs: 1000 },
+    log: (m) => logs.push(m),
+  });
+  return { app, logs };
+}
+
+test("failures are answered with session-core's fixed texts, the details only in the log", async () => {
+  const cases = [
+    [new StoreError('unavailable', 'cannot reach http://u:pw@db tk-123'), 503, 'session store unavailable; try again shortly\n'],
+    [new StoreError('internal', 'disk I/O error'), 500, 'internal error in the session store; the server log has the details\n'],
+    [new Error('bug'), 500, 'internal error in the session store; the server log has the details\n'],
+    [new StoreError('too-large', 256), 413, "session data is larger than the store's limit of 256 bytes; nothing was stored\n"],
+  ];
+  for (const [error, status, body] of cases) {
+    const { app, logs } = failingApp(error);
+    const res = await app.fetch(new Request('http://localhost/put?message=x'));
+    assert.deepEqual([res.status, await res.text()], [status, body], error.message);
+    assert.equal(res.headers.get('retry-after'), status === 503 ? '1' : null);
+    assert.ok(logs.every((line) => !line.includes('pw@') && !line.includes('tk-123')), logs.join('\n'));
+  }
+});
+
+test('a fresh session with 1.5 s to live gets Max-Age=2 (rounded up)', async () => {
+  const store = { create: async () => 'tok' };
+  const app = createApp({ pool: { use: (fn) => fn(store) }, settings: { storeEnv: {}, lifetimeMs: 1500 }, now: () => NOW });
+  const res = await app.fetch(new Request('http://localhost/put'));
+  assert.equal(res.headers.get('set-cookie'), 'session=tok; Path=/; Max-Age=2; HttpOnly; SameSite=Lax');
+});
