@@ -125,7 +125,24 @@ pub const DEFAULT_REMOTE_MAX_RESPONSE: u64 = 64 << 20;
 /// SQLite refuses (its default SQLITE_MAX_LENGTH is 10^9 bytes).
 const MAX_SWEEP_BATCH: u32 = 1_000_000;
 const MAX_DATA_BYTES_LIMIT: u64 = 1_000_000_000;
-const MAX_BUSY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The range of each duration setting (`SESSIONS_*`, as humantime reads them: `500ms`, `5s`,
+/// `1h`). The cleanup interval and the sweep budget also take `0` for none.
+struct DurationRange {
+    min: Duration,
+    max: Duration,
+    example: &'static str,
+}
+
+const CLEANUP_INTERVAL_RANGE: DurationRange =
+    DurationRange { min: Duration::from_millis(1), max: Duration::MAX, example: "30s, 5m or 1h" };
+const SWEEP_BUDGET_RANGE: DurationRange =
+    DurationRange { min: Duration::from_millis(1), max: Duration::from_secs(600), example: "10ms" };
+/// `0`: fail at once when the lock is taken.
+const BUSY_TIMEOUT_RANGE: DurationRange =
+    DurationRange { min: Duration::ZERO, max: Duration::from_secs(600), example: "500ms or 5s" };
+const REMOTE_TIMEOUT_RANGE: DurationRange =
+    DurationRange { min: Duration::from_millis(10), max: Duration::from_secs(600), example: "2s" };
 /// 1 GiB: three copies of a larger answer would not fit a 32-bit guest's 4 GiB.
 const MAX_REMOTE_MAX_RESPONSE: u64 = 1 << 30;
 
@@ -180,21 +197,23 @@ impl Config {
                     config.table = TableName::new(value)
                         .map_err(|why| invalid(name, value, &why))?
                 }
-                "SESSIONS_CLEANUP_INTERVAL" => config.cleanup_interval = parse_interval(value)?,
+                "SESSIONS_CLEANUP_INTERVAL" => {
+                    config.cleanup_interval = parse_duration_or_none(name, value, &CLEANUP_INTERVAL_RANGE)?
+                }
                 "SESSIONS_SWEEP_BATCH" => {
                     config.sweep_batch = parse_bounded(name, value, 1, MAX_SWEEP_BATCH.into())?
                         .try_into()
                         .map_err(|_| invalid(name, value, "too large"))?
                 }
-                "SESSIONS_SWEEP_BUDGET" => config.sweep_budget = parse_sweep_budget(value)?,
+                "SESSIONS_SWEEP_BUDGET" => config.sweep_budget = parse_duration_or_none(name, value, &SWEEP_BUDGET_RANGE)?,
                 "SESSIONS_MAX_DATA_BYTES" => {
                     config.max_data_bytes = parse_bounded(name, value, 1, MAX_DATA_BYTES_LIMIT)?
                 }
-                "SESSIONS_BUSY_TIMEOUT" => config.busy_timeout = parse_busy_timeout(value)?,
+                "SESSIONS_BUSY_TIMEOUT" => config.busy_timeout = parse_duration(name, value, &BUSY_TIMEOUT_RANGE)?,
                 "SESSIONS_LOCKING" => config.locking = parse_locking(value)?,
                 "SESSIONS_LOCK_OWNER" => config.lock_owner = parse_lock_owner(value)?,
                 "SESSIONS_AUTH_TOKEN" => config.auth_token = parse_auth_token(value)?,
-                "SESSIONS_REMOTE_TIMEOUT" => config.remote_timeout = parse_remote_timeout(value)?,
+                "SESSIONS_REMOTE_TIMEOUT" => config.remote_timeout = parse_duration(name, value, &REMOTE_TIMEOUT_RANGE)?,
                 "SESSIONS_REMOTE_MAX_RESPONSE" => {
                     max_response = Some(parse_bounded(name, value, 1, MAX_REMOTE_MAX_RESPONSE)?)
                 }
@@ -345,58 +364,31 @@ fn parse_auth_token(value: &str) -> Result<Option<Secret>> {
     Ok(Some(Secret(value.to_owned())))
 }
 
-fn parse_remote_timeout(value: &str) -> Result<Duration> {
-    const NAME: &str = "SESSIONS_REMOTE_TIMEOUT";
-    let timeout = humantime::parse_duration(value)
-        .map_err(|e| invalid(NAME, value, &format!("{e}; use a duration such as 2s")))?;
-    if timeout < Duration::from_millis(10) || timeout > MAX_BUSY_TIMEOUT {
-        return Err(invalid(NAME, value, "use 10ms to 10m"));
-    }
-    Ok(timeout)
+/// A duration within `range`.
+fn parse_duration(name: &str, value: &str, range: &DurationRange) -> Result<Duration> {
+    duration_in(name, value, range, "")
 }
 
-fn parse_interval(value: &str) -> Result<Option<Duration>> {
-    const NAME: &str = "SESSIONS_CLEANUP_INTERVAL";
-    if value == "0" {
-        return Ok(None);
+/// A duration within `range`, or `None` for `0` (any zero duration).
+fn parse_duration_or_none(name: &str, value: &str, range: &DurationRange) -> Result<Option<Duration>> {
+    match humantime::parse_duration(value) {
+        Ok(zero) if zero.is_zero() => Ok(None),
+        _ => duration_in(name, value, range, ", or 0 for none").map(Some),
     }
-    let interval = humantime::parse_duration(value).map_err(|e| {
-        invalid(NAME, value, &format!("{e}; use a duration such as 30s, 5m or 1h, or 0 to disable"))
-    })?;
-    if interval.is_zero() {
-        return Ok(None);
-    }
-    if interval < Duration::from_millis(1) {
-        return Err(invalid(NAME, value, "shorter than 1ms; use 0 to disable cleanup"));
-    }
-    Ok(Some(interval))
 }
 
-fn parse_busy_timeout(value: &str) -> Result<Duration> {
-    const NAME: &str = "SESSIONS_BUSY_TIMEOUT";
-    let timeout = if value == "0" {
-        Duration::ZERO
-    } else {
-        humantime::parse_duration(value)
-            .map_err(|e| invalid(NAME, value, &format!("{e}; use a duration such as 500ms or 5s")))?
-    };
-    if timeout > MAX_BUSY_TIMEOUT {
-        return Err(invalid(NAME, value, "longer than 10m"));
+fn duration_in(name: &str, value: &str, range: &DurationRange, or_none: &str) -> Result<Duration> {
+    let duration = humantime::parse_duration(value)
+        .map_err(|e| invalid(name, value, &format!("{e}; use a duration such as {}{or_none}", range.example)))?;
+    if duration < range.min || duration > range.max {
+        let min = humantime::format_duration(range.min);
+        let bounds = match range.max {
+            Duration::MAX => format!("{min} or longer"),
+            max => format!("{min} to {}", humantime::format_duration(max)),
+        };
+        return Err(invalid(name, value, &format!("out of range; use {bounds}{or_none}")));
     }
-    Ok(timeout)
-}
-
-fn parse_sweep_budget(value: &str) -> Result<Option<Duration>> {
-    const NAME: &str = "SESSIONS_SWEEP_BUDGET";
-    if value == "0" {
-        return Ok(None);
-    }
-    let budget = humantime::parse_duration(value)
-        .map_err(|e| invalid(NAME, value, &format!("{e}; use a duration such as 10ms, or 0 for none")))?;
-    if budget.is_zero() || budget > MAX_BUSY_TIMEOUT {
-        return Err(invalid(NAME, value, "use 1ms to 10m, or 0 for none"));
-    }
-    Ok(Some(budget))
+    Ok(duration)
 }
 
 fn parse_locking(value: &str) -> Result<Locking> {
@@ -464,9 +456,30 @@ mod tests {
     #[test]
     fn the_sweep_budget_is_a_duration_or_zero_for_none() {
         assert_eq!(with("SESSIONS_SWEEP_BUDGET", "25ms").map(|c| c.sweep_budget), Ok(Some(Duration::from_millis(25))));
-        assert_eq!(with("SESSIONS_SWEEP_BUDGET", "0").map(|c| c.sweep_budget), Ok(None));
-        for bad in ["", "0ms", "fast", "-5ms", "11m"] {
+        for none in ["0", "0ms"] {
+            assert_eq!(with("SESSIONS_SWEEP_BUDGET", none).map(|c| c.sweep_budget), Ok(None), "{none}");
+        }
+        for bad in ["", "500us", "fast", "-5ms", "11m"] {
             error_names(with("SESSIONS_SWEEP_BUDGET", bad), "SESSIONS_SWEEP_BUDGET");
+        }
+    }
+
+    #[test]
+    fn each_duration_setting_keeps_its_own_range_and_says_it() {
+        assert_eq!(with("SESSIONS_BUSY_TIMEOUT", "0").map(|c| c.busy_timeout), Ok(Duration::ZERO));
+        assert_eq!(with("SESSIONS_BUSY_TIMEOUT", "10m").map(|c| c.busy_timeout), Ok(Duration::from_secs(600)));
+        assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "30days").map(|c| c.cleanup_interval), Ok(Some(Duration::from_secs(30 * 86400))));
+        for (name, value, says) in [
+            ("SESSIONS_BUSY_TIMEOUT", "11m", "use 0s to 10m"),
+            ("SESSIONS_REMOTE_TIMEOUT", "0", "use 10ms to 10m"),
+            ("SESSIONS_SWEEP_BUDGET", "1h", "use 1ms to 10m, or 0 for none"),
+            ("SESSIONS_CLEANUP_INTERVAL", "10us", "use 1ms or longer, or 0 for none"),
+            ("SESSIONS_REMOTE_TIMEOUT", "soon", "use a duration such as 2s"),
+        ] {
+            match with(name, value) {
+                Err(Error::InvalidConfig(msg)) => assert!(msg.contains(name) && msg.contains(says), "{msg}"),
+                other => panic!("{name}={value}: expected InvalidConfig, got {other:?}"),
+            }
         }
     }
 
