@@ -37,16 +37,18 @@ fn with_store<T>(op: impl FnOnce(&mut SessionStore<Box<dyn Backend>>) -> Result<
         };
         op(store)
     })
-    .map_err(to_wit)
+    .map_err(WitError::from)
 }
 
-fn to_wit(e: Error) -> WitError {
-    match e {
-        Error::InvalidToken(m) => WitError::InvalidToken(m),
-        Error::TooLarge(limit) => WitError::TooLarge(limit),
-        Error::InvalidConfig(m) => WitError::InvalidConfig(m),
-        Error::Unavailable(m) => WitError::Unavailable(m),
-        Error::Storage(m) => WitError::Storage(m),
+impl From<Error> for WitError {
+    fn from(e: Error) -> WitError {
+        match e {
+            Error::InvalidToken(m) => WitError::InvalidToken(m),
+            Error::TooLarge(limit) => WitError::TooLarge(limit),
+            Error::InvalidConfig(m) => WitError::InvalidConfig(m),
+            Error::Unavailable(m) => WitError::Unavailable(m),
+            Error::Storage(m) => WitError::Storage(m),
+        }
     }
 }
 

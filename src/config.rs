@@ -105,9 +105,10 @@ pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// 1,000 rows: a batch deletes in a few milliseconds, so finds running between batches
 /// never wait long, while a sweep still clears hundreds of thousands of rows a second.
 pub const DEFAULT_SWEEP_BATCH: u32 = 1000;
-/// 10 ms: on a large table a random-access delete costs ~25 µs a row inside the
-/// component, so 1,000 rows could hold the file for 25 ms; the budget keeps a call (and
-/// so the wait of a request behind it) near 10 ms.
+/// A sweep chunk's target duration: a request queued behind a chunk waits about this long.
+/// A random-access delete on a large table is slow enough that a whole default batch in one
+/// transaction would hold the file longer (bench/README.md, "Why the settings are what they
+/// are").
 pub const DEFAULT_SWEEP_BUDGET: Duration = Duration::from_millis(10);
 pub const DEFAULT_MAX_DATA_BYTES: u64 = 1_048_576;
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);

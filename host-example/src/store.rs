@@ -10,16 +10,17 @@
 //!
 //! Why the guest runs on the caller's thread (an async wasmtime call, with WASI file I/O
 //! done in place) rather than on a thread of its own behind a queue: the hand-off to
-//! another thread and back costs two wake-ups, measured at ~50 µs per call on a 2-core
-//! VM, twenty times what a cached `find` costs in the guest. The price is that a call
-//! occupies an executor thread while it runs, including a commit's fsync (about a
-//! millisecond on local disk); sweeps are cut into short batches for the same reason.
+//! another thread and back costs two wake-ups, many times what a cached `find` costs in
+//! the guest (bench/README.md, "Why the settings are what they are"). The price is that a
+//! call occupies an executor thread while it runs, including a commit's fsync; sweeps are
+//! cut into short chunks for the same reason.
 //!
 //! Every call is bounded: the instance's linear memory is capped and each call gets an
 //! epoch deadline. A guest that traps or runs past its deadline yields
 //! `StoreError::Guest`; that instance is discarded and the next call instantiates a fresh
 //! one from the pre-instantiated component, so a runaway guest never wedges the host.
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,20 +39,8 @@ use crate::lockrecovery::{self, OwnerFile};
 use crate::options::{StoreOptions, GUEST_DATA_DIR};
 use crate::runtime::{CountingHooks, HostState, Runtime, EPOCH_TICK};
 
-/// Counts of active and expired-but-stored sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SessionCounts {
-    pub active: u64,
-    pub expired: u64,
-}
-
-/// What one sweep call did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SweepReport {
-    pub removed: u64,
-    /// True when expired sessions remain after this call: call again.
-    pub more: bool,
-}
+/// The component's own answer types, as its crate defines them.
+pub use libsqlstore::backend::{SessionCounts, SweepReport};
 
 /// A handle on one session database. Clones share the same instance.
 #[derive(Clone)]
@@ -63,42 +52,6 @@ struct Inner {
     /// `None` once closed. tokio's mutex queues waiters in FIFO order.
     worker: tokio::sync::Mutex<Option<Worker>>,
     http_requests: Arc<AtomicU64>,
-}
-
-/// Runs one export on the store's instance, on the caller's thread, holding the store's
-/// lock: `guest!(self, |store, exports| exports.edge_sessions_store().call_find(store, t))`.
-/// A call that found the database locked by a process that has since died is retried
-/// once, after removing that lock.
-macro_rules! guest {
-    ($self:ident, |$store:ident, $exports:ident| $call:expr) => {{
-        let mut slot = $self.inner.worker.lock().await;
-        let worker = slot.as_mut().ok_or(StoreError::Closed)?;
-        let mut result = guest!(@once worker, |$store, $exports| $call);
-        if matches!(result, Ok(Err(WitError::Unavailable(_)))) && worker.recover_abandoned_lock() {
-            result = guest!(@once worker, |$store, $exports| $call);
-        }
-        result?.map_err(from_wit)
-    }};
-    (@plain $self:ident, |$store:ident, $exports:ident| $call:expr) => {{
-        let mut slot = $self.inner.worker.lock().await;
-        let worker = slot.as_mut().ok_or(StoreError::Closed)?;
-        guest!(@once worker, |$store, $exports| $call)
-    }};
-    (@once $worker:ident, |$store:ident, $exports:ident| $call:expr) => {{
-        // The instance is moved out for the call: if the caller drops this future while
-        // the guest is suspended (an HTTP request to a libSQL server), the instance goes
-        // with it and the next call starts a fresh one.
-        match $worker.take_live().await {
-            Ok(mut live) => {
-                let outcome = {
-                    let Live { store: $store, bindings: $exports } = &mut live;
-                    $call.await
-                };
-                $worker.finish(live, outcome)
-            }
-            Err(e) => Err(e),
-        }
-    }};
 }
 
 impl ComponentStore {
@@ -133,62 +86,110 @@ impl ComponentStore {
 
     /// The data of an active session; `None` if unknown or expired.
     pub async fn find(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        guest!(self, |store, exports| exports.edge_sessions_store().call_find(store, token))
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_find(&mut live.store, token).await;
+            (live, answer)
+        })
+        .await
     }
 
     /// Inserts or replaces a session; `expiry` is milliseconds since the Unix epoch.
     pub async fn commit(&self, token: &str, data: Vec<u8>, expiry: u64) -> Result<(), StoreError> {
-        guest!(self, |store, exports| exports.edge_sessions_store().call_commit(store, token, &data, expiry))
+        let data = &data;
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_commit(&mut live.store, token, &data, expiry).await;
+            (live, answer)
+        })
+        .await
     }
 
     /// Replaces the data and expiry of an active session; false (nothing stored) if none
     /// is active. Never creates one, so a save racing a delete cannot undo it.
     pub async fn update(&self, token: &str, data: Vec<u8>, expiry: u64) -> Result<bool, StoreError> {
-        guest!(self, |store, exports| exports.edge_sessions_store().call_update(store, token, &data, expiry))
+        let data = &data;
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_update(&mut live.store, token, &data, expiry).await;
+            (live, answer)
+        })
+        .await
     }
 
     /// Removes a session; an unknown token is not an error.
     pub async fn delete(&self, token: &str) -> Result<(), StoreError> {
-        guest!(self, |store, exports| exports.edge_sessions_store().call_delete(store, token))
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_delete(&mut live.store, token).await;
+            (live, answer)
+        })
+        .await
     }
 
     /// Every active session as (token, data).
     pub async fn all(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        guest!(self, |store, exports| exports.edge_sessions_store().call_all(store))
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_all(&mut live.store).await;
+            (live, answer)
+        })
+        .await
     }
 
     /// Active sessions in token order after `after`, at most `limit`.
     pub async fn page(&self, after: Option<&str>, limit: u32) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        guest!(self, |store, exports| exports.edge_sessions_store().call_page(store, after, limit))
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_page(&mut live.store, after, limit).await;
+            (live, answer)
+        })
+        .await
     }
 
     /// Moves an active session's expiry without rewriting its data; false if none.
     pub async fn touch(&self, token: &str, expiry: u64) -> Result<bool, StoreError> {
-        guest!(self, |store, exports| exports.edge_sessions_store().call_touch(store, token, expiry))
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_touch(&mut live.store, token, expiry).await;
+            (live, answer)
+        })
+        .await
     }
 
     /// Stores `data` under a fresh 43-character token and returns it.
     pub async fn create(&self, data: Vec<u8>, expiry: u64) -> Result<String, StoreError> {
-        guest!(self, |store, exports| exports.edge_sessions_store().call_create(store, &data, expiry))
+        let data = &data;
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_create(&mut live.store, &data, expiry).await;
+            (live, answer)
+        })
+        .await
     }
 
     /// Counts of active and expired-but-stored sessions.
     pub async fn stats(&self) -> Result<SessionCounts, StoreError> {
         let counts: wit_store::SessionCounts =
-            guest!(self, |store, exports| exports.edge_sessions_store().call_stats(store))?;
+            self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_stats(&mut live.store).await;
+            (live, answer)
+        })
+        .await?;
         Ok(SessionCounts { active: counts.active, expired: counts.expired })
     }
 
     /// Deletes at most the configured batch of expired sessions.
     pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
         let report: wit_sweeper::SweepReport =
-            guest!(self, |store, exports| exports.edge_sessions_sweeper().call_sweep(store))?;
+            self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_sweeper().call_sweep(&mut live.store).await;
+            (live, answer)
+        })
+        .await?;
         Ok(SweepReport { removed: report.removed, more: report.more })
     }
 
     /// How often the component asks to be swept; `None` = cleanup disabled.
     pub async fn cleanup_interval(&self) -> Result<Option<Duration>, StoreError> {
-        let ms = guest!(@plain self, |store, exports| exports.edge_sessions_sweeper().call_cleanup_interval(store))?;
+        let ms = self
+            .call_infallible(|mut live| async move {
+                let answer = live.bindings.edge_sessions_sweeper().call_cleanup_interval(&mut live.store).await;
+                (live, answer)
+            })
+            .await?;
         Ok(ms.map(Duration::from_millis))
     }
 
@@ -202,6 +203,31 @@ impl ComponentStore {
     /// instance. Later calls (from clones) get `StoreError::Closed`. Idempotent.
     pub async fn close(&self) {
         self.inner.worker.lock().await.take();
+    }
+
+    /// Runs one export on the store's instance (see [`Worker::run`]) holding the store's
+    /// mutex, and maps the component's error. A call that found the database locked by a
+    /// process that has since exited is retried once, after removing that lock.
+    async fn call<T, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = (Live, wasmtime::Result<Result<T, WitError>>)>,
+    {
+        let mut slot = self.inner.worker.lock().await;
+        let worker = slot.as_mut().ok_or(StoreError::Closed)?;
+        let mut result = worker.run(&export).await;
+        if matches!(result, Ok(Err(WitError::Unavailable(_)))) && worker.recover_abandoned_lock() {
+            result = worker.run(&export).await;
+        }
+        result?.map_err(StoreError::from)
+    }
+
+    /// Runs an export the component answers without an error of its own (no retry).
+    async fn call_infallible<T, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = (Live, wasmtime::Result<T>)>,
+    {
+        let mut slot = self.inner.worker.lock().await;
+        slot.as_mut().ok_or(StoreError::Closed)?.run(&export).await
     }
 }
 
@@ -236,6 +262,19 @@ impl Drop for Worker {
 }
 
 impl Worker {
+    /// Runs `export` on the instance, on the caller's task. The instance is moved into the
+    /// call and handed back with its outcome: if the caller drops this future while the guest
+    /// is suspended (an HTTP request to a libSQL server), the instance goes with it and the
+    /// next call starts a fresh one.
+    async fn run<T, F>(&mut self, export: &impl Fn(Live) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = (Live, wasmtime::Result<T>)>,
+    {
+        let live = self.take_live().await?;
+        let (live, outcome) = export(live).await;
+        self.finish(live, outcome)
+    }
+
     /// The instance for the next call (instantiated if there is none), its deadline set.
     async fn take_live(&mut self) -> Result<Live, StoreError> {
         let mut live = match self.live.take() {
@@ -324,12 +363,14 @@ impl Worker {
     }
 }
 
-fn from_wit(e: WitError) -> StoreError {
-    match e {
-        WitError::InvalidToken(m) => StoreError::InvalidToken(m),
-        WitError::TooLarge(limit) => StoreError::TooLarge(limit),
-        WitError::InvalidConfig(m) => StoreError::InvalidConfig(m),
-        WitError::Unavailable(m) => StoreError::Unavailable(m),
-        WitError::Storage(m) => StoreError::Storage(m),
+impl From<WitError> for StoreError {
+    fn from(e: WitError) -> StoreError {
+        match e {
+            WitError::InvalidToken(m) => StoreError::InvalidToken(m),
+            WitError::TooLarge(limit) => StoreError::TooLarge(limit),
+            WitError::InvalidConfig(m) => StoreError::InvalidConfig(m),
+            WitError::Unavailable(m) => StoreError::Unavailable(m),
+            WitError::Storage(m) => StoreError::Storage(m),
+        }
     }
 }

@@ -40,10 +40,9 @@ const PAGE_CACHE_KIB: u32 = 32 * 1024;
 
 /// WAL size, in pages, at which a commit also checkpoints (SQLite's default is 1,000).
 /// A checkpoint copies every page in the WAL back into the database and fsyncs it, all
-/// inside the commit that triggers it; after a sweep has dirtied pages all over the
-/// table, 1,000 of them took 30–40 ms, stalling every request queued behind. Measured on
-/// a 1M-row sweep, 200 pages cut the slowest call from 38 to 15 ms natively (46 to 34 ms
-/// in the component) for about a fifth less sweep throughput (more, smaller fsyncs).
+/// inside the commit that triggers it, stalling every request queued behind; a smaller
+/// WAL trades some sweep throughput (more, smaller fsyncs) for a shorter slowest call
+/// (bench/README.md, "Why the settings are what they are", has the figures).
 const WAL_CHECKPOINT_PAGES: u32 = 200;
 
 /// Rows the first sweep chunk of an instance deletes, to measure its rate; also the fewest
