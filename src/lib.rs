@@ -13,6 +13,9 @@ pub mod schema;
 pub mod store;
 pub mod token;
 
+#[cfg(test)]
+mod testing;
+
 #[cfg(target_arch = "wasm32")]
 mod component;
 

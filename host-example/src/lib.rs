@@ -8,6 +8,7 @@
 //! | item | what it holds |
 //! |---|---|
 //! | [`Runtime`] | the compiled component, once per process: engine, `InstancePre`, epoch ticker |
+//! | [`compiled`] | compiled components cached on disk, checked before use, for fast starts |
 //! | [`ComponentStore`] | a handle on one database: one instance behind a FIFO mutex, every call bounded |
 //! | [`StoreOptions`] | where a store's data lives, its `SESSIONS_*` settings, memory and time bounds |
 //! | [`HostClock`] | the wall clock the guest reads (Unix milliseconds), adjustable in tests |
@@ -30,6 +31,7 @@ mod bindings {
 }
 
 pub mod clock;
+pub mod compiled;
 pub mod error;
 pub mod lockrecovery;
 pub mod options;

@@ -17,6 +17,7 @@ use wasmtime_wasi_http::{
 };
 
 use crate::bindings::SessionStorePre;
+use crate::compiled::{self, Origin};
 use crate::error::LoadError;
 
 /// How often the engine's epoch advances; call deadlines are counted in these ticks.
@@ -78,14 +79,23 @@ impl Runtime {
     /// Errors: `NotFound` for a missing file; `Invalid` for a file that is not a component
     /// or does not export `edge:sessions/store` and `edge:sessions/sweeper`.
     pub fn load(path: &Path) -> Result<Runtime, LoadError> {
-        if !path.is_file() {
-            return Err(LoadError::NotFound(path.to_owned()));
-        }
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        let invalid = |e: wasmtime::Error| LoadError::Invalid { path: path.to_owned(), reason: format!("{e:#}") };
-        let component = Component::from_file(&engine, path).map_err(invalid)?;
+        let (engine, bytes) = (engine()?, read(path)?);
+        let component = Component::new(&engine, &bytes).map_err(|e| invalid(path, e))?;
+        Runtime::link(path, engine, component)
+    }
+
+    /// As [`Runtime::load`], with the compiled component kept in `cache_dir` (see
+    /// [`crate::compiled`]): a later load of the same component by the same engine
+    /// configuration skips compiling. Says where the component came from.
+    pub fn load_cached(path: &Path, cache_dir: &Path) -> Result<(Runtime, Origin), LoadError> {
+        let (engine, bytes) = (engine()?, read(path)?);
+        let (component, origin) = compiled::load(&engine, &bytes, cache_dir).map_err(|e| invalid(path, e))?;
+        Ok((Runtime::link(path, engine, component)?, origin))
+    }
+
+    /// Links WASI (and wasi:http) to `component` and resolves its imports once.
+    fn link(path: &Path, engine: Engine, component: Component) -> Result<Runtime, LoadError> {
+        let invalid = |e: wasmtime::Error| invalid(path, e);
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(invalid)?;
         // Both builds of the component load: the default one imports wasi:http for its
@@ -107,6 +117,25 @@ impl Runtime {
     pub fn exports(&self) -> Vec<String> {
         self.component.component_type().exports(&self.engine).map(|(name, _)| name.to_owned()).collect()
     }
+}
+
+/// The engine every store of a runtime runs on: epoch interruption for call deadlines.
+fn engine() -> Result<Engine, LoadError> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))
+}
+
+/// The component file's bytes.
+fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => LoadError::NotFound(path.to_owned()),
+        _ => LoadError::Invalid { path: path.to_owned(), reason: format!("cannot read it: {e}") },
+    })
+}
+
+fn invalid(path: &Path, e: wasmtime::Error) -> LoadError {
+    LoadError::Invalid { path: path.to_owned(), reason: format!("{e:#}") }
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.

@@ -471,3 +471,160 @@ fn storage(e: libsql::Error) -> Error {
         other => Error::Storage(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{file_config, open_with, T0};
+
+    #[test]
+    fn sessions_survive_reopening_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        {
+            let (mut s, _) = open_with(&config);
+            s.commit("tok", b"persisted", T0 + 1000).expect("commit");
+        }
+        let (mut s, _) = open_with(&config);
+        assert_eq!(s.find("tok").expect("find"), Some(b"persisted".to_vec()));
+    }
+
+    #[test]
+    fn two_stores_on_one_file_see_each_others_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        let (mut a, _) = open_with(&config);
+        let (mut b, _) = open_with(&config);
+        a.commit("tok", b"from a", T0 + 1000).expect("commit");
+        assert_eq!(b.find("tok").expect("find"), Some(b"from a".to_vec()));
+        b.commit("tok", b"from b", T0 + 1000).expect("commit");
+        assert_eq!(a.find("tok").expect("find"), Some(b"from b".to_vec()));
+        assert!(!dir.path().join("sessions.db-lock").exists(), "no lock is held between calls");
+    }
+
+    #[test]
+    fn an_exclusive_store_keeps_the_file_to_itself_until_it_is_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = Config { busy_timeout: std::time::Duration::from_millis(50), ..file_config(dir.path()) };
+        let exclusive = Config { locking: crate::config::Locking::Exclusive, ..shared.clone() };
+        let (mut owner, _) = open_with(&exclusive);
+        owner.commit("tok", b"kept", T0 + 1000).expect("commit");
+        assert!(dir.path().join("sessions.db-lock").exists(), "the lock is held between calls");
+        for config in [&shared, &exclusive] {
+            match LocalBackend::open(config) {
+                Err(Error::Unavailable(msg)) => assert!(msg.contains("held exclusively"), "{msg}"),
+                Err(other) => panic!("expected Unavailable, got {other:?}"),
+                Ok(_) => panic!("a second opener got in"),
+            }
+        }
+        drop(owner);
+        assert!(!dir.path().join("sessions.db-lock").exists(), "closing releases the lock");
+        // The file was left in WAL mode; a shared opener turns it back and sees everything.
+        let (mut later, _) = open_with(&shared);
+        assert_eq!(later.find("tok").expect("find"), Some(b"kept".to_vec()));
+        later.commit("tok2", b"after", T0 + 1000).expect("commit");
+        drop(later);
+        let (mut again, _) = open_with(&exclusive);
+        assert_eq!(again.find("tok2").expect("find"), Some(b"after".to_vec()));
+    }
+
+    #[test]
+    fn a_custom_table_name_is_used() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let table = crate::schema::TableName::new("web_sessions").expect("valid");
+        let config = Config { table, ..file_config(dir.path()) };
+        let (mut s, _) = open_with(&config);
+        s.commit("tok", b"x", T0 + 1000).expect("commit");
+        assert_eq!(s.find("tok").expect("find"), Some(b"x".to_vec()));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_unavailable_and_left_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        let garbage = b"this is not a database, it is a text file that happens to be here".repeat(100);
+        std::fs::write(dir.path().join("sessions.db"), &garbage).expect("write");
+        match LocalBackend::open(&config) {
+            Err(Error::Unavailable(msg)) => assert!(msg.contains("not a libSQL/SQLite database"), "{msg}"),
+            Err(other) => panic!("expected Unavailable, got {other:?}"),
+            Ok(_) => panic!("expected Unavailable, got an open store"),
+        }
+        assert_eq!(std::fs::read(dir.path().join("sessions.db")).expect("read"), garbage);
+    }
+
+    #[test]
+    fn a_missing_directory_is_unavailable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(&dir.path().join("missing"));
+        match LocalBackend::open(&config) {
+            Err(Error::Unavailable(msg)) => assert!(msg.contains("not accessible"), "{msg}"),
+            Err(other) => panic!("expected Unavailable, got {other:?}"),
+            Ok(_) => panic!("expected Unavailable, got an open store"),
+        }
+    }
+
+    #[test]
+    fn a_lock_held_by_another_instance_is_never_broken_however_old() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config { busy_timeout: std::time::Duration::from_millis(100), ..file_config(dir.path()) };
+        let (mut s, _) = open_with(&config);
+        s.commit("tok", b"x", T0 + 1000).expect("commit");
+        let lock_path = dir.path().join("sessions.db-lock");
+        let line = "owner=paused-writer host=flock:sessions.db-owner-0a mode=operation acquired_ms=1";
+        std::fs::write(&lock_path, line).expect("a paused writer's lock");
+        let ancient = std::time::SystemTime::now() - std::time::Duration::from_secs(365 * 24 * 3600);
+        std::fs::File::options().write(true).open(&lock_path).and_then(|f| f.set_modified(ancient)).expect("age");
+        assert!(matches!(s.commit("tok", b"y", T0 + 1000), Err(Error::Unavailable(_))));
+        assert_eq!(std::fs::read_to_string(&lock_path).expect("lock"), line, "the lock is still the writer's");
+        std::fs::remove_file(&lock_path).expect("the writer releases");
+        assert_eq!(s.find("tok").expect("find"), Some(b"x".to_vec()), "nothing was written meanwhile");
+    }
+
+    #[test]
+    fn a_sweep_from_a_fresh_instance_removes_the_whole_batch_in_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config { sweep_batch: 1000, ..file_config(dir.path()) };
+        let (mut s, clock) = open_with(&config);
+        for i in 0..2500 {
+            s.commit(&format!("old{i:04}"), b"x", T0 + 10).expect("commit");
+        }
+        s.commit("live", b"x", T0 + 10_000).expect("commit");
+        clock.0.set(T0 + 10);
+        let (mut fresh, fresh_clock) = open_with(&config);
+        fresh_clock.0.set(T0 + 10);
+        assert_eq!(fresh.sweep().expect("sweep"), SweepReport { removed: 1000, more: true });
+        assert_eq!(fresh.sweep().expect("sweep"), SweepReport { removed: 1000, more: true });
+        assert_eq!(fresh.sweep().expect("sweep"), SweepReport { removed: 500, more: false });
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 1, expired: 0 });
+        assert!(!dir.path().join("sessions.db-lock").exists(), "no lock is left between calls");
+    }
+
+    #[test]
+    fn a_sweep_batch_of_a_million_rows_needs_no_temporary_file() {
+        let config = Config { database: Database::Memory, sweep_batch: 1_000_000, sweep_budget: None, ..Config::default() };
+        let (mut s, clock) = open_with(&config);
+        for i in 0..300_000 {
+            s.commit(&format!("old{i:06}"), b"x", T0 + 10).expect("commit");
+        }
+        clock.0.set(T0 + 10);
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 300_000, more: false });
+    }
+
+    #[test]
+    fn listings_skip_any_number_of_expired_rows_across_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut s, clock) = open_with(&file_config(dir.path()));
+        for i in 0..5000 {
+            s.commit(&format!("b{i:05}"), b"gone", T0 + 10).expect("commit");
+        }
+        for token in ["a", "b02500x", "c", "d", "e"] {
+            s.commit(token, token.as_bytes(), T0 + 10_000).expect("commit");
+        }
+        clock.0.set(T0 + 10);
+        let tokens = |entries: Vec<Entry>| entries.into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+        assert_eq!(tokens(s.all().expect("all")), ["a", "b02500x", "c", "d", "e"]);
+        assert_eq!(tokens(s.page(Some("a"), 2).expect("page")), ["b02500x", "c"]);
+        assert_eq!(tokens(s.page(Some("c"), 10).expect("page")), ["d", "e"]);
+        assert_eq!(s.all().expect("all")[1].1, b"b02500x".to_vec());
+    }
+}

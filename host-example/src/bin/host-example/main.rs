@@ -88,6 +88,11 @@ struct StoreArgs {
     /// The component to load (default: the build in this repository's target/).
     #[arg(long, env = "LIBSQLSTORE_COMPONENT")]
     component: Option<PathBuf>,
+    /// Where the compiled component is kept between starts, so that only the first start of
+    /// a component build compiles it (default: $XDG_CACHE_HOME/libsqlstore, else
+    /// ~/.cache/libsqlstore). An empty value compiles at every start.
+    #[arg(long, env = "LIBSQLSTORE_COMPILE_CACHE")]
+    compile_cache: Option<PathBuf>,
 }
 
 impl StoreArgs {
@@ -148,6 +153,17 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The compiled-component cache: `--compile-cache`, else the user's cache directory; `None`
+/// when it is set empty or there is no home to put it in.
+fn compile_cache(args: &StoreArgs) -> Option<PathBuf> {
+    let dir = args.compile_cache.clone().or_else(|| {
+        let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()).map(PathBuf::from);
+        xdg.or_else(|| std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|home| PathBuf::from(home).join(".cache")))
+            .map(|cache| cache.join("libsqlstore"))
+    })?;
+    (!dir.as_os_str().is_empty()).then_some(dir)
+}
+
 /// Loads the component and opens the store, checking that the database works.
 /// `locking` is the `SESSIONS_LOCKING` used unless `--locking` says otherwise.
 async fn open_store(
@@ -160,7 +176,14 @@ async fn open_store(
         Some(path) => path.clone(),
         None => locate::locate_component().map_err(|e| e.to_string())?,
     };
-    let runtime = Runtime::load(&path).map_err(|e| e.to_string())?;
+    let runtime = match compile_cache(args) {
+        Some(dir) => {
+            let (runtime, origin) = Runtime::load_cached(&path, &dir).map_err(|e| e.to_string())?;
+            tracing::debug!(cache = %dir.display(), ?origin, "component loaded");
+            runtime
+        }
+        None => Runtime::load(&path).map_err(|e| e.to_string())?,
+    };
     let database = if args.is_local_file() {
         format!("{GUEST_DATA_DIR}/{}", args.database)
     } else {
