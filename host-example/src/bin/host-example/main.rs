@@ -90,9 +90,12 @@ struct StoreArgs {
     component: Option<PathBuf>,
     /// Where the compiled component is kept between starts, so that only the first start of
     /// a component build compiles it (default: $XDG_CACHE_HOME/libsqlstore, else
-    /// ~/.cache/libsqlstore). An empty value compiles at every start.
+    /// ~/.cache/libsqlstore).
     #[arg(long, env = "LIBSQLSTORE_COMPILE_CACHE")]
     compile_cache: Option<PathBuf>,
+    /// Compile the component at every start; keep nothing compiled on disk.
+    #[arg(long, conflicts_with = "compile_cache")]
+    no_compile_cache: bool,
 }
 
 impl StoreArgs {
@@ -154,14 +157,16 @@ async fn main() -> ExitCode {
 }
 
 /// The compiled-component cache: `--compile-cache`, else the user's cache directory; `None`
-/// when it is set empty or there is no home to put it in.
+/// with `--no-compile-cache` or when there is no home to put it in.
 fn compile_cache(args: &StoreArgs) -> Option<PathBuf> {
-    let dir = args.compile_cache.clone().or_else(|| {
+    if args.no_compile_cache {
+        return None;
+    }
+    args.compile_cache.clone().or_else(|| {
         let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()).map(PathBuf::from);
         xdg.or_else(|| std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|home| PathBuf::from(home).join(".cache")))
             .map(|cache| cache.join("libsqlstore"))
-    })?;
-    (!dir.as_os_str().is_empty()).then_some(dir)
+    })
 }
 
 /// Loads the component and opens the store, checking that the database works.
