@@ -30,9 +30,12 @@
 //!   exists, so taking it is atomic, and a lock is never seen without its line, even if its
 //!   instance dies halfway. Every write is checked: a full disk or a read-only directory is
 //!   `Unavailable`, and nothing is left behind.
-//! * **Wait**: a taken lock is polled with a growing pause (1 to 25 ms) until
-//!   `SESSIONS_BUSY_TIMEOUT`, then the call fails with `Unavailable` naming the holder: lost
-//!   availability, bounded and reported, never a second writer.
+//! * **Wait**: a taken lock is polled after a pause drawn at random between
+//!   [`MIN_PAUSE`] and [`MAX_PAUSE`] until `SESSIONS_BUSY_TIMEOUT`, then the call fails with
+//!   `Unavailable` naming the holder: lost availability, bounded and reported, never a second
+//!   writer. A lock is held for one short transaction, so waiters poll often; the pauses are
+//!   random, not growing, so that waiters spread out over the holder's turn and one that has
+//!   waited long is not left polling more rarely than newcomers.
 //! * **Release**: remove the lock after checking that its `owner` is still ours.
 //! * **Never broken by age.** A holder can be paused for any length of time (SIGSTOP, a VM
 //!   stall, swap, a debugger) and then go on writing; a lock taken from it would let two
@@ -92,8 +95,12 @@ pub fn owner_file_of<'a>(db_name: &str, tag: &'a str) -> Option<&'a str> {
     (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(name)
 }
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(1);
-const MAX_BACKOFF: Duration = Duration::from_millis(25);
+/// Shortest pause between two looks at a taken lock. Hosts that run instances on an async
+/// runtime round a pause up to their timer's tick (tokio's: 1 ms).
+pub const MIN_PAUSE: Duration = Duration::from_micros(250);
+
+/// Longest pause between two looks at a taken lock.
+pub const MAX_PAUSE: Duration = Duration::from_millis(2);
 
 /// Longest lock line read back; the longest line written is about 240 bytes.
 const MAX_LINE: usize = 512;
@@ -218,7 +225,7 @@ impl FileLock {
         let owner = RandomTokens.draw()?;
         let line = LockLine { owner, host: self.host.clone(), mode, acquired_ms: WallClock.now_ms() };
         let started = Instant::now();
-        let mut backoff = FIRST_BACKOFF;
+        let mut pauses = Pauses::seeded_from(&line.owner);
         loop {
             // A lock that is plainly there is not worth writing a candidate for.
             if fs::symlink_metadata(&self.path).is_err() && self.publish(&line)? {
@@ -227,8 +234,7 @@ impl FileLock {
             if started.elapsed() >= self.busy_timeout {
                 return Err(self.busy_error());
             }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            std::thread::sleep(pauses.next());
         }
     }
 
@@ -319,6 +325,26 @@ impl Drop for HeldLock {
     }
 }
 
+/// Pauses drawn uniformly between [`MIN_PAUSE`] and [`MAX_PAUSE`] (xorshift64*, seeded from
+/// the random owner id, so instances that started together do not poll in step).
+struct Pauses(u64);
+
+impl Pauses {
+    fn seeded_from(owner: &str) -> Pauses {
+        let seed = owner.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        Pauses(seed | 1)
+    }
+
+    fn next(&mut self) -> Duration {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let draw = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let span = (MAX_PAUSE - MIN_PAUSE).as_nanos() as u64;
+        MIN_PAUSE + Duration::from_nanos(draw % (span + 1))
+    }
+}
+
 /// The lock's line in one read call (`read_to_string` probes in 32-byte steps, each a WASI
 /// call inside a component); `None` if there is no lock or its line is not one of ours.
 pub fn read_line(path: &Path) -> Option<LockLine> {
@@ -335,6 +361,17 @@ mod tests {
 
     fn lock_in(dir: &Path, timeout: Duration) -> FileLock {
         FileLock::for_database(&dir.join("s.db"), timeout, Some("flock:s.db-owner-01ab".into()))
+    }
+
+    #[test]
+    fn pauses_stay_within_their_bounds_and_differ_between_waiters() {
+        let mut a = Pauses::seeded_from("owner-a");
+        let mut b = Pauses::seeded_from("owner-b");
+        let (xs, ys): (Vec<_>, Vec<_>) = (0..1000).map(|_| (a.next(), b.next())).unzip();
+        assert!(xs.iter().chain(&ys).all(|p| (MIN_PAUSE..=MAX_PAUSE).contains(p)));
+        assert_ne!(xs, ys);
+        let mean = xs.iter().sum::<Duration>() / 1000;
+        assert!(mean > MIN_PAUSE + (MAX_PAUSE - MIN_PAUSE) / 3 && mean < MAX_PAUSE - (MAX_PAUSE - MIN_PAUSE) / 3, "{mean:?}");
     }
 
     #[test]

@@ -15,9 +15,15 @@
 //! * Either way an acknowledged commit has been fsynced, so it survives SIGKILL of the
 //!   host and power loss alike; a commit cut short is rolled back by the next opener.
 //!   `:memory:` databases are private to the instance and take no lock.
-//! * Prepared statements are kept for the life of the instance and reset after each use,
-//!   so no read transaction stays open between calls.
+//! * Under shared locking an instance takes the lock once per call, its first call
+//!   included: opening touches no file beyond SQLite's own open, and the file is readied
+//!   (journal mode, caches) under the first call's turn of the lock.
+//! * Statements are prepared on first use, so an instance that serves one request prepares
+//!   only what it runs; they are kept for the life of the instance and reset after each use,
+//!   so no read transaction stays open between calls. An existing table costs no schema
+//!   statement: the table and its index are created when a prepare first finds them missing.
 
+use std::cell::{Cell, OnceCell};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -59,6 +65,11 @@ pub struct LocalBackend {
     conn: Connection,
     stmts: Statements,
     lock: FileAccess,
+    /// The database as SESSIONS_DATABASE names it, for messages.
+    path: String,
+    /// Whether the file has been readied for this connection (see [`LocalBackend::ready_file`]);
+    /// under shared locking that happens under the first call's turn of the lock.
+    ready: Cell<bool>,
     /// Rows per second of this instance's last full sweep chunk, commit included.
     sweep_rate: Option<f64>,
     // Dropped last: the connection and statements borrow its handle.
@@ -75,33 +86,110 @@ enum FileAccess {
     Held { _lock: HeldLock },
 }
 
+/// The statements the backend runs. Each is prepared on first use, under the lock, and kept
+/// for the life of the connection: an instance that serves one request prepares only what
+/// that request runs.
+#[derive(Debug, Clone, Copy)]
+enum Stmt {
+    Find,
+    Upsert,
+    Update,
+    InsertNew,
+    Delete,
+    Scan,
+    Touch,
+    Counts,
+    Sweep,
+    AnyExpired,
+    Begin,
+    Commit,
+    Rollback,
+}
+
+impl Stmt {
+    const COUNT: usize = Stmt::Rollback as usize + 1;
+
+    fn text(self, sql: &Sql) -> &str {
+        match self {
+            Stmt::Find => &sql.find,
+            Stmt::Upsert => &sql.upsert,
+            Stmt::Update => &sql.update,
+            Stmt::InsertNew => &sql.insert_new,
+            Stmt::Delete => &sql.delete,
+            Stmt::Scan => &sql.scan,
+            Stmt::Touch => &sql.touch,
+            Stmt::Counts => &sql.counts,
+            Stmt::Sweep => &sql.sweep,
+            Stmt::AnyExpired => &sql.any_expired,
+            Stmt::Begin => "BEGIN IMMEDIATE",
+            Stmt::Commit => "COMMIT",
+            Stmt::Rollback => "ROLLBACK",
+        }
+    }
+}
+
+/// The prepared statements of one connection, and the schema they need.
 struct Statements {
-    find: Statement,
-    upsert: Statement,
-    update: Statement,
-    insert_new: Statement,
-    delete: Statement,
-    scan: Statement,
-    touch: Statement,
-    counts: Statement,
-    sweep: Statement,
-    any_expired: Statement,
-    begin: Statement,
-    commit: Statement,
-    rollback: Statement,
+    sql: Sql,
+    prepared: [OnceCell<Statement>; Stmt::COUNT],
+}
+
+impl Statements {
+    fn new(sql: Sql) -> Statements {
+        Statements { sql, prepared: Default::default() }
+    }
+
+    /// `which`, prepared on first use. A table that is missing makes the prepare fail; the
+    /// table and its index are then created (`IF NOT EXISTS`) and the statement prepared
+    /// once more, whose error, if any, is the answer. So an existing database costs no schema
+    /// statement. Call with the lock held.
+    fn get(&self, conn: &Connection, which: Stmt) -> libsql::Result<&Statement> {
+        let cell = &self.prepared[which as usize];
+        if let Some(stmt) = cell.get() {
+            return Ok(stmt);
+        }
+        let text = which.text(&self.sql);
+        let stmt = match block_on(conn.prepare(text)) {
+            Ok(stmt) => stmt,
+            Err(_) => {
+                self.ensure_schema(conn)?;
+                block_on(conn.prepare(text))?
+            }
+        };
+        Ok(cell.get_or_init(|| stmt))
+    }
+
+    /// Creates the table and its expiry index unless they exist, in one transaction (so
+    /// the table never exists without its index), or within the caller's if one is open
+    /// (it commits or rolls back with it). Call with the lock held.
+    fn ensure_schema(&self, conn: &Connection) -> libsql::Result<()> {
+        let ddl = format!("{}; {}", self.sql.create_table, self.sql.create_index);
+        if !conn.is_autocommit() {
+            return block_on(conn.execute_batch(&ddl)).map(drop);
+        }
+        let created = block_on(conn.execute_batch(&format!("BEGIN IMMEDIATE; {ddl}; COMMIT")));
+        if created.is_err() && !conn.is_autocommit() {
+            let _ = block_on(conn.execute("ROLLBACK", ()));
+        }
+        created.map(drop)
+    }
 }
 
 impl LocalBackend {
-    /// Opens (creating if absent) the database, its table and expiry index.
+    /// Opens (creating if absent) the database. The file itself is readied, and the table
+    /// and its expiry index created if missing, under the lock: at open under exclusive
+    /// locking, within the first call under shared locking (so an instance that serves one
+    /// request takes the lock once).
     ///
     /// Errors: `Unavailable` when the directory is missing or not preopened, the file is
-    /// not a database, or another instance holds the lock past the busy timeout;
-    /// `Storage` for other engine failures. A failed open changes nothing on disk.
+    /// not a database, or (exclusive locking) another instance holds the lock past the busy
+    /// timeout; `Storage` for other engine failures. Under shared locking a file that is
+    /// locked past the busy timeout, or not a database, fails the first call instead. A
+    /// failed open changes nothing on disk.
     pub fn open(config: &Config) -> Result<LocalBackend> {
         let (path, lock) = match &config.database {
             Database::Memory => (":memory:".to_owned(), FileAccess::Private),
             Database::File(path) => {
-                check_parent_dir(path)?;
                 let text = path.to_str().ok_or_else(|| {
                     Error::InvalidConfig(format!("SESSIONS_DATABASE={path:?}: the path is not UTF-8"))
                 })?;
@@ -109,7 +197,10 @@ impl LocalBackend {
                 let lock = match config.locking {
                     Locking::Shared => FileAccess::PerOperation(lock),
                     // Taken before SQLite opens the file: nobody else touches it from here on.
-                    Locking::Exclusive => FileAccess::Held { _lock: lock.hold()? },
+                    Locking::Exclusive => match lock.hold() {
+                        Ok(held) => FileAccess::Held { _lock: held },
+                        Err(e) => return Err(check_parent_dir(path).err().unwrap_or(e)),
+                    },
                 };
                 (text.to_owned(), lock)
             }
@@ -118,74 +209,82 @@ impl LocalBackend {
             }
         };
         use_unix_none_vfs()?;
-        let db = block_on(libsql::Builder::new_local(&path).build()).map_err(|e| open_error(&path, e))?;
-        let conn = db.connect().map_err(|e| open_error(&path, e))?;
-        let sql = Sql::new(&config.table);
-        let _guard = match &lock {
-            FileAccess::PerOperation(lock) => Some(lock.acquire()?),
-            _ => None,
+        let failed = |e| match &config.database {
+            Database::File(file) => check_parent_dir(file).err().unwrap_or_else(|| open_error(&path, e)),
+            _ => open_error(&path, e),
         };
-        let exclusive = matches!(lock, FileAccess::Held { .. });
-        let stmts = block_on(async {
-            // Exclusive locking must be set before the first access for WAL to work
-            // without shared memory; a shared opener sets it too, for as long as it takes
-            // to bring a file left in WAL mode back to a rollback journal.
-            conn.query("PRAGMA locking_mode=EXCLUSIVE", ()).await?.next().await?;
-            // journal_mode answers with a row; it must be read and dropped.
-            let journal = if exclusive { "WAL" } else { "TRUNCATE" };
-            conn.query(&format!("PRAGMA journal_mode={journal}"), ()).await?.next().await?;
-            if exclusive {
-                conn.query(&format!("PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}"), ()).await?.next().await?;
-            } else {
-                conn.query("PRAGMA locking_mode=NORMAL", ()).await?.next().await?;
-            }
-            conn.execute("PRAGMA synchronous=FULL", ()).await?;
-            // Large sweeps and listings need temporary b-trees; WASI gives SQLite no
-            // temporary directory, and the database's own directory is no place for them.
-            conn.execute("PRAGMA temp_store=MEMORY", ()).await?;
-            conn.execute(&format!("PRAGMA cache_size=-{}", PAGE_CACHE_KIB), ()).await?;
-            conn.execute(&sql.create_table, ()).await?;
-            conn.execute(&sql.create_index, ()).await?;
-            Ok::<_, libsql::Error>(Statements {
-                find: conn.prepare(&sql.find).await?,
-                upsert: conn.prepare(&sql.upsert).await?,
-                update: conn.prepare(&sql.update).await?,
-                insert_new: conn.prepare(&sql.insert_new).await?,
-                delete: conn.prepare(&sql.delete).await?,
-                scan: conn.prepare(&sql.scan).await?,
-                touch: conn.prepare(&sql.touch).await?,
-                counts: conn.prepare(&sql.counts).await?,
-                sweep: conn.prepare(&sql.sweep).await?,
-                any_expired: conn.prepare(&sql.any_expired).await?,
-                begin: conn.prepare("BEGIN IMMEDIATE").await?,
-                commit: conn.prepare("COMMIT").await?,
-                rollback: conn.prepare("ROLLBACK").await?,
-            })
-        })
-        .map_err(|e| open_error(&path, e))?;
-        drop(_guard);
-        Ok(LocalBackend { conn, stmts, lock, sweep_rate: None, _db: db })
+        let db = block_on(libsql::Builder::new_local(&path).build()).map_err(failed)?;
+        let conn = db.connect().map_err(failed)?;
+        let backend = LocalBackend {
+            conn,
+            stmts: Statements::new(Sql::new(&config.table)),
+            lock,
+            path: path.clone(),
+            ready: Cell::new(false),
+            sweep_rate: None,
+            _db: db,
+        };
+        if !matches!(backend.lock, FileAccess::PerOperation(_)) {
+            backend.ready_file().map_err(|e| open_error(&path, e))?;
+        }
+        Ok(backend)
     }
 
-    /// The per-operation lock, under shared locking; nothing otherwise.
+    /// Sets the connection's journal mode, durability and caches. These read the file (the
+    /// journal mode, and the schema some pragmas need): call with the lock held, once.
+    ///
+    /// Exclusive locking must be set before the first access for WAL to work without
+    /// shared memory; a shared opener sets it too, for as long as it takes to bring a file
+    /// left in WAL mode back to a rollback journal. Large sweeps and listings need
+    /// temporary b-trees; WASI gives SQLite no temporary directory, and the database's own
+    /// directory is no place for them: they are kept in memory.
+    fn ready_file(&self) -> libsql::Result<()> {
+        let modes = match self.lock {
+            FileAccess::Held { .. } => format!(
+                "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; \
+                 PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES};"
+            ),
+            FileAccess::PerOperation(_) | FileAccess::Private => {
+                "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=TRUNCATE; PRAGMA locking_mode=NORMAL;".to_owned()
+            }
+        };
+        block_on(self.conn.execute_batch(&format!(
+            "{modes} PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-{PAGE_CACHE_KIB}"
+        )))?;
+        self.ready.set(true);
+        Ok(())
+    }
+
+    /// Takes the per-operation lock, under shared locking (nothing otherwise), and readies
+    /// the file on the first turn.
     fn lock(&self) -> Result<Option<LockGuard<'_>>> {
-        match &self.lock {
-            FileAccess::PerOperation(lock) => lock.acquire().map(Some),
-            FileAccess::Private | FileAccess::Held { .. } => Ok(None),
+        let guard = match &self.lock {
+            FileAccess::PerOperation(lock) => Some(lock.acquire()?),
+            FileAccess::Private | FileAccess::Held { .. } => None,
+        };
+        if !self.ready.get() {
+            self.ready_file().map_err(|e| open_error(&self.path, e))?;
         }
+        Ok(guard)
+    }
+
+    /// `which`, prepared on first use; call with the lock held.
+    fn stmt(&self, which: Stmt) -> Result<&Statement> {
+        self.stmts.get(&self.conn, which).map_err(storage)
     }
 
     /// Runs `work` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails.
-    fn transaction<T>(&self, work: impl FnOnce(&Statements) -> libsql::Result<T>) -> Result<T> {
-        let s = &self.stmts;
-        run(&s.begin).map_err(storage)?;
-        match work(s).and_then(|value| run(&s.commit).map(|()| value)) {
+    fn transaction<T>(&self, work: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        run(self.stmt(Stmt::Begin)?).map_err(storage)?;
+        match work(self).and_then(|value| run(self.stmt(Stmt::Commit)?).map(|()| value).map_err(storage)) {
             Ok(value) => Ok(value),
             Err(e) => {
                 if !self.conn.is_autocommit() {
-                    let _ = run(&s.rollback);
+                    if let Ok(rollback) = self.stmt(Stmt::Rollback) {
+                        let _ = run(rollback);
+                    }
                 }
-                Err(storage(e))
+                Err(e)
             }
         }
     }
@@ -194,7 +293,7 @@ impl LocalBackend {
 impl Backend for LocalBackend {
     fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>> {
         let _guard = self.lock()?;
-        let stmt = &self.stmts.find;
+        let stmt = self.stmt(Stmt::Find)?;
         let found = block_on(async {
             let mut rows = stmt.query(params![token, now]).await?;
             match rows.next().await? {
@@ -208,22 +307,22 @@ impl Backend for LocalBackend {
 
     fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()> {
         let _guard = self.lock()?;
-        execute(&self.stmts.upsert, params![token, data, expiry]).map(drop)
+        execute(self.stmt(Stmt::Upsert)?, params![token, data, expiry]).map(drop)
     }
 
     fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        execute(&self.stmts.update, params![token, data, expiry, now]).map(|n| n == 1)
+        execute(self.stmt(Stmt::Update)?, params![token, data, expiry, now]).map(|n| n == 1)
     }
 
     fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        execute(&self.stmts.insert_new, params![token, data, expiry]).map(|n| n == 1)
+        execute(self.stmt(Stmt::InsertNew)?, params![token, data, expiry]).map(|n| n == 1)
     }
 
     fn delete(&mut self, token: &str) -> Result<()> {
         let _guard = self.lock()?;
-        execute(&self.stmts.delete, params![token]).map(drop)
+        execute(self.stmt(Stmt::Delete)?, params![token]).map(drop)
     }
 
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
@@ -236,12 +335,12 @@ impl Backend for LocalBackend {
 
     fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        execute(&self.stmts.touch, params![token, expiry, now]).map(|n| n == 1)
+        execute(self.stmt(Stmt::Touch)?, params![token, expiry, now]).map(|n| n == 1)
     }
 
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
         let _guard = self.lock()?;
-        let stmt = &self.stmts.counts;
+        let stmt = self.stmt(Stmt::Counts)?;
         let counts = block_on(async {
             let mut rows = stmt.query(params![now]).await?;
             let row = rows.next().await?.ok_or(libsql::Error::QueryReturnedNoRows)?;
@@ -301,19 +400,21 @@ impl LocalBackend {
         let guard = self.lock()?;
         let started = Instant::now();
         let limit = i64::try_from(target).unwrap_or(i64::MAX);
-        let report = self.transaction(|s| {
-            s.sweep.reset();
-            let removed = block_on(s.sweep.execute(params![now, limit]));
-            s.sweep.reset();
-            let removed = removed? as u64;
-            s.any_expired.reset();
+        let report = self.transaction(|b| {
+            let sweep = b.stmt(Stmt::Sweep)?;
+            sweep.reset();
+            let removed = block_on(sweep.execute(params![now, limit]));
+            sweep.reset();
+            let removed = removed.map_err(storage)? as u64;
+            let any_expired = b.stmt(Stmt::AnyExpired)?;
+            any_expired.reset();
             let more = block_on(async {
-                let mut rows = s.any_expired.query(params![now]).await?;
+                let mut rows = any_expired.query(params![now]).await?;
                 let row = rows.next().await?.ok_or(libsql::Error::QueryReturnedNoRows)?;
                 row.get::<i64>(0)
             });
-            s.any_expired.reset();
-            Ok(SweepReport { removed, more: more? != 0 })
+            any_expired.reset();
+            Ok(SweepReport { removed, more: more.map_err(storage)? != 0 })
         })?;
         drop(guard);
         if report.removed == target && target > 0 {
@@ -330,7 +431,7 @@ impl LocalBackend {
         let mut cursor = after.to_owned();
         loop {
             let guard = self.lock()?;
-            let stmt = &self.stmts.scan;
+            let stmt = self.stmt(Stmt::Scan)?;
             stmt.reset();
             let chunk = block_on(async {
                 let mut rows = stmt.query(params![cursor.as_str(), now, LIST_CHUNK]).await?;
@@ -384,13 +485,14 @@ fn run(stmt: &Statement) -> libsql::Result<()> {
 /// holder that died.
 ///
 /// libsql configures SQLite's threading mode (which must precede SQLite's initialisation)
-/// on its first connection, and asserts that this succeeds; looking up a VFS initialises
-/// SQLite. So a throwaway `:memory:` connection comes first.
+/// and initialises SQLite when its first database handle is built, and asserts that this
+/// succeeds; looking up a VFS would initialise SQLite first. So a `:memory:` handle, never
+/// connected, is built first.
 fn use_unix_none_vfs() -> Result<()> {
     static DONE: OnceLock<Result<()>> = OnceLock::new();
     DONE.get_or_init(|| {
         let init = block_on(libsql::Builder::new_local(":memory:").build())
-            .and_then(|db| db.connect().map(drop))
+            .map(drop)
             .map_err(|e| Error::Storage(format!("cannot initialise libSQL: {e}")));
         init?;
         // SAFETY: sqlite3_vfs_find and sqlite3_vfs_register are thread-safe, take a
@@ -475,7 +577,7 @@ fn storage(e: libsql::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{file_config, open_with, T0};
+    use crate::testing::{file_config, open_with, TestStore, T0};
 
     #[test]
     fn sessions_survive_reopening_the_file() {
@@ -510,13 +612,17 @@ mod tests {
         let (mut owner, _) = open_with(&exclusive);
         owner.commit("tok", b"kept", T0 + 1000).expect("commit");
         assert!(dir.path().join("sessions.db-lock").exists(), "the lock is held between calls");
-        for config in [&shared, &exclusive] {
-            match LocalBackend::open(config) {
+        // A shared opener meets the lock at its first call, an exclusive one at open.
+        let (mut shared_store, _) = open_with(&shared);
+        let attempts = [shared_store.find("tok").map(drop), LocalBackend::open(&exclusive).map(drop)];
+        for attempt in attempts {
+            match attempt {
                 Err(Error::Unavailable(msg)) => assert!(msg.contains("held exclusively"), "{msg}"),
                 Err(other) => panic!("expected Unavailable, got {other:?}"),
-                Ok(_) => panic!("a second opener got in"),
+                Ok(()) => panic!("a second opener got in"),
             }
         }
+        drop(shared_store);
         drop(owner);
         assert!(!dir.path().join("sessions.db-lock").exists(), "closing releases the lock");
         // The file was left in WAL mode; a shared opener turns it back and sees everything.
@@ -539,15 +645,37 @@ mod tests {
     }
 
     #[test]
+    fn every_call_works_as_the_first_on_a_new_file_and_creates_the_table() {
+        type Call = fn(&mut TestStore) -> Result<()>;
+        let calls: [(&str, Call); 7] = [
+            ("find", |s| s.find("tok").map(drop)),
+            ("commit", |s| s.commit("tok", b"x", T0 + 1000)),
+            ("touch", |s| s.touch("tok", T0 + 1000).map(drop)),
+            ("delete", |s| s.delete("tok")),
+            ("page", |s| s.page(None, 10).map(drop)),
+            ("stats", |s| s.stats().map(drop)),
+            ("sweep", |s| s.sweep().map(drop)),
+        ];
+        for (name, call) in calls {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (mut s, _) = open_with(&file_config(dir.path()));
+            call(&mut s).unwrap_or_else(|e| panic!("{name} as the first call: {e:?}"));
+            s.commit("after", b"y", T0 + 1000).unwrap_or_else(|e| panic!("commit after {name}: {e:?}"));
+            assert_eq!(s.find("after").expect("find"), Some(b"y".to_vec()), "after {name}");
+        }
+    }
+
+    #[test]
     fn a_file_that_is_not_a_database_is_unavailable_and_left_untouched() {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = file_config(dir.path());
         let garbage = b"this is not a database, it is a text file that happens to be here".repeat(100);
         std::fs::write(dir.path().join("sessions.db"), &garbage).expect("write");
-        match LocalBackend::open(&config) {
+        // Under shared locking the file is first read by the first call.
+        match LocalBackend::open(&config).and_then(|mut backend| backend.find("tok", 0)) {
             Err(Error::Unavailable(msg)) => assert!(msg.contains("not a libSQL/SQLite database"), "{msg}"),
             Err(other) => panic!("expected Unavailable, got {other:?}"),
-            Ok(_) => panic!("expected Unavailable, got an open store"),
+            Ok(_) => panic!("expected Unavailable, got an answer"),
         }
         assert_eq!(std::fs::read(dir.path().join("sessions.db")).expect("read"), garbage);
     }
