@@ -196,7 +196,7 @@ class SweepsUnderLoad(Scenario):
                 for route, s in figures.items()}))
 
     def test_every_acknowledged_put_is_readable_afterwards(self):
-        self.assertGreater(len(self.load.sessions), CLIENTS)
+        self.assertGreater(len(self.load.sessions), 0, "no save was acknowledged: nothing was tested")
         self.assertEqual(self.load.anomalies, [])
         self.assertEqual(self.unreadable, [], "sessions never answered 200 by /get")
         self.assertEqual(self.lost, [], "sessions read back without their acknowledged message")
@@ -250,7 +250,7 @@ class SigkillUnderLoad(Scenario):
                  outcome and outcome.status, 1000 * (outcome.seconds if outcome else 0), cls.integrity))
 
     def test_every_acknowledged_put_is_readable_with_its_cookie_after_the_restart(self):
-        self.assertGreater(len(self.load.sessions), CLIENTS)
+        self.assertGreater(len(self.load.sessions), 0, "no save was acknowledged: nothing was tested")
         self.assertEqual(self.load.anomalies, [])
         self.assertEqual(self.unreadable, [], "sessions never answered 200 by /get")
         self.assertEqual(self.lost, [], "sessions read back without their acknowledged message")
