@@ -102,6 +102,10 @@ echo "==> edge app under wasmtime serve" >&2
 (cd "$examples/edge-app/tests" && python3 -m unittest -v test_serve) 2>&1 | tee "$logs/serve.log"
 count_unittest "$logs/serve.log"
 
+echo "==> edge app faults at 64 clients: cron sweeps every second, SIGKILL and restart" >&2
+(cd "$examples/edge-app/tests" && python3 -m unittest -v test_faults) 2>&1 | tee "$logs/faults.log"
+count_unittest "$logs/faults.log"
+
 echo "==> edge app under wasmtime serve, sessions in sqld (with the Node host)" >&2
 (cd "$examples/edge-app/tests" && python3 -m unittest -v test_shared_store) 2>&1 | tee "$logs/shared.log"
 count_unittest "$logs/shared.log"
