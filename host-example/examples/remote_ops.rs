@@ -29,7 +29,7 @@ const ROUNDS: u64 = 5;
 /// One client's calls: component stores and the native connection answer alike.
 enum Client {
     Component(ComponentStore),
-    Native(libsql::Connection, Sql),
+    Native(libsql::Connection, Box<Sql>),
 }
 
 impl Client {
@@ -87,7 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut clients = [
         ("component, pooled", Client::Component(pooled)),
         ("component, pool off", Client::Component(unpooled)),
-        ("native libsql remote", Client::Native(native, Sql::new(&TableName::default()))),
+        ("native libsql remote", Client::Native(native, Box::new(Sql::new(&TableName::default())))),
     ]
     .map(|(name, client)| Timings { name, client, commit: Vec::new(), find: Vec::new(), requests: None });
     let data = vec![b'x'; 200];

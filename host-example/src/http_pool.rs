@@ -130,7 +130,7 @@ impl HttpPool {
         let connect_timeout = timeout(options.and_then(|o| o.connect_timeout));
         let first_byte_timeout = timeout(options.and_then(|o| o.first_byte_timeout));
         let between_bytes_timeout = timeout(options.and_then(|o| o.between_bytes_timeout));
-        let client = self.client(connect_timeout);
+        let client = self.client(connect_timeout)?;
         // Lets the runtime take in the socket events that came meanwhile (tokio resumes a
         // yielding task only after polling for them): a pooled connection the server has
         // closed since its last use is then known closed before the pool hands it out.
@@ -149,8 +149,8 @@ impl HttpPool {
     }
 
     /// The client for requests made on the current tokio runtime with `connect_timeout`.
-    fn client(&self, connect_timeout: Duration) -> Client<Connector, WasiBody> {
-        let runtime = tokio::runtime::Handle::current();
+    fn client(&self, connect_timeout: Duration) -> Result<Client<Connector, WasiBody>, Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| Error::InternalError(Some(e.to_string())))?;
         let mut runtimes = self.inner.runtimes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if !runtimes.contains_key(&runtime.id()) {
             runtimes.retain(|_, clients| clients.alive.strong_count() > 0);
@@ -160,7 +160,7 @@ impl HttpPool {
             .or_insert_with(|| RuntimeClients { alive: watch(&runtime), by_connect_timeout: HashMap::new() });
         let settings = self.inner.settings;
         let tls = &self.inner.tls;
-        clients
+        let client = clients
             .by_connect_timeout
             .entry(connect_timeout)
             .or_insert_with(|| {
@@ -170,7 +170,8 @@ impl HttpPool {
                     .pool_timer(TokioTimer::new())
                     .build(Connector { connect_timeout, tls: tls.clone() })
             })
-            .clone()
+            .clone();
+        Ok(client)
     }
 }
 
@@ -399,5 +400,156 @@ impl Body for TimedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.incoming.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pool against small servers on loopback (tokio listeners): the host-side
+    //! timeouts, which the component's own deadline hides in the integration tests, and
+    //! when a connection is reused.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use http_body_util::{BodyExt, Empty};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server on 127.0.0.1 that runs `answer` on each connection; counts connections.
+    async fn serve<F, Fut>(answer: F) -> (String, Arc<AtomicUsize>)
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("address"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(answer(stream));
+            }
+        });
+        (url, accepted)
+    }
+
+    /// Reads one request head (these requests have no body).
+    async fn read_head(stream: &mut tokio::net::TcpStream) -> bool {
+        let mut head = Vec::new();
+        let mut byte = [0];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte).await {
+                Ok(1) => head.push(byte[0]),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    fn get(url: &str) -> Request<WasiBody> {
+        let body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync();
+        Request::get(url).body(body).expect("a request")
+    }
+
+    fn options(connect: u64, first_byte: u64, between_bytes: u64) -> Option<RequestOptions> {
+        Some(RequestOptions {
+            connect_timeout: Some(Duration::from_millis(connect)),
+            first_byte_timeout: Some(Duration::from_millis(first_byte)),
+            between_bytes_timeout: Some(Duration::from_millis(between_bytes)),
+        })
+    }
+
+    fn pool() -> HttpPool {
+        HttpPool::new(PoolSettings::default()).expect("a pool")
+    }
+
+    /// Sends a GET and reads the whole body.
+    async fn fetch(pool: &HttpPool, url: &str, options: Option<RequestOptions>) -> Result<Bytes, Error> {
+        let (response, _io) = pool.send(get(url), options).await?;
+        Ok(response.into_body().collect().await?.to_bytes())
+    }
+
+    #[tokio::test]
+    async fn an_answer_head_later_than_the_first_byte_timeout_is_a_read_timeout() {
+        let (url, _) = serve(|mut stream| async move {
+            read_head(&mut stream).await;
+            let _ = stream.read(&mut [0; 1]).await; // never answers
+        })
+        .await;
+        let started = Instant::now();
+        let outcome = pool().send(get(&url), options(100, 200, 5_000)).await;
+        assert!(matches!(outcome, Err(Error::ConnectionReadTimeout)), "{:?}", outcome.map(|_| ()));
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(3), "took {took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_stalling_past_the_between_bytes_timeout_is_a_read_timeout() {
+        let (url, _) = serve(|mut stream| async move {
+            read_head(&mut stream).await;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{}").await;
+            let _ = stream.read(&mut [0; 1]).await; // the other 8 bytes never come
+        })
+        .await;
+        let started = Instant::now();
+        let outcome = fetch(&pool(), &url, options(1_000, 1_000, 200)).await;
+        assert!(matches!(outcome, Err(Error::ConnectionReadTimeout)), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_the_connect_error_of_the_default_handler() {
+        let url = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            format!("http://{}/", listener.local_addr().expect("address"))
+        };
+        let outcome = pool().send(get(&url), None).await;
+        assert!(
+            matches!(&outcome, Err(Error::Connect(e)) if e.kind() == io::ErrorKind::ConnectionRefused),
+            "{:?}",
+            outcome.map(|_| ())
+        );
+    }
+
+    /// Answers every request on a connection with `{}` until the client closes it.
+    async fn keep_answering(mut stream: tokio::net::TcpStream) {
+        while read_head(&mut stream).await {
+            if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await.is_err() {
+                return;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_after_an_answer_read_to_the_end_and_not_after_an_abandoned_one() {
+        let (url, accepted) = serve(keep_answering).await;
+        let pool = pool();
+        for _ in 0..5 {
+            assert_eq!(fetch(&pool, &url, None).await.expect("an answer"), Bytes::from_static(b"{}"));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "five requests, one connection");
+        // Clones share the pool.
+        fetch(&pool.clone(), &url, None).await.expect("an answer");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+        let (url, accepted) = serve(|mut stream| async move {
+            while read_head(&mut stream).await {
+                // Announces more than it sends at first: the reader gives up half-way.
+                if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n{}").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = stream.write_all(b"{}").await;
+            }
+        })
+        .await;
+        let (response, _io) = pool.send(get(&url), None).await.expect("an answer head");
+        drop(response); // abandoned unread
+        fetch(&pool, &url, None).await.expect("an answer");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "the abandoned connection was not reused");
     }
 }
