@@ -1,4 +1,4 @@
-//! Outgoing HTTP for the guest over kept-alive, pooled connections: [`HttpPool`].
+//! The guest's outgoing HTTP requests over kept-alive, pooled connections.
 //!
 //! The component's remote backend sends one `POST /v2/pipeline` per store operation
 //! through `wasi:http/outgoing-handler`. wasmtime's default handler opens a new TCP (and
@@ -17,13 +17,17 @@
 //!   (default [`MAX_IDLE_PER_HOST`]); each is closed once unused for
 //!   [`PoolSettings::idle_timeout`] (default [`IDLE_TIMEOUT`], below the 60 s idle limit of
 //!   common load balancers, so the pool gives up a connection before a proxy drops it);
-//! - a connection the server closed (a restart, its own idle limit) is noticed and not
-//!   used; a request that found its pooled connection closed before any of it was sent is
-//!   sent again on a new one, so a server restart between two calls costs no error.
+//! - a connection the server closed (a restart, its own idle limit) before the next request
+//!   is noticed and not used, and a request that found its pooled connection closed before
+//!   any of it was sent is sent again on a new one: a server restart between two calls
+//!   costs no error. Only a close that crosses a request already on its way fails that
+//!   request (as `HttpProtocolError`, which the component reports as `unavailable`); the
+//!   idle timeout, shorter than servers' own, keeps that rare.
 //!
 //! Connections belong to the tokio runtime that opened them (its tasks drive their I/O),
-//! so the pool keeps one client per runtime; a runtime's client and its connections go
-//! when that runtime shuts down.
+//! so the pool keeps one client per runtime (and per connect timeout, under which the
+//! client opens its connections); a runtime's clients and their connections go when that
+//! runtime shuts down.
 //!
 //! # Time and errors
 //!

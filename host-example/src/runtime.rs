@@ -121,9 +121,9 @@ impl Runtime {
         Ok(Runtime { engine, component, pre: Arc::new(pre), http: pool(PoolSettings::default())? })
     }
 
-    /// This runtime with a new, empty connection pool of these settings, for the stores
-    /// opened from it (and its clones) from now on; stores opened before keep the pool
-    /// they had.
+    /// This runtime with a new, empty connection pool of these settings: the stores opened
+    /// from the runtime returned (and from its clones) use it; other clones of the runtime
+    /// given, and every store opened before, keep the pool they had.
     pub fn with_pool_settings(self, settings: PoolSettings) -> Result<Runtime, LoadError> {
         Ok(Runtime { http: pool(settings)?, ..self })
     }
