@@ -8,6 +8,7 @@
 //! | item | what it holds |
 //! |---|---|
 //! | [`Runtime`] | the compiled component, once per process: engine, `InstancePre`, epoch ticker |
+//! | [`http_pool`] | the guest's outgoing HTTP over kept-alive connections, pooled per runtime |
 //! | [`compiled`] | compiled components cached on disk, checked before use, for fast starts |
 //! | [`ComponentStore`] | a handle on one database: one instance behind a FIFO mutex, every call bounded |
 //! | [`StoreOptions`] | where a store's data lives, its `SESSIONS_*` settings, memory and time bounds |
@@ -33,6 +34,7 @@ mod bindings {
 pub mod clock;
 pub mod compiled;
 pub mod error;
+pub mod http_pool;
 pub mod lockrecovery;
 pub mod options;
 pub mod runtime;
@@ -49,6 +51,7 @@ struct ReadmeDoctests;
 
 pub use clock::HostClock;
 pub use error::{LoadError, StoreError};
+pub use http_pool::PoolSettings;
 pub use options::StoreOptions;
 pub use runtime::Runtime;
 pub use scheduler::{Schedule, Sweeper};

@@ -1,6 +1,7 @@
 //! The compiled component, shared by every store a process opens: one `Engine`, one
-//! `Component`, one `InstancePre` (imports resolved once), and the epoch ticker that
-//! enforces call deadlines.
+//! `Component`, one `InstancePre` (imports resolved once), the epoch ticker that
+//! enforces call deadlines, and the pool of kept-alive connections the guest's outgoing
+//! HTTP requests go through ([`crate::http_pool`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use wasmtime_wasi_http::{
 use crate::bindings::SessionStorePre;
 use crate::compiled::{self, Origin};
 use crate::error::LoadError;
+use crate::http_pool::{HttpPool, PoolSettings};
 
 /// How often the engine's epoch advances; call deadlines are counted in these ticks.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -28,7 +30,7 @@ pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
     /// Outgoing HTTP, for the component's remote backend (a libSQL server).
     pub(crate) http: WasiHttpCtx,
-    pub(crate) http_hooks: CountingHooks,
+    pub(crate) http_hooks: OutgoingHooks,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
 }
@@ -45,32 +47,43 @@ impl WasiHttpView for HostState {
     }
 }
 
-/// wasmtime's default outgoing-request behaviour, counting each request: the number of
-/// HTTP round trips the guest makes (one per store operation on a libSQL server).
-pub(crate) struct CountingHooks {
-    pub(crate) requests: Arc<AtomicU64>,
+/// Sends the guest's outgoing HTTP requests through the runtime's [`HttpPool`] (kept-alive
+/// connections) instead of wasmtime's default (a new connection per request), counting
+/// each request: the number of HTTP round trips the guest makes (one per store operation
+/// on a libSQL server).
+pub(crate) struct OutgoingHooks {
+    requests: Arc<AtomicU64>,
+    pool: HttpPool,
 }
 
-impl WasiHttpHooks for CountingHooks {
+impl WasiHttpHooks for OutgoingHooks {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
-        fut: Box<dyn Future<Output = HttpResult<()>> + Send>,
+        _fut: Box<dyn Future<Output = HttpResult<()>> + Send>,
     ) -> Box<dyn Future<Output = HttpResult<(http::Response<WasiBody>, Box<dyn Future<Output = HttpResult<()>> + Send>)>> + Send>
     {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        wasmtime_wasi_http::default_hooks().send_request(request, options, fut)
+        let pool = self.pool.clone();
+        Box::new(async move { pool.send(request, options).await })
     }
 }
 
 /// A loaded, linked session-store component. Cheap to clone; open stores with
 /// [`crate::ComponentStore::open`].
+///
+/// Every store it opens sends the guest's HTTP requests (to a libSQL server) over
+/// connections kept alive in one pool that all its stores and clones share: idle ones are
+/// closed after [`http_pool::IDLE_TIMEOUT`](crate::http_pool::IDLE_TIMEOUT), at most
+/// [`http_pool::MAX_IDLE_PER_HOST`](crate::http_pool::MAX_IDLE_PER_HOST) are kept per
+/// server (see [`crate::http_pool`]; [`Runtime::with_pool_settings`] changes both).
 #[derive(Clone)]
 pub struct Runtime {
     pub(crate) engine: Engine,
     component: Component,
     pub(crate) pre: Arc<SessionStorePre<HostState>>,
+    http: HttpPool,
 }
 
 impl Runtime {
@@ -105,7 +118,20 @@ impl Runtime {
         let component = component.clone();
         let pre = SessionStorePre::new(pre).map_err(invalid)?;
         spawn_epoch_ticker(&engine);
-        Ok(Runtime { engine, component, pre: Arc::new(pre) })
+        Ok(Runtime { engine, component, pre: Arc::new(pre), http: pool(PoolSettings::default())? })
+    }
+
+    /// This runtime with a new, empty connection pool of these settings: the stores opened
+    /// from the runtime returned (and from its clones) use it; other clones of the runtime
+    /// given, and every store opened before, keep the pool they had.
+    pub fn with_pool_settings(self, settings: PoolSettings) -> Result<Runtime, LoadError> {
+        Ok(Runtime { http: pool(settings)?, ..self })
+    }
+
+    /// The outgoing-HTTP hooks of one instance: requests go through this runtime's pool and
+    /// are counted in `requests`.
+    pub(crate) fn outgoing_hooks(&self, requests: Arc<AtomicU64>) -> OutgoingHooks {
+        OutgoingHooks { requests, pool: self.http.clone() }
     }
 
     /// The names the component imports, e.g. `wasi:http/outgoing-handler@0.2.12`.
@@ -117,6 +143,10 @@ impl Runtime {
     pub fn exports(&self) -> Vec<String> {
         self.component.component_type().exports(&self.engine).map(|(name, _)| name.to_owned()).collect()
     }
+}
+
+fn pool(settings: PoolSettings) -> Result<HttpPool, LoadError> {
+    HttpPool::new(settings).map_err(|e| LoadError::Engine(format!("cannot set up TLS for outgoing HTTP: {e}")))
 }
 
 /// The engine every store of a runtime runs on: epoch interruption for call deadlines.

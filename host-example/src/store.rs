@@ -37,7 +37,7 @@ use crate::bindings::SessionStore as Bindings;
 use crate::error::{LoadError, StoreError};
 use crate::lockrecovery::{self, OwnerFile};
 use crate::options::{StoreOptions, GUEST_DATA_DIR};
-use crate::runtime::{CountingHooks, HostState, Runtime, EPOCH_TICK};
+use crate::runtime::{HostState, Runtime, EPOCH_TICK};
 
 /// The component's own answer types, as its crate defines them.
 pub use libsqlstore::backend::{SessionCounts, SweepReport};
@@ -326,7 +326,7 @@ impl Worker {
             HostState {
                 wasi: wasi.build(),
                 http: WasiHttpCtx::new(),
-                http_hooks: CountingHooks { requests: self.http_requests.clone() },
+                http_hooks: self.runtime.outgoing_hooks(self.http_requests.clone()),
                 table: ResourceTable::new(),
                 limits,
             },
