@@ -84,8 +84,9 @@ impl Plan {
                 case(Storage::FileShared, 10_000, 20_000, 3_000, 6),
                 case(Storage::Memory, 10_000, 20_000, 20_000, 4),
                 case(Storage::Remote, 10_000, 5_000, 1_000, 3),
+                // A million-session `:memory:` table is left out: seeding it through
+                // `commit` on both sides took 100 s of the run.
                 case(Storage::File, 1_000_000, 20_000, 2_000, 6),
-                case(Storage::Memory, 1_000_000, 20_000, 20_000, 4),
             ],
             sweep_active: 1_000_000,
             sweep_expired: 1_000_000,

@@ -177,7 +177,7 @@ impl Results {
                     mib(s.memory.rss_median_mib),
                     mib(s.memory.peak_rss_mib),
                     s.sessions,
-                    mib(s.database_mib)
+                    mib2(s.database_mib)
                 )
             })
             .unwrap_or_default(),
@@ -241,8 +241,9 @@ impl Results {
         t
     }
 
-    /// `bench-results.json`: the targets' figures as flat keys, the targets (goal, figure,
-    /// whether met), then every measurement.
+    /// `bench-results.json`: the targets' figures as flat keys, the targets in the order
+    /// the table prints them (goal, figure, whether met, what it comes from), then every
+    /// measurement.
     pub fn to_json(&self) -> anyhow::Result<Value> {
         let mut top = Map::new();
         let targets = self.targets();
@@ -268,14 +269,14 @@ impl Results {
                 top.insert(key, json!(round3(ours.req_per_s / redis.req_per_s)));
             }
         }
-        let targets: Map<String, Value> = targets
+        let targets: Vec<Value> = targets
             .into_iter()
             .map(|t| {
                 let verdict = t.verdict();
-                (t.key.to_owned(), json!({ "goal": t.goal, "value": t.value.map(round3), "met": t.met, "verdict": verdict, "detail": t.detail }))
+                json!({ "key": t.key, "goal": t.goal, "value": t.value.map(round3), "met": t.met, "verdict": verdict, "detail": t.detail })
             })
             .collect();
-        top.insert("targets".into(), Value::Object(targets));
+        top.insert("targets".into(), Value::Array(targets));
         let details = serde_json::to_value(self)?;
         if let Value::Object(details) = details {
             top.extend(details);
@@ -306,10 +307,10 @@ impl Results {
         if self.store.is_empty() {
             return;
         }
-        let _ = writeln!(out, "\n-- store level (one call at a time; ratio = component ops/s / native ops/s) --");
+        let _ = writeln!(out, "\n-- store level (one call at a time; ratio = component ops/s / native ops/s; for sqld, native = the libsql crate's remote client) --");
         let _ = writeln!(
             out,
-            "{:<8} {:>9} {:<7} | {:>10} {:>8} {:>8} | {:>10} {:>8} {:>8} | {:>6}",
+            "{:<11} {:>9} {:<7} | {:>10} {:>8} {:>8} | {:>10} {:>8} {:>8} | {:>6}",
             "storage", "sessions", "op", "native/s", "p50 ms", "p99 ms", "comp/s", "p50 ms", "p99 ms", "ratio"
         );
         for native in self.store.iter().filter(|r| r.kind == Kind::Native) {
@@ -321,7 +322,7 @@ impl Results {
             let (n, c) = (native.figures, comp.figures);
             let _ = writeln!(
                 out,
-                "{:<8} {:>9} {:<7} | {:>10.0} {:>8.3} {:>8.3} | {:>10.0} {:>8.3} {:>8.3} | {:>6.2}",
+                "{:<11} {:>9} {:<7} | {:>10.0} {:>8.3} {:>8.3} | {:>10.0} {:>8.3} {:>8.3} | {:>6.2}",
                 native.storage.label(),
                 native.sessions,
                 native.op.label(),
@@ -428,7 +429,7 @@ impl Results {
             out,
             "\n-- servers: how each keeps sessions; memory in MiB (VmRSS sampled under load: median/max; VmHWM: peak since start) --"
         );
-        let _ = writeln!(out, "{:<17} | {:<15} {:>6} | {:>8} {:>7} | {}", "server", "RSS med/max", "peak", "sessions", "db MiB", "storage");
+        let _ = writeln!(out, "{:<17} | {:<15} {:>6} | {:>8} {:>7} | {}", "server", "RSS med/max", "peak", "sessions", "db+WAL", "storage");
         for s in &self.servers {
             let sessions = format!("{}{}", s.sessions, if s.sessions_counted { "" } else { "*" });
             let _ = writeln!(
@@ -438,7 +439,7 @@ impl Results {
                 rss(&s.memory),
                 mib(s.memory.peak_rss_mib),
                 sessions,
-                mib(s.database_mib),
+                mib2(s.database_mib),
                 s.storage
             );
             if let Some((name, m)) = &s.sidecar {
@@ -489,6 +490,11 @@ fn rss(m: &Memory) -> String {
 
 fn mib(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+/// Database sizes: small tables are a fraction of a MiB.
+fn mib2(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
 }
 
 fn round3(v: f64) -> f64 {
