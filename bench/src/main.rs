@@ -112,22 +112,31 @@ async fn main() -> anyhow::Result<()> {
         servers: Vec::new(),
         startup: None,
     };
+    let section = |name: &str| {
+        eprintln!("== {name}");
+        std::time::Instant::now()
+    };
+    let took = |started: std::time::Instant| eprintln!("  (took {:.0} s)", started.elapsed().as_secs_f64());
     if wants("startup") {
-        eprintln!("== start-up");
+        let started = section("start-up");
         results.startup = Some(startup::run(&runtime, load, &plan, &launch).await?);
+        took(started);
     }
     if wants("store") {
-        eprintln!("== store level");
+        let started = section("store level");
         results.store = store_level::run(&plan, &runtime).await?;
+        took(started);
     }
     if wants("sweep") {
-        eprintln!("== sweep");
+        let started = section("sweep");
         results.sweep = sweep::run(&plan, &runtime).await?;
+        took(started);
     }
     if wants("http") {
-        eprintln!("== HTTP");
+        let started = section("HTTP");
         servers::fill_compile_cache(&launch)?;
         (results.http, results.servers) = http::run(&plan, &launch).await?;
+        took(started);
     }
     machine.finish();
     results.machine = machine;
