@@ -60,7 +60,11 @@ pub struct HttpRow {
     pub server: ServerKind,
     pub route: Route,
     pub connections: u32,
+    /// Requests answered within the run.
     pub requests: u64,
+    /// Requests sent: the answered ones, those still waiting for an answer when the run
+    /// ended (up to one per connection), and those that failed.
+    pub sent: u64,
     pub req_per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -72,6 +76,14 @@ pub struct HttpRow {
     pub non_2xx: u64,
     /// Connect, read and write errors.
     pub socket_errors: u64,
+}
+
+impl HttpRow {
+    /// No request was answered within the run, though some were sent: every one took
+    /// longer than the run (its figures are then empty).
+    pub fn stalled(&self) -> bool {
+        self.requests == 0 && self.sent > 0
+    }
 }
 
 /// Memory of a process while the load ran: `VmRSS` sampled during every wrk run on the
@@ -126,6 +138,9 @@ pub async fn run(plan: &Plan, launch: &Launch) -> anyhow::Result<(Vec<HttpRow>, 
                 samples.0.extend(own);
                 samples.1.extend(sidecar);
                 let row = row?;
+                if row.stalled() {
+                    eprintln!("  {:<17} {:<5} c={:<3} STALLED: {} requests sent, none answered within the run", kind.label(), route.path(), connections, row.sent);
+                }
                 eprintln!(
                     "  {:<17} {:<5} c={:<3} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms  timeouts {}  non-2xx {}  socket errors {}",
                     kind.label(),
@@ -271,7 +286,9 @@ fn make_sessions(server: &Server, n: u32) -> anyhow::Result<Vec<String>> {
     Ok(cookies)
 }
 
-/// The wrk script: a cookie from the pool on every request, figures on one line at the end.
+/// The wrk script: a cookie from the pool on every request, figures on one line at the end
+/// (with the requests sent, which wrk does not count: a run in which no request was
+/// answered shows as such, not as an empty row).
 /// `/put` sends a new message each time: tower-sessions saves a session only when a value
 /// changed, so a constant message would make the peers' `/put` a read.
 fn lua_script(cookies: &[String], route: Route) -> String {
@@ -286,23 +303,27 @@ fn lua_script(cookies: &[String], route: Route) -> String {
     }
     format!(
         r#"local cookies = {{ {list} }}
-local threads = 0
+local threads = {{}}
 function setup(thread)
-  thread:set("offset", threads * 7919)
-  threads = threads + 1
+  thread:set("offset", #threads * 7919)
+  table.insert(threads, thread)
 end
 local i = 0
+sent = 0
 function init(args)
   i = offset or 0
 end
 function request()
   i = i + 1
+  sent = sent + 1
   return wrk.format(nil, {path}, {{ ["Cookie"] = "session=" .. cookies[(i % #cookies) + 1] }})
 end
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("BENCH requests=%d duration_us=%d timeouts=%d non_2xx=%d socket_errors=%d p50_us=%d p99_us=%d max_us=%d\n",
-    summary.requests, summary.duration, e.timeout, e.status, e.connect + e.read + e.write,
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("sent") end
+  io.write(string.format("BENCH requests=%d sent=%d duration_us=%d timeouts=%d non_2xx=%d socket_errors=%d p50_us=%d p99_us=%d max_us=%d\n",
+    summary.requests, total, summary.duration, e.timeout, e.status, e.connect + e.read + e.write,
     latency:percentile(50), latency:percentile(99), latency.max))
 end
 "#
@@ -343,6 +364,7 @@ fn run_wrk(
         route,
         connections,
         requests: requests as u64,
+        sent: field("sent")? as u64,
         req_per_s: requests / (field("duration_us")? / 1e6).max(f64::MIN_POSITIVE),
         p50_ms: field("p50_us")? / 1e3,
         p99_ms: field("p99_us")? / 1e3,
