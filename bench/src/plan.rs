@@ -1,5 +1,5 @@
 //! What a run measures, and how much of it: `--quick` runs the same code on small sizes
-//! (about a minute), the full run on the sizes the targets are stated for (under ten
+//! (under a minute), the full run on the sizes the targets are stated for (about six
 //! minutes on a 2-core machine).
 
 use std::time::Duration;
