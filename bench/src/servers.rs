@@ -434,3 +434,28 @@ pub fn bin_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     Ok(exe.parent().context("the benchmark binary has no directory")?.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database file left in `mode` by a connection that then closed.
+    fn database_in(dir: &Path, mode: &str) -> PathBuf {
+        let path = dir.join(format!("{mode}.db"));
+        futures::executor::block_on(async {
+            let db = libsql::Builder::new_local(path.to_str().expect("UTF-8 temp dir")).build().await.expect("open");
+            let conn = db.connect().expect("connect");
+            conn.query(&format!("PRAGMA journal_mode={mode}"), ()).await.expect("pragma").next().await.expect("row");
+            conn.execute("CREATE TABLE t (x)", ()).await.expect("create");
+        });
+        path
+    }
+
+    #[test]
+    fn the_journal_mode_is_read_back_from_the_file_header() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert_eq!(journal_from_header(&database_in(dir.path(), "wal")).as_deref(), Some("wal"));
+        assert_eq!(journal_from_header(&database_in(dir.path(), "delete")).as_deref(), Some("rollback"));
+        assert_eq!(journal_from_header(&dir.path().join("missing.db")), None);
+    }
+}
