@@ -1,4 +1,5 @@
-//! `bench-results.svg`: the store-level ratios and the HTTP throughput of every server.
+//! `bench-results.svg`: the store-level ratios and the HTTP throughput of every server
+//! (on a log scale: the servers span two orders of magnitude).
 //! SVG, so that no system font library is needed (plotters' naive text layout).
 
 use std::path::Path;
@@ -12,7 +13,16 @@ use crate::servers::ServerKind;
 use crate::store_level::Op;
 use crate::subject::{Kind, Storage};
 
-const SERIES_COLOURS: [RGBColor; 4] = [RGBColor(220, 50, 47), RGBColor(38, 139, 210), RGBColor(133, 153, 0), RGBColor(108, 113, 196)];
+const SERIES_COLOURS: [RGBColor; 8] = [
+    RGBColor(220, 50, 47),
+    RGBColor(203, 75, 22),
+    RGBColor(211, 54, 130),
+    RGBColor(181, 137, 0),
+    RGBColor(38, 139, 210),
+    RGBColor(42, 161, 152),
+    RGBColor(133, 153, 0),
+    RGBColor(108, 113, 196),
+];
 
 pub fn draw(results: &Results, path: &Path) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (1500, 520)).into_drawing_area();
@@ -97,13 +107,15 @@ fn http_panel(
     let mut connections: Vec<u32> = results.http.iter().map(|r| r.connections).collect();
     connections.sort_unstable();
     connections.dedup();
-    let top = results.http.iter().filter(|r| r.route == route).map(|r| r.req_per_s).fold(1.0, f64::max);
+    let rates = || results.http.iter().filter(|r| r.route == route).map(|r| r.req_per_s.max(1.0));
+    let top = rates().fold(10.0, f64::max);
+    let bottom = rates().fold(top, f64::min);
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("HTTP {} req/s (wrk)", route.path()), ("sans-serif", 15))
+        .caption(format!("HTTP {} req/s (wrk, log scale)", route.path()), ("sans-serif", 15))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(55)
-        .build_cartesian_2d(0..connections.len().max(1), 0.0..top * 1.1)
+        .build_cartesian_2d(0..connections.len().max(1), (bottom / 2.0..top * 2.0).log_scale())
         .map_err(plot_error)?;
     chart
         .configure_mesh()
@@ -118,7 +130,11 @@ fn http_panel(
             .iter()
             .enumerate()
             .filter_map(|(i, &c)| {
-                results.http.iter().find(|r| r.server == kind && r.route == route && r.connections == c).map(|r| (i, r.req_per_s))
+                results
+                    .http
+                    .iter()
+                    .find(|r| r.server == kind && r.route == route && r.connections == c)
+                    .map(|r| (i, r.req_per_s.max(1.0)))
             })
             .collect();
         chart

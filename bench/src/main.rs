@@ -1,9 +1,11 @@
 //! `cargo run --release -p bench -- [--quick] [--only SECTION,…]`
 //!
 //! Measures, in one run on one machine, the libsqlstore component (in wasmtime, through
-//! the host-example library and its HTTP server) against the same code compiled natively
-//! and against the session stores a Rust user would pick instead; prints a table with
-//! ratios and writes `bench/results/bench-results.json` and `bench-results.svg`.
+//! the host-example library and its HTTP server, and composed into the edge app under
+//! `wasmtime serve`) against its native floor (the same code compiled natively; the libsql
+//! crate's own client of a libSQL server) and against the session stores a Rust user would
+//! pick instead; prints tables, then every target with its figure and whether it is met,
+//! and writes `bench/results/bench-results.json` and `bench-results.svg`.
 //! Sections: `startup`, `store`, `sweep`, `http` (default: all). See bench/README.md.
 
 mod chart;
@@ -12,9 +14,11 @@ mod http_client;
 mod latency;
 mod machine;
 mod plan;
+mod remote_client;
 mod report;
 mod seed;
 mod servers;
+mod sqld;
 mod startup;
 mod store_level;
 mod subject;
@@ -29,6 +33,8 @@ use anyhow::{bail, Context};
 use crate::machine::Machine;
 use crate::plan::Plan;
 use crate::report::Results;
+use crate::servers::Launch;
+use crate::sqld::Sqld;
 
 const SECTIONS: [&str; 4] = ["startup", "store", "sweep", "http"];
 
@@ -74,9 +80,25 @@ async fn main() -> anyhow::Result<()> {
     let mut machine = Machine::probe();
     eprintln!("bench: {} run on {}", if plan.quick { "quick" } else { "full" }, machine.describe());
 
-    if wants("http") {
+    if wants("http") || wants("startup") {
         build_servers()?;
     }
+    if wants("http") {
+        eprintln!("== composing the edge app (examples/edge-app/serve.sh --compose-only)");
+        servers::compose_edge_app(&servers::component()?)?;
+    }
+    if wants("http") || wants("store") {
+        Sqld::install()?;
+    }
+    // host-example's compiled-component cache for the HTTP section, filled before its
+    // servers start so that their memory is a cached start's (the first start of a
+    // component build, which compiles it, is measured apart in the start-up section).
+    let compile_cache = tempfile::tempdir()?;
+    let launch = Launch {
+        bin_dir: servers::bin_dir()?,
+        component: servers::component()?,
+        compile_cache: compile_cache.path().to_owned(),
+    };
     eprintln!("== loading the component");
     let (runtime, load) = startup::load_runtime()?;
     eprintln!("  compiled and linked in {:.0} ms", load.as_secs_f64() * 1e3);
@@ -87,24 +109,34 @@ async fn main() -> anyhow::Result<()> {
         store: Vec::new(),
         sweep: Vec::new(),
         http: Vec::new(),
-        http_memory: Vec::new(),
+        servers: Vec::new(),
         startup: None,
     };
+    let section = |name: &str| {
+        eprintln!("== {name}");
+        std::time::Instant::now()
+    };
+    let took = |started: std::time::Instant| eprintln!("  (took {:.0} s)", started.elapsed().as_secs_f64());
     if wants("startup") {
-        eprintln!("== start-up");
-        results.startup = Some(startup::run(&runtime, load, plan.startup_repeats).await?);
+        let started = section("start-up");
+        results.startup = Some(startup::run(&runtime, load, &plan, &launch).await?);
+        took(started);
     }
     if wants("store") {
-        eprintln!("== store level");
+        let started = section("store level");
         results.store = store_level::run(&plan, &runtime).await?;
+        took(started);
     }
     if wants("sweep") {
-        eprintln!("== sweep");
+        let started = section("sweep");
         results.sweep = sweep::run(&plan, &runtime).await?;
+        took(started);
     }
     if wants("http") {
-        eprintln!("== HTTP");
-        (results.http, results.http_memory) = http::run(&plan, &servers::bin_dir()?).await?;
+        let started = section("HTTP");
+        servers::fill_compile_cache(&launch)?;
+        (results.http, results.servers) = http::run(&plan, &launch).await?;
+        took(started);
     }
     machine.finish();
     results.machine = machine;
@@ -129,7 +161,18 @@ fn build_servers() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let args = ["build", "--release", "-p", "bench", "-p", "host-example", "--bins"];
     eprintln!("== cargo {}", args.join(" "));
-    let status = Command::new(&cargo).args(args).current_dir(&root).status().context("running cargo")?;
+    let mut command = Command::new(&cargo);
+    command.args(args).current_dir(&root);
+    // `cargo run` gives this process the package's own CARGO_PKG_*, CARGO_MANIFEST_* … ;
+    // some build scripts (ring's) rerun when those change, so a nested build that kept
+    // them would rebuild what the outer one just built, and the next outer one again.
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if n.starts_with("CARGO_PKG_") || n.starts_with("CARGO_MANIFEST_") || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE"].contains(&n.as_ref()) {
+            command.env_remove(&name);
+        }
+    }
+    let status = command.status().context("running cargo")?;
     anyhow::ensure!(status.success(), "cargo {} failed", args.join(" "));
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Starting the HTTP servers compared in section 3 as real processes on loopback, and
-//! reading their peak memory.
+//! Starting the HTTP servers compared in the HTTP section as real processes on loopback,
+//! each with its data in a fresh directory, and reading their memory from `/proc`.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -10,14 +10,27 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde::Serialize;
 
+use crate::sqld::Sqld;
+
 /// The servers, ours first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServerKind {
-    /// `host-example serve`: the component in wasmtime, file-backed, default settings.
+    /// `host-example serve`: the component in wasmtime, one long-lived instance, file-backed
+    /// with its default (exclusive) locking.
     HostExample,
-    /// tower-sessions + tower-sessions-sqlx-store on a SQLite file.
+    /// `host-example serve --database http://…`: the same against a local sqld.
+    HostExampleSqld,
+    /// The edge app composed with the component under `wasmtime serve` (started by
+    /// `examples/edge-app/serve.sh`): an instance per request, file-backed.
+    EdgeApp,
+    /// The same against a local sqld.
+    EdgeAppSqld,
+    /// tower-sessions + tower-sessions-sqlx-store on a SQLite file, sqlx's defaults.
     Sqlx,
+    /// The same configured as a knowledgeable user would: WAL, `synchronous=NORMAL`, a
+    /// pool of 8.
+    SqlxTuned,
     /// tower-sessions + tower-sessions-libsql-store on a local libSQL file.
     Libsql,
     /// tower-sessions + tower-sessions-redis-store against redis-server.
@@ -25,97 +38,324 @@ pub enum ServerKind {
 }
 
 impl ServerKind {
-    pub const ALL: [ServerKind; 4] = [ServerKind::HostExample, ServerKind::Sqlx, ServerKind::Libsql, ServerKind::Redis];
+    pub const ALL: [ServerKind; 8] = [
+        ServerKind::HostExample,
+        ServerKind::HostExampleSqld,
+        ServerKind::EdgeApp,
+        ServerKind::EdgeAppSqld,
+        ServerKind::Sqlx,
+        ServerKind::SqlxTuned,
+        ServerKind::Libsql,
+        ServerKind::Redis,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
-            ServerKind::HostExample => "libsqlstore",
+            ServerKind::HostExample => "host-example",
+            ServerKind::HostExampleSqld => "host-example+sqld",
+            ServerKind::EdgeApp => "edge-app",
+            ServerKind::EdgeAppSqld => "edge-app+sqld",
             ServerKind::Sqlx => "sqlx-sqlite",
+            ServerKind::SqlxTuned => "sqlx-tuned",
             ServerKind::Libsql => "libsql-store",
             ServerKind::Redis => "redis-store",
         }
     }
 
-    /// Whether it keeps sessions in SQLite (the peers our targets are set against).
-    pub fn sqlite_backed(self) -> bool {
-        matches!(self, ServerKind::Sqlx | ServerKind::Libsql)
+    /// Whether it keeps sessions in a local SQLite file (the peers our targets are set
+    /// against).
+    pub fn sqlite_peer(self) -> bool {
+        matches!(self, ServerKind::Sqlx | ServerKind::SqlxTuned | ServerKind::Libsql)
+    }
+
+    /// Whether it is the edge app under `wasmtime serve` (an instance per request), whose
+    /// no-store route is its per-request floor.
+    pub fn per_request(self) -> bool {
+        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppSqld)
+    }
+
+    fn uses_sqld(self) -> bool {
+        matches!(self, ServerKind::HostExampleSqld | ServerKind::EdgeAppSqld)
     }
 }
 
-/// A running server (and its redis-server, for the Redis peer); killed when dropped.
+/// What starting our servers needs from the run.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The release binaries (`host-example`, `peer-*`).
+    pub bin_dir: PathBuf,
+    /// The session-store component (`libsqlstore.wasm`).
+    pub component: PathBuf,
+    /// host-example's compiled-component cache for this run.
+    pub compile_cache: PathBuf,
+}
+
+/// A process a server needs beside it.
+enum Sidecar {
+    Redis { child: Child, port: u16 },
+    Sqld(Sqld),
+}
+
+impl Sidecar {
+    /// The URL a server reaches it at.
+    fn url(&self) -> String {
+        match self {
+            Sidecar::Redis { port, .. } => format!("redis://127.0.0.1:{port}"),
+            Sidecar::Sqld(s) => s.url(),
+        }
+    }
+}
+
+/// A running server (and its redis-server or sqld); killed when dropped.
 pub struct Server {
+    pub kind: ServerKind,
     pub addr: SocketAddr,
     child: Child,
-    redis: Option<Child>,
-    _dir: tempfile::TempDir,
+    sidecar: Option<Sidecar>,
+    /// What the server reported about its store (`store: …` on stdout), for the peers.
+    reported_store: Option<String>,
+    dir: tempfile::TempDir,
 }
 
-/// How long a server may take to print its address (ours compiles the component first).
-const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a server may take to print its address (wasmtime serve compiles the composed
+/// component first; host-example without a cached compilation too).
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The database file of the file-backed servers, in their data directory.
+pub const DB_FILE: &str = "sessions.db";
 
 impl Server {
-    /// Starts `kind` with its data in a fresh temporary directory. `bin_dir` holds the
-    /// release binaries (`host-example`, `peer-*`).
-    pub fn start(kind: ServerKind, bin_dir: &Path) -> anyhow::Result<Server> {
+    /// Starts `kind` with its data in a fresh temporary directory.
+    pub fn start(kind: ServerKind, launch: &Launch) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
-        let db = dir.path().join("sessions.db").to_str().context("non-UTF-8 temp dir")?.to_owned();
+        let db = dir.path().join(DB_FILE).to_str().context("non-UTF-8 temp dir")?.to_owned();
         let listen = "127.0.0.1:0";
-        let mut redis = None;
-        let mut command = match kind {
-            ServerKind::HostExample => {
-                let mut c = Command::new(bin_dir.join("host-example"));
-                c.args(["serve", "--listen", listen, "--data-dir"]).arg(dir.path());
-                c
-            }
-            ServerKind::Sqlx => peer(bin_dir, "peer-sqlx", listen, &db),
-            ServerKind::Libsql => peer(bin_dir, "peer-libsql", listen, &db),
+        let sidecar = match kind {
             ServerKind::Redis => {
-                let port = free_port()?;
-                redis = Some(start_redis(port, dir.path())?);
-                peer(bin_dir, "peer-redis", listen, &format!("redis://127.0.0.1:{port}"))
+                let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+                Some(Sidecar::Redis { child: start_redis(port, dir.path())?, port })
+            }
+            k if k.uses_sqld() => Some(Sidecar::Sqld(Sqld::start()?)),
+            _ => None,
+        };
+        let sidecar_url = sidecar.as_ref().map(Sidecar::url);
+        let sqld_url = sidecar_url.as_deref().filter(|_| kind.uses_sqld());
+        let log = dir.path().join("server.log");
+        let started = match kind {
+            ServerKind::HostExample | ServerKind::HostExampleSqld => {
+                spawn_printing(host_example(launch, dir.path(), sqld_url), &log)
+            }
+            ServerKind::EdgeApp | ServerKind::EdgeAppSqld => spawn_edge_app(launch, dir.path(), sqld_url, &log),
+            ServerKind::Sqlx => spawn_printing(peer(&launch.bin_dir, "peer-sqlx", listen, &db), &log),
+            ServerKind::SqlxTuned => spawn_printing(peer(&launch.bin_dir, "peer-sqlx-tuned", listen, &db), &log),
+            ServerKind::Libsql => spawn_printing(peer(&launch.bin_dir, "peer-libsql", listen, &db), &log),
+            ServerKind::Redis => {
+                let url = sidecar_url.as_deref().context("the Redis peer has no redis-server")?;
+                spawn_printing(peer(&launch.bin_dir, "peer-redis", listen, url), &log)
             }
         };
-        let log = std::fs::File::create(dir.path().join("server.log"))?;
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {:?} (build it with `cargo build --release -p bench --bins`)", command))?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        // The server prints one line; reading it on a thread bounds the wait.
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
-        let server_log = || std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
-        let Some(addr) = line.trim().strip_prefix("listening on http://") else {
-            let _ = child.kill();
-            bail!("{} did not start: {line:?}\n{}", kind.label(), server_log());
+        let started = started.with_context(|| format!("starting {}", kind.label()))?;
+        Ok(Server { kind, addr: started.addr, child: started.child, sidecar, reported_store: started.store, dir })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process beside the server (redis-server, sqld): its name and pid.
+    pub fn sidecar(&self) -> Option<(&'static str, u32)> {
+        match self.sidecar.as_ref()? {
+            Sidecar::Redis { child, .. } => Some(("redis-server", child.id())),
+            Sidecar::Sqld(s) => Some(("sqld", s.pid())),
+        }
+    }
+
+    /// The database file, for the servers that keep one in their data directory.
+    pub fn database_file(&self) -> Option<PathBuf> {
+        match self.kind {
+            ServerKind::HostExample | ServerKind::EdgeApp | ServerKind::Sqlx | ServerKind::SqlxTuned | ServerKind::Libsql => {
+                Some(self.dir.path().join(DB_FILE))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// How the server keeps its sessions: journal mode, `synchronous`, locking or pool.
+    /// The peers report their own connection's settings; ours are libsqlstore's settings
+    /// (src/backend/local.rs), with the journal mode read back from the database file's
+    /// header, which records whether the file is in WAL mode.
+    pub fn storage(&self) -> String {
+        let journal = || match self.database_file().and_then(|f| journal_from_header(&f)) {
+            Some(j) => j,
+            None => "unknown".into(),
         };
-        let addr = addr.parse().with_context(|| format!("address {addr:?}"))?;
-        Ok(Server { addr, child, redis, _dir: dir })
-    }
-
-    /// Peak resident memory of the server process (VmHWM), in MiB.
-    pub fn peak_rss_mib(&self) -> Option<f64> {
-        peak_rss_mib(self.child.id())
-    }
-
-    /// Peak resident memory of its redis-server, if it has one.
-    pub fn redis_peak_rss_mib(&self) -> Option<f64> {
-        self.redis.as_ref().and_then(|r| peak_rss_mib(r.id()))
+        match self.kind {
+            ServerKind::HostExample => {
+                format!("journal={} synchronous=full locking=exclusive (host-example serve default)", journal())
+            }
+            ServerKind::EdgeApp => format!("journal={} synchronous=full (SESSIONS_LOCKING default)", journal()),
+            ServerKind::HostExampleSqld | ServerKind::EdgeAppSqld => "sqld on loopback, its defaults".into(),
+            _ => self.reported_store.clone().unwrap_or_else(|| "not reported".into()),
+        }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        for child in std::iter::once(&mut self.child).chain(self.redis.as_mut()) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(Sidecar::Redis { child, .. }) = &mut self.sidecar {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// The journal mode a SQLite file is in, from its header: bytes 18 and 19 are 2 in WAL
+/// mode, 1 with a rollback journal. `None` if the file cannot be read.
+pub fn journal_from_header(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(path).ok()?.read_exact(&mut header).ok()?;
+    Some(match (header[18], header[19]) {
+        (2, 2) => "wal".into(),
+        (1, 1) => "rollback".into(),
+        (w, r) => format!("header {w}/{r}"),
+    })
+}
+
+/// `host-example serve` on a free port with its data in `data_dir`, the run's component
+/// and compiled-component cache, file-backed or against `sqld_url`.
+pub fn host_example(launch: &Launch, data_dir: &Path, sqld_url: Option<&str>) -> Command {
+    let mut c = Command::new(launch.bin_dir.join("host-example"));
+    c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .arg("--component")
+        .arg(&launch.component)
+        .arg("--compile-cache")
+        .arg(&launch.compile_cache);
+    if let Some(url) = sqld_url {
+        c.args(["--database", url]);
+    }
+    clean_env(&mut c);
+    c
+}
+
+/// Starts and stops `host-example serve` once, so that `launch`'s compiled-component
+/// cache holds the component.
+pub fn fill_compile_cache(launch: &Launch) -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let log = data.path().join("server.log");
+    let mut started = spawn_printing(host_example(launch, data.path(), None), &log).context("filling the compile cache")?;
+    terminate(&mut started.child);
+    Ok(())
+}
+
+/// A server started and listening.
+pub struct Started {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// The `store: …` line it printed before listening, if any.
+    pub store: Option<String>,
+}
+
+/// Spawns a server that prints `listening on http://ADDR` on stdout (after an optional
+/// `store: …` line), its stderr going to `log`; waits for that line.
+pub fn spawn_printing(mut command: Command, log: &Path) -> anyhow::Result<Started> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log)?)
+        .spawn()
+        .with_context(|| format!("starting {:?} (build it with `cargo build --release -p bench --bins`)", command))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Read on a thread to bound the wait; it keeps draining stdout until the server exits.
+    std::thread::spawn(move || {
+        let mut store = None;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(s) = line.strip_prefix("store: ") {
+                store = Some(s.to_owned());
+            } else if let Some(addr) = line.trim().strip_prefix("listening on http://") {
+                let _ = tx.send((addr.to_owned(), store.take()));
+            }
+        }
+    });
+    let Ok((addr, store)) = rx.recv_timeout(START_TIMEOUT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("did not start:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+    };
+    let addr = addr.parse().with_context(|| format!("address {addr:?}"))?;
+    Ok(Started { child, addr, store })
+}
+
+/// `examples/edge-app/serve.sh --listen 127.0.0.1:0 --data-dir DIR [--database URL]`, with
+/// the run's component and no `SESSIONS_*` setting (every default); waits for wasmtime's
+/// "Serving HTTP on http://ADDR/" on stderr. serve.sh execs wasmtime, so the child is the
+/// server itself.
+fn spawn_edge_app(launch: &Launch, data_dir: &Path, sqld_url: Option<&str>, log: &Path) -> anyhow::Result<Started> {
+    let mut c = Command::new(edge_serve_script());
+    c.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
+    if let Some(url) = sqld_url {
+        c.args(["--database", url]);
+    }
+    clean_env(&mut c);
+    c.env("LIBSQLSTORE_COMPONENT", &launch.component);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log)?)
+        .spawn()
+        .with_context(|| format!("starting {c:?}"))?;
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let addr = text.lines().find_map(|l| l.split("Serving HTTP on http://").nth(1)).map(|a| a.trim_end_matches('/'));
+        if let Some(addr) = addr {
+            let addr = addr.parse().with_context(|| format!("address {addr:?}"))?;
+            return Ok(Started { child, addr, store: None });
+        }
+        if child.try_wait()?.is_some() || started.elapsed() > START_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("wasmtime serve did not start:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Builds the edge app and composes it with the run's component (`serve.sh --compose-only`).
+pub fn compose_edge_app(component: &Path) -> anyhow::Result<()> {
+    let mut c = Command::new(edge_serve_script());
+    c.arg("--compose-only").env("LIBSQLSTORE_COMPONENT", component).stdout(Stdio::null());
+    clean_env(&mut c);
+    let status = c.status().context("running examples/edge-app/serve.sh --compose-only")?;
+    anyhow::ensure!(status.success(), "examples/edge-app/serve.sh --compose-only failed");
+    Ok(())
+}
+
+fn edge_serve_script() -> PathBuf {
+    repo_root().join("examples/edge-app/serve.sh")
+}
+
+/// Every setting at its default: no `SESSIONS_*` (nor the edge app's lifetime) from the
+/// benchmark's own environment reaches a server. Nor does `RUST_BACKTRACE`: with it, wasmtime
+/// captures a native backtrace for every failed WASI call (SQLite's existence checks fail by
+/// design), which made the edge app's `/get` half as slow again.
+fn clean_env(c: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if n.starts_with("SESSIONS_")
+            || n.starts_with("LIBSQLSTORE_")
+            || ["EDGE_SESSION_LIFETIME", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"].contains(&n.as_ref())
+        {
+            c.env_remove(&name);
         }
     }
 }
@@ -126,9 +366,21 @@ fn peer(bin_dir: &Path, name: &str, listen: &str, store: &str) -> Command {
     c
 }
 
-/// A port nobody listens on right now (redis-server cannot be told to pick one).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// SIGTERM, then wait up to 10 s for the exit; SIGKILL after that.
+pub fn terminate(child: &mut Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// redis-server on loopback with its default persistence (periodic RDB snapshots, no
@@ -150,13 +402,27 @@ fn start_redis(port: u16, dir: &Path) -> anyhow::Result<Child> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = child.kill();
+    let _ = child.wait();
     bail!("redis-server did not listen on port {port} within 10s")
 }
 
-fn peak_rss_mib(pid: u32) -> Option<f64> {
+/// A field of `/proc/PID/status` in MiB (`VmRSS`: resident now; `VmHWM`: the peak).
+pub fn status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib / 1024.0)
+}
+
+/// The repository: this package's parent directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The component `./dev build` makes: in the target directory this binary was built into
@@ -172,4 +438,29 @@ pub fn component() -> anyhow::Result<PathBuf> {
 pub fn bin_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     Ok(exe.parent().context("the benchmark binary has no directory")?.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database file left in `mode` by a connection that then closed.
+    fn database_in(dir: &Path, mode: &str) -> PathBuf {
+        let path = dir.join(format!("{mode}.db"));
+        futures::executor::block_on(async {
+            let db = libsql::Builder::new_local(path.to_str().expect("UTF-8 temp dir")).build().await.expect("open");
+            let conn = db.connect().expect("connect");
+            conn.query(&format!("PRAGMA journal_mode={mode}"), ()).await.expect("pragma").next().await.expect("row");
+            conn.execute("CREATE TABLE t (x)", ()).await.expect("create");
+        });
+        path
+    }
+
+    #[test]
+    fn the_journal_mode_is_read_back_from_the_file_header() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert_eq!(journal_from_header(&database_in(dir.path(), "wal")).as_deref(), Some("wal"));
+        assert_eq!(journal_from_header(&database_in(dir.path(), "delete")).as_deref(), Some("rollback"));
+        assert_eq!(journal_from_header(&dir.path().join("missing.db")), None);
+    }
 }

@@ -1,7 +1,10 @@
 //! Section 4, start-up: how long a fresh instance, made from the already compiled and
 //! pre-instantiated component (`Runtime`: Engine + Component + InstancePre), takes to
 //! answer its first `find`. This decides whether a host may make an instance per
-//! request (as `wasmtime serve` does).
+//! request (as `wasmtime serve` does). And how long the `host-example serve` process takes
+//! from spawn to listening, with the memory it holds then: its first start with an empty
+//! compiled-component cache (it compiles the component and fills the cache), then later
+//! starts on the same data directory, which load the cached compilation.
 //!
 //! Measured through the host library's public API: `ComponentStore::open` (a worker
 //! thread, no instance yet) and the first `find`, which instantiates, opens the
@@ -10,11 +13,14 @@
 
 use std::time::{Duration, Instant};
 
-use host_example::{Runtime, ComponentStore, StoreOptions};
+use anyhow::Context;
+use host_example::{ComponentStore, Runtime, StoreOptions};
 use serde::Serialize;
 
 use crate::latency::{figures, ms, Figures};
+use crate::plan::Plan;
 use crate::seed::seed_file;
+use crate::servers::{host_example, spawn_printing, status_mib, terminate, Launch};
 use crate::subject::DB_FILE;
 use crate::tokens::{now_ms, token, Family};
 
@@ -28,6 +34,21 @@ pub struct StartupResult {
     pub first_find_memory: Figures,
     /// A find on an instance that is already warm, for scale.
     pub warm_find: Figures,
+    pub serve: ServeStartup,
+}
+
+/// `host-example serve`, spawn to `listening on`, on a file database.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServeStartup {
+    /// The first start: the compiled-component cache is empty.
+    pub first_ms: f64,
+    /// `VmRSS` and `VmHWM` once listening after the first start.
+    pub first_rss_mib: Option<f64>,
+    pub first_peak_rss_mib: Option<f64>,
+    /// Every later start, from the cache (each after a SIGTERM of the previous server).
+    pub cached: Figures,
+    /// Median `VmRSS` once listening after a cached start.
+    pub cached_rss_mib: Option<f64>,
 }
 
 /// Loads the runtime (timed) for the whole run.
@@ -38,7 +59,8 @@ pub fn load_runtime() -> anyhow::Result<(Runtime, Duration)> {
     Ok((runtime, started.elapsed()))
 }
 
-pub async fn run(runtime: &Runtime, load: Duration, repeats: u32) -> anyhow::Result<StartupResult> {
+pub async fn run(runtime: &Runtime, load: Duration, plan: &Plan, launch: &Launch) -> anyhow::Result<StartupResult> {
+    let repeats = plan.startup_repeats;
     let dir = tempfile::tempdir()?;
     seed_file(&dir.path().join(DB_FILE), 10_000, 0, now_ms())?;
     let file_options = || StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", format!("/data/{DB_FILE}"));
@@ -74,6 +96,45 @@ pub async fn run(runtime: &Runtime, load: Duration, repeats: u32) -> anyhow::Res
         first_find_file: figures(&mut file, file_total),
         first_find_memory: figures(&mut memory, memory_total),
         warm_find: figures(&mut warm, warm_elapsed),
+        serve: serve_starts(plan.serve_starts, launch)?,
+    })
+}
+
+/// Starts `host-example serve` `1 + cached` times on one data directory with a compiled-
+/// component cache of its own, empty before the first start.
+fn serve_starts(cached: u32, launch: &Launch) -> anyhow::Result<ServeStartup> {
+    let cache = tempfile::tempdir()?;
+    let data = tempfile::tempdir()?;
+    let launch = Launch { compile_cache: cache.path().to_owned(), ..launch.clone() };
+    let log = data.path().join("server.log");
+    let start = || -> anyhow::Result<(Duration, Option<f64>, Option<f64>)> {
+        let started = Instant::now();
+        let mut server = spawn_printing(host_example(&launch, data.path(), None), &log)?;
+        let took = started.elapsed();
+        let pid = server.child.id();
+        let figures = (took, status_mib(pid, "VmRSS"), status_mib(pid, "VmHWM"));
+        terminate(&mut server.child);
+        Ok(figures)
+    };
+    let (first, first_rss, first_peak) = start().context("first start of host-example serve")?;
+    eprintln!("  host-example serve, first start: {:.0} ms", ms(first));
+    let (mut times, mut rss) = (Vec::new(), Vec::new());
+    let mut total = Duration::ZERO;
+    for _ in 0..cached {
+        let (took, resident, _) = start().context("a cached start of host-example serve")?;
+        times.push(took);
+        total += took;
+        rss.extend(resident);
+    }
+    rss.sort_by(f64::total_cmp);
+    let cached = figures(&mut times, total);
+    eprintln!("  host-example serve, cached starts: p50 {:.0} ms, max {:.0} ms", cached.p50_ms, cached.max_ms);
+    Ok(ServeStartup {
+        first_ms: ms(first),
+        first_rss_mib: first_rss,
+        first_peak_rss_mib: first_peak,
+        cached,
+        cached_rss_mib: rss.get(rss.len() / 2).copied(),
     })
 }
 

@@ -1,6 +1,6 @@
 //! Section 1, store level (no HTTP): find, commit, touch, delete and create, one at a
 //! time, on a table of N stored 200-byte sessions, native and component side by side on
-//! the same database file.
+//! the same database file, or on the same local libSQL server (sqld, fresh for the case).
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use crate::latency::{figures, Figures};
 use crate::plan::{Plan, StoreCase};
+use crate::remote_client::RemoteClient;
 use crate::seed::seed_file;
+use crate::sqld::Sqld;
 use crate::subject::{Kind, Storage, Subject, DB_FILE};
 use crate::tokens::{future_expiry, now_ms, payload, token, Family, Rng};
 
@@ -58,19 +60,29 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<StoreRow>
     for case in &plan.store_cases {
         let dir = tempfile::tempdir()?;
         let now = now_ms();
+        let mut sqld = None;
         let seeded = match case.storage {
             Storage::File | Storage::FileShared => {
                 let took = seed_file(&dir.path().join(DB_FILE), case.sessions, 0, now)?;
                 eprintln!("  seeded {} sessions into a file in {:.1}s", case.sessions, took.as_secs_f64());
                 true
             }
+            Storage::Remote => {
+                let server = Sqld::start()?;
+                let started = Instant::now();
+                RemoteClient::connect(&server.url()).await?.seed(case.sessions, now).await?;
+                eprintln!("  seeded {} sessions into sqld in {:.1}s", case.sessions, started.elapsed().as_secs_f64());
+                sqld = Some(server);
+                true
+            }
             Storage::Memory => false,
         };
+        let url = sqld.as_ref().map(Sqld::url);
         // Deleted sessions are never picked again: each subject deletes its own range at
         // the top of the table, and the others pick among the rest.
         let mut deleted = 0;
         for kind in [Kind::Native, Kind::Component] {
-            let mut subject = Subject::open(kind, case.storage, dir.path(), runtime).await?;
+            let mut subject = Subject::open(kind, case.storage, dir.path(), url.as_deref(), runtime).await?;
             if !seeded {
                 let started = Instant::now();
                 for i in 0..case.sessions {

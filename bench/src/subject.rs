@@ -1,6 +1,8 @@
 //! The two things compared at store level: the component through the host library, and
-//! the very same Rust code compiled natively (identical schema, statements, pragmas and
-//! lock file). Both run one operation at a time, as a request handler would call them.
+//! its native floor: for a file or `:memory:`, the very same Rust code compiled natively
+//! (identical schema, statements, pragmas and lock file); for a libSQL server, the `libsql`
+//! crate's remote client running the same statements. Both run one operation at a time,
+//! as a request handler would call them.
 
 use std::path::Path;
 
@@ -8,6 +10,9 @@ use anyhow::Context;
 use host_example::{Runtime, StoreOptions};
 use libsqlstore::backend::Backend;
 use libsqlstore::Config;
+
+use crate::remote_client::RemoteClient;
+use crate::tokens::now_ms;
 
 /// Where the sessions live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -23,6 +28,8 @@ pub enum Storage {
     FileShared,
     /// `:memory:`: no file, no lock, no fsync.
     Memory,
+    /// A local libSQL server (sqld) on loopback, over HTTP.
+    Remote,
 }
 
 impl Storage {
@@ -31,6 +38,7 @@ impl Storage {
             Storage::File => "file",
             Storage::FileShared => "file-shared",
             Storage::Memory => ":memory:",
+            Storage::Remote => "sqld",
         }
     }
 
@@ -38,16 +46,17 @@ impl Storage {
     pub fn key(self) -> &'static str {
         match self {
             Storage::Memory => "memory",
+            Storage::Remote => "remote",
             other => other.label(),
         }
     }
 
-    /// `SESSIONS_LOCKING` for a file; `None` for `:memory:`.
+    /// `SESSIONS_LOCKING` for a file; `None` where there is no file.
     fn locking(self) -> Option<&'static str> {
         match self {
             Storage::File => Some("exclusive"),
             Storage::FileShared => Some("shared"),
-            Storage::Memory => None,
+            Storage::Memory | Storage::Remote => None,
         }
     }
 }
@@ -72,6 +81,8 @@ impl Kind {
 pub enum Subject {
     /// Whatever `libsqlstore::open` returns: the backend the component itself picks.
     Native(libsqlstore::SessionStore<Box<dyn Backend>>),
+    /// The libsql crate's remote client, for `Storage::Remote`.
+    NativeRemote(RemoteClient),
     Component(host_example::ComponentStore),
 }
 
@@ -79,9 +90,23 @@ pub enum Subject {
 pub const DB_FILE: &str = "sessions.db";
 
 impl Subject {
-    /// Opens a store of `kind` on `dir/sessions.db` (or `:memory:`), with the storage's
-    /// locking and every other setting at its default.
-    pub async fn open(kind: Kind, storage: Storage, dir: &Path, runtime: &Runtime) -> anyhow::Result<Subject> {
+    /// Opens a store of `kind` on `dir/sessions.db` (or `:memory:`, or the server at
+    /// `server`, a URL, for `Storage::Remote`), with the storage's locking and every other
+    /// setting at its default.
+    pub async fn open(kind: Kind, storage: Storage, dir: &Path, server: Option<&str>, runtime: &Runtime) -> anyhow::Result<Subject> {
+        if storage == Storage::Remote {
+            let url = server.context("a remote store needs a server URL")?;
+            return Ok(match kind {
+                Kind::Native => Subject::NativeRemote(RemoteClient::connect(url).await?),
+                Kind::Component => {
+                    let options = StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", url);
+                    let store = host_example::ComponentStore::open(runtime, options)?;
+                    // The first call sends the schema; keep it out of the figures.
+                    store.stats().await?;
+                    Subject::Component(store)
+                }
+            });
+        }
         let locking = storage.locking().unwrap_or("shared");
         let subject = match kind {
             Kind::Native => {
@@ -112,6 +137,7 @@ impl Subject {
     pub async fn find(&mut self, token: &str) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(match self {
             Subject::Native(s) => s.find(token)?,
+            Subject::NativeRemote(s) => s.find(token, now_ms()).await?,
             Subject::Component(s) => s.find(token).await?,
         })
     }
@@ -119,6 +145,7 @@ impl Subject {
     pub async fn commit(&mut self, token: &str, data: &[u8], expiry: u64) -> anyhow::Result<()> {
         match self {
             Subject::Native(s) => s.commit(token, data, expiry)?,
+            Subject::NativeRemote(s) => s.commit(token, data, expiry).await?,
             Subject::Component(s) => s.commit(token, data.to_vec(), expiry).await?,
         }
         Ok(())
@@ -127,6 +154,7 @@ impl Subject {
     pub async fn touch(&mut self, token: &str, expiry: u64) -> anyhow::Result<bool> {
         Ok(match self {
             Subject::Native(s) => s.touch(token, expiry)?,
+            Subject::NativeRemote(s) => s.touch(token, expiry, now_ms()).await?,
             Subject::Component(s) => s.touch(token, expiry).await?,
         })
     }
@@ -134,6 +162,7 @@ impl Subject {
     pub async fn delete(&mut self, token: &str) -> anyhow::Result<()> {
         match self {
             Subject::Native(s) => s.delete(token)?,
+            Subject::NativeRemote(s) => s.delete(token).await?,
             Subject::Component(s) => s.delete(token).await?,
         }
         Ok(())
@@ -142,6 +171,7 @@ impl Subject {
     pub async fn create(&mut self, data: &[u8], expiry: u64) -> anyhow::Result<String> {
         Ok(match self {
             Subject::Native(s) => s.create(data, expiry)?,
+            Subject::NativeRemote(s) => s.create(data, expiry).await?,
             Subject::Component(s) => s.create(data.to_vec(), expiry).await?,
         })
     }
@@ -153,6 +183,7 @@ impl Subject {
                 let r = s.sweep()?;
                 (r.removed, r.more)
             }
+            Subject::NativeRemote(_) => anyhow::bail!("the sweep is measured on files only"),
             Subject::Component(s) => {
                 let r = s.sweep().await?;
                 (r.removed, r.more)
@@ -166,6 +197,7 @@ impl Subject {
         match self {
             Subject::Component(s) => s.close().await,
             Subject::Native(s) => drop(s),
+            Subject::NativeRemote(s) => drop(s),
         }
     }
 }

@@ -68,7 +68,7 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<SweepResu
 }
 
 async fn sweep_native(plan: &Plan, dir: &std::path::Path, runtime: &Runtime) -> anyhow::Result<SweepResult> {
-    let mut subject = Subject::open(Kind::Native, Storage::File, dir, runtime).await?;
+    let mut subject = Subject::open(Kind::Native, Storage::File, dir, None, runtime).await?;
     let (removed, batches, total, max_batch) = sweep_all(&mut subject).await?;
     Ok(result(Kind::Native, plan, removed, batches, total, max_batch, None))
 }

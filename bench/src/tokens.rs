@@ -7,11 +7,13 @@ use base64::Engine as _;
 /// Size of every session's data, as the issue asks.
 pub const PAYLOAD_BYTES: usize = 200;
 
-/// Disjoint token families: sessions seeded active, and seeded already expired.
+/// Disjoint token families: sessions seeded active, seeded already expired, and drawn by
+/// the native remote client's `create`.
 #[derive(Debug, Clone, Copy)]
 pub enum Family {
     Active = 1,
     Expired = 2,
+    Created = 3,
 }
 
 /// The `i`-th token of `family`: 43 URL-safe characters, like the ones `create` draws.

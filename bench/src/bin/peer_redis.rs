@@ -14,5 +14,6 @@ async fn main() -> anyhow::Result<()> {
     let pool = Pool::new(Config::from_url(&args.store)?, None, None, None, POOL_SIZE)?;
     pool.connect();
     pool.wait_for_connect().await?;
+    println!("store: redis-server defaults (RDB snapshots, no append-only file) pool={POOL_SIZE}");
     app::serve(args.listen, app::router(RedisStore::new(pool))).await
 }

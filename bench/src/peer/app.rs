@@ -29,6 +29,21 @@ pub fn router<S: SessionStore + Clone>(store: S) -> Router {
     Router::new().route("/put", any(put)).route("/get", any(get)).layer(layer)
 }
 
+/// Prints how a SQLite-backed peer keeps its sessions, as its own connection reports it
+/// (`PRAGMA journal_mode`, `PRAGMA synchronous`): one `store: …` line on stdout, before
+/// the address, which the benchmark shows beside the peer's figures.
+pub fn announce_sqlite(journal_mode: &str, synchronous: i64, pool: Option<u32>) {
+    let synchronous = match synchronous {
+        0 => "off".to_owned(),
+        1 => "normal".to_owned(),
+        2 => "full".to_owned(),
+        3 => "extra".to_owned(),
+        other => other.to_string(),
+    };
+    let pool = pool.map(|n| format!(" pool={n}")).unwrap_or_else(|| " one connection".to_owned());
+    println!("store: journal={} synchronous={synchronous}{pool}", journal_mode.to_ascii_lowercase());
+}
+
 /// Binds `listen`, prints `listening on http://ADDR` on stdout (the benchmark waits for
 /// that line), and serves until the process is killed.
 pub async fn serve(listen: std::net::SocketAddr, router: Router) -> anyhow::Result<()> {

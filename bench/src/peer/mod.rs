@@ -3,3 +3,4 @@
 
 pub mod app;
 pub mod args;
+pub mod sqlx_settings;
