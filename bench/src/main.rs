@@ -111,6 +111,8 @@ async fn main() -> anyhow::Result<()> {
         http: Vec::new(),
         servers: Vec::new(),
         startup: None,
+        hash_ns_per_call: None,
+        previous_store: previous_store_rows(&args.out.join("bench-results.json")),
     };
     let section = |name: &str| {
         eprintln!("== {name}");
@@ -125,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
     if wants("store") {
         let started = section("store level");
         results.store = store_level::run(&plan, &runtime).await?;
+        results.hash_ns_per_call = Some(store_level::hash_ns_per_call());
         took(started);
     }
     if wants("sweep") {
@@ -149,6 +152,15 @@ async fn main() -> anyhow::Result<()> {
     println!("{}", results.table());
     println!("wrote {} and {}", json_path.display(), chart_path.display());
     Ok(())
+}
+
+/// The store rows of an earlier run's results file, if there is a readable one.
+fn previous_store_rows(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|json| json.get("store").and_then(|s| s.as_array()).cloned())
+        .unwrap_or_default()
 }
 
 /// The HTTP section runs release binaries: `host-example` and this package's peer

@@ -1,10 +1,11 @@
 //! The native floor of the remote backend: the `libsql` crate's own remote client (Hrana
 //! over HTTP, on hyper's kept-alive connections) running the statements the component's
 //! remote backend runs (`libsqlstore::schema::Sql`, with the same arguments), one call
-//! at a time.
+//! at a time. Like the component, it keys rows by the token's id (`libsqlstore::token::id_of`).
 
 use anyhow::Context;
 use libsqlstore::schema::{Sql, TableName};
+use libsqlstore::token::id_of;
 
 use crate::tokens::{future_expiry, payload, token, Family};
 
@@ -36,6 +37,7 @@ impl RemoteClient {
     pub async fn seed(&self, n: u64, now: u64) -> anyhow::Result<()> {
         self.conn.execute(&self.sql.create_table, ()).await?;
         self.conn.execute(&self.sql.create_index, ()).await?;
+        self.conn.execute(&self.sql.create_owner_index, ()).await?;
         let table = TableName::default();
         let mut start = 0;
         while start < n {
@@ -43,11 +45,11 @@ impl RemoteClient {
             let rows = vec!["(?, ?, ?)"; usize::try_from(end - start)?].join(", ");
             let mut params = Vec::new();
             for i in start..end {
-                params.push(libsql::Value::Text(token(Family::Active, i)));
+                params.push(libsql::Value::Text(id_of(&token(Family::Active, i))));
                 params.push(libsql::Value::Blob(payload(i)));
                 params.push(libsql::Value::Integer(i64::try_from(future_expiry(now, i))?));
             }
-            let text = format!("INSERT INTO {table} (token, data, expiry) VALUES {rows}");
+            let text = format!("INSERT INTO {table} (id, data, expiry) VALUES {rows}");
             self.conn.execute(&text, params).await.context("seeding the server")?;
             start = end;
         }
@@ -56,7 +58,7 @@ impl RemoteClient {
 
     /// `find`: the data of an active session, every row read.
     pub async fn find(&self, token: &str, now: u64) -> anyhow::Result<Option<Vec<u8>>> {
-        let mut rows = self.conn.query(&self.sql.find, libsql::params![token, i64::try_from(now)?]).await?;
+        let mut rows = self.conn.query(&self.sql.find, libsql::params![id_of(token), i64::try_from(now)?]).await?;
         let data = match rows.next().await? {
             Some(row) => Some(row.get::<Vec<u8>>(0)?),
             None => None,
@@ -65,20 +67,21 @@ impl RemoteClient {
         Ok(data)
     }
 
-    /// `commit` with an expiry in the future: the upsert.
-    pub async fn commit(&self, token: &str, data: &[u8], expiry: u64) -> anyhow::Result<()> {
-        self.conn.execute(&self.sql.upsert, libsql::params![token, data.to_vec(), i64::try_from(expiry)?]).await?;
+    /// `commit` with an expiry in the future: the upsert (`now` keeps an active row's owner).
+    pub async fn commit(&self, token: &str, data: &[u8], expiry: u64, now: u64) -> anyhow::Result<()> {
+        let params = libsql::params![id_of(token), data.to_vec(), i64::try_from(expiry)?, i64::try_from(now)?];
+        self.conn.execute(&self.sql.upsert, params).await?;
         Ok(())
     }
 
     /// `touch`: whether an active session got the new expiry.
     pub async fn touch(&self, token: &str, expiry: u64, now: u64) -> anyhow::Result<bool> {
-        let params = libsql::params![token, i64::try_from(expiry)?, i64::try_from(now)?];
+        let params = libsql::params![id_of(token), i64::try_from(expiry)?, i64::try_from(now)?];
         Ok(self.conn.execute(&self.sql.touch, params).await? == 1)
     }
 
     pub async fn delete(&self, token: &str) -> anyhow::Result<()> {
-        self.conn.execute(&self.sql.delete, libsql::params![token]).await?;
+        self.conn.execute(&self.sql.delete, libsql::params![id_of(token)]).await?;
         Ok(())
     }
 
@@ -87,7 +90,7 @@ impl RemoteClient {
         loop {
             let tok = token(Family::Created, self.created);
             self.created += 1;
-            let params = libsql::params![tok.as_str(), data.to_vec(), i64::try_from(expiry)?];
+            let params = libsql::params![id_of(&tok), data.to_vec(), i64::try_from(expiry)?];
             if self.conn.execute(&self.sql.insert_new, params).await? == 1 {
                 return Ok(tok);
             }

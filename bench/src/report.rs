@@ -28,6 +28,13 @@ pub struct Results {
     pub http: Vec<HttpRow>,
     pub servers: Vec<ServerReport>,
     pub startup: Option<StartupResult>,
+    /// Nanoseconds to turn one token into its id (`libsqlstore::token::id_of`), natively:
+    /// the hashing every call that takes a token pays.
+    pub hash_ns_per_call: Option<f64>,
+    /// The store rows of the results file this run replaces (the previous run's), shown as
+    /// the "before" column; empty without one.
+    #[serde(skip)]
+    pub previous_store: Vec<Value>,
 }
 
 /// A target, checked (reported, not asserted).
@@ -313,15 +320,29 @@ impl Results {
         out
     }
 
+    /// The component's ops/s for this row in the previous run's results.
+    fn previous_component_ops(&self, row: &StoreRow) -> Option<f64> {
+        let same = |r: &&Value| {
+            r["kind"] == "component"
+                && r["sessions"] == row.sessions
+                && serde_json::to_value(row.storage).is_ok_and(|s| r["storage"] == s)
+                && serde_json::to_value(row.op).is_ok_and(|o| r["op"] == o)
+        };
+        self.previous_store.iter().find(same).and_then(|r| r["ops_per_s"].as_f64())
+    }
+
     fn store_table(&self, out: &mut String) {
         if self.store.is_empty() {
             return;
         }
-        let _ = writeln!(out, "\n-- store level (one call at a time; ratio = component ops/s / native ops/s; for sqld, native = the libsql crate's remote client) --");
+        let _ = writeln!(out, "\n-- store level (one call at a time; ratio = component ops/s / native ops/s; for sqld, native = the libsql crate's remote client; before/s = the component in the results file this run replaced) --");
+        if let Some(ns) = self.hash_ns_per_call {
+            let _ = writeln!(out, "every call that takes a token hashes it into its id (SHA-256, base64url): {ns:.0} ns natively");
+        }
         let _ = writeln!(
             out,
-            "{:<11} {:>9} {:<7} | {:>10} {:>8} {:>8} | {:>10} {:>8} {:>8} | {:>6}",
-            "storage", "sessions", "op", "native/s", "p50 ms", "p99 ms", "comp/s", "p50 ms", "p99 ms", "ratio"
+            "{:<11} {:>9} {:<7} | {:>10} {:>8} {:>8} | {:>10} {:>8} {:>8} | {:>6} | {:>9}",
+            "storage", "sessions", "op", "native/s", "p50 ms", "p99 ms", "comp/s", "p50 ms", "p99 ms", "ratio", "before/s"
         );
         for native in self.store.iter().filter(|r| r.kind == Kind::Native) {
             let Some(comp) = self.store.iter().find(|r| {
@@ -330,9 +351,10 @@ impl Results {
                 continue;
             };
             let (n, c) = (native.figures, comp.figures);
+            let before = self.previous_component_ops(comp).map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
             let _ = writeln!(
                 out,
-                "{:<11} {:>9} {:<7} | {:>10.0} {:>8.3} {:>8.3} | {:>10.0} {:>8.3} {:>8.3} | {:>6.2}",
+                "{:<11} {:>9} {:<7} | {:>10.0} {:>8.3} {:>8.3} | {:>10.0} {:>8.3} {:>8.3} | {:>6.2} | {:>9}",
                 native.storage.label(),
                 native.sessions,
                 native.op.label(),
@@ -342,7 +364,8 @@ impl Results {
                 c.ops_per_s,
                 c.p50_ms,
                 c.p99_ms,
-                c.ops_per_s / n.ops_per_s
+                c.ops_per_s / n.ops_per_s,
+                before
             );
         }
     }
@@ -552,6 +575,8 @@ mod tests {
             http,
             servers: Vec::new(),
             startup: None,
+            hash_ns_per_call: None,
+            previous_store: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::executor::block_on;
 use libsqlstore::schema::{Sql, TableName};
+use libsqlstore::token::id_of;
 
 use crate::tokens::{future_expiry, payload, token, Family};
 
@@ -17,6 +18,7 @@ use crate::tokens::{future_expiry, payload, token, Family};
 pub fn seed_file(path: &Path, active: u64, expired: u64, now: u64) -> anyhow::Result<Duration> {
     anyhow::ensure!(!path.exists(), "{} exists already", path.display());
     let started = Instant::now();
+    let now = i64::try_from(now)?;
     let text = path.to_str().context("database path is not UTF-8")?;
     let sql = Sql::new(&TableName::default());
     block_on(async {
@@ -31,18 +33,19 @@ pub fn seed_file(path: &Path, active: u64, expired: u64, now: u64) -> anyhow::Re
         conn.execute("BEGIN", ()).await?;
         let insert = conn.prepare(&sql.upsert).await?;
         for i in 0..active {
-            let expiry = i64::try_from(future_expiry(now, i))?;
-            insert.execute(libsql::params![token(Family::Active, i), payload(i), expiry]).await?;
+            let expiry = i64::try_from(future_expiry(now as u64, i))?;
+            insert.execute(libsql::params![id_of(&token(Family::Active, i)), payload(i), expiry, now]).await?;
             insert.reset();
         }
         for i in 0..expired {
-            let expiry = i64::try_from(now.saturating_sub(3_600_000 - (i % 3_000_000)))?;
-            insert.execute(libsql::params![token(Family::Expired, i), payload(i), expiry]).await?;
+            let expiry = now.saturating_sub(3_600_000 - i64::try_from(i % 3_000_000)?);
+            insert.execute(libsql::params![id_of(&token(Family::Expired, i)), payload(i), expiry, now]).await?;
             insert.reset();
         }
         drop(insert);
-        // The expiry index is built once, after the rows: faster than maintaining it.
+        // The indexes are built once, after the rows: faster than maintaining them.
         conn.execute(&sql.create_index, ()).await?;
+        conn.execute(&sql.create_owner_index, ()).await?;
         conn.execute("COMMIT", ()).await?;
         anyhow::Ok(())
     })

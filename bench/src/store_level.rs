@@ -117,6 +117,17 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<StoreRow>
     Ok(rows)
 }
 
+/// Nanoseconds per `libsqlstore::token::id_of` of a 43-character token, natively.
+pub fn hash_ns_per_call() -> f64 {
+    const CALLS: u64 = 200_000;
+    let tokens: Vec<String> = (0..1000).map(|i| token(Family::Active, i)).collect();
+    let started = Instant::now();
+    for i in 0..CALLS {
+        std::hint::black_box(libsqlstore::token::id_of(std::hint::black_box(&tokens[(i % 1000) as usize])));
+    }
+    started.elapsed().as_secs_f64() * 1e9 / CALLS as f64
+}
+
 /// Finds that bring the table's upper levels into the page cache before timing starts,
 /// so neither subject pays for the other's cold start.
 async fn warm_up(subject: &mut Subject, case: &StoreCase, rng: &mut Rng) -> anyhow::Result<()> {

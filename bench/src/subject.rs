@@ -145,7 +145,7 @@ impl Subject {
     pub async fn commit(&mut self, token: &str, data: &[u8], expiry: u64) -> anyhow::Result<()> {
         match self {
             Subject::Native(s) => s.commit(token, data, expiry)?,
-            Subject::NativeRemote(s) => s.commit(token, data, expiry).await?,
+            Subject::NativeRemote(s) => s.commit(token, data, expiry, now_ms()).await?,
             Subject::Component(s) => s.commit(token, data.to_vec(), expiry).await?,
         }
         Ok(())

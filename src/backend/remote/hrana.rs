@@ -498,4 +498,81 @@ mod tests {
         let resp: StreamResponse = serde_json::from_str(&json).expect("batch response");
         assert_eq!(sweep_report(resp).expect("report"), SweepReport { removed: 3, more: true });
     }
+
+    fn batch_response(results: &[Option<&str>]) -> StreamResponse {
+        let steps: Vec<String> = results.iter().map(|r| r.map_or("null".to_owned(), |rows| rows.to_owned())).collect();
+        let errors: Vec<&str> = results.iter().map(|r| if r.is_some() { "null" } else { r#"{"message":"not run","code":"X"}"# }).collect();
+        let json = format!(
+            r#"{{"type":"batch","result":{{"step_results":[{}],"step_errors":[{}]}}}}"#,
+            steps.join(","),
+            errors.join(",")
+        );
+        serde_json::from_str(&json).expect("batch response")
+    }
+
+    const NO_ROWS: &str = r#"{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}"#;
+    const ONE_CHANGED: &str = r#"{"cols":[],"rows":[],"affected_row_count":1,"last_insert_rowid":null}"#;
+    const TRUE_ROW: &str = r#"{"cols":[],"rows":[[{"type":"integer","value":"1"}]],"affected_row_count":0,"last_insert_rowid":null}"#;
+    const FALSE_ROW: &str = r#"{"cols":[],"rows":[[{"type":"integer","value":"0"}]],"affected_row_count":0,"last_insert_rowid":null}"#;
+
+    #[test]
+    fn a_schema_probe_that_finds_the_0_1_layout_asks_for_the_upgrade() {
+        let resp = PipelineRespBody {
+            baton: None,
+            base_url: None,
+            results: vec![
+                StreamResult::Ok { response: batch_response(&[Some(TRUE_ROW), Some(NO_ROWS), Some(NO_ROWS), None]) },
+                StreamResult::Error { error: HranaError { message: "no such column: id".into(), code: "SQLITE_ERROR".into() } },
+            ],
+        };
+        assert!(matches!(op_response(resp, true), Ok(Answered::Legacy)));
+    }
+
+    #[test]
+    fn rotation_reads_the_copy_then_the_collision_check() {
+        let rotated = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), Some(ONE_CHANGED), Some(FALSE_ROW), Some(NO_ROWS), None]);
+        assert_eq!(rotation(rotated).expect("rotated"), Rotation::Rotated);
+        let taken = batch_response(&[Some(NO_ROWS), Some(NO_ROWS), Some(NO_ROWS), Some(TRUE_ROW), Some(NO_ROWS), None]);
+        assert_eq!(rotation(taken).expect("taken"), Rotation::Taken);
+        let inactive = batch_response(&[Some(NO_ROWS), Some(NO_ROWS), Some(NO_ROWS), Some(FALSE_ROW), Some(NO_ROWS), None]);
+        assert_eq!(rotation(inactive).expect("not active"), Rotation::NotActive);
+        let rolled_back = batch_response(&[Some(NO_ROWS), None, None, None, None, Some(NO_ROWS)]);
+        assert!(matches!(rotation(rolled_back), Err(Error::Storage(_))));
+    }
+
+    #[test]
+    fn revocations_count_only_the_rows_that_were_active() {
+        let rows = r#"[[{"type":"integer","value":"1"}],[{"type":"integer","value":"0"}],[{"type":"integer","value":"1"}]]"#;
+        assert_eq!(active_deleted(&execute_result(rows, 3)), Ok(2));
+        assert_eq!(active_deleted(&execute_result("[]", 0)), Ok(0));
+        assert!(matches!(active_deleted(&execute_result(r#"[[{"type":"text","value":"1"}]]"#, 1)), Err(Error::Storage(_))));
+    }
+
+    #[test]
+    fn owner_listings_read_null_as_no_owner_and_refuse_garbled_rows() {
+        let rows = r#"[[{"type":"text","value":"id1"},{"type":"text","value":"ada"},{"type":"integer","value":"7"}],[{"type":"text","value":"id2"},{"type":"null"},{"type":"integer","value":"9"}]]"#;
+        let infos = session_infos(&execute_result(rows, 0)).expect("rows");
+        assert_eq!(infos[0], SessionInfo { id: "id1".into(), owner: Some("ada".into()), expiry: 7 });
+        assert_eq!(infos[1].owner, None);
+        let garbled = r#"[[{"type":"text","value":"id1"},{"type":"text","value":"ada"}]]"#;
+        assert!(matches!(session_infos(&execute_result(garbled, 0)), Err(Error::Storage(_))));
+    }
+
+    #[test]
+    fn upgrade_requests_continue_one_stream_and_rekey_rows_by_rowid() {
+        let sql = Sql::new(&TableName::default());
+        let start = serde_json::to_value(Upgrade::start(&sql)).expect("serialise");
+        assert!(start["baton"].is_null());
+        assert_eq!(start["requests"][0]["stmt"]["sql"], "BEGIN IMMEDIATE");
+        let rekey = serde_json::to_value(Upgrade::rekey(&sql, "b1".into(), &[(4, "id4".into()), (9, "id9".into())])).expect("serialise");
+        assert_eq!(rekey["baton"], "b1");
+        assert_eq!(rekey["requests"][1]["stmt"]["args"][1], serde_json::json!({"type": "text", "value": "id9"}));
+        assert_eq!(rekey["requests"][2]["stmt"]["args"][0], serde_json::json!({"type": "integer", "value": "9"}), "next chunk after the last rowid");
+        let finish = serde_json::to_value(Upgrade::finish(&sql, "b2".into())).expect("serialise");
+        let steps: Vec<String> = finish["requests"].as_array().expect("requests").iter().map(|r| r["stmt"]["sql"].as_str().unwrap_or("close").to_owned()).collect();
+        assert!(steps[0].contains("RENAME COLUMN token TO id") && steps[1].contains("ADD COLUMN owner"), "{steps:?}");
+        assert_eq!(steps[steps.len() - 2..], ["COMMIT", "close"]);
+        let rows = execute_result(r#"[[{"type":"integer","value":"3"},{"type":"text","value":"tok"}]]"#, 0);
+        assert_eq!(Upgrade::rows(&rows).expect("rows"), vec![(3, "tok".to_owned())]);
+    }
 }
