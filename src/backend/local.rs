@@ -166,7 +166,7 @@ impl Statements {
     /// `which`, prepared on first use. A table that is missing makes the prepare fail; the
     /// table and its indexes are then created (`IF NOT EXISTS`) and the statement prepared
     /// once more, whose error, if any, is the answer. So an existing database costs no schema
-    /// statement. Call with the lock held, outside a transaction (see [`LocalBackend::prepared`]).
+    /// statement. Call with the lock held, outside a transaction (see [`LocalBackend::transaction`]).
     fn get(&self, conn: &Connection, which: Stmt) -> libsql::Result<&Statement> {
         let cell = &self.prepared[which as usize];
         if let Some(stmt) = cell.get() {
@@ -196,6 +196,8 @@ impl Statements {
 }
 
 /// Runs `work` inside BEGIN IMMEDIATE … COMMIT on `conn`, rolling back if any of it fails.
+/// For the rare schema work; the operations' own transactions use prepared statements
+/// ([`LocalBackend::transaction`]).
 fn in_transaction<T>(conn: &Connection, work: impl FnOnce() -> libsql::Result<T>) -> libsql::Result<T> {
     block_on(conn.execute("BEGIN IMMEDIATE", ()))?;
     let done = work().and_then(|value| block_on(conn.execute("COMMIT", ())).map(|_| value));
@@ -260,8 +262,9 @@ impl LocalBackend {
         Ok(backend)
     }
 
-    /// Sets the connection's journal mode, durability and caches. These read the file (the
-    /// journal mode, and the schema some pragmas need): call with the lock held, once.
+    /// Sets the connection's journal mode, durability, `secure_delete` and caches, and
+    /// upgrades a table in the 0.1 layout ([`LocalBackend::upgrade_legacy`]). These read the
+    /// file (the journal mode, the schema): call with the lock held, once.
     ///
     /// Exclusive locking must be set before the first access for WAL to work without
     /// shared memory; a shared opener sets it too, for as long as it takes to bring a file
