@@ -96,8 +96,8 @@ const SESSION_ROUTES = {
 /** The answers to failures: session-core's fixed texts (`Failure::answer`). */
 const ANSWERS = {
   invalidToken: [400, 'invalid session token\n'],
-  invalidInput: [400, 'invalid user name: give 1 to 256 bytes without control characters\n'],
-  missingUser: [400, 'missing user: log in with /login?user=NAME\n'],
+  invalidInput: [400, 'invalid user name: use 1 to 256 bytes without control characters\n'],
+  missingUser: [400, 'missing the user parameter: /login?user=NAME\n'],
   notLoggedIn: [401, 'not logged in\n'],
   tooLarge: (limit) => [413, `session data is larger than the store's limit of ${limit} bytes; nothing was stored\n`],
   sessionEnded: [409, 'the session ended while this request ran; nothing was stored\n'],

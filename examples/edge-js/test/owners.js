@@ -9,7 +9,7 @@ import { idOf } from './sqld.js';
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const NOT_LOGGED_IN = [401, 'not logged in\n'];
-const INVALID_NAME = [400, 'invalid user name: give 1 to 256 bytes without control characters\n'];
+const INVALID_NAME = [400, 'invalid user name: use 1 to 256 bytes without control characters\n'];
 
 /** Logs the cookie jar `token` (undefined: none) in as `user`; resolves the new token. */
 export async function login(url, user, token) {
@@ -117,7 +117,7 @@ export async function badUserNamesAreRefused(url) {
     token = res.token;
   }
   const missing = await request(url, '/login', { token });
-  assert.deepEqual([missing.status, missing.body, missing.setCookie], [400, 'missing user: log in with /login?user=NAME\n', undefined]);
+  assert.deepEqual([missing.status, missing.body, missing.setCookie], [400, 'missing the user parameter: /login?user=NAME\n', undefined]);
   assert.equal((await request(url, '/get', { token })).body, 'mine');
   for (const t of victim) assert.deepEqual(await devices(url, t), listed, "the other user's sessions are as they were");
   assert.equal((await request(url, '/get', { token: await login(url, 'x'.repeat(256), token) })).body, 'mine', '256 bytes is a name');

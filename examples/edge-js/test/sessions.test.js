@@ -233,7 +233,7 @@ test('a name the store refuses gets 400 without the name, and the cookie names t
   const res = await fetch('/login?user=evil%0Aname', OLD);
   assert.deepEqual(
     [res.status, res.body, res.setCookie],
-    [400, 'invalid user name: give 1 to 256 bytes without control characters\n', cookieOf(NEW, 3600)],
+    [400, 'invalid user name: use 1 to 256 bytes without control characters\n', cookieOf(NEW, 3600)],
   );
   assert.ok(!res.body.includes('evil'));
   assert.deepEqual(calls.map(([name]) => name), ['find', 'rotate', 'setOwner'], 'the user value is never saved');
@@ -242,7 +242,7 @@ test('a name the store refuses gets 400 without the name, and the cookie names t
 test('login without a user parameter gets 400 before any store call', async () => {
   const { fetch, calls } = recordingApp();
   const res = await fetch('/login', OLD);
-  assert.deepEqual([res.status, res.body, res.setCookie], [400, 'missing user: log in with /login?user=NAME\n', null]);
+  assert.deepEqual([res.status, res.body, res.setCookie], [400, 'missing the user parameter: /login?user=NAME\n', null]);
   assert.deepEqual(calls, []);
 });
 
