@@ -387,14 +387,15 @@ function json(value) {
 
 /**
  * The routes of a logged-in user: each takes the request's loaded session, its manager and
- * query, and resolves `{ answer, saved, error }`: the Response to send unless `error` (a
- * StoreError, answered as every route's failures are), and `saved`, what the cookie must say.
+ * query, and resolves `{ answer, saved }`, the Response to send, or `{ error, saved }`, a
+ * StoreError answered as every route's failures are; `saved` (if any) is what the cookie
+ * must say either way.
  */
 const USER_ROUTES = {
   '/login': async (session, manager, query) => {
     const { saved, error } = await manager.login(session, query.get('user'));
-    if (saved.kind === 'ended-meanwhile') return { answer: text(ANSWERS.sessionEnded), saved };
-    return { answer: text([200, 'logged in\n']), saved, error };
+    if (error) return { error, saved };
+    return { answer: text(saved.kind === 'ended-meanwhile' ? ANSWERS.sessionEnded : [200, 'logged in\n']), saved };
   },
   '/devices': async (session, manager) => {
     const user = session.user();
