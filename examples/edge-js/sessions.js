@@ -1,6 +1,7 @@
 // Sessions over HTTP, shared by every JavaScript host (the Node host, the Cloudflare Worker,
-// the Deno server): the routes /put?message=TEXT, /get, /renew and /destroy, each a
-// load-act-save of the request's session, answered with Web `Response`s.
+// the Deno server), answered with Web `Response`s: the routes /put?message=TEXT, /get, /renew
+// and /destroy, each a load-act-save of the request's session, and the routes of a logged-in
+// user, /login?user=NAME, /devices and /logout-everywhere, which use the store's owners.
 //
 // The session contract is the Rust crate `session-core` (session-core/src/lib.rs: the
 // normative definition, with record.rs and cookie.rs), which host-example and the wasi:http
@@ -21,8 +22,25 @@
 //   session that a concurrent /destroy or /renew ended; such a request stores nothing,
 //   clears the cookie and answers 409. Renewal ends the old token with `update(old, [], 0)`
 //   and creates the new one only if the old one was still active.
+// - A logged-in session holds the value `"user": NAME`, and the store's owner of the
+//   session is NAME. /login?user=NAME (any method) gives the session a new token T: the
+//   store's `rotate` of the request's active session (expiry: the session's deadline), or,
+//   without one (or when rotate answers none: it ended meanwhile), a fresh session from
+//   `create`. Then `set-owner(T, NAME)`, then `update` of T with `user` = NAME: the
+//   pre-login token never gets the owner or the user value (session fixation), and it is
+//   dead afterwards. Answer 200 `logged in\n`, the cookie set to T. A name the store
+//   refuses (`invalid-input`: empty, over 256 bytes, control characters) is answered 400
+//   with a fixed text that does not echo it, the cookie still set to T (rotated, not logged
+//   in, nothing lost); a missing `user` parameter is answered 400 before any store call.
+//   Any failure after T exists keeps the cookie set to T.
+// - /devices: 401 `not logged in\n` unless the session has a `user`; else 200
+//   `application/json` `{"sessions":[{"id":"...","expiry":MS},...]}`, the store's
+//   `sessions-of(user)` in its order (soonest expiry first); ids, never tokens.
+// - /logout-everywhere: 401 as /devices; else `revoke-owner(user, this token)` ends every
+//   other session of the user, this one stays: 200 `application/json` `{"revoked":N}`.
 //
-// Status codes: 200 done; 400 a token the store refuses; 404 unknown path; 409 the session
+// Status codes: 200 done; 400 a token or user name the store refuses, or /login without a
+// user; 401 /devices or /logout-everywhere without a logged-in session; 404 unknown path; 409 the session
 // ended while the request ran; 413 session data over SESSIONS_MAX_DATA_BYTES, or a request
 // body (the routes take none) over MAX_REQUEST_BODY_BYTES; 503 with Retry-After: 1 when the
 // store is unavailable (server down or slow, auth token refused, a database file locked by
@@ -55,8 +73,8 @@ const RETRY_AFTER_S = '1';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Each route acts on the request's Session and returns the answer's body. */
-const ROUTES = {
+/** Each route acts on the request's Session and returns the answer's body; the app then saves it. */
+const SESSION_ROUTES = {
   '/put': (session, query) => {
     session.put('message', query.get('message') ?? DEFAULT_MESSAGE);
     return 'stored\n';
@@ -78,6 +96,9 @@ const ROUTES = {
 /** The answers to failures: session-core's fixed texts (`Failure::answer`). */
 const ANSWERS = {
   invalidToken: [400, 'invalid session token\n'],
+  invalidInput: [400, 'invalid user name: use 1 to 256 bytes without control characters\n'],
+  missingUser: [400, 'missing the user parameter: /login?user=NAME\n'],
+  notLoggedIn: [401, 'not logged in\n'],
   tooLarge: (limit) => [413, `session data is larger than the store's limit of ${limit} bytes; nothing was stored\n`],
   sessionEnded: [409, 'the session ended while this request ran; nothing was stored\n'],
   unavailable: [503, 'session store unavailable; try again shortly\n'],
@@ -225,6 +246,12 @@ export class Session {
     if (this.status !== 'destroyed') this.status = 'renewed';
   }
 
+  /** The user this session is logged in as (its `user` value), or undefined. */
+  user() {
+    const user = this.values.user;
+    return typeof user === 'string' ? user : undefined;
+  }
+
   /** Ends the session: its data is deleted and the cookie cleared. */
   destroy() {
     this.values = {};
@@ -296,6 +323,34 @@ export class SessionManager {
     }
   }
 
+  /**
+   * Logs `session` in as `user`: the session gets a new token T (the store's `rotate` of
+   * its token to its deadline; a fresh session from `create` when it has none or rotate
+   * answers none), then `setOwner(T, user)`, then `update` of T with `user` set. Resolves
+   * `{ saved, error }`: `saved` is what the cookie must say (`live` T, or `ended-meanwhile`
+   * when T ended before the login finished: a concurrent logout); `error` is the StoreError
+   * that stopped the login once T existed (`invalid-input` for a name the store refuses),
+   * undefined when the session is logged in. Throws the StoreErrors raised before T
+   * existed (then nothing changed).
+   */
+  async login(session, user) {
+    let { token, deadline, values } = session;
+    token = token === undefined ? undefined : await this.store.rotate(token, deadline);
+    if (token === undefined) {
+      ({ deadline, values } = new Session({ deadline: offset(this.now(), this.lifetimeMs) }));
+      token = await this.store.create(encodeRecord(deadline, values), deadline);
+    }
+    const saved = { kind: 'live', token, expiry: deadline };
+    try {
+      if (!(await this.store.setOwner(token, user))) return { saved: { kind: 'ended-meanwhile' } };
+      const loggedIn = encodeRecord(deadline, { ...values, user });
+      if (!(await this.store.update(token, loggedIn, deadline))) return { saved: { kind: 'ended-meanwhile' } };
+    } catch (error) {
+      return { saved, error };
+    }
+    return { saved };
+  }
+
   /** The `Set-Cookie` value that tells the client what `saved` did, if any. */
   setCookie(saved) {
     switch (saved.kind) {
@@ -325,6 +380,42 @@ function text([status, body], headers = {}) {
   return new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
 }
 
+/** A 200 answer with `value` as its JSON body. */
+function json(value) {
+  return new Response(JSON.stringify(value), { status: 200, headers: { 'content-type': 'application/json' } });
+}
+
+/**
+ * The routes of a logged-in user: each takes the request's loaded session, its manager and
+ * query, and resolves `{ answer, saved }`, the Response to send, or `{ error, saved }`, a
+ * StoreError answered as every route's failures are; `saved` (if any) is what the cookie
+ * must say either way.
+ */
+const USER_ROUTES = {
+  '/login': async (session, manager, query) => {
+    const { saved, error } = await manager.login(session, query.get('user'));
+    if (error) return { error, saved };
+    return { answer: text(saved.kind === 'ended-meanwhile' ? ANSWERS.sessionEnded : [200, 'logged in\n']), saved };
+  },
+  '/devices': async (session, manager) => {
+    const user = session.user();
+    if (user === undefined) return { answer: text(ANSWERS.notLoggedIn) };
+    const sessions = await manager.store.sessionsOf(user);
+    return { answer: json({ sessions: sessions.map(({ id, expiry }) => ({ id, expiry })) }) };
+  },
+  '/logout-everywhere': async (session, manager) => {
+    const user = session.user();
+    if (user === undefined) return { answer: text(ANSWERS.notLoggedIn) };
+    return { answer: json({ revoked: await manager.store.revokeOwner(user, session.token) }) };
+  },
+};
+
+/** Every path served, for the answer to any other. */
+const NOT_FOUND = [
+  404,
+  'not found; the routes are /put?message=TEXT, /get, /renew, /destroy, /login?user=NAME, /devices and /logout-everywhere\n',
+];
+
 /**
  * The HTTP application: `fetch(request)` answers one request; `sweep()` removes every
  * expired session, batch after batch.
@@ -347,6 +438,8 @@ export function createApp({ pool, settings, log = console.error, now = Date.now 
           return text(ANSWERS.tooLarge(e.detail));
         case 'invalid-token':
           return text(ANSWERS.invalidToken);
+        case 'invalid-input':
+          return text(ANSWERS.invalidInput);
         case 'unavailable':
           logFailure(`request ${path} answered 503`, e.message);
           return text(ANSWERS.unavailable, { 'retry-after': RETRY_AFTER_S });
@@ -376,26 +469,48 @@ export function createApp({ pool, settings, log = console.error, now = Date.now 
     }
   }
 
+  /** `response` with the `Set-Cookie` that tells the client what `saved` did, if any. */
+  function withCookie(response, manager, saved) {
+    const setCookie = saved && manager.setCookie(saved);
+    if (setCookie) response.headers.set('set-cookie', setCookie);
+    return response;
+  }
+
+  /** A route of SESSION_ROUTES: the session is changed in memory, then saved. */
+  async function sessionRoute(route, session, manager, query) {
+    const body = route(session, query);
+    const saved = await manager.save(session);
+    if (saved.kind === 'ended-meanwhile') return withCookie(text(ANSWERS.sessionEnded), manager, saved);
+    return withCookie(text([200, body]), manager, saved);
+  }
+
+  /** A route of USER_ROUTES; a failure after the session got a new token keeps that token. */
+  async function userRoute(path, route, session, manager, query) {
+    const { answer, saved, error } = await route(session, manager, query);
+    return withCookie(error ? failure(path, error) : answer, manager, saved);
+  }
+
   async function fetch(request) {
     const url = new URL(request.url);
-    const route = ROUTES[url.pathname];
-    if (!route) return text([404, 'not found; the routes are /put?message=TEXT, /get, /renew and /destroy\n']);
+    const path = url.pathname;
+    const changeSession = SESSION_ROUTES[path];
+    const forUser = USER_ROUTES[path];
+    if (!changeSession && !forUser) return text(NOT_FOUND);
     if (await bodyTooLarge(request)) {
       return text([413, `request body over ${MAX_REQUEST_BODY_BYTES} bytes; these routes take no body\n`]);
     }
+    const query = url.searchParams;
+    if (path === '/login' && !query.has('user')) return text(ANSWERS.missingUser);
     const secure = url.protocol === 'https:';
     try {
       return await pool.use(async (store) => {
         const manager = new SessionManager(store, { now, lifetimeMs: settings.lifetimeMs, secure });
         const session = await manager.load(request.headers.get('cookie'));
-        const body = route(session, url.searchParams);
-        const saved = await manager.save(session);
-        if (saved.kind === 'ended-meanwhile') return text(ANSWERS.sessionEnded, { 'set-cookie': manager.clearCookie() });
-        const setCookie = manager.setCookie(saved);
-        return text([200, body], setCookie ? { 'set-cookie': setCookie } : {});
+        if (changeSession) return sessionRoute(changeSession, session, manager, query);
+        return userRoute(path, forUser, session, manager, query);
       });
     } catch (e) {
-      return failure(url.pathname, e);
+      return failure(path, e);
     }
   }
 

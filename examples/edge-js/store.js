@@ -4,7 +4,10 @@
 // edge runtimes (every export returns a promise; see pool.js), or synchronous in Node; the
 // wrapper awaits either.
 
-/** A store call that failed; `kind` is the WIT error case (`unavailable`, `too-large`, ...). */
+/**
+ * A store call that failed; `kind` is the WIT error case (`invalid-token`, `invalid-input`,
+ * `too-large`, `invalid-config`, `unavailable`, `storage`) and `detail` its payload.
+ */
 export class StoreError extends Error {
   constructor(kind, detail) {
     super(kind === 'too-large' ? `session data is larger than the limit of ${detail} bytes` : `${kind}: ${detail}`);
@@ -88,6 +91,55 @@ export class SessionStore {
   /** Stores `data` under a fresh token and returns the token. */
   create(data, expiryMs) {
     return this.#call((x) => x.store.create(data, BigInt(expiryMs)));
+  }
+
+  /**
+   * Sets the owner of an active session (the user id at login), or clears it with
+   * undefined. False, and nothing changed, when the token names no active session.
+   * Throws a StoreError `invalid-input` (nothing changed) for an owner that is empty, over
+   * 256 bytes (UTF-8) or holds control characters.
+   */
+  setOwner(token, owner) {
+    return this.#call((x) => x.store.setOwner(token, owner));
+  }
+
+  /**
+   * The active sessions of `owner` ("your devices"), soonest expiry first: `[{ id, owner,
+   * expiry }]`, `id` the session's id (base64url of the SHA-256 of its token, 43
+   * characters; never usable as a token), `expiry` in ms since the epoch. Throws
+   * `invalid-input` for an owner the store refuses (as `setOwner`).
+   */
+  async sessionsOf(owner) {
+    const sessions = await this.#call((x) => x.store.sessionsOf(owner));
+    return sessions.map(({ id, owner: of, expiry }) => ({ id, owner: of, expiry: Number(expiry) }));
+  }
+
+  /**
+   * Deletes every session of `owner` ("log out everywhere") except the one whose token is
+   * `keep` (this device; undefined keeps none), if that one is the owner's: sessions of
+   * other owners are never touched. Returns how many active sessions were deleted.
+   * Throws `invalid-input` for an owner the store refuses (as `setOwner`).
+   */
+  async revokeOwner(owner, keep) {
+    return Number(await this.#call((x) => x.store.revokeOwner(owner, keep)));
+  }
+
+  /**
+   * Deletes the session with this id (as `sessionsOf` lists it); true if it was active.
+   * Throws `invalid-input` for an id that is empty, over 256 bytes or holds control characters.
+   */
+  revoke(id) {
+    return this.#call((x) => x.store.revoke(id));
+  }
+
+  /**
+   * In one transaction, a fresh token (drawn as by `create`) takes over the data and owner
+   * of the active session `token`, with the new expiry (ms since the epoch), and `token`
+   * stops existing. Returns the new token; undefined, and nothing created or deleted, when
+   * `token` names no active session. Used at login, against session fixation.
+   */
+  rotate(token, expiryMs) {
+    return this.#call((x) => x.store.rotate(token, BigInt(expiryMs)));
   }
 
   /** `{ active, expired }` session counts. */

@@ -1,8 +1,9 @@
-// The session routes served by Deno: `Deno.serve` answers /put, /get, /renew and /destroy
-// with the shared edge module (the same one the Cloudflare Worker uses), and expired
-// sessions are swept every `cleanup-interval()` of the component (SESSIONS_CLEANUP_INTERVAL,
-// default 5m; 0 turns sweeping off): with `Deno.cron` (Deno Deploy; locally with
-// --unstable-cron) when the interval is whole minutes or hours, else with a timer.
+// The session routes served by Deno: `Deno.serve` answers /put, /get, /renew, /destroy,
+// /login?user=NAME, /devices and /logout-everywhere with the shared edge module (the same one
+// the Cloudflare Worker uses), and expired sessions are swept every `cleanup-interval()` of
+// the component (SESSIONS_CLEANUP_INTERVAL, default 5m; 0 turns sweeping off): with
+// `Deno.cron` (Deno Deploy; locally with --unstable-cron) when the interval is whole minutes
+// or hours, else with a timer.
 //
 //   deno run --allow-net --allow-env --allow-read=dist --unstable-cron dist/main.js [--listen ADDR]
 //

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request, startEdge } from '../../edge-js/test/hosts.js';
-import { sleep, startSqld } from '../../edge-js/test/sqld.js';
+import { devices, login } from '../../edge-js/test/owners.js';
+import { idOf, sleep, startSqld } from '../../edge-js/test/sqld.js';
 
 test('Deno and workerd share sessions through one sqld', async (t) => {
   const sqld = await startSqld(t);
@@ -21,7 +22,16 @@ test('Deno and workerd share sessions through one sqld', async (t) => {
   assert.equal((await request(worker.url, '/get', { token: renewed.token })).body, 'again');
   assert.equal((await request(worker.url, '/destroy', { token: renewed.token })).status, 200);
   assert.equal((await request(deno.url, '/get', { token: renewed.token })).body, '');
-  assert.deepEqual(await sqld.tokens(), []);
+  assert.deepEqual(await sqld.ids(), []);
+
+  // Owners too: a login on each, listed and logged out from the other.
+  const onDeno = await login(deno.url, 'ivan');
+  const onWorker = await login(worker.url, 'ivan');
+  assert.deepEqual((await devices(worker.url, onDeno)).map((s) => s.id), [idOf(onDeno), idOf(onWorker)]);
+  const everywhere = await request(worker.url, '/logout-everywhere', { token: onWorker });
+  assert.deepEqual([everywhere.status, everywhere.body], [200, '{"revoked":1}']);
+  assert.equal((await request(deno.url, '/devices', { token: onDeno })).status, 401);
+  assert.deepEqual((await devices(deno.url, onWorker)).map((s) => s.id), [idOf(onWorker)]);
 });
 
 test('the sweep timer removes exactly the expired sessions', async (t) => {
@@ -33,12 +43,12 @@ test('the sweep timer removes exactly the expired sessions', async (t) => {
   assert.match(deno.output(), /sweeping every 1000 ms/);
   const tokens = [];
   for (let i = 0; i < 6; i += 1) tokens.push((await request(deno.url, `/put?message=s${i}`)).token);
-  const active = tokens.slice(4).sort();
+  const active = tokens.slice(4).map(idOf).sort();
   // Time moves by writing expiries in the past, straight into the server.
-  await sqld.query(`UPDATE sessions SET expiry = 1000 WHERE token IN (${tokens.slice(0, 4).map((tk) => `'${tk}'`).join(', ')})`);
+  await sqld.expire(tokens.slice(0, 4));
   const deadline = Date.now() + 10_000;
   while ((await sqld.count()) > active.length && Date.now() < deadline) await sleep(100);
-  assert.deepEqual(await sqld.tokens(), active);
+  assert.deepEqual(await sqld.ids(), active);
   assert.equal(await sqld.count(), active.length, 'the expired rows are gone, not just unfindable');
   assert.match(deno.output(), /swept 4 expired sessions in 2 batches/);
 });

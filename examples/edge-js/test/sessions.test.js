@@ -1,7 +1,8 @@
 // The shared session module against session-core's contract (the Rust crate's own tests,
 // case for case, where the JavaScript hosts must agree with it): the stored record, the
-// cookie, deadlines, log redaction, and the fixed answers to failures. No component: the
-// store is a stand-in.
+// cookie, deadlines, log redaction, the fixed answers to failures, and what the routes of a
+// logged-in user ask of the store, in which order. No component: the store is a stand-in
+// (the hosts' tests run the real one).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -142,4 +143,172 @@ test('a fresh session with 1.5 s to live gets Max-Age=2 (rounded up)', async () 
   const app = createApp({ pool: { use: (fn) => fn(store) }, settings: { storeEnv: {}, lifetimeMs: 1500 }, now: () => NOW });
   const res = await app.fetch(new Request('http://localhost/put'));
   assert.equal(res.headers.get('set-cookie'), 'session=tok; Path=/; Max-Age=2; HttpOnly; SameSite=Lax');
+});
+
+const OLD = 'old-token';
+const NEW = 'rotated-token';
+const CREATED = 'created-token';
+const cookieOf = (token, maxAge) => `session=${token}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax`;
+
+/**
+ * The app over a stand-in store holding one active session `OLD` (with `values`), which
+ * answers each call as `answers` says (default: a store where every call succeeds) and
+ * records the calls in order as `[name, ...args]`, data decoded to its record.
+ */
+function recordingApp({ values = { message: 'kept' }, answers = {} } = {}) {
+  const calls = [];
+  const deadline = NOW + 3_600_000;
+  const defaults = {
+    find: async (token) => (token === OLD ? encodeRecord(deadline, values) : undefined),
+    rotate: async () => NEW,
+    create: async () => CREATED,
+    setOwner: async () => true,
+    update: async () => true,
+    sessionsOf: async () => [],
+    revokeOwner: async () => 0,
+  };
+  const store = {};
+  for (const [name, fn] of Object.entries({ ...defaults, ...answers })) {
+    store[name] = (...args) => {
+      calls.push([name, ...args.map((a) => (a instanceof Uint8Array ? decodeRecord(a) : a))]);
+      return fn(...args);
+    };
+  }
+  const logs = [];
+  const app = createApp({
+    pool: { use: (fn) => fn(store) },
+    settings: { storeEnv: {}, lifetimeMs: 60_000 },
+    log: (m) => logs.push(m),
+    now: () => NOW,
+  });
+  const fetch = async (path, token) => {
+    const headers = token === undefined ? {} : { cookie: `session=${token}` };
+    const res = await app.fetch(new Request(`http://localhost${path}`, { headers }));
+    return { status: res.status, body: await res.text(), type: res.headers.get('content-type'), setCookie: res.headers.get('set-cookie') };
+  };
+  return { fetch, calls, deadline, logs };
+}
+
+test('login rotates the session, then sets the owner, then saves the user value, all under the new token', async () => {
+  const { fetch, calls, deadline } = recordingApp();
+  const res = await fetch('/login?user=alice', OLD);
+  assert.deepEqual([res.status, res.body, res.setCookie], [200, 'logged in\n', cookieOf(NEW, 3600)]);
+  assert.deepEqual(calls, [
+    ['find', OLD],
+    ['rotate', OLD, deadline],
+    ['setOwner', NEW, 'alice'],
+    ['update', NEW, { deadline, values: { message: 'kept', user: 'alice' } }, deadline],
+  ]);
+});
+
+test('login without a session creates an anonymous one first, then owns and fills it', async () => {
+  const { fetch, calls } = recordingApp();
+  const res = await fetch('/login?user=bob');
+  assert.deepEqual([res.status, res.setCookie], [200, cookieOf(CREATED, 60)]);
+  const fresh = NOW + 60_000;
+  assert.deepEqual(calls, [
+    ['create', { deadline: fresh, values: {} }, fresh],
+    ['setOwner', CREATED, 'bob'],
+    ['update', CREATED, { deadline: fresh, values: { user: 'bob' } }, fresh],
+  ]);
+});
+
+test('login whose session ended before the rotation starts a fresh session, carrying nothing of the old one', async () => {
+  const { fetch, calls } = recordingApp({ answers: { rotate: async () => undefined } });
+  const res = await fetch('/login?user=alice', OLD);
+  assert.deepEqual([res.status, res.setCookie], [200, cookieOf(CREATED, 60)]);
+  const fresh = NOW + 60_000;
+  assert.deepEqual(calls.slice(2), [
+    ['create', { deadline: fresh, values: {} }, fresh],
+    ['setOwner', CREATED, 'alice'],
+    ['update', CREATED, { deadline: fresh, values: { user: 'alice' } }, fresh],
+  ]);
+});
+
+test('a name the store refuses gets 400 without the name, and the cookie names the rotated, anonymous token', async () => {
+  const refuse = async () => {
+    throw new StoreError('invalid-input', 'owner holds a control character');
+  };
+  const { fetch, calls } = recordingApp({ answers: { setOwner: refuse } });
+  const res = await fetch('/login?user=evil%0Aname', OLD);
+  assert.deepEqual(
+    [res.status, res.body, res.setCookie],
+    [400, 'invalid user name: use 1 to 256 bytes without control characters\n', cookieOf(NEW, 3600)],
+  );
+  assert.ok(!res.body.includes('evil'));
+  assert.deepEqual(calls.map(([name]) => name), ['find', 'rotate', 'setOwner'], 'the user value is never saved');
+});
+
+test('login without a user parameter gets 400 before any store call', async () => {
+  const { fetch, calls } = recordingApp();
+  const res = await fetch('/login', OLD);
+  assert.deepEqual([res.status, res.body, res.setCookie], [400, 'missing the user parameter: /login?user=NAME\n', null]);
+  assert.deepEqual(calls, []);
+});
+
+test('a login whose new session ends before it is saved (a logout elsewhere) gets 409 and the cookie cleared', async () => {
+  for (const answers of [{ setOwner: async () => false }, { update: async () => false }]) {
+    const { fetch } = recordingApp({ answers });
+    const res = await fetch('/login?user=alice', OLD);
+    assert.deepEqual(
+      [res.status, res.body, res.setCookie],
+      [409, 'the session ended while this request ran; nothing was stored\n', cookieOf('', 0)],
+      Object.keys(answers)[0],
+    );
+  }
+});
+
+test('a store failure after the rotation is answered as every failure, and the cookie keeps the new token', async () => {
+  const down = async () => {
+    throw new StoreError('unavailable', 'cannot reach the libSQL server');
+  };
+  const { fetch, logs } = recordingApp({ answers: { update: down } });
+  const res = await fetch('/login?user=alice', OLD);
+  assert.deepEqual([res.status, res.body, res.setCookie], [503, 'session store unavailable; try again shortly\n', cookieOf(NEW, 3600)]);
+  assert.match(logs.join('\n'), /cannot reach the libSQL server/);
+
+  const before = recordingApp({ answers: { rotate: down } });
+  const refused = await before.fetch('/login?user=alice', OLD);
+  assert.deepEqual([refused.status, refused.setCookie], [503, null], 'no new token existed: the cookie stays');
+});
+
+test('devices and logout-everywhere without a logged-in session get 401 and ask the store nothing more', async () => {
+  for (const path of ['/devices', '/logout-everywhere']) {
+    for (const token of [undefined, OLD]) {
+      const { fetch, calls } = recordingApp();
+      const res = await fetch(path, token);
+      assert.deepEqual([res.status, res.body, res.setCookie], [401, 'not logged in\n', null], `${path} ${token}`);
+      assert.deepEqual(calls.map(([name]) => name), token ? ['find'] : []);
+    }
+  }
+  const { fetch } = recordingApp({ values: { user: 42 } });
+  assert.equal((await fetch('/devices', OLD)).status, 401, 'only a string user is a login');
+});
+
+test("devices lists the user's sessions as the store orders them: ids and expiries only", async () => {
+  const listed = [
+    { id: 'a'.repeat(43), owner: 'alice', expiry: NOW + 1000 },
+    { id: 'b'.repeat(43), owner: 'alice', expiry: NOW + 5000 },
+  ];
+  const { fetch, calls } = recordingApp({ values: { user: 'alice' }, answers: { sessionsOf: async () => listed } });
+  const res = await fetch('/devices', OLD);
+  assert.deepEqual([res.status, res.type, res.setCookie], [200, 'application/json', null]);
+  assert.equal(res.body, `{"sessions":[{"id":"${'a'.repeat(43)}","expiry":${NOW + 1000}},{"id":"${'b'.repeat(43)}","expiry":${NOW + 5000}}]}`);
+  assert.deepEqual(calls.at(-1), ['sessionsOf', 'alice']);
+});
+
+test('logout-everywhere revokes the sessions of the user except this one and says how many', async () => {
+  const { fetch, calls } = recordingApp({ values: { user: 'alice' }, answers: { revokeOwner: async () => 2 } });
+  const res = await fetch('/logout-everywhere', OLD);
+  assert.deepEqual([res.status, res.type, res.body, res.setCookie], [200, 'application/json', '{"revoked":2}', null]);
+  assert.deepEqual(calls.at(-1), ['revokeOwner', 'alice', OLD]);
+});
+
+test('an unknown path is 404 naming every route', async () => {
+  const { fetch } = recordingApp();
+  const res = await fetch('/nowhere');
+  assert.equal(res.status, 404);
+  for (const route of ['/put', '/get', '/renew', '/destroy', '/login?user=NAME', '/devices', '/logout-everywhere']) {
+    assert.ok(res.body.includes(route), route);
+  }
 });

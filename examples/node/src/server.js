@@ -1,6 +1,7 @@
 // The session routes over node:http: each request goes, as a Web `Request`, to the app that
 // every JavaScript host shares (../../edge-js/sessions.js: /put[?message=], /get, /renew,
-// /destroy, their status codes and fixed error texts), and its `Response` is written back.
+// /destroy, /login?user=NAME, /devices, /logout-everywhere, their status codes and fixed error
+// texts), and its `Response` is written back.
 // The app uses this host's one long-lived store instance. Oversized headers are refused by
 // node:http (431).
 

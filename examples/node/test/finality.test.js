@@ -167,7 +167,7 @@ test('a renewal of a session renewed or destroyed elsewhere after it loaded crea
 test('a password in the database URL never reaches an HTTP client; the log has it masked', async (t) => {
   const { url, logs } = await startServer(t, { env: { SESSIONS_DATABASE: 'http://user:s3cret@127.0.0.1:1' } });
   const statuses = new Set();
-  for (const path of ['/put?message=x', '/get', '/renew', '/destroy']) {
+  for (const path of ['/put?message=x', '/get', '/renew', '/destroy', '/login?user=alice', '/devices', '/logout-everywhere']) {
     for (const token of [undefined, 'A'.repeat(43)]) {
       const res = await get(url, path, { token });
       statuses.add(res.status);

@@ -35,10 +35,10 @@ test('against sqld, put, get, renew and destroy work and the sessions live in th
   assert.notEqual(renewed.token, put.token);
   assert.equal((await get(url, '/get', { token: renewed.token })).body, 'hello sqld');
   assert.equal((await get(url, '/get', { token: put.token })).body, '');
-  assert.equal((await sqld.tokens()).length, 1);
+  assert.equal((await sqld.ids()).length, 1);
   const destroyed = await get(url, '/destroy', { token: renewed.token });
   assert.match(destroyed.setCookie, /^session=; .*Max-Age=0/);
-  assert.equal((await sqld.tokens()).length, 0);
+  assert.equal((await sqld.ids()).length, 0);
 });
 
 test('sessions in sqld are shared by separate instances and survive a restart of the host process', async (t) => {

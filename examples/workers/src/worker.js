@@ -1,6 +1,6 @@
-// The session routes as a Cloudflare Worker (ES module): `fetch` serves /put, /get, /renew
-// and /destroy with the shared edge module; `scheduled` (a Cron Trigger) sweeps expired
-// sessions batch after batch until none remain.
+// The session routes as a Cloudflare Worker (ES module): `fetch` serves /put, /get, /renew,
+// /destroy, /login?user=NAME, /devices and /logout-everywhere with the shared edge module;
+// `scheduled` (a Cron Trigger) sweeps expired sessions batch after batch until none remain.
 //
 // Settings are the Worker's bindings (vars and secrets): SESSIONS_DATABASE (a libSQL server
 // URL; `:memory:` for local trials), SESSIONS_AUTH_TOKEN (a secret), any other SESSIONS_*

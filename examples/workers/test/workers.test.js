@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request, startEdge, startHostExample } from '../../edge-js/test/hosts.js';
-import { startSqld } from '../../edge-js/test/sqld.js';
+import { idOf, startSqld } from '../../edge-js/test/sqld.js';
 
 test('two workerd processes share sessions through one sqld', async (t) => {
   const sqld = await startSqld(t);
@@ -22,7 +22,7 @@ test('two workerd processes share sessions through one sqld', async (t) => {
 
   assert.equal((await request(a.url, '/destroy', { token: renewed.token })).status, 200);
   assert.equal((await request(b.url, '/get', { token: renewed.token })).body, '');
-  assert.deepEqual(await sqld.tokens(), []);
+  assert.deepEqual(await sqld.ids(), []);
 });
 
 test('a session made on workerd reads back, renews and ends through host-example on the same sqld', async (t) => {
@@ -45,26 +45,26 @@ test('scheduled() removes exactly the expired sessions, batch after batch', asyn
   const tokens = [];
   for (let i = 0; i < 7; i += 1) tokens.push((await request(worker.url, `/put?message=s${i}`)).token);
   const expired = tokens.slice(0, 5);
-  const active = tokens.slice(5).sort();
+  const active = tokens.slice(5).map(idOf).sort();
   // Time moves by writing expiries in the past, straight into the server.
-  await sqld.query(`UPDATE sessions SET expiry = 1000 WHERE token IN (${expired.map((tk) => `'${tk}'`).join(', ')})`);
+  await sqld.expire(expired);
 
   const run = await fetch(`${worker.scheduledUrl}/?cron=*/5+*+*+*+*`, { method: 'POST' });
   assert.deepEqual([run.status, await run.json()], [200, { outcome: 'ok' }]);
-  assert.deepEqual(await sqld.tokens(), active);
+  assert.deepEqual(await sqld.ids(), active);
   assert.match(worker.output(), /sweep \(\*\/5 \* \* \* \*\): removed 5 expired sessions in 3 batches/);
   for (const token of active) assert.equal((await request(worker.url, '/get', { token })).status, 200);
 
   const again = await fetch(worker.scheduledUrl, { method: 'POST' });
   assert.equal(again.status, 200);
-  assert.deepEqual(await sqld.tokens(), active, 'a sweep with nothing expired removes nothing');
+  assert.deepEqual(await sqld.ids(), active, 'a sweep with nothing expired removes nothing');
 });
 
 test('scheduled() with sqld down fails, and the next run sweeps', async (t) => {
   const sqld = await startSqld(t);
   const worker = await startEdge(t, 'workers', { database: sqld.url, env: { SESSIONS_REMOTE_TIMEOUT: '1s' } });
   const { token } = await request(worker.url, '/put?message=old');
-  await sqld.query(`UPDATE sessions SET expiry = 1000 WHERE token = '${token}'`);
+  await sqld.expire([token]);
   await sqld.stop('SIGKILL');
   const failed = await fetch(worker.scheduledUrl, { method: 'POST' });
   assert.deepEqual([failed.status, await failed.json()], [500, { outcome: 'exception' }]);
@@ -73,7 +73,7 @@ test('scheduled() with sqld down fails, and the next run sweeps', async (t) => {
   await sqld.start();
   const run = await fetch(worker.scheduledUrl, { method: 'POST' });
   assert.equal(run.status, 200);
-  assert.deepEqual(await sqld.tokens(), []);
+  assert.deepEqual(await sqld.ids(), []);
 });
 
 test(':memory: serves a local trial without a server', async (t) => {
