@@ -17,7 +17,7 @@ wit_bindgen::generate!({
     path: "wit",
 });
 
-use exports::edge::sessions::store::{Guest as StoreGuest, SessionCounts, Timestamp};
+use exports::edge::sessions::store::{Guest as StoreGuest, SessionCounts, SessionInfo, Timestamp};
 use exports::edge::sessions::sweeper::{Guest as SweeperGuest, SweepReport};
 use edge::sessions::types::Error as WitError;
 
@@ -44,6 +44,7 @@ impl From<Error> for WitError {
     fn from(e: Error) -> WitError {
         match e {
             Error::InvalidToken(m) => WitError::InvalidToken(m),
+            Error::InvalidInput(m) => WitError::InvalidInput(m),
             Error::TooLarge(limit) => WitError::TooLarge(limit),
             Error::InvalidConfig(m) => WitError::InvalidConfig(m),
             Error::Unavailable(m) => WitError::Unavailable(m),
@@ -87,6 +88,30 @@ impl StoreGuest for Component {
 
     fn stats() -> Result<SessionCounts, WitError> {
         with_store(|s| s.stats()).map(|c| SessionCounts { active: c.active, expired: c.expired })
+    }
+
+    fn set_owner(token: String, owner: Option<String>) -> Result<bool, WitError> {
+        with_store(|s| s.set_owner(&token, owner.as_deref()))
+    }
+
+    fn sessions_of(owner: String) -> Result<Vec<SessionInfo>, WitError> {
+        let infos = with_store(|s| s.sessions_of(&owner))?;
+        Ok(infos
+            .into_iter()
+            .map(|i| SessionInfo { id: i.id, owner: i.owner, expiry: u64::try_from(i.expiry).unwrap_or(0) })
+            .collect())
+    }
+
+    fn revoke_owner(owner: String, keep: Option<String>) -> Result<u64, WitError> {
+        with_store(|s| s.revoke_owner(&owner, keep.as_deref()))
+    }
+
+    fn revoke(id: String) -> Result<bool, WitError> {
+        with_store(|s| s.revoke(&id))
+    }
+
+    fn rotate(token: String, expiry: Timestamp) -> Result<Option<String>, WitError> {
+        with_store(|s| s.rotate(&token, expiry))
     }
 }
 

@@ -7,6 +7,10 @@ pub enum Error {
     /// Token empty, longer than 256 bytes, or containing whitespace/control characters.
     #[error("invalid token: {0}")]
     InvalidToken(String),
+    /// An owner or a session id that is empty, longer than 256 bytes, or holds control
+    /// characters; the message says which and why.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// Session data larger than the configured limit; carries the limit in bytes.
     #[error("session data exceeds the limit of {0} bytes")]
     TooLarge(u64),

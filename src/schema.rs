@@ -50,12 +50,20 @@ impl fmt::Display for TableName {
 
 /// The SQL text of every operation, for one table.
 ///
-/// Expiry is integer milliseconds since the Unix epoch. Every read filters on
-/// `expiry > now`, so an expired session is never served, swept or not.
+/// The layout: `id` (the token's id, see `token::id_of`; never the token itself), `data`,
+/// `expiry` (integer milliseconds since the Unix epoch) and `owner` (NULL when none). Every
+/// read filters on `expiry > now`, so an expired session is never served, swept or not.
+/// Two indexes: `expiry` (sweeps, counts) and `(owner, expiry)` over owned rows only, so
+/// an owner's sessions are found, in expiry order, without reading the table.
+///
+/// The 0.1 layout (`token` in place of `id`, no `owner`) is recognised by [`Sql::legacy_probe`]
+/// and upgraded in place by the backends: every stored token replaced by its id
+/// ([`Sql::legacy_rows`], [`Sql::legacy_rekey`]), then [`Sql::legacy_upgrade`], in one transaction.
 #[derive(Debug, Clone)]
 pub struct Sql {
     pub create_table: String,
     pub create_index: String,
+    pub create_owner_index: String,
     pub find: String,
     pub upsert: String,
     pub update: String,
@@ -68,6 +76,17 @@ pub struct Sql {
     pub counts: String,
     pub sweep: String,
     pub any_expired: String,
+    pub set_owner: String,
+    pub sessions_of: String,
+    pub revoke_owner: String,
+    pub revoke: String,
+    pub rotate_copy: String,
+    pub rotate_drop: String,
+    pub is_active: String,
+    pub legacy_probe: String,
+    pub legacy_rows: String,
+    pub legacy_rekey: String,
+    pub legacy_upgrade: String,
 }
 
 impl Sql {
@@ -76,33 +95,37 @@ impl Sql {
         Sql {
             create_table: format!(
                 "CREATE TABLE IF NOT EXISTS {t} (\n  \
-                   token  TEXT PRIMARY KEY NOT NULL,\n  \
+                   id     TEXT PRIMARY KEY NOT NULL,\n  \
                    data   BLOB NOT NULL,\n  \
-                   expiry INTEGER NOT NULL\n)"
+                   expiry INTEGER NOT NULL,\n  \
+                   owner  TEXT\n)"
             ),
             create_index: format!("CREATE INDEX IF NOT EXISTS {t}_expiry_idx ON {t}(expiry)"),
-            find: format!("SELECT data FROM {t} WHERE token = ?1 AND expiry > ?2"),
+            create_owner_index: format!(
+                "CREATE INDEX IF NOT EXISTS {t}_owner_idx ON {t}(owner, expiry) WHERE owner IS NOT NULL"
+            ),
+            find: format!("SELECT data FROM {t} WHERE id = ?1 AND expiry > ?2"),
+            // Replacing an active session keeps its owner; one that had expired starts over.
             upsert: format!(
-                "INSERT INTO {t} (token, data, expiry) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry"
+                "INSERT INTO {t} (id, data, expiry) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(id) DO UPDATE SET data = excluded.data, expiry = excluded.expiry, \
+                 owner = CASE WHEN {t}.expiry > ?4 THEN {t}.owner END"
             ),
             // Only an active session is replaced: a deleted (or expired) one stays gone.
-            update: format!("UPDATE {t} SET data = ?2, expiry = ?3 WHERE token = ?1 AND expiry > ?4"),
-            // A token that exists at all, even expired, counts as taken: `create` draws again.
+            update: format!("UPDATE {t} SET data = ?2, expiry = ?3 WHERE id = ?1 AND expiry > ?4"),
+            // An id that exists at all, even expired, counts as taken: `create` draws again.
             insert_new: format!(
-                "INSERT INTO {t} (token, data, expiry) VALUES (?1, ?2, ?3) ON CONFLICT(token) DO NOTHING"
+                "INSERT INTO {t} (id, data, expiry) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING"
             ),
-            delete: format!("DELETE FROM {t} WHERE token = ?1"),
-            all: format!("SELECT token, data FROM {t} WHERE expiry > ?1 ORDER BY token"),
-            page: format!(
-                "SELECT token, data FROM {t} WHERE token > ?1 AND expiry > ?2 ORDER BY token LIMIT ?3"
-            ),
-            // Every row after ?1 in token order, active or not (the data of expired ones is
+            delete: format!("DELETE FROM {t} WHERE id = ?1"),
+            all: format!("SELECT id, data FROM {t} WHERE expiry > ?1 ORDER BY id"),
+            page: format!("SELECT id, data FROM {t} WHERE id > ?1 AND expiry > ?2 ORDER BY id LIMIT ?3"),
+            // Every row after ?1 in id order, active or not (the data of expired ones is
             // left unread): listings bounded by rows examined, not rows returned.
             scan: format!(
-                "SELECT token, CASE WHEN expiry > ?2 THEN data END FROM {t} WHERE token > ?1 ORDER BY token LIMIT ?3"
+                "SELECT id, CASE WHEN expiry > ?2 THEN data END FROM {t} WHERE id > ?1 ORDER BY id LIMIT ?3"
             ),
-            touch: format!("UPDATE {t} SET expiry = ?2 WHERE token = ?1 AND expiry > ?3"),
+            touch: format!("UPDATE {t} SET expiry = ?2 WHERE id = ?1 AND expiry > ?3"),
             // Both counts are range scans of the expiry index, never of the table.
             counts: format!(
                 "SELECT (SELECT count(*) FROM {t} WHERE expiry > ?1), \
@@ -114,6 +137,31 @@ impl Sql {
                  (SELECT rowid FROM {t} WHERE expiry <= ?1 ORDER BY expiry LIMIT ?2)"
             ),
             any_expired: format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE expiry <= ?1)"),
+            set_owner: format!("UPDATE {t} SET owner = ?2 WHERE id = ?1 AND expiry > ?3"),
+            // A range of the owner index, already in expiry order.
+            sessions_of: format!(
+                "SELECT id, owner, expiry FROM {t} WHERE owner = ?1 AND expiry > ?2 ORDER BY expiry"
+            ),
+            // Expired rows of the owner go too; each returned row says whether it was active.
+            revoke_owner: format!("DELETE FROM {t} WHERE owner = ?1 AND id IS NOT ?2 RETURNING expiry > ?3"),
+            revoke: format!("DELETE FROM {t} WHERE id = ?1 RETURNING expiry > ?2"),
+            // ?1 the new id, ?2 the old one: copies an active session under the new id unless
+            // that id is taken (a collision: nothing inserted either way).
+            rotate_copy: format!(
+                "INSERT INTO {t} (id, data, expiry, owner) \
+                 SELECT ?1, data, ?3, owner FROM {t} WHERE id = ?2 AND expiry > ?4 \
+                 ON CONFLICT(id) DO NOTHING"
+            ),
+            // Run right after `rotate_copy`: drops the old row only if the copy inserted one.
+            rotate_drop: format!("DELETE FROM {t} WHERE id = ?1 AND changes() = 1"),
+            is_active: format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE id = ?1 AND expiry > ?2)"),
+            // A row only on the 0.1 layout.
+            legacy_probe: format!("SELECT 1 FROM pragma_table_info('{t}') WHERE name = 'token'"),
+            legacy_rows: format!("SELECT rowid, token FROM {t} WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"),
+            legacy_rekey: format!("UPDATE {t} SET token = ?2 WHERE rowid = ?1"),
+            legacy_upgrade: format!(
+                "ALTER TABLE {t} RENAME COLUMN token TO id; ALTER TABLE {t} ADD COLUMN owner TEXT"
+            ),
         }
     }
 }

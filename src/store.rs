@@ -1,7 +1,9 @@
 //! The session-store semantics, independent of where rows live and of the component
-//! boundary: token and size validation, expiry rules, collision-safe token drawing.
+//! boundary: token, owner and size validation, expiry rules, collision-safe token drawing,
+//! and tokens hashed into ids (`token::id_of`) before anything reaches a backend: the
+//! database holds ids, never tokens. Each call that takes a token hashes it once.
 
-use crate::backend::{Backend, Entry, SessionCounts, SweepReport};
+use crate::backend::{Backend, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::clock::{Clock, WallClock};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -16,6 +18,8 @@ const CREATE_ATTEMPTS: usize = 8;
 /// Times are milliseconds since the Unix epoch. An expiry above `i64::MAX` (SQLite's
 /// largest integer, ~292 million years away), such as `u64::MAX`, is stored as `i64::MAX`:
 /// the session never expires. It is never wrapped into the past.
+///
+/// Listings (`all`, `page`, `sessions_of`) give ids, not tokens, and `revoke` takes an id.
 pub struct SessionStore<B, C = WallClock, T = RandomTokens> {
     backend: B,
     clock: C,
@@ -47,21 +51,23 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
 
     /// The data of an active session; `None` if unknown or expired (expiry <= now).
     pub fn find(&mut self, token: &str) -> Result<Option<Vec<u8>>> {
-        token::validate(token)?;
+        let id = checked_id(token)?;
         let now = self.now();
-        self.backend.find(token, now)
+        self.backend.find(&id, now)
     }
 
     /// Inserts or replaces a session. An expiry not in the future deletes any stored
     /// session under that token instead: nothing is findable, and no dead data lingers.
+    /// Replacing an active session keeps its owner; one that had expired loses it.
     pub fn commit(&mut self, token: &str, data: &[u8], expiry: u64) -> Result<()> {
-        token::validate(token)?;
+        let id = checked_id(token)?;
         self.check_size(data)?;
         let expiry = clamp(expiry);
-        if expiry <= self.now() {
-            return self.backend.delete(token);
+        let now = self.now();
+        if expiry <= now {
+            return self.backend.delete(&id);
         }
-        self.backend.upsert(token, data, expiry)
+        self.backend.upsert(&id, data, expiry, now)
     }
 
     /// Replaces the data and expiry of an active session; false, with nothing written, if
@@ -69,30 +75,30 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
     /// cannot bring the deleted session back. An expiry not in the future leaves the
     /// session unfindable (and swept like any expired one).
     pub fn update(&mut self, token: &str, data: &[u8], expiry: u64) -> Result<bool> {
-        token::validate(token)?;
+        let id = checked_id(token)?;
         self.check_size(data)?;
         let now = self.now();
-        self.backend.update(token, data, clamp(expiry), now)
+        self.backend.update(&id, data, clamp(expiry), now)
     }
 
     /// Removes a session; an unknown token is not an error.
     pub fn delete(&mut self, token: &str) -> Result<()> {
-        token::validate(token)?;
-        self.backend.delete(token)
+        let id = checked_id(token)?;
+        self.backend.delete(&id)
     }
 
-    /// Every active session, in token order.
+    /// Every active session as (id, data), in id order.
     pub fn all(&mut self) -> Result<Vec<Entry>> {
         let now = self.now();
         self.backend.all(now)
     }
 
-    /// Active sessions in token order strictly after `after` (which need not exist), at
-    /// most `limit`. A limit of 0 gives an empty page. Pass the last token of one page as
-    /// `after` to get the next; sessions created meanwhile appear if they sort later.
+    /// Active sessions as (id, data) in id order strictly after the id `after` (which need
+    /// not exist), at most `limit`. A limit of 0 gives an empty page. Pass the last id of one
+    /// page as `after` to get the next; sessions created meanwhile appear if they sort later.
     pub fn page(&mut self, after: Option<&str>, limit: u32) -> Result<Vec<Entry>> {
         if let Some(after) = after {
-            token::validate(after)?;
+            token::validate_input("id", after)?;
         }
         if limit == 0 {
             return Ok(Vec::new());
@@ -104,25 +110,77 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
     /// Moves an active session's expiry without rewriting its data; false if the session
     /// is unknown or already expired (an expired session is not revived).
     pub fn touch(&mut self, token: &str, expiry: u64) -> Result<bool> {
-        token::validate(token)?;
+        let id = checked_id(token)?;
         let now = self.now();
-        self.backend.touch(token, clamp(expiry), now)
+        self.backend.touch(&id, clamp(expiry), now)
     }
 
-    /// Stores `data` under a freshly drawn token and returns the token. Never overwrites:
-    /// a token already present (even expired) is drawn again.
+    /// Stores `data` under a freshly drawn token, without an owner, and returns the token.
+    /// Never overwrites: a token whose id is already present (even expired) is drawn again.
     pub fn create(&mut self, data: &[u8], expiry: u64) -> Result<String> {
         self.check_size(data)?;
         let expiry = clamp(expiry);
         for _ in 0..CREATE_ATTEMPTS {
             let token = self.tokens.draw()?;
-            if self.backend.insert_new(&token, data, expiry)? {
+            if self.backend.insert_new(&token::id_of(&token), data, expiry)? {
                 return Ok(token);
             }
         }
-        Err(Error::Storage(format!(
-            "{CREATE_ATTEMPTS} freshly drawn tokens were all taken; the randomness source is not random"
-        )))
+        Err(all_taken())
+    }
+
+    /// Sets (`Some`) or clears (`None`) the owner of an active session; false, with nothing
+    /// changed, if the token names no active session (an expired one included).
+    pub fn set_owner(&mut self, token: &str, owner: Option<&str>) -> Result<bool> {
+        let id = checked_id(token)?;
+        if let Some(owner) = owner {
+            token::validate_input("owner", owner)?;
+        }
+        let now = self.now();
+        self.backend.set_owner(&id, owner, now)
+    }
+
+    /// The owner's active sessions, soonest expiry first.
+    pub fn sessions_of(&mut self, owner: &str) -> Result<Vec<SessionInfo>> {
+        token::validate_input("owner", owner)?;
+        let now = self.now();
+        self.backend.sessions_of(owner, now)
+    }
+
+    /// Deletes every session of `owner` except the one whose token is `keep`, if that one is
+    /// the owner's (a `keep` of another owner keeps nothing, and its session is untouched).
+    /// Returns how many active sessions were deleted; the owner's expired ones go too.
+    pub fn revoke_owner(&mut self, owner: &str, keep: Option<&str>) -> Result<u64> {
+        token::validate_input("owner", owner)?;
+        let keep = keep.map(checked_id).transpose()?;
+        let now = self.now();
+        self.backend.revoke_owner(owner, keep.as_deref(), now)
+    }
+
+    /// Deletes the session with this id (as listed); true if it was active.
+    pub fn revoke(&mut self, id: &str) -> Result<bool> {
+        token::validate_input("id", id)?;
+        let now = self.now();
+        self.backend.revoke(id, now)
+    }
+
+    /// In one transaction, a freshly drawn token (as `create` draws it) takes over the data
+    /// and owner of the active session `token`, with `expiry`; `token` stops existing.
+    /// `None`, with nothing created or deleted, if `token` names no active session. An
+    /// expiry not in the future is stored as given: the rotated session is then unfindable.
+    pub fn rotate(&mut self, token: &str, expiry: u64) -> Result<Option<String>> {
+        let old = checked_id(token)?;
+        let expiry = clamp(expiry);
+        let now = self.now();
+        for _ in 0..CREATE_ATTEMPTS {
+            let fresh = self.tokens.draw()?;
+            match self.backend.rotate(&old, &token::id_of(&fresh), expiry, now)? {
+                Rotation::Rotated => return Ok(Some(fresh)),
+                Rotation::NotActive => return Ok(None),
+                Rotation::Taken => continue,
+            }
+        }
+        Err(all_taken())
     }
 
     /// Counts of active and expired-but-stored sessions.
@@ -149,6 +207,18 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
     fn now(&self) -> i64 {
         clamp(self.clock.now_ms())
     }
+}
+
+/// The id of a caller's token, once the token is valid.
+fn checked_id(token: &str) -> Result<String> {
+    token::validate(token)?;
+    Ok(token::id_of(token))
+}
+
+fn all_taken() -> Error {
+    Error::Storage(format!(
+        "{CREATE_ATTEMPTS} freshly drawn tokens were all taken; the randomness source is not random"
+    ))
 }
 
 /// Milliseconds as a SQLite integer, saturating at `i64::MAX`.
@@ -239,30 +309,36 @@ mod tests {
     }
 
     #[test]
-    fn all_lists_only_active_sessions_in_token_order() {
+    fn all_lists_only_active_sessions_by_id_in_id_order() {
         let (mut s, clock) = memory_store();
         s.commit("b", b"2", T0 + 1000).expect("commit");
         s.commit("a", b"1", T0 + 1000).expect("commit");
         s.commit("c", b"3", T0 + 10).expect("commit");
         clock.0.set(T0 + 10);
-        assert_eq!(s.all().expect("all"), vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]);
+        let mut expected = vec![(token::id_of("a"), b"1".to_vec()), (token::id_of("b"), b"2".to_vec())];
+        expected.sort();
+        assert_eq!(s.all().expect("all"), expected);
     }
 
     #[test]
-    fn page_walks_active_sessions_in_token_order() {
+    fn page_walks_active_sessions_in_id_order() {
         let (mut s, _) = memory_store();
+        let mut ids = Vec::new();
         for t in ["e", "a", "d", "b", "c"] {
             s.commit(t, t.as_bytes(), T0 + 1000).expect("commit");
+            ids.push(token::id_of(t));
         }
+        ids.sort();
         s.commit("bb", b"expired", T0 - 5).expect("commit");
-        let tokens = |page: Vec<Entry>| page.into_iter().map(|(t, _)| t).collect::<Vec<_>>();
-        assert_eq!(tokens(s.page(None, 2).expect("page")), ["a", "b"]);
-        assert_eq!(tokens(s.page(Some("b"), 2).expect("page")), ["c", "d"]);
-        assert_eq!(tokens(s.page(Some("d"), 2).expect("page")), ["e"]);
-        assert!(s.page(Some("e"), 2).expect("page").is_empty());
-        assert_eq!(tokens(s.page(Some("bz-not-stored"), 10).expect("unknown after")), ["c", "d", "e"]);
+        let listed = |page: Vec<Entry>| page.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(listed(s.page(None, 2).expect("page")), ids[..2]);
+        assert_eq!(listed(s.page(Some(&ids[1]), 2).expect("page")), ids[2..4]);
+        assert_eq!(listed(s.page(Some(&ids[3]), 2).expect("page")), ids[4..]);
+        assert!(s.page(Some(&ids[4]), 2).expect("page").is_empty());
+        let unknown = format!("{}0", ids[1]);
+        assert_eq!(listed(s.page(Some(&unknown), 10).expect("unknown after")), ids[2..]);
         assert!(s.page(None, 0).expect("limit 0").is_empty());
-        assert!(matches!(s.page(Some("a b"), 1), Err(Error::InvalidToken(_))));
+        assert!(matches!(s.page(Some("a\nb"), 1), Err(Error::InvalidInput(_))));
     }
 
     #[test]
@@ -327,6 +403,136 @@ mod tests {
             assert!(matches!(s.touch(bad, T0 + 1000), Err(Error::InvalidToken(_))), "touch {bad:?}");
         }
         assert_eq!(s.all().expect("all").len(), 1);
+    }
+
+    fn owners_sessions(s: &mut crate::testing::TestStore, owner: &str) -> Vec<String> {
+        s.sessions_of(owner).expect("sessions_of").into_iter().map(|i| i.id).collect()
+    }
+
+    #[test]
+    fn set_owner_marks_active_sessions_only_and_sessions_of_lists_them_soonest_expiry_first() {
+        let (mut s, clock) = memory_store();
+        s.commit("late", b"x", T0 + 9000).expect("commit");
+        s.commit("soon", b"x", T0 + 2000).expect("commit");
+        s.commit("gone", b"x", T0 + 1000).expect("commit");
+        s.commit("other", b"x", T0 + 9000).expect("commit");
+        for t in ["late", "soon", "gone"] {
+            assert!(s.set_owner(t, Some("ada")).expect("set_owner"), "{t}");
+        }
+        assert!(s.set_owner("other", Some("bob")).expect("set_owner"));
+        assert!(!s.set_owner("unknown", Some("ada")).expect("set_owner"), "no such session");
+        clock.0.set(T0 + 1000);
+        assert!(!s.set_owner("gone", Some("bob")).expect("set_owner"), "an expired session is not owned anew");
+        let info = s.sessions_of("ada").expect("sessions_of");
+        assert_eq!(info.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), [token::id_of("soon"), token::id_of("late")]);
+        assert_eq!(info[0].owner.as_deref(), Some("ada"));
+        assert_eq!(info[0].expiry, (T0 + 2000) as i64);
+        assert!(s.set_owner("soon", None).expect("clear"));
+        assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("late")]);
+        assert!(owners_sessions(&mut s, "nobody").is_empty());
+    }
+
+    #[test]
+    fn commit_keeps_the_owner_of_an_active_session_and_drops_that_of_an_expired_one() {
+        let (mut s, clock) = memory_store();
+        s.commit("tok", b"v1", T0 + 1000).expect("commit");
+        s.set_owner("tok", Some("ada")).expect("set_owner");
+        s.commit("tok", b"v2", T0 + 2000).expect("commit");
+        assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("tok")], "still owned");
+        clock.0.set(T0 + 2000);
+        s.commit("tok", b"v3", T0 + 5000).expect("commit over the expired row");
+        assert!(owners_sessions(&mut s, "ada").is_empty(), "an expired session's owner does not come back");
+        assert_eq!(s.find("tok").expect("find"), Some(b"v3".to_vec()));
+    }
+
+    #[test]
+    fn revoke_owner_ends_every_session_of_the_owner_but_the_kept_one() {
+        let (mut s, clock) = memory_store();
+        for t in ["phone", "laptop", "tablet", "stale"] {
+            s.commit(t, b"x", T0 + if t == "stale" { 10 } else { 5000 }).expect("commit");
+            s.set_owner(t, Some("ada")).expect("set_owner");
+        }
+        s.commit("bobs", b"x", T0 + 5000).expect("commit");
+        s.set_owner("bobs", Some("bob")).expect("set_owner");
+        clock.0.set(T0 + 10);
+        assert_eq!(s.revoke_owner("ada", Some("laptop")).expect("revoke_owner"), 2, "active ones counted");
+        assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("laptop")]);
+        assert_eq!(s.find("phone").expect("find"), None);
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 2, expired: 0 }, "the expired one went too");
+        assert_eq!(s.revoke_owner("ada", Some("bobs")).expect("keep of another owner"), 1, "keeps nothing of ada's");
+        assert!(owners_sessions(&mut s, "ada").is_empty());
+        assert_eq!(s.find("bobs").expect("find"), Some(b"x".to_vec()), "another owner's session is untouched");
+        assert_eq!(s.revoke_owner("ada", None).expect("nothing left"), 0);
+    }
+
+    #[test]
+    fn revoke_deletes_by_listed_id_and_says_whether_the_session_was_active() {
+        let (mut s, clock) = memory_store();
+        s.commit("tok", b"x", T0 + 1000).expect("commit");
+        s.commit("old", b"x", T0 + 10).expect("commit");
+        clock.0.set(T0 + 10);
+        let listed = s.all().expect("all")[0].0.clone();
+        assert!(s.revoke(&listed).expect("revoke"));
+        assert_eq!(s.find("tok").expect("find"), None);
+        assert!(!s.revoke(&token::id_of("old")).expect("revoke expired"), "deleted, but it was not active");
+        assert!(!s.revoke(&listed).expect("again"));
+        assert!(!s.revoke("tok").expect("a token is not an id"));
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 0, expired: 0 });
+    }
+
+    #[test]
+    fn rotate_moves_data_and_owner_to_a_fresh_token_and_ends_the_old_one() {
+        let (mut s, clock) = memory_store();
+        s.commit("before-login", b"cart", T0 + 1000).expect("commit");
+        s.set_owner("before-login", Some("ada")).expect("set_owner");
+        let fresh = s.rotate("before-login", T0 + 9000).expect("rotate").expect("rotated");
+        assert_eq!(fresh.len(), 43);
+        assert_eq!(s.find("before-login").expect("find"), None, "the old token stops existing");
+        clock.0.set(T0 + 5000);
+        assert_eq!(s.find(&fresh).expect("find"), Some(b"cart".to_vec()), "with the new expiry");
+        assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of(&fresh)]);
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 1, expired: 0 });
+    }
+
+    #[test]
+    fn rotate_of_an_unknown_or_expired_token_creates_nothing() {
+        let (mut s, clock) = memory_store();
+        s.commit("old", b"x", T0 + 10).expect("commit");
+        clock.0.set(T0 + 10);
+        assert_eq!(s.rotate("old", T0 + 9000).expect("rotate"), None);
+        assert_eq!(s.rotate("never", T0 + 9000).expect("rotate"), None);
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 0, expired: 1 });
+    }
+
+    #[test]
+    fn rotate_draws_again_when_the_fresh_token_is_taken() {
+        let (mut s, _) = memory_store();
+        s.commit("taken", b"someone else", T0 + 1000).expect("commit");
+        s.commit("mine", b"mine", T0 + 1000).expect("commit");
+        s.tokens.0.extend(["taken".to_owned(), "fresh".to_owned()]);
+        assert_eq!(s.rotate("mine", T0 + 2000).expect("rotate"), Some("fresh".to_owned()));
+        assert_eq!(s.find("taken").expect("find"), Some(b"someone else".to_vec()), "never overwritten");
+        assert_eq!(s.find("fresh").expect("find"), Some(b"mine".to_vec()));
+        assert_eq!(s.find("mine").expect("find"), None);
+    }
+
+    #[test]
+    fn bad_owners_and_ids_are_refused_and_nothing_changes() {
+        let (mut s, _) = memory_store();
+        s.commit("tok", b"x", T0 + 1000).expect("commit");
+        s.set_owner("tok", Some("ada")).expect("set_owner");
+        let long = "o".repeat(257);
+        for bad in ["", long.as_str(), "a\nb", "a\0b"] {
+            assert!(matches!(s.set_owner("tok", Some(bad)), Err(Error::InvalidInput(_))), "set_owner {bad:?}");
+            assert!(matches!(s.sessions_of(bad), Err(Error::InvalidInput(_))), "sessions_of {bad:?}");
+            assert!(matches!(s.revoke_owner(bad, None), Err(Error::InvalidInput(_))), "revoke_owner {bad:?}");
+            assert!(matches!(s.revoke(bad), Err(Error::InvalidInput(_))), "revoke {bad:?}");
+            assert!(matches!(s.page(Some(bad), 5), Err(Error::InvalidInput(_))), "page {bad:?}");
+        }
+        assert!(matches!(s.revoke_owner("ada", Some("a b")), Err(Error::InvalidToken(_))), "keep is a token");
+        assert!(matches!(s.rotate("a b", T0 + 5000), Err(Error::InvalidToken(_))));
+        assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("tok")], "nothing changed");
+        assert_eq!(s.find("tok").expect("find"), Some(b"x".to_vec()));
     }
 
     #[test]

@@ -21,7 +21,14 @@
 //! * Statements are prepared on first use, so an instance that serves one request prepares
 //!   only what it runs; they are kept for the life of the instance and reset after each use,
 //!   so no read transaction stays open between calls. An existing table costs no schema
-//!   statement: the table and its index are created when a prepare first finds them missing.
+//!   statement: the table and its indexes are created when a prepare first finds them missing.
+//! * A file in the 0.1 layout (plain tokens, no owner column) is upgraded in place when an
+//!   instance first readies it: one transaction replaces every token by its id and adds the
+//!   owner column and index ([`LocalBackend::upgrade_legacy`]). A SIGKILL mid-way rolls it
+//!   back, and the next opener runs it again. `secure_delete` is on for every connection,
+//!   so freed space (tokens replaced, sessions deleted) is zeroed rather than left in free
+//!   pages; under WAL the upgrade ends with a truncating checkpoint, so no old frame keeps
+//!   a token either.
 
 use std::cell::{Cell, OnceCell};
 use std::path::Path;
@@ -31,7 +38,7 @@ use std::time::{Duration, Instant};
 use futures::executor::block_on;
 use libsql::{params, Connection, Database as LibsqlDatabase, Statement};
 
-use super::{Backend, Entry, SessionCounts, SweepReport};
+use super::{Backend, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::config::{Config, Database, Locking};
 use crate::error::{Error, Result};
 use crate::lockfile::{FileLock, HeldLock, LockGuard};
@@ -59,6 +66,9 @@ const SWEEP_CHUNK: u64 = 100;
 /// lock is released between chunks, so a listing over millions of expired rows never keeps
 /// writers waiting longer than one chunk takes (a few milliseconds).
 const LIST_CHUNK: i64 = 1024;
+
+/// Rows the 0.1-layout upgrade reads per statement (all of them in one transaction).
+const UPGRADE_CHUNK: i64 = 10_000;
 
 /// An open embedded database with its prepared statements.
 pub struct LocalBackend {
@@ -101,6 +111,13 @@ enum Stmt {
     Counts,
     Sweep,
     AnyExpired,
+    SetOwner,
+    SessionsOf,
+    RevokeOwner,
+    Revoke,
+    RotateCopy,
+    RotateDrop,
+    IsActive,
     Begin,
     Commit,
     Rollback,
@@ -121,6 +138,13 @@ impl Stmt {
             Stmt::Counts => &sql.counts,
             Stmt::Sweep => &sql.sweep,
             Stmt::AnyExpired => &sql.any_expired,
+            Stmt::SetOwner => &sql.set_owner,
+            Stmt::SessionsOf => &sql.sessions_of,
+            Stmt::RevokeOwner => &sql.revoke_owner,
+            Stmt::Revoke => &sql.revoke,
+            Stmt::RotateCopy => &sql.rotate_copy,
+            Stmt::RotateDrop => &sql.rotate_drop,
+            Stmt::IsActive => &sql.is_active,
             Stmt::Begin => "BEGIN IMMEDIATE",
             Stmt::Commit => "COMMIT",
             Stmt::Rollback => "ROLLBACK",
@@ -140,9 +164,9 @@ impl Statements {
     }
 
     /// `which`, prepared on first use. A table that is missing makes the prepare fail; the
-    /// table and its index are then created (`IF NOT EXISTS`) and the statement prepared
+    /// table and its indexes are then created (`IF NOT EXISTS`) and the statement prepared
     /// once more, whose error, if any, is the answer. So an existing database costs no schema
-    /// statement. Call with the lock held.
+    /// statement. Call with the lock held, outside a transaction (see [`LocalBackend::prepared`]).
     fn get(&self, conn: &Connection, which: Stmt) -> libsql::Result<&Statement> {
         let cell = &self.prepared[which as usize];
         if let Some(stmt) = cell.get() {
@@ -159,20 +183,26 @@ impl Statements {
         Ok(cell.get_or_init(|| stmt))
     }
 
-    /// Creates the table and its expiry index unless they exist, in one transaction (so
-    /// the table never exists without its index), or within the caller's if one is open
-    /// (it commits or rolls back with it). Call with the lock held.
+    /// Creates the table and its indexes unless they exist, in one transaction (so the
+    /// table never exists without them). Call with the lock held, outside a transaction.
     fn ensure_schema(&self, conn: &Connection) -> libsql::Result<()> {
-        let ddl = format!("{}; {}", self.sql.create_table, self.sql.create_index);
-        if !conn.is_autocommit() {
-            return block_on(conn.execute_batch(&ddl)).map(drop);
-        }
-        let created = block_on(conn.execute_batch(&format!("BEGIN IMMEDIATE; {ddl}; COMMIT")));
-        if created.is_err() && !conn.is_autocommit() {
-            let _ = block_on(conn.execute("ROLLBACK", ()));
-        }
-        created.map(drop)
+        in_transaction(conn, || block_on(conn.execute_batch(&self.ddl())).map(drop))
     }
+
+    /// The table and index statements, `IF NOT EXISTS` each.
+    fn ddl(&self) -> String {
+        format!("{}; {}; {}", self.sql.create_table, self.sql.create_index, self.sql.create_owner_index)
+    }
+}
+
+/// Runs `work` inside BEGIN IMMEDIATE … COMMIT on `conn`, rolling back if any of it fails.
+fn in_transaction<T>(conn: &Connection, work: impl FnOnce() -> libsql::Result<T>) -> libsql::Result<T> {
+    block_on(conn.execute("BEGIN IMMEDIATE", ()))?;
+    let done = work().and_then(|value| block_on(conn.execute("COMMIT", ())).map(|_| value));
+    if done.is_err() && !conn.is_autocommit() {
+        let _ = block_on(conn.execute("ROLLBACK", ()));
+    }
+    done
 }
 
 impl LocalBackend {
@@ -249,9 +279,60 @@ impl LocalBackend {
             }
         };
         block_on(self.conn.execute_batch(&format!(
-            "{modes} PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-{PAGE_CACHE_KIB}"
+            "{modes} PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY; \
+             PRAGMA cache_size=-{PAGE_CACHE_KIB}"
         )))?;
+        if self.is_legacy()? {
+            self.upgrade_legacy()?;
+        }
         self.ready.set(true);
+        Ok(())
+    }
+
+    /// Whether the table has the 0.1 layout (plain tokens). One read of the schema SQLite
+    /// has already loaded; an absent table is not legacy.
+    fn is_legacy(&self) -> libsql::Result<bool> {
+        block_on(async {
+            let mut rows = self.conn.query(&self.stmts.sql.legacy_probe, ()).await?;
+            Ok(rows.next().await?.is_some())
+        })
+    }
+
+    /// Upgrades a 0.1-layout table in place, in one transaction: every stored token is
+    /// replaced by its id (`token::id_of`), the `token` column becomes `id`, and the owner
+    /// column and the indexes are added. Under WAL a truncating checkpoint follows, so the
+    /// replaced tokens survive in no WAL frame. A second opener finds the upgrade done (the
+    /// probe runs under the lock), and one killed mid-way leaves the file as it was.
+    fn upgrade_legacy(&self) -> libsql::Result<()> {
+        let sql = &self.stmts.sql;
+        in_transaction(&self.conn, || {
+            let rekey = block_on(self.conn.prepare(&sql.legacy_rekey))?;
+            let mut after = 0i64;
+            loop {
+                let chunk: Vec<(i64, String)> = block_on(async {
+                    let mut rows = self.conn.query(&sql.legacy_rows, params![after, UPGRADE_CHUNK]).await?;
+                    let mut chunk = Vec::new();
+                    while let Some(row) = rows.next().await? {
+                        chunk.push((row.get::<i64>(0)?, row.get::<String>(1)?));
+                    }
+                    Ok::<_, libsql::Error>(chunk)
+                })?;
+                for (rowid, token) in &chunk {
+                    rekey.reset();
+                    block_on(rekey.execute(params![*rowid, crate::token::id_of(token)]))?;
+                }
+                match chunk.last() {
+                    Some((last, _)) if chunk.len() as i64 == UPGRADE_CHUNK => after = *last,
+                    _ => break,
+                }
+            }
+            rekey.reset();
+            block_on(self.conn.execute_batch(&format!("{}; {}", sql.legacy_upgrade, self.stmts.ddl())))?;
+            Ok(())
+        })?;
+        if matches!(self.lock, FileAccess::Held { .. }) {
+            block_on(self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))?;
+        }
         Ok(())
     }
 
@@ -273,8 +354,13 @@ impl LocalBackend {
         self.stmts.get(&self.conn, which).map_err(storage)
     }
 
-    /// Runs `work` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails.
-    fn transaction<T>(&self, work: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+    /// Runs `work` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails. `uses` are
+    /// the statements `work` runs: they are prepared first, outside the transaction, so
+    /// that a missing table is created in a transaction of its own.
+    fn transaction<T>(&self, uses: &[Stmt], work: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        for &which in uses {
+            self.stmt(which)?;
+        }
         run(self.stmt(Stmt::Begin)?).map_err(storage)?;
         match work(self).and_then(|value| run(self.stmt(Stmt::Commit)?).map(|()| value).map_err(storage)) {
             Ok(value) => Ok(value),
@@ -291,11 +377,11 @@ impl LocalBackend {
 }
 
 impl Backend for LocalBackend {
-    fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>> {
+    fn find(&mut self, id: &str, now: i64) -> Result<Option<Vec<u8>>> {
         let _guard = self.lock()?;
         let stmt = self.stmt(Stmt::Find)?;
         let found = block_on(async {
-            let mut rows = stmt.query(params![token, now]).await?;
+            let mut rows = stmt.query(params![id, now]).await?;
             match rows.next().await? {
                 Some(row) => row.get::<Vec<u8>>(0).map(Some),
                 None => Ok(None),
@@ -305,24 +391,24 @@ impl Backend for LocalBackend {
         found.map_err(storage)
     }
 
-    fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()> {
+    fn upsert(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::Upsert)?, params![token, data, expiry]).map(drop)
+        execute(self.stmt(Stmt::Upsert)?, params![id, data, expiry, now]).map(drop)
     }
 
-    fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
+    fn update(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::Update)?, params![token, data, expiry, now]).map(|n| n == 1)
+        execute(self.stmt(Stmt::Update)?, params![id, data, expiry, now]).map(|n| n == 1)
     }
 
-    fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {
+    fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::InsertNew)?, params![token, data, expiry]).map(|n| n == 1)
+        execute(self.stmt(Stmt::InsertNew)?, params![id, data, expiry]).map(|n| n == 1)
     }
 
-    fn delete(&mut self, token: &str) -> Result<()> {
+    fn delete(&mut self, id: &str) -> Result<()> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::Delete)?, params![token]).map(drop)
+        execute(self.stmt(Stmt::Delete)?, params![id]).map(drop)
     }
 
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
@@ -333,9 +419,45 @@ impl Backend for LocalBackend {
         self.scan(after, Some(limit as usize), now)
     }
 
-    fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool> {
+    fn touch(&mut self, id: &str, expiry: i64, now: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::Touch)?, params![token, expiry, now]).map(|n| n == 1)
+        execute(self.stmt(Stmt::Touch)?, params![id, expiry, now]).map(|n| n == 1)
+    }
+
+    fn set_owner(&mut self, id: &str, owner: Option<&str>, now: i64) -> Result<bool> {
+        let _guard = self.lock()?;
+        execute(self.stmt(Stmt::SetOwner)?, params![id, owner, now]).map(|n| n == 1)
+    }
+
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
+        let _guard = self.lock()?;
+        rows(self.stmt(Stmt::SessionsOf)?, params![owner, now], |row| {
+            Ok(SessionInfo { id: row.get(0)?, owner: row.get(1)?, expiry: row.get(2)? })
+        })
+    }
+
+    fn revoke_owner(&mut self, owner: &str, keep: Option<&str>, now: i64) -> Result<u64> {
+        let _guard = self.lock()?;
+        let was_active = rows(self.stmt(Stmt::RevokeOwner)?, params![owner, keep, now], |row| row.get::<bool>(0))?;
+        Ok(was_active.into_iter().filter(|&active| active).count() as u64)
+    }
+
+    fn revoke(&mut self, id: &str, now: i64) -> Result<bool> {
+        let _guard = self.lock()?;
+        let was_active = rows(self.stmt(Stmt::Revoke)?, params![id, now], |row| row.get::<bool>(0))?;
+        Ok(was_active.first().copied().unwrap_or(false))
+    }
+
+    fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation> {
+        let _guard = self.lock()?;
+        self.transaction(&[Stmt::RotateCopy, Stmt::RotateDrop, Stmt::IsActive], |b| {
+            if execute(b.stmt(Stmt::RotateCopy)?, params![new, old, expiry, now])? == 1 {
+                execute(b.stmt(Stmt::RotateDrop)?, params![old])?;
+                return Ok(Rotation::Rotated);
+            }
+            let active = rows(b.stmt(Stmt::IsActive)?, params![old, now], |row| row.get::<bool>(0))?;
+            Ok(if active.first().copied().unwrap_or(false) { Rotation::Taken } else { Rotation::NotActive })
+        })
     }
 
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
@@ -400,7 +522,7 @@ impl LocalBackend {
         let guard = self.lock()?;
         let started = Instant::now();
         let limit = i64::try_from(target).unwrap_or(i64::MAX);
-        let report = self.transaction(|b| {
+        let report = self.transaction(&[Stmt::Sweep, Stmt::AnyExpired], |b| {
             let sweep = b.stmt(Stmt::Sweep)?;
             sweep.reset();
             let removed = block_on(sweep.execute(params![now, limit]));
@@ -423,7 +545,7 @@ impl LocalBackend {
         Ok(report)
     }
 
-    /// Active sessions with token > `after` in token order, at most `limit`: chunk after
+    /// Active sessions with id > `after` in id order, at most `limit`: chunk after
     /// chunk of [`LIST_CHUNK`] rows examined, each under its own turn of the lock. Not one
     /// snapshot: a session written between chunks shows if it sorts after the chunk read.
     fn scan(&mut self, after: &str, limit: Option<usize>, now: i64) -> Result<Vec<Entry>> {
@@ -439,12 +561,12 @@ impl LocalBackend {
                 let mut last = None;
                 while let Some(row) = rows.next().await? {
                     examined += 1;
-                    let token = row.get::<String>(0)?;
+                    let id = row.get::<String>(0)?;
                     // Expired rows come with no data (their blobs are never read).
                     if let Some(data) = row.get::<Option<Vec<u8>>>(1)? {
-                        entries.push((token.clone(), data));
+                        entries.push((id.clone(), data));
                     }
-                    last = Some(token);
+                    last = Some(id);
                 }
                 Ok::<_, libsql::Error>((examined, last))
             });
@@ -471,6 +593,26 @@ fn execute(stmt: &Statement, params: impl libsql::params::IntoParams) -> Result<
     let changed = block_on(stmt.execute(params));
     stmt.reset();
     changed.map_err(storage)
+}
+
+/// Runs a statement that returns rows (a query, or a change with RETURNING, which is done
+/// once every row is read); each row through `read`.
+fn rows<T>(
+    stmt: &Statement,
+    params: impl libsql::params::IntoParams,
+    mut read: impl FnMut(&libsql::Row) -> libsql::Result<T>,
+) -> Result<Vec<T>> {
+    stmt.reset();
+    let read = block_on(async {
+        let mut rows = stmt.query(params).await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push(read(&row)?);
+        }
+        Ok::<_, libsql::Error>(out)
+    });
+    stmt.reset();
+    read.map_err(storage)
 }
 
 fn run(stmt: &Statement) -> libsql::Result<()> {
@@ -738,6 +880,110 @@ mod tests {
         assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 300_000, more: false });
     }
 
+    /// The sessions of `host-example/tests/fixtures/sessions-0.1.db`, written by the 0.1
+    /// component (shared locking): (token, data); all expire in the year 3000.
+    const LEGACY_ACTIVE: [(&str, &[u8]); 3] = [
+        ("fixture-plain-token-1", b"hello"),
+        ("fixture-plain-token-2", b"world"),
+        ("wCt7d60kILR_wJ4Yca_HNRJBGjpKC_MzRL9OHZ_sWtE", b"created"),
+    ];
+    /// The fixture's expired session.
+    const LEGACY_EXPIRED: &str = "fixture-expired-token";
+    /// A time after the fixture was written (2027-01-15): its expired session has expired.
+    const LEGACY_NOW: u64 = 1_800_000_000_000;
+
+    fn legacy_fixture(dir: &Path) -> Config {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("host-example/tests/fixtures/sessions-0.1.db");
+        std::fs::copy(fixture, dir.join("sessions.db")).expect("copy the 0.1 fixture");
+        file_config(dir)
+    }
+
+    /// Every file of the database (main file, journal, WAL) that holds `needle`.
+    fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .expect("read dir")
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with("sessions.db"))
+            .filter(|entry| {
+                let bytes = std::fs::read(entry.path()).expect("read");
+                bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+            })
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_file_in_the_0_1_layout_is_upgraded_in_place_and_every_token_still_finds_its_session() {
+        for locking in [crate::config::Locking::Shared, crate::config::Locking::Exclusive] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let config = Config { locking, ..legacy_fixture(dir.path()) };
+            let clock = crate::testing::ManualClock::default();
+            clock.0.set(LEGACY_NOW);
+            let backend = LocalBackend::open(&config).expect("open");
+            let mut s = TestStore::with_parts(backend, &config, clock, Default::default());
+            for (token, data) in LEGACY_ACTIVE {
+                assert_eq!(s.find(token).expect("find"), Some(data.to_vec()), "{token} ({locking:?})");
+            }
+            assert_eq!(s.find(LEGACY_EXPIRED).expect("find"), None);
+            let mut ids: Vec<String> = LEGACY_ACTIVE.iter().map(|(t, _)| crate::token::id_of(t)).collect();
+            ids.sort();
+            assert_eq!(s.all().expect("all").into_iter().map(|(id, _)| id).collect::<Vec<_>>(), ids);
+            assert_eq!(s.stats().expect("stats"), SessionCounts { active: 3, expired: 1 });
+            assert!(s.set_owner(LEGACY_ACTIVE[0].0, Some("ada")).expect("owners work after the upgrade"));
+            drop(s);
+            for (token, _) in LEGACY_ACTIVE.iter().chain([&(LEGACY_EXPIRED, &b""[..])]) {
+                assert!(files_holding(dir.path(), token).is_empty(), "{token} left in a file ({locking:?})");
+            }
+        }
+    }
+
+    #[test]
+    fn no_token_reaches_the_file_its_journal_or_its_free_pages() {
+        for locking in [crate::config::Locking::Shared, crate::config::Locking::Exclusive] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let config = Config { locking, ..file_config(dir.path()) };
+            let (mut s, _) = open_with(&config);
+            let mut tokens = Vec::new();
+            for i in 0..50 {
+                let token = s.create(format!("session {i}").as_bytes(), T0 + 10_000).expect("create");
+                s.set_owner(&token, Some("ada")).expect("set_owner");
+                tokens.push(token);
+            }
+            let rotated = s.rotate(&tokens[0], T0 + 20_000).expect("rotate").expect("rotated");
+            s.delete(&tokens[1]).expect("delete");
+            s.revoke_owner("ada", Some(&rotated)).expect("revoke_owner");
+            tokens.push(rotated);
+            for token in &tokens {
+                assert!(files_holding(dir.path(), token).is_empty(), "a token in the files ({locking:?})");
+            }
+            drop(s);
+            for token in &tokens {
+                assert!(files_holding(dir.path(), token).is_empty(), "a token in the files after close ({locking:?})");
+            }
+        }
+    }
+
+    #[test]
+    fn the_owner_queries_read_the_owner_index_and_never_scan_the_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut backend = LocalBackend::open(&file_config(dir.path())).expect("open");
+        backend.find("x", 0).expect("creates the table");
+        for sql in [&backend.stmts.sql.sessions_of, &backend.stmts.sql.revoke_owner] {
+            let plan = block_on(async {
+                let mut rows = backend.conn.query(&format!("EXPLAIN QUERY PLAN {sql}"), ()).await?;
+                let mut plan = Vec::new();
+                while let Some(row) = rows.next().await? {
+                    plan.push(row.get::<String>(3)?);
+                }
+                Ok::<_, libsql::Error>(plan)
+            })
+            .expect("explain");
+            assert!(plan.iter().any(|step| step.contains("USING INDEX sessions_owner_idx")), "{sql}: {plan:?}");
+            assert!(!plan.iter().any(|step| step.starts_with("SCAN")), "{sql}: {plan:?}");
+            assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{sql}: sorted by the index: {plan:?}");
+        }
+    }
+
     #[test]
     fn listings_skip_any_number_of_expired_rows_across_chunks() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -749,10 +995,14 @@ mod tests {
             s.commit(token, token.as_bytes(), T0 + 10_000).expect("commit");
         }
         clock.0.set(T0 + 10);
-        let tokens = |entries: Vec<Entry>| entries.into_iter().map(|(t, _)| t).collect::<Vec<_>>();
-        assert_eq!(tokens(s.all().expect("all")), ["a", "b02500x", "c", "d", "e"]);
-        assert_eq!(tokens(s.page(Some("a"), 2).expect("page")), ["b02500x", "c"]);
-        assert_eq!(tokens(s.page(Some("c"), 10).expect("page")), ["d", "e"]);
-        assert_eq!(s.all().expect("all")[1].1, b"b02500x".to_vec());
+        let mut active: Vec<(String, &str)> =
+            ["a", "b02500x", "c", "d", "e"].into_iter().map(|t| (crate::token::id_of(t), t)).collect();
+        active.sort();
+        let ids: Vec<String> = active.iter().map(|(id, _)| id.clone()).collect();
+        let listed = |entries: Vec<Entry>| entries.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(listed(s.all().expect("all")), ids);
+        assert_eq!(listed(s.page(Some(&ids[0]), 2).expect("page")), ids[1..3]);
+        assert_eq!(listed(s.page(Some(&ids[2]), 10).expect("page")), ids[3..]);
+        assert_eq!(s.all().expect("all")[1].1, active[1].1.as_bytes().to_vec());
     }
 }

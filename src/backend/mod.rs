@@ -1,5 +1,6 @@
 //! Storage backends: where the rows live. The store's semantics (validation, limits,
-//! expiry rules, token drawing) sit above in `store`; a backend only runs queries.
+//! expiry rules, token drawing, hashing tokens into ids) sit above in `store`; a backend
+//! only runs queries, keyed by id (see `token::id_of`): no token ever reaches it.
 
 pub mod local;
 pub mod remote;
@@ -8,8 +9,27 @@ use std::time::Duration;
 
 use crate::error::Result;
 
-/// A stored session as listed by `all` and `page`: (token, data).
+/// A stored session as listed by `all` and `page`: (id, data).
 pub type Entry = (String, Vec<u8>);
+
+/// One session of an owner, as `sessions_of` lists it; `expiry` in ms since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: String,
+    pub owner: Option<String>,
+    pub expiry: i64,
+}
+
+/// What `rotate` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The new id took over the session; the old one is gone.
+    Rotated,
+    /// The old id names no active session: nothing changed.
+    NotActive,
+    /// The new id is already stored (a collision): nothing changed, draw another.
+    Taken,
+}
 
 /// Counts of active and expired-but-stored sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,45 +54,56 @@ pub struct SweepReport {
 /// `sweep` and the listings, whose every chunk is.
 pub trait Backend {
     /// The data of the session if its expiry is after `now`.
-    fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>>;
-    /// Insert or replace.
-    fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()>;
+    fn find(&mut self, id: &str, now: i64) -> Result<Option<Vec<u8>>>;
+    /// Insert or replace; a replaced row keeps its owner only if it was active at `now`.
+    fn upsert(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()>;
     /// Replace the data and expiry of the session if its expiry is after `now`; false
     /// (nothing written) otherwise.
-    fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool>;
-    /// Insert only if no row (active or expired) has this token; false on a collision.
-    fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool>;
-    fn delete(&mut self, token: &str) -> Result<()>;
-    /// Active sessions in token order.
+    fn update(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool>;
+    /// Insert only if no row (active or expired) has this id; false on a collision.
+    fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool>;
+    fn delete(&mut self, id: &str) -> Result<()>;
+    /// Active sessions in id order.
     fn all(&mut self, now: i64) -> Result<Vec<Entry>>;
-    /// Active sessions with token > `after`, in token order, at most `limit`.
+    /// Active sessions with id > `after`, in id order, at most `limit`.
     fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>>;
     /// Sets the expiry of an active session; false if none was active.
-    fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool>;
+    fn touch(&mut self, id: &str, expiry: i64, now: i64) -> Result<bool>;
     fn counts(&mut self, now: i64) -> Result<SessionCounts>;
     /// Deletes at most `batch` sessions with expiry <= `now`, oldest first, and says whether
     /// any expired ones remain. A backend may delete in chunks, one transaction each,
     /// sized by `budget` (see `LocalBackend::sweep`); each chunk is atomic, the call as a
     /// whole is not.
     fn sweep(&mut self, now: i64, batch: u32, budget: Option<Duration>) -> Result<SweepReport>;
+    /// Sets (or clears) the owner of an active session; false if none was active.
+    fn set_owner(&mut self, id: &str, owner: Option<&str>, now: i64) -> Result<bool>;
+    /// The owner's active sessions, soonest expiry first, through the owner index.
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>>;
+    /// Deletes every row of `owner` except `keep`'s; returns how many of them were active.
+    fn revoke_owner(&mut self, owner: &str, keep: Option<&str>, now: i64) -> Result<u64>;
+    /// Deletes the row `id`; true if it was active.
+    fn revoke(&mut self, id: &str, now: i64) -> Result<bool>;
+    /// In one transaction: the active session `old` moves to `new` with `expiry`, data and
+    /// owner kept.
+    fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation>;
 }
 
 /// Lets the component pick a backend at run time (`SessionStore<Box<dyn Backend>>`).
 impl<B: Backend + ?Sized> Backend for Box<B> {
-    fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>> {
-        (**self).find(token, now)
+    fn find(&mut self, id: &str, now: i64) -> Result<Option<Vec<u8>>> {
+        (**self).find(id, now)
     }
-    fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()> {
-        (**self).upsert(token, data, expiry)
+    fn upsert(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()> {
+        (**self).upsert(id, data, expiry, now)
     }
-    fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
-        (**self).update(token, data, expiry, now)
+    fn update(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
+        (**self).update(id, data, expiry, now)
     }
-    fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {
-        (**self).insert_new(token, data, expiry)
+    fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
+        (**self).insert_new(id, data, expiry)
     }
-    fn delete(&mut self, token: &str) -> Result<()> {
-        (**self).delete(token)
+    fn delete(&mut self, id: &str) -> Result<()> {
+        (**self).delete(id)
     }
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
         (**self).all(now)
@@ -80,13 +111,28 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>> {
         (**self).page(after, limit, now)
     }
-    fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool> {
-        (**self).touch(token, expiry, now)
+    fn touch(&mut self, id: &str, expiry: i64, now: i64) -> Result<bool> {
+        (**self).touch(id, expiry, now)
     }
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
         (**self).counts(now)
     }
     fn sweep(&mut self, now: i64, batch: u32, budget: Option<Duration>) -> Result<SweepReport> {
         (**self).sweep(now, batch, budget)
+    }
+    fn set_owner(&mut self, id: &str, owner: Option<&str>, now: i64) -> Result<bool> {
+        (**self).set_owner(id, owner, now)
+    }
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
+        (**self).sessions_of(owner, now)
+    }
+    fn revoke_owner(&mut self, owner: &str, keep: Option<&str>, now: i64) -> Result<u64> {
+        (**self).revoke_owner(owner, keep, now)
+    }
+    fn revoke(&mut self, id: &str, now: i64) -> Result<bool> {
+        (**self).revoke(id, now)
+    }
+    fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation> {
+        (**self).rotate(old, new, expiry, now)
     }
 }

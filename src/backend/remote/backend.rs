@@ -1,14 +1,15 @@
-//! [`Backend`] over a libSQL server: each method is one Hrana pipeline (one round trip).
+//! [`Backend`] over a libSQL server: each method is one Hrana pipeline (one round trip),
+//! except once per table: the upgrade of a 0.1-layout table ([`Upgrade`]).
 
 use std::time::Duration;
 
-use libsql_hrana::proto::StreamRequest;
+use libsql_hrana::proto::{PipelineRespBody, StreamRequest};
 
-use super::hrana::{self, blob, execute, int, stmt, text};
+use super::hrana::{self, blob, execute, int, opt_text, stmt, text, Answered, Upgrade};
 use super::transport::Transport;
-use crate::backend::{Backend, Entry, SessionCounts, SweepReport};
+use crate::backend::{Backend, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::schema::Sql;
 
 pub struct RemoteBackend {
@@ -32,16 +33,58 @@ impl RemoteBackend {
 }
 
 impl Server {
-    /// Runs one operation in one round trip; the first one carries the schema.
-    fn run(&mut self, sql: &Sql, op: StreamRequest) -> Result<libsql_hrana::proto::StreamResponse> {
+    /// Runs one operation in one round trip; the first one carries the schema. A table in
+    /// the 0.1 layout is upgraded first ([`Server::upgrade`]), and the operation sent again.
+    fn run(&mut self, sql: &Sql, op: impl Fn() -> StreamRequest) -> Result<libsql_hrana::proto::StreamResponse> {
         let schema = (!self.schema_sent).then(|| hrana::schema_batch(sql));
         let with_schema = schema.is_some();
-        let response = self.transport.pipeline(&hrana::pipeline(schema, op))?;
-        let result = hrana::op_response(response, with_schema);
-        if with_schema && result.is_ok() {
-            self.schema_sent = true;
+        let response = self.transport.pipeline(&hrana::pipeline(schema, op()))?;
+        let answered = hrana::op_response(response, with_schema)?;
+        self.schema_sent = true;
+        match answered {
+            Answered::Done(response) => Ok(response),
+            Answered::Legacy => {
+                self.upgrade(sql)?;
+                match hrana::op_response(self.transport.pipeline(&hrana::pipeline(None, op()))?, false)? {
+                    Answered::Done(response) => Ok(response),
+                    Answered::Legacy => Err(Error::Storage("the table is still in the 0.1 layout after its upgrade".into())),
+                }
+            }
         }
-        result
+    }
+
+    /// Upgrades a 0.1-layout table on the server: one interactive transaction (see
+    /// [`Upgrade`]), a round trip per [`hrana::UPGRADE_CHUNK`] rows. Another instance that
+    /// upgraded it first leaves nothing to do. A failure rolls back; the next call retries.
+    fn upgrade(&mut self, sql: &Sql) -> Result<()> {
+        let started = self.transport.pipeline(&Upgrade::start(sql))?;
+        let mut baton = baton_of(&started)?;
+        let outcome = (|| {
+            let results = Upgrade::results(&started)?;
+            let still_legacy = results.get(1).is_some_and(|probe| !probe.rows.is_empty());
+            if !still_legacy {
+                return Ok(false);
+            }
+            let mut chunk = Upgrade::rows(results.last().ok_or_else(|| no_answer("the first rows"))?)?;
+            while !chunk.is_empty() {
+                let rekeyed: Vec<(i64, String)> =
+                    chunk.iter().map(|(rowid, token)| (*rowid, crate::token::id_of(token))).collect();
+                let answer = self.transport.pipeline(&Upgrade::rekey(sql, baton.clone(), &rekeyed))?;
+                baton = baton_of(&answer)?;
+                let results = Upgrade::results(&answer)?;
+                chunk = Upgrade::rows(results.last().ok_or_else(|| no_answer("the next rows"))?)?;
+            }
+            Upgrade::results(&self.transport.pipeline(&Upgrade::finish(sql, baton.clone()))?)?;
+            Ok(true)
+        })();
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) => self.transport.pipeline(&Upgrade::abandon(baton)).map(drop),
+            Err(e) => {
+                let _ = self.transport.pipeline(&Upgrade::abandon(baton));
+                Err(e)
+            }
+        }
     }
 
     /// Runs the statement `text` (one of `sql`'s) with `args`.
@@ -52,30 +95,41 @@ impl Server {
         args: Vec<libsql_hrana::proto::Value>,
         want_rows: bool,
     ) -> Result<libsql_hrana::proto::StmtResult> {
-        let response = self.run(sql, execute(stmt(text, args, want_rows)))?;
+        let response = self.run(sql, || execute(stmt(text, args.iter().cloned(), want_rows)))?;
         hrana::stmt_result(response)
     }
 }
 
+/// The baton that continues an upgrade's stream.
+fn baton_of(answer: &PipelineRespBody) -> Result<String> {
+    answer.baton.clone().ok_or_else(|| no_answer("a baton to continue the upgrade"))
+}
+
+fn no_answer(what: &str) -> Error {
+    Error::Storage(format!("unexpected answer from the libSQL server: no {what}"))
+}
+
 impl Backend for RemoteBackend {
-    fn find(&mut self, token: &str, now: i64) -> Result<Option<Vec<u8>>> {
-        hrana::found_data(&self.server.exec(&self.sql, &self.sql.find, vec![text(token), int(now)], true)?)
+    fn find(&mut self, id: &str, now: i64) -> Result<Option<Vec<u8>>> {
+        hrana::found_data(&self.server.exec(&self.sql, &self.sql.find, vec![text(id), int(now)], true)?)
     }
 
-    fn upsert(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<()> {
-        self.server.exec(&self.sql, &self.sql.upsert, vec![text(token), blob(data), int(expiry)], false).map(drop)
+    fn upsert(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()> {
+        let args = vec![text(id), blob(data), int(expiry), int(now)];
+        self.server.exec(&self.sql, &self.sql.upsert, args, false).map(drop)
     }
 
-    fn update(&mut self, token: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
-        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.update, vec![text(token), blob(data), int(expiry), int(now)], false)?)
+    fn update(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
+        let args = vec![text(id), blob(data), int(expiry), int(now)];
+        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.update, args, false)?)
     }
 
-    fn insert_new(&mut self, token: &str, data: &[u8], expiry: i64) -> Result<bool> {
-        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.insert_new, vec![text(token), blob(data), int(expiry)], false)?)
+    fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
+        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.insert_new, vec![text(id), blob(data), int(expiry)], false)?)
     }
 
-    fn delete(&mut self, token: &str) -> Result<()> {
-        self.server.exec(&self.sql, &self.sql.delete, vec![text(token)], false).map(drop)
+    fn delete(&mut self, id: &str) -> Result<()> {
+        self.server.exec(&self.sql, &self.sql.delete, vec![text(id)], false).map(drop)
     }
 
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
@@ -86,8 +140,8 @@ impl Backend for RemoteBackend {
         hrana::entries(&self.server.exec(&self.sql, &self.sql.page, vec![text(after), int(now), int(i64::from(limit))], true)?)
     }
 
-    fn touch(&mut self, token: &str, expiry: i64, now: i64) -> Result<bool> {
-        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.touch, vec![text(token), int(expiry), int(now)], false)?)
+    fn touch(&mut self, id: &str, expiry: i64, now: i64) -> Result<bool> {
+        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.touch, vec![text(id), int(expiry), int(now)], false)?)
     }
 
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
@@ -97,7 +151,30 @@ impl Backend for RemoteBackend {
     /// One pipeline (one round trip) deletes the whole batch: the time budget does not
     /// apply, the server's own write lock is held only while it runs the batch.
     fn sweep(&mut self, now: i64, batch: u32, _budget: Option<Duration>) -> Result<SweepReport> {
-        let response = self.server.run(&self.sql, hrana::batch(hrana::sweep_batch(&self.sql, now, batch)))?;
+        let response = self.server.run(&self.sql, || hrana::batch(hrana::sweep_batch(&self.sql, now, batch)))?;
         hrana::sweep_report(response)
+    }
+
+    fn set_owner(&mut self, id: &str, owner: Option<&str>, now: i64) -> Result<bool> {
+        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.set_owner, vec![text(id), opt_text(owner), int(now)], false)?)
+    }
+
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
+        hrana::session_infos(&self.server.exec(&self.sql, &self.sql.sessions_of, vec![text(owner), int(now)], true)?)
+    }
+
+    fn revoke_owner(&mut self, owner: &str, keep: Option<&str>, now: i64) -> Result<u64> {
+        let args = vec![text(owner), opt_text(keep), int(now)];
+        hrana::active_deleted(&self.server.exec(&self.sql, &self.sql.revoke_owner, args, true)?)
+    }
+
+    fn revoke(&mut self, id: &str, now: i64) -> Result<bool> {
+        hrana::active_deleted(&self.server.exec(&self.sql, &self.sql.revoke, vec![text(id), int(now)], true)?).map(|n| n > 0)
+    }
+
+    /// One transactional batch, one round trip.
+    fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation> {
+        let response = self.server.run(&self.sql, || hrana::batch(hrana::rotate_batch(&self.sql, old, new, expiry, now)))?;
+        hrana::rotation(response)
     }
 }

@@ -9,7 +9,7 @@ use libsql_hrana::proto::{
     StreamResult, Value,
 };
 
-use crate::backend::{SessionCounts, SweepReport};
+use crate::backend::{Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::error::{Error, Result};
 use crate::schema::Sql;
 
@@ -28,6 +28,11 @@ pub fn blob(b: &[u8]) -> Value {
     Value::Blob { value: Bytes::copy_from_slice(b) }
 }
 
+/// Text, or NULL for none.
+pub fn opt_text(s: Option<&str>) -> Value {
+    s.map_or(Value::Null, text)
+}
+
 /// A statement with positional arguments (`?1`, `?2`, … in order).
 pub fn stmt(sql: &str, args: impl IntoIterator<Item = Value>, want_rows: bool) -> Stmt {
     let mut stmt = Stmt::new(sql, want_rows);
@@ -43,9 +48,17 @@ pub fn batch(batch: Batch) -> StreamRequest {
     StreamRequest::Batch(BatchStreamReq { batch })
 }
 
-/// The table and index DDL, each step run only if the previous succeeded.
+/// The schema batch: first the probe for the 0.1 layout (a row if the table has it), then
+/// the table and index DDL, each step run only if the previous succeeded.
 pub fn schema_batch(sql: &Sql) -> Batch {
-    [stmt(&sql.create_table, [], false), stmt(&sql.create_index, [], false)].into_iter().collect()
+    let ok = |step| Some(BatchCond::Ok { step });
+    let steps = vec![
+        BatchStep { condition: None, stmt: stmt(&sql.legacy_probe, [], true) },
+        BatchStep { condition: None, stmt: stmt(&sql.create_table, [], false) },
+        BatchStep { condition: ok(1), stmt: stmt(&sql.create_index, [], false) },
+        BatchStep { condition: ok(2), stmt: stmt(&sql.create_owner_index, [], false) },
+    ];
+    Batch { steps, replication_index: None }
 }
 
 /// A whole operation as one pipeline: the schema first (on an instance's first call),
@@ -57,22 +70,150 @@ pub fn pipeline(schema: Option<Batch>, op: StreamRequest) -> PipelineReqBody {
     PipelineReqBody { baton: None, requests }
 }
 
+/// What a pipeline built by [`pipeline`] answered.
+pub enum Answered {
+    /// The operation's response.
+    Done(StreamResponse),
+    /// The schema probe found the 0.1 layout: the table must be upgraded (see [`Upgrade`]),
+    /// then the operation sent again (its answer here is discarded: it failed, or was a
+    /// read or a sweep that reads the same on either layout).
+    Legacy,
+}
+
 /// The operation's response out of a pipeline response built by [`pipeline`]. A failed
 /// schema step or operation becomes the store's error.
-pub fn op_response(resp: PipelineRespBody, with_schema: bool) -> Result<StreamResponse> {
+pub fn op_response(resp: PipelineRespBody, with_schema: bool) -> Result<Answered> {
     let mut results = resp.results.into_iter();
     if with_schema {
         match results.next() {
-            Some(StreamResult::Ok { response: StreamResponse::Batch(b) }) => first_step_error(&b.result)?,
+            Some(StreamResult::Ok { response: StreamResponse::Batch(b) }) => {
+                let legacy = b.result.step_results.first().cloned().flatten().is_some_and(|probe| !probe.rows.is_empty());
+                if legacy {
+                    return Ok(Answered::Legacy);
+                }
+                first_step_error(&b.result)?
+            }
             Some(StreamResult::Error { error }) => return Err(map_error(error)),
             _ => return Err(protocol("no result for the schema batch")),
         }
     }
     match results.next() {
-        Some(StreamResult::Ok { response }) => Ok(response),
+        Some(StreamResult::Ok { response }) => Ok(Answered::Done(response)),
         Some(StreamResult::Error { error }) => Err(map_error(error)),
         _ => Err(protocol("no result for the operation")),
     }
+}
+
+/// Rows the 0.1-layout upgrade reads (and rewrites) per round trip.
+pub const UPGRADE_CHUNK: i64 = 2_000;
+
+/// The requests of the 0.1-layout upgrade, one interactive transaction on one stream (its
+/// baton carried from answer to request): [`Upgrade::start`] begins it and reads the first
+/// rows; [`Upgrade::rekey`] rewrites those rows' tokens as ids and reads the next ones;
+/// [`Upgrade::finish`] renames the column, adds the owner column and indexes, and commits.
+/// [`Upgrade::abandon`] rolls back. A stream the client abandons is rolled back by the
+/// server when it expires.
+pub struct Upgrade;
+
+impl Upgrade {
+    /// BEGIN IMMEDIATE, the probe (still the 0.1 layout?), the first chunk of rows.
+    pub fn start(sql: &Sql) -> PipelineReqBody {
+        let requests = vec![
+            execute(stmt("BEGIN IMMEDIATE", [], false)),
+            execute(stmt(&sql.legacy_probe, [], true)),
+            execute(stmt(&sql.legacy_rows, [int(0), int(UPGRADE_CHUNK)], true)),
+        ];
+        PipelineReqBody { baton: None, requests }
+    }
+
+    /// Rewrites each (rowid, id) and reads the chunk after the last rowid.
+    pub fn rekey(sql: &Sql, baton: String, rekeyed: &[(i64, String)]) -> PipelineReqBody {
+        let after = rekeyed.last().map_or(0, |(rowid, _)| *rowid);
+        let mut requests: Vec<StreamRequest> = rekeyed
+            .iter()
+            .map(|(rowid, id)| execute(stmt(&sql.legacy_rekey, [int(*rowid), text(id)], false)))
+            .collect();
+        requests.push(execute(stmt(&sql.legacy_rows, [int(after), int(UPGRADE_CHUNK)], true)));
+        PipelineReqBody { baton: Some(baton), requests }
+    }
+
+    /// The layout change and the DDL, COMMIT, and the end of the stream.
+    pub fn finish(sql: &Sql, baton: String) -> PipelineReqBody {
+        let mut requests: Vec<StreamRequest> = sql
+            .legacy_upgrade
+            .split("; ")
+            .chain([sql.create_table.as_str(), &sql.create_index, &sql.create_owner_index, "COMMIT"])
+            .map(|text| execute(stmt(text, [], false)))
+            .collect();
+        requests.push(StreamRequest::Close(CloseStreamReq {}));
+        PipelineReqBody { baton: Some(baton), requests }
+    }
+
+    /// ROLLBACK and the end of the stream.
+    pub fn abandon(baton: String) -> PipelineReqBody {
+        let requests = vec![execute(stmt("ROLLBACK", [], false)), StreamRequest::Close(CloseStreamReq {})];
+        PipelineReqBody { baton: Some(baton), requests }
+    }
+
+    /// Every result of an upgrade request, in order, as statement results; the first
+    /// failed one is the error.
+    pub fn results(resp: &PipelineRespBody) -> Result<Vec<StmtResult>> {
+        resp.results
+            .iter()
+            .filter_map(|result| match result {
+                StreamResult::Ok { response: StreamResponse::Execute(e) } => Some(Ok(e.result.clone())),
+                StreamResult::Ok { .. } => None,
+                StreamResult::Error { error } => Some(Err(map_error(error.clone()))),
+                StreamResult::None => Some(Err(protocol("an upgrade step did not run"))),
+            })
+            .collect()
+    }
+
+    /// The (rowid, token) rows of a chunk read.
+    pub fn rows(result: &StmtResult) -> Result<Vec<(i64, String)>> {
+        result
+            .rows
+            .iter()
+            .map(|row| match row.values.as_slice() {
+                [Value::Integer { value }, token] => Ok((*value, as_text(token)?)),
+                _ => Err(protocol("expected (rowid, token) rows")),
+            })
+            .collect()
+    }
+}
+
+/// Rotate as one transaction: BEGIN IMMEDIATE; copy the active session under the new id;
+/// drop the old row if the copy inserted one; is the old one still active (a collision)?;
+/// COMMIT — and ROLLBACK if anything before COMMIT failed.
+pub fn rotate_batch(sql: &Sql, old: &str, new: &str, expiry: i64, now: i64) -> Batch {
+    let ok = |step| Some(BatchCond::Ok { step });
+    let steps = vec![
+        BatchStep { condition: None, stmt: stmt("BEGIN IMMEDIATE", [], false) },
+        BatchStep { condition: ok(0), stmt: stmt(&sql.rotate_copy, [text(new), text(old), int(expiry), int(now)], false) },
+        BatchStep { condition: ok(1), stmt: stmt(&sql.rotate_drop, [text(old)], false) },
+        BatchStep { condition: ok(2), stmt: stmt(&sql.is_active, [text(old), int(now)], true) },
+        BatchStep { condition: ok(3), stmt: stmt("COMMIT", [], false) },
+        BatchStep {
+            condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: 4 }) }),
+            stmt: stmt("ROLLBACK", [], false),
+        },
+    ];
+    Batch { steps, replication_index: None }
+}
+
+/// What a [`rotate_batch`] did; an error if it did not commit.
+pub fn rotation(resp: StreamResponse) -> Result<Rotation> {
+    let StreamResponse::Batch(b) = resp else {
+        return Err(protocol("expected a batch result"));
+    };
+    // The ROLLBACK step (5) fails harmlessly when the transaction committed.
+    let result = BatchResult { step_errors: b.result.step_errors.iter().take(5).cloned().collect(), ..b.result };
+    first_step_error(&result)?;
+    let step = |i: usize| result.step_results.get(i).cloned().flatten().ok_or_else(|| protocol("a rotate step did not run"));
+    if changed_one(&step(1)?)? {
+        return Ok(Rotation::Rotated);
+    }
+    Ok(if first_int(&step(3)?)? != 0 { Rotation::Taken } else { Rotation::NotActive })
 }
 
 /// The result of an `execute` operation.
@@ -177,16 +318,45 @@ pub fn as_text(value: &Value) -> Result<String> {
     }
 }
 
-/// Rows of (token, data) pairs.
+/// Rows of (id, data) pairs.
 pub fn entries(result: &StmtResult) -> Result<Vec<(String, Vec<u8>)>> {
     result
         .rows
         .iter()
         .map(|row| match row.values.as_slice() {
-            [token, data, ..] => Ok((as_text(token)?, as_blob(data)?)),
-            _ => Err(protocol("expected (token, data) rows")),
+            [id, data, ..] => Ok((as_text(id)?, as_blob(data)?)),
+            _ => Err(protocol("expected (id, data) rows")),
         })
         .collect()
+}
+
+/// Rows of (id, owner or NULL, expiry).
+pub fn session_infos(result: &StmtResult) -> Result<Vec<SessionInfo>> {
+    result
+        .rows
+        .iter()
+        .map(|row| match row.values.as_slice() {
+            [id, owner, Value::Integer { value: expiry }] => Ok(SessionInfo {
+                id: as_text(id)?,
+                owner: match owner {
+                    Value::Null => None,
+                    owner => Some(as_text(owner)?),
+                },
+                expiry: *expiry,
+            }),
+            _ => Err(protocol("expected (id, owner, expiry) rows")),
+        })
+        .collect()
+}
+
+/// How many rows a `DELETE … RETURNING expiry > now` deleted that were active: one
+/// integer (0 or 1) per deleted row.
+pub fn active_deleted(result: &StmtResult) -> Result<u64> {
+    result.rows.iter().try_fold(0, |active, row| match row.values.as_slice() {
+        [Value::Integer { value: 1 }] => Ok(active + 1),
+        [Value::Integer { value: 0 }] => Ok(active),
+        _ => Err(protocol("expected one 0-or-1 per deleted row")),
+    })
 }
 
 /// A server-reported SQL error: busy/locked/read-only/auth mean "not now", the rest
@@ -238,7 +408,8 @@ mod tests {
             {"type":"ok","response":{"type":"execute","result":{"cols":[],"rows":[[{"type":"text","value":"a"},{"type":"blob","base64":"aGk"}]],"affected_row_count":0,"last_insert_rowid":null}}},
             {"type":"ok","response":{"type":"close"}}]}"#,
         );
-        let result = stmt_result(op_response(resp, false).expect("ok")).expect("execute");
+        let Answered::Done(response) = op_response(resp, false).expect("ok") else { panic!("not legacy") };
+        let result = stmt_result(response).expect("execute");
         assert_eq!(entries(&result).expect("rows"), vec![("a".to_owned(), b"hi".to_vec())]);
     }
 
@@ -246,7 +417,7 @@ mod tests {
     fn a_failed_schema_step_is_a_storage_error() {
         let resp = parse(
             r#"{"baton":null,"base_url":null,"results":[
-            {"type":"ok","response":{"type":"batch","result":{"step_results":[null],"step_errors":[{"message":"table x may not be created","code":"SQLITE_ERROR"}]}}},
+            {"type":"ok","response":{"type":"batch","result":{"step_results":[{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null},null],"step_errors":[null,{"message":"table x may not be created","code":"SQLITE_ERROR"}]}}},
             {"type":"error","error":{"message":"not run","code":"X"}}]}"#,
         );
         assert!(matches!(op_response(resp, true), Err(Error::Storage(m)) if m.contains("may not be created")));
