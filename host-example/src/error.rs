@@ -8,6 +8,10 @@ pub enum StoreError {
     /// Token empty, longer than 256 bytes, or containing whitespace/control characters.
     #[error("invalid token: {0}")]
     InvalidToken(String),
+    /// An owner or a session id that is empty, longer than 256 bytes, or contains control
+    /// characters; says which and why. Nothing was changed.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// Session data larger than the configured limit (bytes).
     #[error("session data exceeds the limit of {0} bytes")]
     TooLarge(u64),

@@ -15,7 +15,7 @@
 //! | [`HostClock`] | the wall clock the guest reads (Unix milliseconds), adjustable in tests |
 //! | [`StoreError`], [`LoadError`] | what a call or a set-up step can fail with, typed |
 //! | [`lockrecovery`] | the host's half of the component's lock protocol: owner files, dead-lock recovery |
-//! | [`SessionManager`] | cookies and the session record over a store; logout and renewal are final |
+//! | [`SessionManager`] | cookies and the session record over a store; logout and renewal are final; login, devices, logout everywhere |
 //! | [`Sweeper`], [`Schedule`] | sweeps on a timer or a cron expression |
 //! | [`server`] | (feature `server`) the demo's HTTP routes over a [`SessionManager`] |
 //!
@@ -55,5 +55,5 @@ pub use http_pool::PoolSettings;
 pub use options::StoreOptions;
 pub use runtime::Runtime;
 pub use scheduler::{Schedule, Sweeper};
-pub use session::{SessionConfig, SessionManager};
-pub use store::{ComponentStore, SessionCounts, SweepReport};
+pub use session::{LoginError, SessionConfig, SessionManager};
+pub use store::{ComponentStore, SessionCounts, SessionInfo, SweepReport};

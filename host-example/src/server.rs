@@ -1,12 +1,16 @@
 //! The demo HTTP server: `/put` and `/get`, plus `/renew` and `/destroy`, each wrapped in
-//! load-then-save of the session (scs's `LoadAndSave`).
+//! load-then-save of the session (scs's `LoadAndSave`); and the logged-in user's routes,
+//! `/login?user=NAME`, `/devices` (JSON list of the user's sessions) and
+//! `/logout-everywhere` (ends the user's other sessions), as `session_core` specifies them.
 //!
-//! Status codes: 200 done; 400 a token the store refuses; 409 the session ended (a
-//! concurrent logout or renewal) while the request ran, nothing stored, cookie cleared;
-//! 413 session data over the store's limit; 503 with `Retry-After: 1` the store is
-//! unavailable (retrying works); 500 anything else. Bodies are fixed texts
-//! ([`session_core::Failure`]): the store's own message, which may name paths, lock
-//! holders or server URLs, goes to the log only.
+//! Status codes: 200 done; 400 a token the store refuses, a `/login` without `user`, or a
+//! user name the store refuses (the session was still rotated: the cookie carries the new
+//! token); 401 `/devices` or `/logout-everywhere` on a session that is not logged in; 409
+//! the session ended (a concurrent logout or renewal) while the request ran, nothing
+//! stored, cookie cleared; 413 session data over the store's limit; 503 with
+//! `Retry-After: 1` the store is unavailable (retrying works); 500 anything else. Bodies
+//! are fixed texts ([`session_core::Failure`]): the store's own message, which may name
+//! paths, lock holders or server URLs, goes to the log only.
 
 use std::future::Future;
 
@@ -17,10 +21,10 @@ use axum::routing::any;
 use axum::Router;
 use serde::Deserialize;
 
-use session_core::{redact_credentials, Failure};
+use session_core::{devices_json, redact_credentials, revoked_json, Answer, Failure, JSON_CONTENT_TYPE};
 
 use crate::error::StoreError;
-use crate::session::{Saved, Session, SessionManager};
+use crate::session::{LoginError, Saved, Session, SessionManager};
 
 /// The value `/put` stores when no `message` is given.
 pub const DEFAULT_MESSAGE: &str = "Hello from a session!";
@@ -32,6 +36,9 @@ pub fn router(manager: SessionManager) -> Router {
         .route("/get", any(get))
         .route("/renew", any(renew))
         .route("/destroy", any(destroy))
+        .route("/login", any(login))
+        .route("/devices", any(devices))
+        .route("/logout-everywhere", any(logout_everywhere))
         .with_state(manager)
 }
 
@@ -79,6 +86,58 @@ async fn destroy(State(m): State<SessionManager>, headers: HeaderMap) -> Respons
     .await
 }
 
+#[derive(Deserialize)]
+struct LoginParams {
+    user: Option<String>,
+}
+
+async fn login(State(m): State<SessionManager>, headers: HeaderMap, Query(p): Query<LoginParams>) -> Response {
+    let Some(user) = p.user else { return answer(&m, Failure::MissingUser) };
+    let session = match m.load(cookie_header(&headers)).await {
+        Ok(session) => session,
+        Err(e) => return store_failure(&m, "/login", &e),
+    };
+    match m.login(&session, &user).await {
+        Ok(outcome) => with_cookie(&m, "/login", reply(&m, outcome.answer()), &outcome.saved()),
+        Err(LoginError { error, saved }) => with_cookie(&m, "/login", store_failure(&m, "/login", &error), &saved),
+    }
+}
+
+async fn devices(State(m): State<SessionManager>, headers: HeaderMap) -> Response {
+    let session = match m.load(cookie_header(&headers)).await {
+        Ok(session) => session,
+        Err(e) => return store_failure(&m, "/devices", &e),
+    };
+    match m.devices(&session).await {
+        Ok(Some(listed)) => {
+            let body = devices_json(listed.iter().map(|s| (s.id.as_str(), s.expiry)));
+            save_then(&m, "/devices", session, json(body)).await
+        }
+        Ok(None) => answer(&m, Failure::NotLoggedIn),
+        Err(e) => store_failure(&m, "/devices", &e),
+    }
+}
+
+async fn logout_everywhere(State(m): State<SessionManager>, headers: HeaderMap) -> Response {
+    let session = match m.load(cookie_header(&headers)).await {
+        Ok(session) => session,
+        Err(e) => return store_failure(&m, "/logout-everywhere", &e),
+    };
+    match m.logout_everywhere(&session).await {
+        Ok(Some(revoked)) => save_then(&m, "/logout-everywhere", session, json(revoked_json(revoked))).await,
+        Ok(None) => answer(&m, Failure::NotLoggedIn),
+        Err(e) => store_failure(&m, "/logout-everywhere", &e),
+    }
+}
+
+fn cookie_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
+}
+
+fn json(body: String) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE))], body).into_response()
+}
+
 /// Load, run the handler, save. A store failure becomes an error status with a generic
 /// body (the detail goes to the log), never a panic.
 async fn with_session(
@@ -87,12 +146,16 @@ async fn with_session(
     headers: &HeaderMap,
     handler: impl FnOnce(&mut Session) -> String,
 ) -> Response {
-    let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
-    let mut session = match m.load(cookie).await {
+    let mut session = match m.load(cookie_header(headers)).await {
         Ok(session) => session,
         Err(e) => return store_failure(m, route, &e),
     };
     let body = handler(&mut session);
+    save_then(m, route, session, body.into_response()).await
+}
+
+/// Saves the session, then answers `response` with the cookie the save calls for.
+async fn save_then(m: &SessionManager, route: &'static str, session: Session, response: Response) -> Response {
     let saved = match m.save(session).await {
         Ok(saved) => saved,
         Err(e) => return store_failure(m, route, &e),
@@ -101,9 +164,17 @@ async fn with_session(
         tracing::debug!(route, "the session ended while the request ran; nothing was stored");
         return answer(m, Failure::SessionEnded);
     }
-    match m.set_cookie(&saved).map(|c| HeaderValue::from_str(&c)) {
-        None => body.into_response(),
-        Some(Ok(value)) => ([(header::SET_COOKIE, value)], body).into_response(),
+    with_cookie(m, route, response, &saved)
+}
+
+/// `response` with the `Set-Cookie` that tells the client what `saved` did, if any.
+fn with_cookie(m: &SessionManager, route: &'static str, mut response: Response, saved: &Saved) -> Response {
+    match m.set_cookie(saved).map(|c| HeaderValue::from_str(&c)) {
+        None => response,
+        Some(Ok(value)) => {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+            response
+        }
         Some(Err(_)) => {
             tracing::error!(route, "the session cookie is not a valid header value: check the cookie name");
             answer(m, Failure::Internal)
@@ -116,6 +187,7 @@ fn store_failure(m: &SessionManager, route: &'static str, e: &StoreError) -> Res
     let failure = match e {
         StoreError::TooLarge(limit) => Failure::TooLarge { limit: *limit },
         StoreError::InvalidToken(_) => Failure::InvalidToken,
+        StoreError::InvalidInput(_) => Failure::InvalidInput,
         e if e.is_unavailable() => Failure::Unavailable,
         _ => Failure::Internal,
     };
@@ -129,7 +201,10 @@ fn store_failure(m: &SessionManager, route: &'static str, e: &StoreError) -> Res
 }
 
 fn answer(m: &SessionManager, failure: Failure) -> Response {
-    let answer = failure.answer();
+    reply(m, failure.answer())
+}
+
+fn reply(m: &SessionManager, answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, answer.body).into_response();
     let headers = response.headers_mut();

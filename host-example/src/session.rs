@@ -6,15 +6,29 @@
 //! Logout and renewal are final: an existing session is saved with the store's `update`,
 //! which never re-creates a session that a concurrent `/destroy` or `/renew` ended; such a
 //! save stores nothing and reports [`Saved::EndedMeanwhile`].
+//!
+//! A logged-in session holds the user's name as its `user` value and is owned by that name
+//! in the store ([`SessionManager::login`]); the user's sessions can be listed
+//! ([`SessionManager::devices`]) and all but this one ended
+//! ([`SessionManager::logout_everywhere`]). The contract is `session_core`'s.
 
 use std::time::Duration;
 
-use session_core::{CookieSpec, Plan, DEFAULT_COOKIE_NAME};
-pub use session_core::{Saved, Session};
+use session_core::{CookieSpec, Login, NewToken, Plan, DEFAULT_COOKIE_NAME};
+pub use session_core::{LoginOutcome, Saved, Session};
 
 use crate::clock::HostClock;
 use crate::error::StoreError;
-use crate::store::ComponentStore;
+use crate::store::{ComponentStore, SessionInfo};
+
+/// A login the store failed, with what the client's cookie must become: the new token if
+/// one was obtained before the failure (the request's old token is then dead), else
+/// [`Saved::Unchanged`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginError {
+    pub error: StoreError,
+    pub saved: Saved,
+}
 
 /// Cookie settings and lifetimes.
 #[derive(Debug, Clone)]
@@ -95,6 +109,60 @@ impl SessionManager {
             }
         };
         Ok(saved)
+    }
+
+    /// Logs `session` in as `user`: rotates its token (or creates a fresh session when it
+    /// has none or it ended), makes `user` the new token's owner, then stores the session's
+    /// values with `user` under it, in that order (see `session_core::Login`): the request's
+    /// token never gets the owner or the user value. A name the store refuses is
+    /// [`LoginOutcome::NameRefused`], the session rotated and anonymous.
+    pub async fn login(&self, session: &Session, user: &str) -> Result<LoginOutcome, LoginError> {
+        let now = self.clock.now_ms();
+        let login = Login::plan(session, user, now, self.config.idle_timeout, self.config.lifetime);
+        let failed = |error| LoginError { error, saved: Saved::Unchanged };
+        let rotated = match login.rotation() {
+            Some((token, expiry)) => self.store.rotate(token, expiry).await.map_err(failed)?,
+            None => None,
+        };
+        let new = match rotated {
+            Some(token) => NewToken::Rotated(token),
+            None => {
+                let (data, expiry) = login.creation();
+                NewToken::Created(self.store.create(data, expiry).await.map_err(failed)?)
+            }
+        };
+        let token = new.token().to_owned();
+        let expiry = login.expiry(&new);
+        let failed = |error| LoginError { error, saved: Saved::Live { token: token.clone(), expiry } };
+        match self.store.set_owner(&token, Some(login.user())).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(LoginOutcome::EndedMeanwhile),
+            Err(StoreError::InvalidInput(_)) => return Ok(LoginOutcome::NameRefused { token, expiry }),
+            Err(e) => return Err(failed(e)),
+        }
+        let (data, expiry) = login.update(&new);
+        match self.store.update(&token, data, expiry).await.map_err(failed)? {
+            true => Ok(LoginOutcome::LoggedIn { token, expiry }),
+            false => Ok(LoginOutcome::EndedMeanwhile),
+        }
+    }
+
+    /// The active sessions of the session's user, soonest expiry first; `None` if the
+    /// session is not logged in.
+    pub async fn devices(&self, session: &Session) -> Result<Option<Vec<SessionInfo>>, StoreError> {
+        match session.user() {
+            Some(user) => self.store.sessions_of(user).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends every other session of the session's user (this one stays) and returns how
+    /// many ended; `None` if the session is not logged in.
+    pub async fn logout_everywhere(&self, session: &Session) -> Result<Option<u64>, StoreError> {
+        match session.user() {
+            Some(user) => self.store.revoke_owner(user, session.token()).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The `Set-Cookie` value that tells the client what `saved` did, if any.

@@ -42,6 +42,17 @@ use crate::runtime::{HostState, Runtime, EPOCH_TICK};
 /// The component's own answer types, as its crate defines them.
 pub use libsqlstore::backend::{SessionCounts, SweepReport};
 
+/// One session of an owner, as [`ComponentStore::sessions_of`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The session's id: base64url (no padding) of the SHA-256 of its token, 43 characters.
+    /// It names the session for [`ComponentStore::revoke`]; it is not a token.
+    pub id: String,
+    pub owner: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub expiry: u64,
+}
+
 /// A handle on one session database. Clones share the same instance.
 #[derive(Clone)]
 pub struct ComponentStore {
@@ -123,7 +134,8 @@ impl ComponentStore {
         .await
     }
 
-    /// Every active session as (token, data).
+    /// Every active session as (id, data), in id order. Ids (base64url of the SHA-256 of
+    /// the token, 43 characters), not tokens: the store keeps no token.
     pub async fn all(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.call(|mut live| async move {
             let answer = live.bindings.edge_sessions_store().call_all(&mut live.store).await;
@@ -132,7 +144,7 @@ impl ComponentStore {
         .await
     }
 
-    /// Active sessions in token order after `after`, at most `limit`.
+    /// Active sessions as (id, data) in id order after the id `after`, at most `limit`.
     pub async fn page(&self, after: Option<&str>, limit: u32) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.call(|mut live| async move {
             let answer = live.bindings.edge_sessions_store().call_page(&mut live.store, after, limit).await;
@@ -155,6 +167,64 @@ impl ComponentStore {
         let data = &data;
         self.call(|mut live| async move {
             let answer = live.bindings.edge_sessions_store().call_create(&mut live.store, &data, expiry).await;
+            (live, answer)
+        })
+        .await
+    }
+
+    /// Sets (with `Some`) or clears (`None`) the owner of an active session, e.g. the user
+    /// at login; false, and nothing changed, if `token` names no active session (unknown or
+    /// expired). An owner that is empty, over 256 bytes or holds control characters is
+    /// `StoreError::InvalidInput`.
+    pub async fn set_owner(&self, token: &str, owner: Option<&str>) -> Result<bool, StoreError> {
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_set_owner(&mut live.store, token, owner).await;
+            (live, answer)
+        })
+        .await
+    }
+
+    /// The active sessions of `owner` ("your devices"), soonest expiry first; read through
+    /// the owner index, never a table scan. A malformed owner is `StoreError::InvalidInput`.
+    pub async fn sessions_of(&self, owner: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let listed: Vec<wit_store::SessionInfo> = self
+            .call(|mut live| async move {
+                let answer = live.bindings.edge_sessions_store().call_sessions_of(&mut live.store, owner).await;
+                (live, answer)
+            })
+            .await?;
+        Ok(listed.into_iter().map(|s| SessionInfo { id: s.id, owner: s.owner, expiry: s.expiry }).collect())
+    }
+
+    /// Deletes every session of `owner` ("log out everywhere") except the one whose token
+    /// is `keep` (this device), if that one is the owner's; returns how many active sessions
+    /// were deleted. Sessions of other owners are never touched, whatever `keep` names.
+    pub async fn revoke_owner(&self, owner: &str, keep: Option<&str>) -> Result<u64, StoreError> {
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_revoke_owner(&mut live.store, owner, keep).await;
+            (live, answer)
+        })
+        .await
+    }
+
+    /// Deletes the session with this id (as [`ComponentStore::all`], [`ComponentStore::page`]
+    /// and [`ComponentStore::sessions_of`] list it); true if it was active. A malformed id is
+    /// `StoreError::InvalidInput`.
+    pub async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_revoke(&mut live.store, id).await;
+            (live, answer)
+        })
+        .await
+    }
+
+    /// In one transaction: a fresh token (drawn as by [`ComponentStore::create`]) takes over
+    /// the data and owner of the active session `token`, with the new `expiry`, and `token`
+    /// stops existing. `None`, and nothing created or deleted, if `token` names no active
+    /// session. Use it when privileges change (login), against session fixation.
+    pub async fn rotate(&self, token: &str, expiry: u64) -> Result<Option<String>, StoreError> {
+        self.call(|mut live| async move {
+            let answer = live.bindings.edge_sessions_store().call_rotate(&mut live.store, token, expiry).await;
             (live, answer)
         })
         .await
@@ -367,6 +437,7 @@ impl From<WitError> for StoreError {
     fn from(e: WitError) -> StoreError {
         match e {
             WitError::InvalidToken(m) => StoreError::InvalidToken(m),
+            WitError::InvalidInput(m) => StoreError::InvalidInput(m),
             WitError::TooLarge(limit) => StoreError::TooLarge(limit),
             WitError::InvalidConfig(m) => StoreError::InvalidConfig(m),
             WitError::Unavailable(m) => StoreError::Unavailable(m),

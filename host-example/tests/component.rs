@@ -89,8 +89,8 @@ conformance!(
 #[test]
 fn the_component_exports_the_session_interfaces() {
     let exports = runtime().exports();
-    assert!(exports.contains(&"edge:sessions/store@0.1.1".to_owned()), "{exports:?}");
-    assert!(exports.contains(&"edge:sessions/sweeper@0.1.1".to_owned()), "{exports:?}");
+    assert!(exports.contains(&"edge:sessions/store@0.2.0".to_owned()), "{exports:?}");
+    assert!(exports.contains(&"edge:sessions/sweeper@0.2.0".to_owned()), "{exports:?}");
 }
 
 async fn commit_find_delete_round_trip(backend: Backend) {

@@ -300,3 +300,111 @@ fn a_malformed_setting_refuses_to_start_naming_it() {
     assert!(!ok);
     assert!(stderr.contains("invalid cron expression"), "{stderr}");
 }
+
+/// GET `path` with `client`; (status, new session token if one was set, body).
+async fn call(client: &reqwest::Client, url: &str) -> (StatusCode, Option<String>, String) {
+    let response = client.get(url).send().await.expect("request");
+    let (status, token) = (response.status(), session_cookie(&response));
+    (status, token, response.text().await.expect("body"))
+}
+
+/// GET `path` as the holder of `token`, without a cookie jar.
+async fn call_as(token: &str, url: &str) -> (StatusCode, Option<String>, String) {
+    let response = reqwest::Client::new().get(url).header("cookie", format!("session={token}")).send().await.expect("request");
+    let (status, token) = (response.status(), session_cookie(&response));
+    (status, token, response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn login_rotates_the_token_the_old_one_dies_and_the_values_stay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let client = client();
+    let (_, old, _) = call(&client, &server.url("/put?message=kept")).await;
+    let old = old.expect("a session cookie");
+    let (status, new, body) = call(&client, &server.url("/login?user=alice")).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "logged in\n"));
+    let new = new.expect("the login sets a new cookie");
+    assert_ne!(new, old);
+    assert_eq!(text(&client, &server.url("/get")).await, (StatusCode::OK, "kept".into()), "/get still sees the values");
+    assert_eq!(call_as(&old, &server.url("/get")).await.2, "", "the pre-login token is dead");
+    assert_eq!(call_as(&old, &server.url("/devices")).await.0, StatusCode::UNAUTHORIZED);
+    let fresh = common::client();
+    let (status, token, _) = call(&fresh, &server.url("/login?user=bob")).await;
+    assert_eq!((status, token.map(|t| t.len())), (StatusCode::OK, Some(43)), "a login without a session creates one");
+}
+
+#[tokio::test]
+async fn devices_lists_every_login_of_the_user_by_id_as_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let (laptop, phone, other) = (client(), client(), client());
+    let a = call(&laptop, &server.url("/login?user=alice")).await.1.expect("cookie");
+    let b = call(&phone, &server.url("/login?user=alice")).await.1.expect("cookie");
+    call(&other, &server.url("/login?user=bob")).await;
+    let response = laptop.get(server.url("/devices")).send().await.expect("devices");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
+    let listed: serde_json::Value = serde_json::from_str(&response.text().await.expect("body")).expect("json");
+    let sessions = listed["sessions"].as_array().expect("a sessions array");
+    let mut ids: Vec<&str> = sessions.iter().map(|s| s["id"].as_str().expect("an id")).collect();
+    ids.sort();
+    let mut expected = vec![common::id_of(&a), common::id_of(&b)];
+    expected.sort();
+    assert_eq!(ids, expected, "both devices, by id, never by token");
+    assert!(sessions.iter().all(|s| s["expiry"].as_u64().is_some()));
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_the_other_devices_and_keeps_this_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let (laptop, phone, other) = (client(), client(), client());
+    call(&laptop, &server.url("/put?message=here")).await;
+    call(&laptop, &server.url("/login?user=alice")).await;
+    call(&phone, &server.url("/login?user=alice")).await;
+    call(&other, &server.url("/login?user=bob")).await;
+    let response = laptop.get(server.url("/logout-everywhere")).send().await.expect("logout everywhere");
+    assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
+    assert_eq!((response.status(), response.text().await.expect("body")), (StatusCode::OK, r#"{"revoked":1}"#.to_owned()));
+    assert_eq!(text(&phone, &server.url("/devices")).await.0, StatusCode::UNAUTHORIZED, "the other device is logged out");
+    assert_eq!(text(&laptop, &server.url("/get")).await.1, "here", "this device is not");
+    let (_, body) = text(&laptop, &server.url("/devices")).await;
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).expect("json")["sessions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(text(&other, &server.url("/devices")).await.0, StatusCode::OK, "another user is untouched");
+}
+
+#[tokio::test]
+async fn a_name_the_store_refuses_is_400_and_the_session_is_still_rotated_anonymous() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let refused = session_core::Failure::InvalidInput.answer().body;
+    let long = "n".repeat(257);
+    for name in ["", "ali%0Ace", "ali%00ce", long.as_str()] {
+        let jar = client();
+        let old = call(&jar, &server.url("/put?message=mine")).await.1.expect("cookie");
+        let (status, new, body) = call(&jar, &server.url(&format!("/login?user={name}"))).await;
+        assert_eq!((status, body.as_str()), (StatusCode::BAD_REQUEST, refused.as_str()), "{name:?}");
+        let new = new.expect("the cookie carries the rotated token");
+        assert_ne!(new, old);
+        assert_eq!(call_as(&old, &server.url("/get")).await.2, "", "the old token is dead");
+        assert_eq!(text(&jar, &server.url("/get")).await.1, "mine", "nothing in the session was lost");
+        assert_eq!(text(&jar, &server.url("/devices")).await.0, StatusCode::UNAUTHORIZED, "still anonymous");
+    }
+    let (status, token, body) = call(&client(), &server.url("/login")).await;
+    assert_eq!((status, token, body), (StatusCode::BAD_REQUEST, None, session_core::Failure::MissingUser.answer().body));
+}
+
+#[tokio::test]
+async fn devices_and_logout_everywhere_need_a_login() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let client = client();
+    for path in ["/devices", "/logout-everywhere"] {
+        assert_eq!(text(&client, &server.url(path)).await, (StatusCode::UNAUTHORIZED, "not logged in\n".into()), "{path} fresh");
+    }
+    call(&client, &server.url("/put?message=anonymous")).await;
+    for path in ["/devices", "/logout-everywhere"] {
+        assert_eq!(text(&client, &server.url(path)).await, (StatusCode::UNAUTHORIZED, "not logged in\n".into()), "{path}");
+    }
+}

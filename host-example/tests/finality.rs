@@ -185,7 +185,7 @@ impl Stored {
         .expect("ms");
         let mut rows = self
             .conn
-            .query("SELECT data FROM sessions WHERE token = ?1 AND expiry > ?2", libsql::params![token, now])
+            .query("SELECT data FROM sessions WHERE id = ?1 AND expiry > ?2", libsql::params![common::id_of(token), now])
             .await
             .expect("select");
         let row = rows.next().await.expect("row")?;

@@ -11,6 +11,13 @@ pub const RETRY_AFTER_S: u32 = 1;
 pub enum Failure {
     /// The store refused a token (400).
     InvalidToken,
+    /// The store refused an owner (the user name at `/login`, or the one a session holds)
+    /// as empty, over 256 bytes or holding control characters (400); nothing was changed.
+    InvalidInput,
+    /// `/login` without a `user` parameter (400).
+    MissingUser,
+    /// A route for a logged-in user, on a session without a user (401).
+    NotLoggedIn,
     /// The session data is over the store's limit, in bytes (413); nothing was stored.
     TooLarge { limit: u64 },
     /// The session ended while this request ran (a concurrent logout or renewal): nothing
@@ -38,6 +45,11 @@ impl Failure {
     pub fn answer(self) -> Answer {
         let (status, body) = match self {
             Failure::InvalidToken => (400, "invalid session token\n".to_owned()),
+            Failure::InvalidInput => {
+                (400, "invalid user name: use 1 to 256 bytes without control characters\n".to_owned())
+            }
+            Failure::MissingUser => (400, "missing the user parameter: /login?user=NAME\n".to_owned()),
+            Failure::NotLoggedIn => (401, "not logged in\n".to_owned()),
             Failure::TooLarge { limit } => {
                 (413, format!("session data is larger than the store's limit of {limit} bytes; nothing was stored\n"))
             }
@@ -64,6 +76,9 @@ mod tests {
     fn each_failure_has_its_status() {
         let statuses: Vec<u16> = [
             Failure::InvalidToken,
+            Failure::InvalidInput,
+            Failure::MissingUser,
+            Failure::NotLoggedIn,
             Failure::TooLarge { limit: 256 },
             Failure::SessionEnded,
             Failure::Unavailable,
@@ -72,7 +87,7 @@ mod tests {
         .into_iter()
         .map(|f| f.answer().status)
         .collect();
-        assert_eq!(statuses, [400, 413, 409, 503, 500]);
+        assert_eq!(statuses, [400, 400, 400, 401, 413, 409, 503, 500]);
     }
 
     #[test]

@@ -116,6 +116,25 @@ impl Session {
         self.record.values.get(key)
     }
 
+    /// The logged-in user: the string value of [`USER_KEY`](crate::USER_KEY), if any.
+    pub fn user(&self) -> Option<&str> {
+        self.get(crate::USER_KEY).and_then(Value::as_str)
+    }
+
+    /// The expiry a save of this session at `now_ms` writes: its deadline, or sooner with an
+    /// idle timeout (never past the deadline).
+    pub fn expiry(&self, now_ms: u64, idle_timeout: Option<Duration>) -> u64 {
+        match idle_timeout {
+            Some(idle) => self.record.deadline.min(offset(now_ms, idle)),
+            None => self.record.deadline,
+        }
+    }
+
+    /// The session's record (deadline and values).
+    pub(crate) fn record(&self) -> &Record {
+        &self.record
+    }
+
     /// Sets a value (a destroyed session stays destroyed).
     pub fn put(&mut self, key: &str, value: impl Into<Value>) {
         if self.status == Status::Destroyed {
@@ -146,10 +165,7 @@ impl Session {
     /// long ends (its expiry slides with each request, never past the deadline); `None` =
     /// only the absolute deadline applies.
     pub fn plan(self, now_ms: u64, idle_timeout: Option<Duration>) -> Plan {
-        let expiry = match idle_timeout {
-            Some(idle) => self.record.deadline.min(offset(now_ms, idle)),
-            None => self.record.deadline,
-        };
+        let expiry = self.expiry(now_ms, idle_timeout);
         match (self.status, self.token) {
             (Status::Unmodified, Some(token)) if idle_timeout.is_some() => Plan::Touch { token, expiry },
             (Status::Unmodified | Status::Destroyed, None) | (Status::Unmodified, Some(_)) => Plan::Nothing,

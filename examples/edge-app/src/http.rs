@@ -47,10 +47,14 @@ impl Request {
     }
 }
 
-/// A plain-text response.
+/// The content type of [`Response::text`].
+const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+
+/// A response: plain text unless built with [`Response::json`].
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    pub content_type: &'static str,
     pub body: String,
     pub headers: Vec<(String, String)>,
 }
@@ -59,8 +63,17 @@ impl Response {
     pub fn text(status: u16, body: impl Into<String>) -> Response {
         Response {
             status,
+            content_type: TEXT_PLAIN,
             body: body.into(),
             headers: Vec::new(),
+        }
+    }
+
+    /// A 200 response with a JSON body.
+    pub fn json(body: String) -> Response {
+        Response {
+            content_type: session_core::JSON_CONTENT_TYPE,
+            ..Response::text(200, body)
         }
     }
 
@@ -76,7 +89,7 @@ pub fn send(response: Response, out: ResponseOutparam) {
     let mut fields: Vec<(String, Vec<u8>)> = vec![
         (
             "content-type".to_owned(),
-            b"text/plain; charset=utf-8".to_vec(),
+            response.content_type.as_bytes().to_vec(),
         ),
         (
             "content-length".to_owned(),

@@ -1,5 +1,6 @@
 //! An HTTP app for edge runtimes: a `wasi:http/incoming-handler` that serves `/put`,
-//! `/get`, `/renew` and `/destroy` with a session cookie, and keeps the sessions in the
+//! `/get`, `/renew` and `/destroy` with a session cookie, plus the logged-in user's
+//! `/login?user=NAME`, `/devices` and `/logout-everywhere`, and keeps the sessions in the
 //! `edge:sessions/store` interface it imports.
 //!
 //! The import is satisfied by composing this component with the libsqlstore session-store
@@ -18,7 +19,7 @@ mod session;
 /// Bindings for the imported session store; the WIT is the repository's own `wit/`.
 mod bindings {
     wit_bindgen::generate!({
-        inline: "package edge:app; world app { import edge:sessions/store@0.1.1; }",
+        inline: "package edge:app; world app { import edge:sessions/store@0.2.0; }",
         path: "../../wit",
         world: "edge:app/app",
         generate_all,

@@ -1,8 +1,14 @@
 //! The routes: each loads the session, acts on it, and saves it (load-and-save per
 //! request, as edge hosts run one instance per request).
 //!
-//! Status codes: 200 done; 400 a token the store refuses on save; 409 the session ended (a
-//! concurrent logout or renewal) while the request ran: nothing stored, cookie cleared;
+//! `/login?user=NAME`, `/devices` and `/logout-everywhere` follow `session-core`'s contract
+//! for the logged-in user (the same answers as host-example's).
+//!
+//! Status codes: 200 done; 400 a token the store refuses on save, a `/login` without
+//! `user`, or a user name the store refuses (the session was still rotated: the cookie
+//! carries the new token); 401 `/devices` or `/logout-everywhere` when not logged in; 409
+//! the session ended (a concurrent logout or renewal) while the request ran: nothing
+//! stored, cookie cleared;
 //! 413 session data over the store's limit; 503 (with `Retry-After`) the database is
 //! unavailable, e.g. locked by another instance for the whole busy timeout: the client may
 //! simply retry; 500 anything else (a misconfiguration included); 404 an unknown path.
@@ -44,34 +50,101 @@ pub fn respond(request: &Request) -> Response {
             s.destroy();
             "destroyed\n".to_owned()
         }),
+        "/login" => match request.query_param("user") {
+            Some(user) => login(request, &user),
+            None => answer(Failure::MissingUser),
+        },
+        "/devices" => for_user(request, session::devices),
+        "/logout-everywhere" => for_user(request, session::logout_everywhere),
         _ => Response::text(
             404,
-            "not found; the routes are /put?message=TEXT, /get, /renew and /destroy\n",
+            "not found; the routes are /put?message=TEXT, /get, /renew, /destroy, \
+             /login?user=NAME, /devices and /logout-everywhere\n",
         ),
+    }
+}
+
+fn login(request: &Request, user: &str) -> Response {
+    let route = request.path.as_str();
+    let Some(lifetime) = lifetime(route) else {
+        return answer(Failure::Internal);
+    };
+    let session = match session::load(request.cookie.as_deref(), lifetime) {
+        Ok(session) => session,
+        Err(e) => return store_failure(route, &e),
+    };
+    match session::login(&session, user, lifetime) {
+        Ok(outcome) => {
+            let answer = outcome.answer();
+            let response = Response::text(answer.status, answer.body);
+            with_cookie(response, &outcome.saved())
+        }
+        Err(session::LoginError { error, saved }) => {
+            with_cookie(store_failure(route, &error), &saved)
+        }
+    }
+}
+
+/// A route of the logged-in user: `act` answers the JSON body, or none when the session
+/// is not logged in (401). The session is then saved as every route saves it.
+fn for_user(
+    request: &Request,
+    act: impl FnOnce(&Session) -> Result<Option<String>, StoreError>,
+) -> Response {
+    let route = request.path.as_str();
+    let Some(lifetime) = lifetime(route) else {
+        return answer(Failure::Internal);
+    };
+    let session = match session::load(request.cookie.as_deref(), lifetime) {
+        Ok(session) => session,
+        Err(e) => return store_failure(route, &e),
+    };
+    let body = match act(&session) {
+        Ok(Some(body)) => body,
+        Ok(None) => return answer(Failure::NotLoggedIn),
+        Err(e) => return store_failure(route, &e),
+    };
+    save_then(route, session, Response::json(body))
+}
+
+/// The configured lifetime; a malformed setting is logged (the caller answers 500).
+fn lifetime(route: &str) -> Option<std::time::Duration> {
+    match config::lifetime() {
+        Ok(lifetime) => Some(lifetime),
+        Err(message) => {
+            log(route, 500, &format!("misconfigured: {message}"));
+            None
+        }
     }
 }
 
 fn with_session(request: &Request, handler: impl FnOnce(&mut Session) -> String) -> Response {
     let route = request.path.as_str();
-    let lifetime = match config::lifetime() {
-        Ok(lifetime) => lifetime,
-        Err(message) => {
-            log(route, 500, &format!("misconfigured: {message}"));
-            return answer(Failure::Internal);
-        }
+    let Some(lifetime) = lifetime(route) else {
+        return answer(Failure::Internal);
     };
     let mut session = match session::load(request.cookie.as_deref(), lifetime) {
         Ok(session) => session,
         Err(e) => return store_failure(route, &e),
     };
     let body = handler(&mut session);
+    save_then(route, session, Response::text(200, body))
+}
+
+/// Saves the session, then answers `response` with the cookie the save calls for.
+fn save_then(route: &str, session: Session, response: Response) -> Response {
     match session::save(session) {
         Ok(Saved::EndedMeanwhile) => answer(Failure::SessionEnded),
-        Ok(saved) => match session::cookie().set_cookie(&saved, session::now_ms()) {
-            Some(set_cookie) => Response::text(200, body).with_header("set-cookie", set_cookie),
-            None => Response::text(200, body),
-        },
+        Ok(saved) => with_cookie(response, &saved),
         Err(e) => store_failure(route, &e),
+    }
+}
+
+/// `response` with the `Set-Cookie` that tells the client what `saved` did, if any.
+fn with_cookie(response: Response, saved: &Saved) -> Response {
+    match session::cookie().set_cookie(saved, session::now_ms()) {
+        Some(set_cookie) => response.with_header("set-cookie", set_cookie),
+        None => response,
     }
 }
 
@@ -79,6 +152,7 @@ fn with_session(request: &Request, handler: impl FnOnce(&mut Session) -> String)
 fn store_failure(route: &str, e: &StoreError) -> Response {
     let failure = match e {
         StoreError::InvalidToken(_) => Failure::InvalidToken,
+        StoreError::InvalidInput(_) => Failure::InvalidInput,
         StoreError::TooLarge(limit) => Failure::TooLarge { limit: *limit },
         StoreError::Unavailable(_) => Failure::Unavailable,
         StoreError::InvalidConfig(_) | StoreError::Storage(_) => Failure::Internal,
@@ -87,7 +161,9 @@ fn store_failure(route: &str, e: &StoreError) -> Response {
         StoreError::Unavailable(m) => format!("unavailable: {m}"),
         StoreError::InvalidConfig(m) => format!("invalid-config: {m}"),
         StoreError::Storage(m) => format!("storage: {m}"),
-        StoreError::InvalidToken(_) | StoreError::TooLarge(_) => return answer(failure),
+        StoreError::InvalidToken(_) | StoreError::InvalidInput(_) | StoreError::TooLarge(_) => {
+            return answer(failure)
+        }
     };
     log(route, failure.answer().status, &detail);
     answer(failure)

@@ -7,10 +7,13 @@
 //! starts a fresh one, and saving it draws a new token (`create`), so a client cannot pick
 //! its own token (no session fixation). An existing session is saved with `update`, which
 //! never re-creates a session that a concurrent `/destroy` or `/renew` ended.
+//!
+//! A logged-in session holds `user` and is owned by that name in the store (`login`); the
+//! contract of the three routes on it is `session-core`'s.
 
 use std::time::Duration;
 
-use session_core::{CookieSpec, Plan, Saved, Session};
+use session_core::{CookieSpec, Login, LoginOutcome, NewToken, Plan, Saved, Session};
 
 use crate::bindings::edge::sessions::store;
 use crate::bindings::edge::sessions::types::Error as StoreError;
@@ -68,6 +71,82 @@ pub fn save(session: Session) -> Result<Saved, StoreError> {
             Saved::Ended
         }
     })
+}
+
+/// A login the store failed, with what the client's cookie must become: the new token if
+/// one was obtained before the failure (the old one is then dead), else `Saved::Unchanged`.
+pub struct LoginError {
+    pub error: StoreError,
+    pub saved: Saved,
+}
+
+/// Logs `session` in as `user` (see `session_core::Login` for the calls, in order): rotate
+/// (or create when there is nothing to rotate), set the owner, then store the values with
+/// the user. The request's token never gets the owner or the user value.
+pub fn login(
+    session: &Session,
+    user: &str,
+    lifetime: Duration,
+) -> Result<LoginOutcome, LoginError> {
+    let login = Login::plan(session, user, now_ms(), None, lifetime);
+    let failed = |error| LoginError {
+        error,
+        saved: Saved::Unchanged,
+    };
+    let rotated = match login.rotation() {
+        Some((token, expiry)) => store::rotate(token, expiry).map_err(failed)?,
+        None => None,
+    };
+    let new = match rotated {
+        Some(token) => NewToken::Rotated(token),
+        None => {
+            let (data, expiry) = login.creation();
+            NewToken::Created(store::create(&data, expiry).map_err(failed)?)
+        }
+    };
+    let token = new.token().to_owned();
+    let expiry = login.expiry(&new);
+    let failed = |error| LoginError {
+        error,
+        saved: Saved::Live {
+            token: token.clone(),
+            expiry,
+        },
+    };
+    match store::set_owner(&token, Some(login.user())) {
+        Ok(true) => {}
+        Ok(false) => return Ok(LoginOutcome::EndedMeanwhile),
+        Err(StoreError::InvalidInput(_)) => return Ok(LoginOutcome::NameRefused { token, expiry }),
+        Err(e) => return Err(failed(e)),
+    }
+    let (data, expiry) = login.update(&new);
+    Ok(
+        match store::update(&token, &data, expiry).map_err(failed)? {
+            true => LoginOutcome::LoggedIn { token, expiry },
+            false => LoginOutcome::EndedMeanwhile,
+        },
+    )
+}
+
+/// The `/devices` body for the session's user; `None` if not logged in.
+pub fn devices(session: &Session) -> Result<Option<String>, StoreError> {
+    let Some(user) = session.user() else {
+        return Ok(None);
+    };
+    let listed = store::sessions_of(user)?;
+    Ok(Some(session_core::devices_json(
+        listed.iter().map(|s| (s.id.as_str(), s.expiry)),
+    )))
+}
+
+/// Ends every other session of the session's user; the `/logout-everywhere` body, or
+/// `None` if not logged in.
+pub fn logout_everywhere(session: &Session) -> Result<Option<String>, StoreError> {
+    let Some(user) = session.user() else {
+        return Ok(None);
+    };
+    let revoked = store::revoke_owner(user, session.token())?;
+    Ok(Some(session_core::revoked_json(revoked)))
 }
 
 /// Wall-clock time in ms since the epoch, from `wasi:clocks/wall-clock` (the host's clock,

@@ -1,6 +1,8 @@
 """Fixtures for the edge-app tests: the composed component under a real `wasmtime serve`
 (started through serve.sh), HTTP over loopback, and SQLite's own integrity check."""
 
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -25,6 +27,11 @@ STORE = os.environ.get("LIBSQLSTORE_COMPONENT") or os.path.join(
 UNAVAILABLE = "session store unavailable; try again shortly\n"
 INTERNAL = "internal error in the session store; the server log has the details\n"
 ENDED = "the session ended while this request ran; nothing was stored\n"
+# The fixed bodies of session-core's logged-in routes.
+LOGGED_IN = "logged in\n"
+NOT_LOGGED_IN = "not logged in\n"
+INVALID_NAME = "invalid user name: use 1 to 256 bytes without control characters\n"
+MISSING_USER = "missing the user parameter: /login?user=NAME\n"
 TOKEN = re.compile(r"^session=([A-Za-z0-9_-]{43}); Path=/; Max-Age=\d+; HttpOnly; SameSite=Lax$")
 
 
@@ -189,11 +196,16 @@ def session_count(db_path):
         db.close()
 
 
+def id_of(token):
+    """The id the store keeps for `token`: base64url (no padding) of its SHA-256."""
+    return base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).decode().rstrip("=")
+
+
 def stored_message(db_path, token, now_ms):
     """The message of the active session `token` in the file, or None."""
     db = _read_only(db_path)
     try:
-        row = db.execute("SELECT data FROM sessions WHERE token = ? AND expiry > ?", (token, now_ms)).fetchone()
+        row = db.execute("SELECT data FROM sessions WHERE id = ? AND expiry > ?", (id_of(token), now_ms)).fetchone()
     finally:
         db.close()
     return None if row is None else json.loads(bytes(row[0]).decode())["values"].get("message")

@@ -50,7 +50,7 @@ def seed_expired(data, count):
     try:
         with db:
             db.executemany(
-                "INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)",
+                "INSERT INTO sessions (id, data, expiry) VALUES (?, ?, ?)",
                 (("expired-%035d" % i,
                   json.dumps({"deadline": past - i, "values": {"message": "expired"}}).encode(),
                   past - i) for i in range(count)))

@@ -3,14 +3,17 @@ component instance per request, sessions in a preopened directory, and its fault
 and oversized cookies, a database locked by another instance, 32 concurrent clients, a
 sweep while requests are served, logouts and renewals racing saves, secrets in settings)."""
 
+import json
 import os
 import subprocess
 import time
 import unittest
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
-from edge import (ENDED, INTERNAL, STORE, UNAVAILABLE, Server, compose, integrity_check, put_get_clients,
-                  session_count, stored_message, temp_dir)
+from edge import (ENDED, INTERNAL, INVALID_NAME, LOGGED_IN, MISSING_USER, NOT_LOGGED_IN, STORE, UNAVAILABLE,
+                  Server, compose, id_of, integrity_check, put_get_clients, session_count, stored_message,
+                  temp_dir)
 
 
 def setUpModule():
@@ -70,6 +73,73 @@ class Routes(unittest.TestCase):
 
     def test_unknown_paths_are_404(self):
         self.assertEqual(self.server.request("/nope")[0], 404)
+
+
+class LoggedIn(unittest.TestCase):
+    """/login?user=NAME, /devices and /logout-everywhere, as session-core specifies them."""
+
+    def setUp(self):
+        self.data = temp_dir(self)
+        self.server = Server(self.data)
+        self.addCleanup(self.server.stop)
+
+    def login(self, user, token=None):
+        return self.server.request("/login?user=" + urllib.parse.quote(user), token=token)
+
+    def test_login_rotates_the_token_the_old_one_dies_and_the_values_stay(self):
+        old = self.server.put("kept")[3]
+        status, body, _, new = self.login("alice", token=old)
+        self.assertEqual((status, body), (200, LOGGED_IN))
+        self.assertIsNotNone(new)
+        self.assertNotEqual(new, old)
+        self.assertEqual(self.server.request("/get", token=new)[1], "kept")
+        self.assertEqual(self.server.request("/get", token=old)[1], "", "the pre-login token is dead")
+        self.assertEqual(self.server.request("/devices", token=old)[0], 401)
+        status, _, _, fresh = self.login("bob")
+        self.assertEqual(status, 200)
+        self.assertIsNotNone(fresh, "a login without a session creates one")
+
+    def test_devices_lists_both_logins_of_a_user_by_id(self):
+        laptop = self.login("alice")[3]
+        phone = self.login("alice")[3]
+        self.login("bob")
+        status, body, headers, _ = self.server.request("/devices", token=laptop)
+        self.assertEqual((status, headers["content-type"]), (200, "application/json"))
+        sessions = json.loads(body)["sessions"]
+        self.assertEqual(sorted(s["id"] for s in sessions), sorted([id_of(laptop), id_of(phone)]))
+        self.assertEqual([s["expiry"] for s in sessions], sorted(s["expiry"] for s in sessions))
+
+    def test_logout_everywhere_ends_the_other_devices_and_keeps_this_one(self):
+        laptop = self.server.put("here")[3]
+        laptop = self.login("alice", token=laptop)[3]
+        phone = self.login("alice")[3]
+        other = self.login("bob")[3]
+        status, body, headers, _ = self.server.request("/logout-everywhere", token=laptop)
+        self.assertEqual((status, body, headers["content-type"]), (200, '{"revoked":1}', "application/json"))
+        self.assertEqual(self.server.request("/devices", token=phone)[:2], (401, NOT_LOGGED_IN))
+        self.assertEqual(self.server.request("/get", token=laptop)[1], "here")
+        self.assertEqual(len(json.loads(self.server.request("/devices", token=laptop)[1])["sessions"]), 1)
+        self.assertEqual(self.server.request("/devices", token=other)[0], 200, "another user is untouched")
+
+    def test_a_refused_name_is_400_and_the_session_is_still_rotated_anonymous(self):
+        for name in ["", "ali\nce", "ali\0ce", "n" * 257]:
+            old = self.server.put("mine")[3]
+            status, body, _, new = self.login(name, token=old)
+            self.assertEqual((status, body), (400, INVALID_NAME), repr(name))
+            self.assertIsNotNone(new, "the cookie carries the rotated token")
+            self.assertNotEqual(new, old)
+            self.assertEqual(self.server.request("/get", token=old)[1], "")
+            self.assertEqual(self.server.request("/get", token=new)[1], "mine")
+            self.assertEqual(self.server.request("/devices", token=new)[0], 401, "still anonymous")
+        status, body, headers, _ = self.server.request("/login")
+        self.assertEqual((status, body), (400, MISSING_USER))
+        self.assertNotIn("set-cookie", headers)
+
+    def test_devices_and_logout_everywhere_need_a_login(self):
+        anonymous = self.server.put("x")[3]
+        for path in ["/devices", "/logout-everywhere"]:
+            self.assertEqual(self.server.request(path)[:2], (401, NOT_LOGGED_IN), path)
+            self.assertEqual(self.server.request(path, token=anonymous)[:2], (401, NOT_LOGGED_IN), path)
 
 
 class Limits(unittest.TestCase):

@@ -18,7 +18,7 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from edge import ROOT, STORE, UNAVAILABLE, Server, compose, put_get_clients
+from edge import ROOT, STORE, UNAVAILABLE, Server, compose, id_of, put_get_clients
 from sqld import Sqld, mint_auth
 
 NODE_DIR = os.path.join(ROOT, "examples", "node")
@@ -82,7 +82,7 @@ class Persistence(unittest.TestCase):
             self.assertEqual(status, 200)
             self.assertNotEqual(token, forged)
             self.assertEqual(server.request("/get", token=forged)[1], "")
-        self.assertEqual(self.sqld.query("SELECT count(*) FROM sessions WHERE token = '%s'" % forged), [["0"]])
+        self.assertEqual(self.sqld.query("SELECT count(*) FROM sessions WHERE id = '%s'" % id_of(forged)), [["0"]])
 
 
 class Load(unittest.TestCase):

@@ -155,7 +155,7 @@ pub async fn seed_expired(dir: &Path, count: usize) {
     assert!(ok, "{stderr}");
     let conn = native(&dir.join("sessions.db")).await;
     conn.execute("BEGIN", ()).await.expect("begin");
-    let insert = conn.prepare("INSERT INTO sessions (token, data, expiry) VALUES (?1, x'00', 1)").await.expect("prepare");
+    let insert = conn.prepare("INSERT INTO sessions (id, data, expiry) VALUES (?1, x'00', 1)").await.expect("prepare");
     for i in 0..count {
         insert.execute([format!("expired{i:08}")]).await.expect("insert");
         insert.reset();
@@ -163,3 +163,29 @@ pub async fn seed_expired(dir: &Path, count: usize) {
     conn.execute("COMMIT", ()).await.expect("commit");
 }
 
+
+/// The id the store keeps for `token`: base64url (no padding) of its SHA-256, computed here
+/// from the outside of the component.
+pub fn id_of(token: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// Every byte of the database file and of its journal or WAL, if any: what a leaked copy of
+/// the data directory would hold.
+pub fn database_bytes(db: &Path) -> Vec<u8> {
+    let name = db.file_name().and_then(|n| n.to_str()).expect("a file name").to_owned();
+    let mut bytes = Vec::new();
+    for suffix in ["", "-journal", "-wal"] {
+        if let Ok(read) = std::fs::read(db.with_file_name(format!("{name}{suffix}"))) {
+            bytes.extend(read);
+        }
+    }
+    bytes
+}
+
+/// True if `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
