@@ -5,6 +5,8 @@
 //! `./dev test` builds the component and installs sqld first.
 
 mod common;
+#[path = "common/conformance.rs"]
+mod conformance;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -14,11 +16,8 @@ use host_example::lockrecovery::OwnerFile;
 use libsqlstore::lockfile::{self, LockLine, Mode};
 use host_example::{HostClock, Runtime, SessionCounts, ComponentStore, StoreError, StoreOptions, SweepReport};
 
+use conformance::{conformance, open, Backend, Fixture};
 use common::runtime;
-
-fn open(options: StoreOptions) -> ComponentStore {
-    ComponentStore::open(runtime(), options).expect("store opens")
-}
 
 fn in_dir(dir: &Path) -> StoreOptions {
     StoreOptions::in_dir(dir)
@@ -29,51 +28,6 @@ fn now_ms(clock: &HostClock) -> u64 {
 }
 
 const HOUR: u64 = 3_600_000;
-
-/// Which backend a conformance test runs against.
-#[derive(Clone, Copy)]
-enum Backend {
-    File,
-    Sqld,
-}
-
-/// A database of the chosen backend, and options that reach it.
-struct Fixture {
-    dir: tempfile::TempDir,
-    sqld: Option<Sqld>,
-}
-
-impl Fixture {
-    fn new(backend: Backend) -> Fixture {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let sqld = match backend {
-            Backend::File => None,
-            Backend::Sqld => Some(Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)")),
-        };
-        Fixture { dir, sqld }
-    }
-
-    /// Options for a new instance on this fixture's database.
-    fn options(&self) -> StoreOptions {
-        let options = in_dir(self.dir.path());
-        match &self.sqld {
-            Some(sqld) => options.env("SESSIONS_DATABASE", sqld.url()),
-            None => options,
-        }
-    }
-}
-
-/// Runs each listed `async fn(Backend)` once per backend, as separately named tests.
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod file_backend {
-            $( #[tokio::test] async fn $test() { super::$test(super::Backend::File).await } )*
-        }
-        mod sqld_backend {
-            $( #[tokio::test] async fn $test() { super::$test(super::Backend::Sqld).await } )*
-        }
-    };
-}
 
 conformance!(
     commit_find_delete_round_trip,

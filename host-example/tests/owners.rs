@@ -3,59 +3,28 @@
 //! written by the 0.1 component, interrupted or not.
 
 mod common;
+#[path = "common/conformance.rs"]
+mod conformance;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use conformance::{conformance, open, Backend, Fixture};
 use common::sqld::Sqld;
-use common::{contains, database_bytes, id_of, runtime};
+use common::{contains, database_bytes, id_of};
 use host_example::{ComponentStore, HostClock, SessionCounts, StoreError, StoreOptions};
 
 const HOUR: u64 = 3_600_000;
 
-#[derive(Clone, Copy)]
-enum Backend {
-    File,
-    Sqld,
-}
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    sqld: Option<Sqld>,
-}
-
-impl Fixture {
-    fn new(backend: Backend) -> Fixture {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let sqld = match backend {
-            Backend::File => None,
-            Backend::Sqld => Some(Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)")),
-        };
-        Fixture { dir, sqld }
-    }
-
-    fn options(&self) -> StoreOptions {
-        let options = StoreOptions::in_dir(self.dir.path());
-        match &self.sqld {
-            Some(sqld) => options.env("SESSIONS_DATABASE", sqld.url()),
-            None => options,
-        }
-    }
-}
-
-fn open(options: StoreOptions) -> ComponentStore {
-    ComponentStore::open(runtime(), options).expect("store opens")
-}
-
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod file_backend {
-            $( #[tokio::test] async fn $test() { super::$test(super::Backend::File).await } )*
-        }
-        mod sqld_backend {
-            $( #[tokio::test] async fn $test() { super::$test(super::Backend::Sqld).await } )*
-        }
-    };
+/// A store on a fresh database of `backend`, the clock it reads, and the clock's time. Keep
+/// the fixture alive as long as the store: it owns the database.
+fn opened(backend: Backend) -> (Fixture, ComponentStore, HostClock, u64) {
+    let fixture = Fixture::new(backend);
+    let options = fixture.options();
+    let clock = options.clock.clone();
+    let store = open(options);
+    let now = clock.now_ms();
+    (fixture, store, clock, now)
 }
 
 conformance!(
@@ -70,11 +39,7 @@ conformance!(
 );
 
 async fn set_owner_answers_whether_the_session_is_active_and_none_clears_it(backend: Backend) {
-    let fixture = Fixture::new(backend);
-    let options = fixture.options();
-    let clock = options.clock.clone();
-    let store = open(options);
-    let now = clock.now_ms();
+    let (_fixture, store, clock, now) = opened(backend);
     let token = store.create(b"a".to_vec(), now + HOUR).await.expect("create");
     assert!(store.set_owner(&token, Some("alice")).await.expect("set-owner"));
     assert_eq!(store.sessions_of("alice").await.expect("sessions-of").len(), 1);
@@ -88,11 +53,7 @@ async fn set_owner_answers_whether_the_session_is_active_and_none_clears_it(back
 }
 
 async fn sessions_of_lists_only_active_sessions_soonest_expiry_first(backend: Backend) {
-    let fixture = Fixture::new(backend);
-    let options = fixture.options();
-    let clock = options.clock.clone();
-    let store = open(options);
-    let now = clock.now_ms();
+    let (_fixture, store, clock, now) = opened(backend);
     let mut owned = Vec::new();
     for offset in [3 * HOUR, HOUR, 2 * HOUR] {
         let token = store.create(b"x".to_vec(), now + offset).await.expect("create");
@@ -168,11 +129,7 @@ async fn revoke_deletes_by_listed_id(backend: Backend) {
 }
 
 async fn rotate_moves_data_and_owner_to_a_fresh_token_and_the_old_one_dies(backend: Backend) {
-    let fixture = Fixture::new(backend);
-    let options = fixture.options();
-    let clock = options.clock.clone();
-    let store = open(options);
-    let now = clock.now_ms();
+    let (_fixture, store, _clock, now) = opened(backend);
     let old = store.create(b"precious".to_vec(), now + HOUR).await.expect("create");
     assert!(store.set_owner(&old, Some("alice")).await.expect("set-owner"));
     let new = store.rotate(&old, now + 2 * HOUR).await.expect("rotate").expect("a new token");
@@ -188,11 +145,7 @@ async fn rotate_moves_data_and_owner_to_a_fresh_token_and_the_old_one_dies(backe
 }
 
 async fn rotate_of_an_expired_or_unknown_token_is_none_and_creates_nothing(backend: Backend) {
-    let fixture = Fixture::new(backend);
-    let options = fixture.options();
-    let clock = options.clock.clone();
-    let store = open(options);
-    let now = clock.now_ms();
+    let (_fixture, store, clock, now) = opened(backend);
     let expiring = store.create(b"x".to_vec(), now + 1000).await.expect("create");
     clock.advance(Duration::from_secs(2));
     let before = store.stats().await.expect("stats");

@@ -66,12 +66,9 @@ pub fn respond(request: &Request) -> Response {
 
 fn login(request: &Request, user: &str) -> Response {
     let route = request.path.as_str();
-    let Some(lifetime) = lifetime(route) else {
-        return answer(Failure::Internal);
-    };
-    let session = match session::load(request.cookie.as_deref(), lifetime) {
-        Ok(session) => session,
-        Err(e) => return store_failure(route, &e),
+    let (session, lifetime) = match loaded(request) {
+        Ok(loaded) => loaded,
+        Err(failed) => return failed,
     };
     match session::login(&session, user, lifetime) {
         Ok(outcome) => {
@@ -92,12 +89,9 @@ fn for_user(
     act: impl FnOnce(&Session) -> Result<Option<String>, StoreError>,
 ) -> Response {
     let route = request.path.as_str();
-    let Some(lifetime) = lifetime(route) else {
-        return answer(Failure::Internal);
-    };
-    let session = match session::load(request.cookie.as_deref(), lifetime) {
-        Ok(session) => session,
-        Err(e) => return store_failure(route, &e),
+    let session = match loaded(request) {
+        Ok((session, _)) => session,
+        Err(failed) => return failed,
     };
     let body = match act(&session) {
         Ok(Some(body)) => body,
@@ -118,17 +112,21 @@ fn lifetime(route: &str) -> Option<std::time::Duration> {
     }
 }
 
-fn with_session(request: &Request, handler: impl FnOnce(&mut Session) -> String) -> Response {
+/// The request's session and the configured lifetime, or the answer to why not.
+fn loaded(request: &Request) -> Result<(Session, std::time::Duration), Response> {
     let route = request.path.as_str();
-    let Some(lifetime) = lifetime(route) else {
-        return answer(Failure::Internal);
-    };
-    let mut session = match session::load(request.cookie.as_deref(), lifetime) {
-        Ok(session) => session,
-        Err(e) => return store_failure(route, &e),
+    let lifetime = lifetime(route).ok_or_else(|| answer(Failure::Internal))?;
+    let session = session::load(request.cookie.as_deref(), lifetime).map_err(|e| store_failure(route, &e))?;
+    Ok((session, lifetime))
+}
+
+fn with_session(request: &Request, handler: impl FnOnce(&mut Session) -> String) -> Response {
+    let mut session = match loaded(request) {
+        Ok((session, _)) => session,
+        Err(failed) => return failed,
     };
     let body = handler(&mut session);
-    save_then(route, session, Response::text(200, body))
+    save_then(request.path.as_str(), session, Response::text(200, body))
 }
 
 /// Saves the session, then answers `response` with the cookie the save calls for.
