@@ -96,10 +96,7 @@ impl StoreGuest for Component {
 
     fn sessions_of(owner: String) -> Result<Vec<SessionInfo>, WitError> {
         let infos = with_store(|s| s.sessions_of(&owner))?;
-        Ok(infos
-            .into_iter()
-            .map(|i| SessionInfo { id: i.id, owner: i.owner, expiry: u64::try_from(i.expiry).unwrap_or(0) })
-            .collect())
+        Ok(infos.into_iter().map(|i| SessionInfo { id: i.id, owner: i.owner, expiry: i.expiry }).collect())
     }
 
     fn revoke_owner(owner: String, keep: Option<String>) -> Result<u64, WitError> {

@@ -426,7 +426,7 @@ mod tests {
         let info = s.sessions_of("ada").expect("sessions_of");
         assert_eq!(info.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), [token::id_of("soon"), token::id_of("late")]);
         assert_eq!(info[0].owner.as_deref(), Some("ada"));
-        assert_eq!(info[0].expiry, (T0 + 2000) as i64);
+        assert_eq!(info[0].expiry, T0 + 2000);
         assert!(s.set_owner("soon", None).expect("clear"));
         assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("late")]);
         assert!(owners_sessions(&mut s, "nobody").is_empty());

@@ -166,7 +166,7 @@ impl Server {
     pub fn sidecar(&self) -> Option<(&'static str, u32)> {
         match self.sidecar.as_ref()? {
             Sidecar::Redis { child, .. } => Some(("redis-server", child.id())),
-            Sidecar::Sqld(s) => Some(("sqld", s.pid())),
+            Sidecar::Sqld(s) => Some(("sqld", s.pid()?)),
         }
     }
 

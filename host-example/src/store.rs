@@ -40,18 +40,7 @@ use crate::options::{StoreOptions, GUEST_DATA_DIR};
 use crate::runtime::{HostState, Runtime, EPOCH_TICK};
 
 /// The component's own answer types, as its crate defines them.
-pub use libsqlstore::backend::{SessionCounts, SweepReport};
-
-/// One session of an owner, as [`ComponentStore::sessions_of`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// The session's id: base64url (no padding) of the SHA-256 of its token, 43 characters.
-    /// It names the session for [`ComponentStore::revoke`]; it is not a token.
-    pub id: String,
-    pub owner: Option<String>,
-    /// Milliseconds since the Unix epoch.
-    pub expiry: u64,
-}
+pub use libsqlstore::backend::{SessionCounts, SessionInfo, SweepReport};
 
 /// A handle on one session database. Clones share the same instance.
 #[derive(Clone)]

@@ -219,12 +219,9 @@ fn fixture_db() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sessions-0.1.db")
 }
 
-#[tokio::test]
-async fn a_file_written_by_the_0_1_component_is_upgraded_and_keeps_no_token() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("sessions.db");
-    std::fs::copy(fixture_db(), &db).expect("copy the fixture");
-    let store = open(StoreOptions::in_dir(dir.path()).env("SESSIONS_LOCKING", "shared"));
+/// Every active session of the 0.1 fixture finds its data by its token, the expired one
+/// nothing, and `all()` lists the active ones' ids.
+async fn assert_the_fixture_sessions_are_findable(store: &ComponentStore) {
     for (token, data) in FIXTURE_ACTIVE {
         assert_eq!(store.find(token).await.expect("find").as_deref(), Some(data), "{token}");
     }
@@ -233,6 +230,15 @@ async fn a_file_written_by_the_0_1_component_is_upgraded_and_keeps_no_token() {
     ids.sort();
     let listed: Vec<String> = store.all().await.expect("all").into_iter().map(|(id, _)| id).collect();
     assert_eq!(listed, ids);
+}
+
+#[tokio::test]
+async fn a_file_written_by_the_0_1_component_is_upgraded_and_keeps_no_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("sessions.db");
+    std::fs::copy(fixture_db(), &db).expect("copy the fixture");
+    let store = open(StoreOptions::in_dir(dir.path()).env("SESSIONS_LOCKING", "shared"));
+    assert_the_fixture_sessions_are_findable(&store).await;
     store.close().await;
     let bytes = database_bytes(&db);
     for token in FIXTURE_ACTIVE.iter().map(|(t, _)| *t).chain([FIXTURE_EXPIRED]) {
@@ -260,14 +266,7 @@ async fn a_0_1_table_on_sqld_is_upgraded_and_every_session_stays_findable() {
     .await
     .expect("write the 0.1 table");
     let store = open(StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", sqld.url()));
-    for (token, data) in FIXTURE_ACTIVE {
-        assert_eq!(store.find(token).await.expect("find").as_deref(), Some(data), "{token}");
-    }
-    assert_eq!(store.find(FIXTURE_EXPIRED).await.expect("find"), None);
-    let mut ids: Vec<String> = FIXTURE_ACTIVE.iter().map(|(t, _)| id_of(t)).collect();
-    ids.sort();
-    let listed: Vec<String> = store.all().await.expect("all").into_iter().map(|(id, _)| id).collect();
-    assert_eq!(listed, ids);
+    assert_the_fixture_sessions_are_findable(&store).await;
     let token = FIXTURE_ACTIVE[0].0;
     assert!(store.set_owner(token, Some("alice")).await.expect("an upgraded session takes an owner"));
     assert_eq!(store.sessions_of("alice").await.expect("sessions-of")[0].id, id_of(token));

@@ -118,13 +118,10 @@ enum Stmt {
     RotateCopy,
     RotateDrop,
     IsActive,
-    Begin,
-    Commit,
-    Rollback,
 }
 
 impl Stmt {
-    const COUNT: usize = Stmt::Rollback as usize + 1;
+    const COUNT: usize = Stmt::IsActive as usize + 1;
 
     fn text(self, sql: &Sql) -> &str {
         match self {
@@ -145,9 +142,6 @@ impl Stmt {
             Stmt::RotateCopy => &sql.rotate_copy,
             Stmt::RotateDrop => &sql.rotate_drop,
             Stmt::IsActive => &sql.is_active,
-            Stmt::Begin => "BEGIN IMMEDIATE",
-            Stmt::Commit => "COMMIT",
-            Stmt::Rollback => "ROLLBACK",
         }
     }
 }
@@ -186,7 +180,7 @@ impl Statements {
     /// Creates the table and its indexes unless they exist, in one transaction (so the
     /// table never exists without them). Call with the lock held, outside a transaction.
     fn ensure_schema(&self, conn: &Connection) -> libsql::Result<()> {
-        in_transaction(conn, || block_on(conn.execute_batch(&self.ddl())).map(drop))
+        in_transaction(conn, |e| e, || block_on(conn.execute_batch(&self.ddl())).map(drop))
     }
 
     /// The table and index statements, `IF NOT EXISTS` each.
@@ -195,12 +189,15 @@ impl Statements {
     }
 }
 
-/// Runs `work` inside BEGIN IMMEDIATE … COMMIT on `conn`, rolling back if any of it fails.
-/// For the rare schema work; the operations' own transactions use prepared statements
-/// ([`LocalBackend::transaction`]).
-fn in_transaction<T>(conn: &Connection, work: impl FnOnce() -> libsql::Result<T>) -> libsql::Result<T> {
-    block_on(conn.execute("BEGIN IMMEDIATE", ()))?;
-    let done = work().and_then(|value| block_on(conn.execute("COMMIT", ())).map(|_| value));
+/// Runs `work` inside BEGIN IMMEDIATE … COMMIT on `conn`, rolling back if any of it fails;
+/// `failed` turns the engine's errors (of BEGIN and COMMIT) into `work`'s error type.
+fn in_transaction<T, E>(
+    conn: &Connection,
+    failed: impl Fn(libsql::Error) -> E,
+    work: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    block_on(conn.execute("BEGIN IMMEDIATE", ())).map_err(&failed)?;
+    let done = work().and_then(|value| block_on(conn.execute("COMMIT", ())).map(|_| value).map_err(&failed));
     if done.is_err() && !conn.is_autocommit() {
         let _ = block_on(conn.execute("ROLLBACK", ()));
     }
@@ -308,7 +305,7 @@ impl LocalBackend {
     /// probe runs under the lock), and one killed mid-way leaves the file as it was.
     fn upgrade_legacy(&self) -> libsql::Result<()> {
         let sql = &self.stmts.sql;
-        in_transaction(&self.conn, || {
+        in_transaction(&self.conn, |e| e, || {
             let rekey = block_on(self.conn.prepare(&sql.legacy_rekey))?;
             let mut after = 0i64;
             loop {
@@ -364,18 +361,7 @@ impl LocalBackend {
         for &which in uses {
             self.stmt(which)?;
         }
-        run(self.stmt(Stmt::Begin)?).map_err(storage)?;
-        match work(self).and_then(|value| run(self.stmt(Stmt::Commit)?).map(|()| value).map_err(storage)) {
-            Ok(value) => Ok(value),
-            Err(e) => {
-                if !self.conn.is_autocommit() {
-                    if let Ok(rollback) = self.stmt(Stmt::Rollback) {
-                        let _ = run(rollback);
-                    }
-                }
-                Err(e)
-            }
-        }
+        in_transaction(&self.conn, storage, || work(self))
     }
 }
 
@@ -435,7 +421,8 @@ impl Backend for LocalBackend {
     fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
         let _guard = self.lock()?;
         rows(self.stmt(Stmt::SessionsOf)?, params![owner, now], |row| {
-            Ok(SessionInfo { id: row.get(0)?, owner: row.get(1)?, expiry: row.get(2)? })
+            let expiry = u64::try_from(row.get::<i64>(2)?).unwrap_or(0);
+            Ok(SessionInfo { id: row.get(0)?, owner: row.get(1)?, expiry })
         })
     }
 
@@ -616,13 +603,6 @@ fn rows<T>(
     });
     stmt.reset();
     read.map_err(storage)
-}
-
-fn run(stmt: &Statement) -> libsql::Result<()> {
-    stmt.reset();
-    let result = block_on(stmt.run(()));
-    stmt.reset();
-    result
 }
 
 /// Makes `unix-none` SQLite's default VFS for this process (or component instance):

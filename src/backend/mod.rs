@@ -12,12 +12,15 @@ use crate::error::Result;
 /// A stored session as listed by `all` and `page`: (id, data).
 pub type Entry = (String, Vec<u8>);
 
-/// One session of an owner, as `sessions_of` lists it; `expiry` in ms since the epoch.
+/// One session of an owner, as `sessions_of` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
+    /// The session's id: base64url (no padding) of the SHA-256 of its token, 43 characters
+    /// (`token::id_of`). It names the session for `revoke`; it is not a token.
     pub id: String,
     pub owner: Option<String>,
-    pub expiry: i64,
+    /// Milliseconds since the Unix epoch.
+    pub expiry: u64,
 }
 
 /// What `rotate` did.

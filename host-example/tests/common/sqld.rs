@@ -53,6 +53,11 @@ impl Sqld {
         format!("http://{}", self.addr)
     }
 
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Stops the server (SIGKILL: nothing is flushed that was not already committed).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

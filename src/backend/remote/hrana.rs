@@ -182,38 +182,23 @@ impl Upgrade {
     }
 }
 
-/// Rotate as one transaction: BEGIN IMMEDIATE; copy the active session under the new id;
-/// drop the old row if the copy inserted one; is the old one still active (a collision)?;
-/// COMMIT — and ROLLBACK if anything before COMMIT failed.
+/// Rotate as one transaction: copy the active session under the new id; drop the old row
+/// if the copy inserted one; is the old one still active (a collision)?
 pub fn rotate_batch(sql: &Sql, old: &str, new: &str, expiry: i64, now: i64) -> Batch {
-    let ok = |step| Some(BatchCond::Ok { step });
-    let steps = vec![
-        BatchStep { condition: None, stmt: stmt("BEGIN IMMEDIATE", [], false) },
-        BatchStep { condition: ok(0), stmt: stmt(&sql.rotate_copy, [text(new), text(old), int(expiry), int(now)], false) },
-        BatchStep { condition: ok(1), stmt: stmt(&sql.rotate_drop, [text(old)], false) },
-        BatchStep { condition: ok(2), stmt: stmt(&sql.is_active, [text(old), int(now)], true) },
-        BatchStep { condition: ok(3), stmt: stmt("COMMIT", [], false) },
-        BatchStep {
-            condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: 4 }) }),
-            stmt: stmt("ROLLBACK", [], false),
-        },
-    ];
-    Batch { steps, replication_index: None }
+    transaction(vec![
+        stmt(&sql.rotate_copy, [text(new), text(old), int(expiry), int(now)], false),
+        stmt(&sql.rotate_drop, [text(old)], false),
+        stmt(&sql.is_active, [text(old), int(now)], true),
+    ])
 }
 
 /// What a [`rotate_batch`] did; an error if it did not commit.
 pub fn rotation(resp: StreamResponse) -> Result<Rotation> {
-    let StreamResponse::Batch(b) = resp else {
-        return Err(protocol("expected a batch result"));
-    };
-    // The ROLLBACK step (5) fails harmlessly when the transaction committed.
-    let result = BatchResult { step_errors: b.result.step_errors.iter().take(5).cloned().collect(), ..b.result };
-    first_step_error(&result)?;
-    let step = |i: usize| result.step_results.get(i).cloned().flatten().ok_or_else(|| protocol("a rotate step did not run"));
-    if changed_one(&step(1)?)? {
+    let [copied, _dropped, still_active] = committed(resp)?;
+    if changed_one(&copied)? {
         return Ok(Rotation::Rotated);
     }
-    Ok(if first_int(&step(3)?)? != 0 { Rotation::Taken } else { Rotation::NotActive })
+    Ok(if first_int(&still_active)? != 0 { Rotation::Taken } else { Rotation::NotActive })
 }
 
 /// The result of an `execute` operation.
@@ -224,35 +209,50 @@ pub fn stmt_result(resp: StreamResponse) -> Result<StmtResult> {
     }
 }
 
-/// Sweep as one transaction: BEGIN IMMEDIATE; delete a batch; are any expired left?;
-/// COMMIT — and ROLLBACK if anything before COMMIT failed.
-pub fn sweep_batch(sql: &Sql, now: i64, limit: u32) -> Batch {
-    let ok = |step| Some(BatchCond::Ok { step });
-    let steps = vec![
-        BatchStep { condition: None, stmt: stmt("BEGIN IMMEDIATE", [], false) },
-        BatchStep { condition: ok(0), stmt: stmt(&sql.sweep, [int(now), int(i64::from(limit))], false) },
-        BatchStep { condition: ok(1), stmt: stmt(&sql.any_expired, [int(now)], true) },
-        BatchStep { condition: ok(2), stmt: stmt("COMMIT", [], false) },
-        BatchStep {
-            condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: 3 }) }),
-            stmt: stmt("ROLLBACK", [], false),
-        },
-    ];
+/// `stmts` as one transaction: BEGIN IMMEDIATE; each statement if the previous step
+/// succeeded; COMMIT — and ROLLBACK if anything before COMMIT failed. Read the answer with
+/// [`committed`]: statement `i` is step `i + 1`.
+fn transaction(stmts: Vec<Stmt>) -> Batch {
+    let commit = stmts.len() + 1;
+    let mut steps = vec![BatchStep { condition: None, stmt: stmt("BEGIN IMMEDIATE", [], false) }];
+    steps.extend(
+        stmts.into_iter().chain([stmt("COMMIT", [], false)]).enumerate().map(|(i, stmt)| BatchStep {
+            condition: Some(BatchCond::Ok { step: i as u32 }),
+            stmt,
+        }),
+    );
+    steps.push(BatchStep {
+        condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: commit as u32 }) }),
+        stmt: stmt("ROLLBACK", [], false),
+    });
     Batch { steps, replication_index: None }
+}
+
+/// The results of the `N` statements of a committed [`transaction`], in order; an error
+/// if it did not commit.
+fn committed<const N: usize>(resp: StreamResponse) -> Result<[StmtResult; N]> {
+    let StreamResponse::Batch(b) = resp else {
+        return Err(protocol("expected a batch result"));
+    };
+    // The ROLLBACK step (the last) fails harmlessly when the transaction committed.
+    let through_commit = N + 2;
+    let result = BatchResult { step_errors: b.result.step_errors.iter().take(through_commit).cloned().collect(), ..b.result };
+    first_step_error(&result)?;
+    let ran = || protocol("a transaction step did not run");
+    let results: Vec<StmtResult> =
+        result.step_results.into_iter().skip(1).take(N).map(|step| step.ok_or_else(ran)).collect::<Result<_>>()?;
+    results.try_into().map_err(|_| ran())
+}
+
+/// Sweep as one transaction: delete a batch; are any expired left?
+pub fn sweep_batch(sql: &Sql, now: i64, limit: u32) -> Batch {
+    transaction(vec![stmt(&sql.sweep, [int(now), int(i64::from(limit))], false), stmt(&sql.any_expired, [int(now)], true)])
 }
 
 /// What a [`sweep_batch`] did; an error if it did not commit.
 pub fn sweep_report(resp: StreamResponse) -> Result<SweepReport> {
-    let StreamResponse::Batch(b) = resp else {
-        return Err(protocol("expected a batch result"));
-    };
-    // The ROLLBACK step (4) fails harmlessly when the transaction committed.
-    let result = BatchResult { step_errors: b.result.step_errors.iter().take(4).cloned().collect(), ..b.result };
-    first_step_error(&result)?;
-    let step = |i: usize| result.step_results.get(i).cloned().flatten().ok_or_else(|| protocol("a sweep step did not run"));
-    let removed = step(1)?.affected_row_count;
-    let more = first_int(&step(2)?)? != 0;
-    Ok(SweepReport { removed, more })
+    let [removed, more] = committed(resp)?;
+    Ok(SweepReport { removed: removed.affected_row_count, more: first_int(&more)? != 0 })
 }
 
 fn first_step_error(result: &BatchResult) -> Result<()> {
@@ -342,7 +342,7 @@ pub fn session_infos(result: &StmtResult) -> Result<Vec<SessionInfo>> {
                     Value::Null => None,
                     owner => Some(as_text(owner)?),
                 },
-                expiry: *expiry,
+                expiry: u64::try_from(*expiry).unwrap_or(0),
             }),
             _ => Err(protocol("expected (id, owner, expiry) rows")),
         })
