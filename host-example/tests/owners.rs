@@ -248,6 +248,28 @@ async fn a_file_written_by_the_0_1_component_is_upgraded_and_keeps_no_token() {
 }
 
 #[tokio::test]
+async fn a_sweep_that_upgrades_a_0_1_table_on_sqld_reports_what_it_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqld = Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)");
+    let remote = libsql::Builder::new_remote(sqld.url(), String::new()).build().await.expect("remote client");
+    remote
+        .connect()
+        .expect("connect")
+        .execute_batch(
+            "CREATE TABLE sessions (token TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, expiry INTEGER NOT NULL);
+             INSERT INTO sessions VALUES ('live-token', CAST('kept' AS BLOB), 32503680000000);
+             INSERT INTO sessions VALUES ('expired-token', CAST('gone' AS BLOB), 1);",
+        )
+        .await
+        .expect("write the 0.1 table");
+    let store = open(StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", sqld.url()));
+    let report = store.sweep().await.expect("the first call upgrades, and sweeps");
+    assert_eq!((report.removed, report.more), (1, false), "the expired session it removed is counted");
+    assert_eq!(store.find("live-token").await.expect("find").as_deref(), Some(&b"kept"[..]));
+    assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 1, expired: 0 });
+}
+
+#[tokio::test]
 async fn a_0_1_table_on_sqld_is_upgraded_and_every_session_stays_findable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqld = Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)");

@@ -34,20 +34,25 @@ impl RemoteBackend {
 
 impl Server {
     /// Runs one operation in one round trip; the first one carries the schema. A table in
-    /// the 0.1 layout is upgraded first ([`Server::upgrade`]), and the operation sent again.
-    fn run(&mut self, sql: &Sql, op: impl Fn() -> StreamRequest) -> Result<libsql_hrana::proto::StreamResponse> {
+    /// the 0.1 layout is upgraded ([`Server::upgrade`]), and the operation sent again unless
+    /// it already succeeded on the old layout (its answer, e.g. a sweep's count, stands).
+    fn run(&mut self, sql: &Sql, op: StreamRequest) -> Result<libsql_hrana::proto::StreamResponse> {
         let schema = (!self.schema_sent).then(|| hrana::schema_batch(sql));
         let with_schema = schema.is_some();
-        let response = self.transport.pipeline(&hrana::pipeline(schema, op()))?;
-        let answered = hrana::op_response(response, with_schema)?;
+        let mut body = hrana::pipeline(schema, op);
+        let answered = hrana::op_response(self.transport.pipeline(&body)?, with_schema)?;
         self.schema_sent = true;
         match answered {
             Answered::Done(response) => Ok(response),
-            Answered::Legacy => {
+            Answered::Legacy(answered) => {
                 self.upgrade(sql)?;
-                match hrana::op_response(self.transport.pipeline(&hrana::pipeline(None, op()))?, false)? {
+                if let Some(response) = answered {
+                    return Ok(response);
+                }
+                hrana::without_schema(&mut body);
+                match hrana::op_response(self.transport.pipeline(&body)?, false)? {
                     Answered::Done(response) => Ok(response),
-                    Answered::Legacy => Err(Error::Storage("the table is still in the 0.1 layout after its upgrade".into())),
+                    Answered::Legacy(_) => Err(Error::Storage("the table is still in the 0.1 layout after its upgrade".into())),
                 }
             }
         }
@@ -95,7 +100,7 @@ impl Server {
         args: Vec<libsql_hrana::proto::Value>,
         want_rows: bool,
     ) -> Result<libsql_hrana::proto::StmtResult> {
-        let response = self.run(sql, || execute(stmt(text, args.iter().cloned(), want_rows)))?;
+        let response = self.run(sql, execute(stmt(text, args, want_rows)))?;
         hrana::stmt_result(response)
     }
 }
@@ -151,7 +156,7 @@ impl Backend for RemoteBackend {
     /// One pipeline (one round trip) deletes the whole batch: the time budget does not
     /// apply, the server's own write lock is held only while it runs the batch.
     fn sweep(&mut self, now: i64, batch: u32, _budget: Option<Duration>) -> Result<SweepReport> {
-        let response = self.server.run(&self.sql, || hrana::batch(hrana::sweep_batch(&self.sql, now, batch)))?;
+        let response = self.server.run(&self.sql, hrana::batch(hrana::sweep_batch(&self.sql, now, batch)))?;
         hrana::sweep_report(response)
     }
 
@@ -174,7 +179,7 @@ impl Backend for RemoteBackend {
 
     /// One transactional batch, one round trip.
     fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation> {
-        let response = self.server.run(&self.sql, || hrana::batch(hrana::rotate_batch(&self.sql, old, new, expiry, now)))?;
+        let response = self.server.run(&self.sql, hrana::batch(hrana::rotate_batch(&self.sql, old, new, expiry, now)))?;
         hrana::rotation(response)
     }
 }

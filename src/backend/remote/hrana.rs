@@ -70,14 +70,26 @@ pub fn pipeline(schema: Option<Batch>, op: StreamRequest) -> PipelineReqBody {
     PipelineReqBody { baton: None, requests }
 }
 
+/// Whether a batch response has a failed step (an execute response has none).
+fn has_step_errors(response: &StreamResponse) -> bool {
+    matches!(response, StreamResponse::Batch(b) if b.result.step_errors.iter().any(Option::is_some))
+}
+
+/// A pipeline [`pipeline`] built with a schema batch, without it: the operation and `close`,
+/// to send the operation again once the schema is settled (after an upgrade).
+pub fn without_schema(body: &mut PipelineReqBody) {
+    body.requests.remove(0);
+}
+
 /// What a pipeline built by [`pipeline`] answered.
 pub enum Answered {
     /// The operation's response.
     Done(StreamResponse),
-    /// The schema probe found the 0.1 layout: the table must be upgraded (see [`Upgrade`]),
-    /// then the operation sent again (its answer here is discarded: it failed, or was a
-    /// read or a sweep that reads the same on either layout).
-    Legacy,
+    /// The schema probe found the 0.1 layout: the table must be upgraded (see [`Upgrade`]).
+    /// With the operation's response when it succeeded on the old layout anyway (it names
+    /// only `expiry`: counts, a sweep, whose deletions then stand); without, it failed and
+    /// is to be sent again after the upgrade.
+    Legacy(Option<StreamResponse>),
 }
 
 /// The operation's response out of a pipeline response built by [`pipeline`]. A failed
@@ -89,7 +101,11 @@ pub fn op_response(resp: PipelineRespBody, with_schema: bool) -> Result<Answered
             Some(StreamResult::Ok { response: StreamResponse::Batch(b) }) => {
                 let legacy = b.result.step_results.first().cloned().flatten().is_some_and(|probe| !probe.rows.is_empty());
                 if legacy {
-                    return Ok(Answered::Legacy);
+                    let succeeded = match results.next() {
+                        Some(StreamResult::Ok { response }) if !has_step_errors(&response) => Some(response),
+                        _ => None,
+                    };
+                    return Ok(Answered::Legacy(succeeded));
                 }
                 first_step_error(&b.result)?
             }
@@ -396,6 +412,17 @@ mod tests {
     }
 
     #[test]
+    fn a_pipeline_sent_again_without_its_schema_keeps_its_operation_and_close() {
+        let sql = Sql::new(&TableName::default());
+        let mut body = pipeline(Some(schema_batch(&sql)), batch(sweep_batch(&sql, 5, 10)));
+        without_schema(&mut body);
+        let json = serde_json::to_value(&body).expect("serialise");
+        let types: Vec<_> = json["requests"].as_array().expect("requests").iter().map(|r| r["type"].clone()).collect();
+        assert_eq!(types, ["batch", "close"]);
+        assert_eq!(json["requests"][0]["batch"]["steps"][1]["stmt"]["sql"], sql.sweep.as_str());
+    }
+
+    #[test]
     fn blobs_travel_as_base64() {
         let json = serde_json::to_value(blob(b"hi")).expect("serialise");
         assert_eq!(json, serde_json::json!({"type": "blob", "base64": "aGk"}));
@@ -525,7 +552,23 @@ mod tests {
                 StreamResult::Error { error: HranaError { message: "no such column: id".into(), code: "SQLITE_ERROR".into() } },
             ],
         };
-        assert!(matches!(op_response(resp, true), Ok(Answered::Legacy)));
+        assert!(matches!(op_response(resp, true), Ok(Answered::Legacy(None))), "a failed operation is sent again");
+        let swept = PipelineRespBody {
+            baton: None,
+            base_url: None,
+            results: vec![
+                StreamResult::Ok { response: batch_response(&[Some(TRUE_ROW), Some(NO_ROWS), Some(NO_ROWS), None]) },
+                // A sweep that committed: its ROLLBACK step skipped (no result, no error).
+                StreamResult::Ok {
+                    response: serde_json::from_str(&format!(
+                        r#"{{"type":"batch","result":{{"step_results":[{NO_ROWS},{ONE_CHANGED},{FALSE_ROW},{NO_ROWS},null],"step_errors":[null,null,null,null,null]}}}}"#
+                    ))
+                    .expect("batch response"),
+                },
+            ],
+        };
+        let Ok(Answered::Legacy(Some(response))) = op_response(swept, true) else { panic!("a sweep that ran keeps its answer") };
+        assert_eq!(sweep_report(response).expect("report"), SweepReport { removed: 1, more: false });
     }
 
     #[test]
