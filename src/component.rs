@@ -10,14 +10,14 @@ use std::cell::RefCell;
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::Error;
-use crate::store::SessionStore;
+use crate::store::{SessionStore, Write};
 
 wit_bindgen::generate!({
     world: "session-store",
     path: "wit",
 });
 
-use exports::edge::sessions::store::{Guest as StoreGuest, SessionCounts, SessionInfo, Timestamp};
+use exports::edge::sessions::store::{Guest as StoreGuest, SessionCounts, SessionInfo, Timestamp, Write as WitWrite};
 use exports::edge::sessions::sweeper::{Guest as SweeperGuest, SweepReport};
 use edge::sessions::types::Error as WitError;
 
@@ -109,6 +109,20 @@ impl StoreGuest for Component {
 
     fn rotate(token: String, expiry: Timestamp) -> Result<Option<String>, WitError> {
         with_store(|s| s.rotate(&token, expiry))
+    }
+
+    fn write_all(writes: Vec<WitWrite>) -> Result<Vec<Result<bool, WitError>>, WitError> {
+        let writes: Vec<Write<'_>> = writes
+            .iter()
+            .map(|write| match write {
+                WitWrite::Commit(w) => Write::Commit { token: &w.token, data: &w.data, expiry: w.expiry },
+                WitWrite::Update(w) => Write::Update { token: &w.token, data: &w.data, expiry: w.expiry },
+                WitWrite::Touch((token, expiry)) => Write::Touch { token, expiry: *expiry },
+                WitWrite::Delete(token) => Write::Delete { token },
+            })
+            .collect();
+        let outcomes = with_store(|s| s.write_all(&writes))?;
+        Ok(outcomes.into_iter().map(|outcome| outcome.map_err(WitError::from)).collect())
     }
 }
 

@@ -3,7 +3,7 @@
 //! and tokens hashed into ids (`token::id_of`) before anything reaches a backend: the
 //! database holds ids, never tokens. Each call that takes a token hashes it once.
 
-use crate::backend::{Backend, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
+use crate::backend::{Backend, Change, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::clock::{Clock, WallClock};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -12,6 +12,15 @@ use crate::token::{self, RandomTokens, TokenSource};
 /// How many fresh tokens `create` draws before deciding the randomness source is broken.
 /// With 256-bit tokens a single collision is already beyond belief.
 const CREATE_ATTEMPTS: usize = 8;
+
+/// One write of [`SessionStore::write_all`], as the call of the same name takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write<'a> {
+    Commit { token: &'a str, data: &'a [u8], expiry: u64 },
+    Update { token: &'a str, data: &'a [u8], expiry: u64 },
+    Touch { token: &'a str, expiry: u64 },
+    Delete { token: &'a str },
+}
 
 /// A session store over one backend.
 ///
@@ -60,14 +69,7 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
     /// session under that token instead: nothing is findable, and no dead data lingers.
     /// Replacing an active session keeps its owner; one that had expired loses it.
     pub fn commit(&mut self, token: &str, data: &[u8], expiry: u64) -> Result<()> {
-        let id = checked_id(token)?;
-        self.check_size(data)?;
-        let expiry = clamp(expiry);
-        let now = self.now();
-        if expiry <= now {
-            return self.backend.delete(&id);
-        }
-        self.backend.upsert(&id, data, expiry, now)
+        self.write(Write::Commit { token, data, expiry }).map(drop)
     }
 
     /// Replaces the data and expiry of an active session; false, with nothing written, if
@@ -75,16 +77,44 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
     /// cannot bring the deleted session back. An expiry not in the future leaves the
     /// session unfindable (and swept like any expired one).
     pub fn update(&mut self, token: &str, data: &[u8], expiry: u64) -> Result<bool> {
-        let id = checked_id(token)?;
-        self.check_size(data)?;
-        let now = self.now();
-        self.backend.update(&id, data, clamp(expiry), now)
+        self.write(Write::Update { token, data, expiry })
     }
 
     /// Removes a session; an unknown token is not an error.
     pub fn delete(&mut self, token: &str) -> Result<()> {
-        let id = checked_id(token)?;
-        self.backend.delete(&id)
+        self.write(Write::Delete { token }).map(drop)
+    }
+
+    /// Group commit: `writes` in order as one transaction, durable together when this
+    /// returns, each as the method of the same name does it. One outcome per write, in
+    /// order: `Update` and `Touch` say whether the session was active, `Commit` and
+    /// `Delete` say true. A write with bad input (token, data size) fails alone with its
+    /// error and changes nothing; the others go ahead. The outer error (storage,
+    /// unavailable) means nothing of the batch was stored. An empty batch, or one whose
+    /// every write is refused, does not reach the backend.
+    pub fn write_all(&mut self, writes: &[Write<'_>]) -> Result<Vec<Result<bool>>> {
+        let now = self.now();
+        let mut changes = Vec::with_capacity(writes.len());
+        let refused: Vec<Option<Error>> = writes
+            .iter()
+            .map(|&write| match self.change(write, now) {
+                Ok(change) => {
+                    changes.push(change);
+                    None
+                }
+                Err(e) => Some(e),
+            })
+            .collect();
+        let applied = if changes.is_empty() { Vec::new() } else { self.backend.apply(&changes, now)? };
+        if applied.len() != changes.len() {
+            return Err(Error::Storage(format!(
+                "{} answers for a batch of {} writes",
+                applied.len(),
+                changes.len()
+            )));
+        }
+        let mut applied = applied.into_iter();
+        Ok(refused.into_iter().map(|refused| refused.map_or_else(|| Ok(applied.next().unwrap_or(false)), Err)).collect())
     }
 
     /// Every active session as (id, data), in id order.
@@ -110,9 +140,7 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
     /// Moves an active session's expiry without rewriting its data; false if the session
     /// is unknown or already expired (an expired session is not revived).
     pub fn touch(&mut self, token: &str, expiry: u64) -> Result<bool> {
-        let id = checked_id(token)?;
-        let now = self.now();
-        self.backend.touch(&id, clamp(expiry), now)
+        self.write(Write::Touch { token, expiry })
     }
 
     /// Stores `data` under a freshly drawn token, without an owner, and returns the token.
@@ -195,6 +223,39 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
     pub fn sweep(&mut self) -> Result<SweepReport> {
         let now = self.now();
         self.backend.sweep(now, self.sweep_batch, self.sweep_budget)
+    }
+
+    /// One write on its own, through the backend's method of the same name.
+    fn write(&mut self, write: Write<'_>) -> Result<bool> {
+        let now = self.now();
+        match self.change(write, now)? {
+            Change::Upsert { id, data, expiry } => self.backend.upsert(&id, data, expiry, now).map(|()| true),
+            Change::Update { id, data, expiry } => self.backend.update(&id, data, expiry, now),
+            Change::Touch { id, expiry } => self.backend.touch(&id, expiry, now),
+            Change::Delete { id } => self.backend.delete(&id).map(|()| true),
+        }
+    }
+
+    /// The row change a write makes, once its token and data are checked: the one place
+    /// that says what each write does to the table.
+    fn change<'a>(&self, write: Write<'a>, now: i64) -> Result<Change<'a>> {
+        Ok(match write {
+            Write::Commit { token, data, expiry } => {
+                let id = checked_id(token)?;
+                self.check_size(data)?;
+                match clamp(expiry) {
+                    expiry if expiry <= now => Change::Delete { id },
+                    expiry => Change::Upsert { id, data, expiry },
+                }
+            }
+            Write::Update { token, data, expiry } => {
+                let id = checked_id(token)?;
+                self.check_size(data)?;
+                Change::Update { id, data, expiry: clamp(expiry) }
+            }
+            Write::Touch { token, expiry } => Change::Touch { id: checked_id(token)?, expiry: clamp(expiry) },
+            Write::Delete { token } => Change::Delete { id: checked_id(token)? },
+        })
     }
 
     fn check_size(&self, data: &[u8]) -> Result<()> {
@@ -569,5 +630,59 @@ mod tests {
         assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 1, more: false });
         assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 0, more: false });
         assert_eq!(s.stats().expect("stats"), SessionCounts { active: 4, expired: 0 });
+    }
+
+    #[test]
+    fn a_batch_of_writes_does_what_each_call_does_in_order_and_answers_each() {
+        let (mut s, clock) = memory_store();
+        s.commit("old", b"old", T0 + 1000).expect("commit");
+        s.commit("doomed", b"x", T0 + 1000).expect("commit");
+        let outcomes = s
+            .write_all(&[
+                Write::Commit { token: "new", data: b"v1", expiry: T0 + 1000 },
+                Write::Update { token: "new", data: b"v2", expiry: T0 + 5000 },
+                Write::Update { token: "nobody", data: b"x", expiry: T0 + 5000 },
+                Write::Touch { token: "old", expiry: T0 + 5000 },
+                Write::Touch { token: "nobody", expiry: T0 + 5000 },
+                Write::Delete { token: "doomed" },
+                Write::Commit { token: "never", data: b"x", expiry: T0 },
+            ])
+            .expect("batch");
+        assert_eq!(outcomes, vec![Ok(true), Ok(true), Ok(false), Ok(true), Ok(false), Ok(true), Ok(true)]);
+        clock.0.set(T0 + 2000);
+        assert_eq!(s.find("new").expect("find"), Some(b"v2".to_vec()), "the update saw the commit before it");
+        assert_eq!(s.find("old").expect("find"), Some(b"old".to_vec()), "touched past its old expiry");
+        assert_eq!(s.find("doomed").expect("find"), None);
+        assert_eq!(s.find("nobody").expect("find"), None, "update and touch never create");
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 2, expired: 0 }, "a past-expiry commit stores nothing");
+        assert_eq!(s.write_all(&[]).expect("empty batch"), Vec::<Result<bool>>::new());
+    }
+
+    #[test]
+    fn a_write_with_bad_input_fails_alone_and_the_rest_of_the_batch_is_stored() {
+        let config = Config { database: Database::Memory, max_data_bytes: 8, ..Config::default() };
+        let (mut s, _) = open_with(&config);
+        s.commit("kept", b"kept", T0 + 1000).expect("commit");
+        let outcomes = s
+            .write_all(&[
+                Write::Commit { token: "a", data: b"a", expiry: T0 + 1000 },
+                Write::Commit { token: "bad token", data: b"x", expiry: T0 + 1000 },
+                Write::Update { token: "kept", data: b"123456789", expiry: T0 + 1000 },
+                Write::Delete { token: "" },
+                Write::Touch { token: "new\nline", expiry: T0 + 1000 },
+                Write::Commit { token: "b", data: b"b", expiry: T0 + 1000 },
+            ])
+            .expect("batch");
+        assert_eq!(outcomes[0], Ok(true));
+        assert!(matches!(outcomes[1], Err(Error::InvalidToken(_))), "{:?}", outcomes[1]);
+        assert_eq!(outcomes[2], Err(Error::TooLarge(8)));
+        assert!(matches!(outcomes[3], Err(Error::InvalidToken(_))), "{:?}", outcomes[3]);
+        assert!(matches!(outcomes[4], Err(Error::InvalidToken(_))), "{:?}", outcomes[4]);
+        assert_eq!(outcomes[5], Ok(true));
+        assert_eq!(s.find("a").expect("find"), Some(b"a".to_vec()));
+        assert_eq!(s.find("b").expect("find"), Some(b"b".to_vec()));
+        assert_eq!(s.find("kept").expect("find"), Some(b"kept".to_vec()), "the refused update changed nothing");
+        let refused = s.write_all(&[Write::Delete { token: "" }]).expect("batch of one bad write");
+        assert!(matches!(refused[..], [Err(Error::InvalidToken(_))]), "{refused:?}");
     }
 }

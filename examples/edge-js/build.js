@@ -22,10 +22,10 @@ const root = join(here, '..', '..');
 
 /** The WIT package of the component's exports; every export is transpiled as async. */
 const WIT_PACKAGE = 'edge:sessions';
-const WIT_VERSION = '0.2.0';
+const WIT_VERSION = '0.2.1';
 const STORE_EXPORTS = [
   'find', 'commit', 'update', 'delete', 'all', 'page', 'touch', 'create', 'stats',
-  'set-owner', 'sessions-of', 'revoke-owner', 'revoke', 'rotate',
+  'set-owner', 'sessions-of', 'revoke-owner', 'revoke', 'rotate', 'write-all',
 ];
 const SWEEPER_EXPORTS = ['sweep', 'cleanup-interval'];
 

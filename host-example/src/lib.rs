@@ -11,6 +11,7 @@
 //! | [`http_pool`] | the guest's outgoing HTTP over kept-alive connections, pooled per runtime |
 //! | [`compiled`] | compiled components cached on disk, checked before use, for fast starts |
 //! | [`ComponentStore`] | a handle on one database: one instance behind a FIFO mutex, every call bounded |
+//! | `group_commit` | writes that wait for the instance, sent together as one `write-all` transaction |
 //! | [`StoreOptions`] | where a store's data lives, its `SESSIONS_*` settings, memory and time bounds |
 //! | [`HostClock`] | the wall clock the guest reads (Unix milliseconds), adjustable in tests |
 //! | [`StoreError`], [`LoadError`] | what a call or a set-up step can fail with, typed |
@@ -34,6 +35,7 @@ mod bindings {
 pub mod clock;
 pub mod compiled;
 pub mod error;
+mod group_commit;
 pub mod http_pool;
 pub mod lockrecovery;
 pub mod options;

@@ -139,7 +139,7 @@ impl Runtime {
         self.component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect()
     }
 
-    /// The names the component exports, e.g. `edge:sessions/store@0.1.1`.
+    /// The names the component exports, e.g. `edge:sessions/store@0.2.1`.
     pub fn exports(&self) -> Vec<String> {
         self.component.component_type().exports(&self.engine).map(|(name, _)| name.to_owned()).collect()
     }

@@ -15,6 +15,11 @@
 //! call occupies an executor thread while it runs, including a commit's fsync; sweeps are
 //! cut into short chunks for the same reason.
 //!
+//! Writes (`commit`, `update`, `touch`, `delete`) are group-committed: those that arrive
+//! while the instance is busy wait in a queue and go to it together as one `write-all`
+//! call, one transaction and one fsync for all of them (see [`crate::group_commit`]). Each
+//! is acknowledged only once that transaction is durable.
+//!
 //! Every call is bounded: the instance's linear memory is capped and each call gets an
 //! epoch deadline. A guest that traps or runs past its deadline yields
 //! `StoreError::Guest`; that instance is discarded and the next call instantiates a fresh
@@ -31,10 +36,12 @@ use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiHttpCtx;
 
+use crate::bindings::exports::edge::sessions::store::{SessionWrite, Write};
 use crate::bindings::exports::edge::sessions::{store as wit_store, sweeper as wit_sweeper};
 use crate::bindings::edge::sessions::types::Error as WitError;
 use crate::bindings::SessionStore as Bindings;
 use crate::error::{LoadError, StoreError};
+use crate::group_commit::WriteQueue;
 use crate::lockrecovery::{self, OwnerFile};
 use crate::options::{StoreOptions, GUEST_DATA_DIR};
 use crate::runtime::{HostState, Runtime, EPOCH_TICK};
@@ -51,6 +58,8 @@ pub struct ComponentStore {
 struct Inner {
     /// `None` once closed. tokio's mutex queues waiters in FIFO order.
     worker: tokio::sync::Mutex<Option<Worker>>,
+    /// Writes waiting for the next group commit.
+    writes: WriteQueue,
     http_requests: Arc<AtomicU64>,
 }
 
@@ -80,7 +89,11 @@ impl ComponentStore {
             http_requests: http_requests.clone(),
         };
         Ok(ComponentStore {
-            inner: Arc::new(Inner { worker: tokio::sync::Mutex::new(Some(worker)), http_requests }),
+            inner: Arc::new(Inner {
+                worker: tokio::sync::Mutex::new(Some(worker)),
+                writes: WriteQueue::default(),
+                http_requests,
+            }),
         })
     }
 
@@ -94,33 +107,23 @@ impl ComponentStore {
     }
 
     /// Inserts or replaces a session; `expiry` is milliseconds since the Unix epoch.
+    /// Group-committed with the writes of other callers (see [`crate::group_commit`]):
+    /// acknowledged once the transaction that carries it is durable.
     pub async fn commit(&self, token: &str, data: Vec<u8>, expiry: u64) -> Result<(), StoreError> {
-        let data = &data;
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_commit(&mut live.store, token, &data, expiry).await;
-            (live, answer)
-        })
-        .await
+        self.write(Write::Commit(SessionWrite { token: token.to_owned(), data, expiry })).await.map(drop)
     }
 
     /// Replaces the data and expiry of an active session; false (nothing stored) if none
     /// is active. Never creates one, so a save racing a delete cannot undo it.
+    /// Group-committed, as [`ComponentStore::commit`].
     pub async fn update(&self, token: &str, data: Vec<u8>, expiry: u64) -> Result<bool, StoreError> {
-        let data = &data;
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_update(&mut live.store, token, &data, expiry).await;
-            (live, answer)
-        })
-        .await
+        self.write(Write::Update(SessionWrite { token: token.to_owned(), data, expiry })).await
     }
 
-    /// Removes a session; an unknown token is not an error.
+    /// Removes a session; an unknown token is not an error. Group-committed, as
+    /// [`ComponentStore::commit`].
     pub async fn delete(&self, token: &str) -> Result<(), StoreError> {
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_delete(&mut live.store, token).await;
-            (live, answer)
-        })
-        .await
+        self.write(Write::Delete(token.to_owned())).await.map(drop)
     }
 
     /// Every active session as (id, data), in id order. Ids (base64url of the SHA-256 of
@@ -143,12 +146,9 @@ impl ComponentStore {
     }
 
     /// Moves an active session's expiry without rewriting its data; false if none.
+    /// Group-committed, as [`ComponentStore::commit`].
     pub async fn touch(&self, token: &str, expiry: u64) -> Result<bool, StoreError> {
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_touch(&mut live.store, token, expiry).await;
-            (live, answer)
-        })
-        .await
+        self.write(Write::Touch((token.to_owned(), expiry))).await
     }
 
     /// Stores `data` under a fresh 43-character token and returns it.
@@ -264,6 +264,18 @@ impl ComponentStore {
         self.inner.worker.lock().await.take();
     }
 
+    /// Queues `write` for the next group commit, starting a flusher if none is running,
+    /// and waits for its outcome. The flusher runs as a task of its own, so a caller that
+    /// stops waiting (its request dropped) never cuts short the batch of others.
+    async fn write(&self, write: Write) -> Result<bool, StoreError> {
+        let (outcome, start) = self.inner.writes.push(write);
+        if start {
+            let flusher = Flusher { store: self.clone(), drained: false };
+            tokio::spawn(flusher.run());
+        }
+        outcome.await.unwrap_or(Err(StoreError::Closed))
+    }
+
     /// Runs one export on the store's instance (see [`Worker::run`]) holding the store's
     /// mutex, and maps the component's error. A call that found the database locked by a
     /// process that has since exited is retried once, after removing that lock.
@@ -287,6 +299,40 @@ impl ComponentStore {
     {
         let mut slot = self.inner.worker.lock().await;
         slot.as_mut().ok_or(StoreError::Closed)?.run(&export).await
+    }
+}
+
+/// Drains the store's [`WriteQueue`]: one `write-all` call per batch, each taking its turn
+/// of the instance's FIFO mutex, until no write waits.
+struct Flusher {
+    store: ComponentStore,
+    drained: bool,
+}
+
+impl Flusher {
+    async fn run(mut self) {
+        while let Some(batch) = self.store.inner.writes.next_batch() {
+            let writes = &batch.writes;
+            let outcome = self
+                .store
+                .call(|mut live| async move {
+                    let answer = live.bindings.edge_sessions_store().call_write_all(&mut live.store, writes).await;
+                    (live, answer)
+                })
+                .await;
+            batch.answer(outcome);
+        }
+        self.drained = true;
+    }
+}
+
+impl Drop for Flusher {
+    /// A flusher dropped before it drained the queue (its runtime shutting down) fails
+    /// the writes still waiting instead of leaving them waiting for ever.
+    fn drop(&mut self) {
+        if !self.drained {
+            self.store.inner.writes.abandon(&StoreError::Closed);
+        }
     }
 }
 

@@ -38,13 +38,14 @@ conformance!(
     create_touch_page_and_all_work,
     bad_input_gets_typed_errors_and_stored_data_survives,
     a_custom_table_is_created_on_first_use,
+    concurrent_writes_go_as_one_group_commit_each_with_its_own_outcome,
 );
 
 #[test]
 fn the_component_exports_the_session_interfaces() {
     let exports = runtime().exports();
-    assert!(exports.contains(&"edge:sessions/store@0.2.0".to_owned()), "{exports:?}");
-    assert!(exports.contains(&"edge:sessions/sweeper@0.2.0".to_owned()), "{exports:?}");
+    assert!(exports.contains(&"edge:sessions/store@0.2.1".to_owned()), "{exports:?}");
+    assert!(exports.contains(&"edge:sessions/sweeper@0.2.1".to_owned()), "{exports:?}");
 }
 
 async fn commit_find_delete_round_trip(backend: Backend) {
@@ -179,6 +180,64 @@ async fn bad_input_gets_typed_errors_and_stored_data_survives(backend: Backend) 
     clock.advance(Duration::from_secs(100 * 365 * 24 * 3600));
     assert_eq!(store.find("max").await.expect("find"), Some(b"x".to_vec()), "u64::MAX never expires");
     assert_eq!(store.find("keep").await.expect("find"), None, "100 years later");
+}
+
+/// A write through the store, as a task of its own, and what it answered.
+#[derive(Debug, PartialEq)]
+enum Answer {
+    Committed(Result<(), StoreError>),
+    Updated(Result<bool, StoreError>),
+}
+
+async fn concurrent_writes_go_as_one_group_commit_each_with_its_own_outcome(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let options = fixture.options().env("SESSIONS_MAX_DATA_BYTES", "64");
+    let clock = options.clock.clone();
+    let store = open(options);
+    let expiry = now_ms(&clock) + HOUR;
+    store.commit("live", b"v0".to_vec(), expiry).await.expect("commit");
+    let requests_before = store.http_requests();
+    // Every task queues its write before the first batch leaves (one test thread).
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..64usize {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let answer = match i {
+                60 => Answer::Updated(store.update("live", b"v1".to_vec(), expiry).await),
+                61 => Answer::Updated(store.update("nobody", b"x".to_vec(), expiry).await),
+                62 => Answer::Committed(store.commit("bad token", b"x".to_vec(), expiry).await),
+                63 => Answer::Committed(store.commit("big", vec![0; 65], expiry).await),
+                _ => Answer::Committed(store.commit(&format!("tok{i}"), format!("data{i}").into_bytes(), expiry).await),
+            };
+            (i, answer)
+        });
+    }
+    let mut answers = tasks.join_all().await;
+    answers.sort_by_key(|(i, _)| *i);
+    for (i, answer) in &answers[..60] {
+        assert_eq!(answer, &Answer::Committed(Ok(())), "write {i}");
+    }
+    assert_eq!(answers[60].1, Answer::Updated(Ok(true)));
+    assert_eq!(answers[61].1, Answer::Updated(Ok(false)), "update never creates");
+    assert!(matches!(answers[62].1, Answer::Committed(Err(StoreError::InvalidToken(_)))), "{:?}", answers[62]);
+    assert_eq!(answers[63].1, Answer::Committed(Err(StoreError::TooLarge(64))), "a refused write fails alone");
+    if backend == Backend::Sqld {
+        assert_eq!(store.http_requests() - requests_before, 1, "64 writes, one round trip");
+    }
+    let reopened = open(fixture.options());
+    for i in 0..60 {
+        assert_eq!(reopened.find(&format!("tok{i}")).await.expect("find"), Some(format!("data{i}").into_bytes()));
+    }
+    assert_eq!(reopened.find("live").await.expect("find"), Some(b"v1".to_vec()));
+    assert_eq!(reopened.find("nobody").await.expect("find"), None);
+    assert_eq!(reopened.find("big").await.expect("find"), None);
+    assert_eq!(reopened.stats().await.expect("stats"), SessionCounts { active: 61, expired: 0 });
+    // Alone, a write goes at once, as a batch of one.
+    let before = store.http_requests();
+    assert_eq!(store.touch("live", expiry + 1).await, Ok(true));
+    if backend == Backend::Sqld {
+        assert_eq!(store.http_requests() - before, 1);
+    }
 }
 
 #[tokio::test]

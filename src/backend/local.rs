@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use futures::executor::block_on;
 use libsql::{params, Connection, Database as LibsqlDatabase, Statement};
 
-use super::{Backend, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
+use super::{Backend, Change, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::config::{Config, Database, Locking};
 use crate::error::{Error, Result};
 use crate::lockfile::{FileLock, HeldLock, LockGuard};
@@ -122,6 +122,16 @@ enum Stmt {
 
 impl Stmt {
     const COUNT: usize = Stmt::IsActive as usize + 1;
+
+    /// The statement that makes `change`.
+    fn for_change(change: &Change<'_>) -> Stmt {
+        match change {
+            Change::Upsert { .. } => Stmt::Upsert,
+            Change::Update { .. } => Stmt::Update,
+            Change::Touch { .. } => Stmt::Touch,
+            Change::Delete { .. } => Stmt::Delete,
+        }
+    }
 
     fn text(self, sql: &Sql) -> &str {
         match self {
@@ -363,6 +373,24 @@ impl LocalBackend {
         }
         in_transaction(&self.conn, storage, || work(self))
     }
+
+    // The single-row writes, run under a lock (and transaction) the caller holds.
+
+    fn upsert_row(&self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()> {
+        execute(self.stmt(Stmt::Upsert)?, params![id, data, expiry, now]).map(drop)
+    }
+
+    fn update_row(&self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
+        execute(self.stmt(Stmt::Update)?, params![id, data, expiry, now]).map(|n| n == 1)
+    }
+
+    fn touch_row(&self, id: &str, expiry: i64, now: i64) -> Result<bool> {
+        execute(self.stmt(Stmt::Touch)?, params![id, expiry, now]).map(|n| n == 1)
+    }
+
+    fn delete_row(&self, id: &str) -> Result<()> {
+        execute(self.stmt(Stmt::Delete)?, params![id]).map(drop)
+    }
 }
 
 impl Backend for LocalBackend {
@@ -382,12 +410,12 @@ impl Backend for LocalBackend {
 
     fn upsert(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::Upsert)?, params![id, data, expiry, now]).map(drop)
+        self.upsert_row(id, data, expiry, now)
     }
 
     fn update(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::Update)?, params![id, data, expiry, now]).map(|n| n == 1)
+        self.update_row(id, data, expiry, now)
     }
 
     fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
@@ -397,7 +425,7 @@ impl Backend for LocalBackend {
 
     fn delete(&mut self, id: &str) -> Result<()> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::Delete)?, params![id]).map(drop)
+        self.delete_row(id)
     }
 
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
@@ -410,7 +438,7 @@ impl Backend for LocalBackend {
 
     fn touch(&mut self, id: &str, expiry: i64, now: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::Touch)?, params![id, expiry, now]).map(|n| n == 1)
+        self.touch_row(id, expiry, now)
     }
 
     fn set_owner(&mut self, id: &str, owner: Option<&str>, now: i64) -> Result<bool> {
@@ -447,6 +475,23 @@ impl Backend for LocalBackend {
             }
             let active = rows(b.stmt(Stmt::IsActive)?, params![old, now], |row| row.get::<bool>(0))?;
             Ok(if active.first().copied().unwrap_or(false) { Rotation::Taken } else { Rotation::NotActive })
+        })
+    }
+
+    /// One turn of the lock, one transaction: under WAL one fsync for the whole batch.
+    fn apply(&mut self, changes: &[Change<'_>], now: i64) -> Result<Vec<bool>> {
+        let _guard = self.lock()?;
+        let uses: Vec<Stmt> = changes.iter().map(Stmt::for_change).collect();
+        self.transaction(&uses, |b| {
+            changes
+                .iter()
+                .map(|change| match change {
+                    Change::Upsert { id, data, expiry } => b.upsert_row(id, data, *expiry, now).map(|()| true),
+                    Change::Update { id, data, expiry } => b.update_row(id, data, *expiry, now),
+                    Change::Touch { id, expiry } => b.touch_row(id, *expiry, now),
+                    Change::Delete { id } => b.delete_row(id).map(|()| true),
+                })
+                .collect()
         })
     }
 
@@ -987,5 +1032,33 @@ mod tests {
         assert_eq!(listed(s.page(Some(&ids[0]), 2).expect("page")), ids[1..3]);
         assert_eq!(listed(s.page(Some(&ids[2]), 10).expect("page")), ids[3..]);
         assert_eq!(s.all().expect("all")[1].1, active[1].1.as_bytes().to_vec());
+    }
+
+    #[test]
+    fn a_batch_that_fails_midway_stores_none_of_its_changes_and_the_next_one_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = crate::testing::file_config(dir.path());
+        let mut b = LocalBackend::open(&config).expect("open");
+        b.upsert("before", b"x", 1000, 0).expect("upsert");
+        // The engine refuses one row of the batch, after another was written.
+        block_on(b.conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON sessions WHEN NEW.data = x'ff' \
+             BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END",
+        ))
+        .expect("trigger");
+        let batch = [
+            Change::Upsert { id: "a".into(), data: b"a", expiry: 1000 },
+            Change::Update { id: "before".into(), data: b"changed", expiry: 1000 },
+            Change::Upsert { id: "b".into(), data: &[0xff], expiry: 1000 },
+        ];
+        assert!(matches!(b.apply(&batch, 0), Err(Error::Storage(m)) if m.contains("refused by a trigger")));
+        assert_eq!(b.find("a", 0).expect("find"), None, "rolled back with the rest");
+        assert_eq!(b.find("before", 0).expect("find"), Some(b"x".to_vec()));
+        let good = [Change::Upsert { id: "a".into(), data: b"a", expiry: 3000 }, Change::Touch { id: "before".into(), expiry: 2000 }];
+        assert_eq!(b.apply(&good, 0).expect("next batch"), vec![true, true]);
+        drop(b);
+        let mut reopened = LocalBackend::open(&config).expect("reopen");
+        assert_eq!(reopened.find("a", 1500).expect("find"), Some(b"a".to_vec()), "the batch reached the file");
+        assert_eq!(reopened.find("before", 1500).expect("find"), Some(b"x".to_vec()));
     }
 }

@@ -23,6 +23,21 @@ pub struct SessionInfo {
     pub expiry: u64,
 }
 
+/// One row change of a group commit (`Backend::apply`), keyed by id; times are SQLite
+/// integers (milliseconds since the Unix epoch). The store turns each write into one
+/// (`store::Write`), a commit whose expiry is not in the future into a `Delete`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<'a> {
+    /// As `Backend::upsert`.
+    Upsert { id: String, data: &'a [u8], expiry: i64 },
+    /// As `Backend::update`.
+    Update { id: String, data: &'a [u8], expiry: i64 },
+    /// As `Backend::touch`.
+    Touch { id: String, expiry: i64 },
+    /// As `Backend::delete`.
+    Delete { id: String },
+}
+
 /// What `rotate` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotation {
@@ -89,6 +104,11 @@ pub trait Backend {
     /// In one transaction: the active session `old` moves to `new` with `expiry`, data and
     /// owner kept.
     fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation>;
+    /// Group commit: `changes` in order as one transaction, durable together when this
+    /// returns (one fsync on a file, one round trip to a server), or none of them on an
+    /// error. One answer per change, in order: for `Update` and `Touch` whether the
+    /// session was active, as those methods answer; true for `Upsert` and `Delete`.
+    fn apply(&mut self, changes: &[Change<'_>], now: i64) -> Result<Vec<bool>>;
 }
 
 /// Lets the component pick a backend at run time (`SessionStore<Box<dyn Backend>>`).
@@ -137,5 +157,8 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation> {
         (**self).rotate(old, new, expiry, now)
+    }
+    fn apply(&mut self, changes: &[Change<'_>], now: i64) -> Result<Vec<bool>> {
+        (**self).apply(changes, now)
     }
 }

@@ -7,7 +7,7 @@ use crate::common::runtime;
 use crate::common::sqld::Sqld;
 
 /// Which backend a conformance test runs against.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     File,
     Sqld,

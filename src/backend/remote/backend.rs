@@ -7,7 +7,7 @@ use libsql_hrana::proto::{PipelineRespBody, StreamRequest};
 
 use super::hrana::{self, blob, execute, int, opt_text, stmt, text, Answered, Upgrade};
 use super::transport::Transport;
-use crate::backend::{Backend, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
+use crate::backend::{Backend, Change, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::schema::Sql;
@@ -181,5 +181,11 @@ impl Backend for RemoteBackend {
     fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation> {
         let response = self.server.run(&self.sql, hrana::batch(hrana::rotate_batch(&self.sql, old, new, expiry, now)))?;
         hrana::rotation(response)
+    }
+
+    /// One transactional batch, one round trip, whatever the number of changes.
+    fn apply(&mut self, changes: &[Change<'_>], now: i64) -> Result<Vec<bool>> {
+        let response = self.server.run(&self.sql, hrana::batch(hrana::apply_batch(&self.sql, changes, now)))?;
+        hrana::applied(response, changes)
     }
 }

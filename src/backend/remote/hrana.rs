@@ -9,7 +9,7 @@ use libsql_hrana::proto::{
     StreamResult, Value,
 };
 
-use crate::backend::{Rotation, SessionCounts, SessionInfo, SweepReport};
+use crate::backend::{Change, Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::error::{Error, Result};
 use crate::schema::Sql;
 
@@ -247,17 +247,55 @@ fn transaction(stmts: Vec<Stmt>) -> Batch {
 /// The results of the `N` statements of a committed [`transaction`], in order; an error
 /// if it did not commit.
 fn committed<const N: usize>(resp: StreamResponse) -> Result<[StmtResult; N]> {
+    committed_all(resp, N)?.try_into().map_err(|_| protocol("a transaction step did not run"))
+}
+
+/// The results of the `n` statements of a committed [`transaction`], in order; an error
+/// if it did not commit.
+fn committed_all(resp: StreamResponse, n: usize) -> Result<Vec<StmtResult>> {
     let StreamResponse::Batch(b) = resp else {
         return Err(protocol("expected a batch result"));
     };
     // The ROLLBACK step (the last) fails harmlessly when the transaction committed.
-    let through_commit = N + 2;
+    let through_commit = n + 2;
     let result = BatchResult { step_errors: b.result.step_errors.iter().take(through_commit).cloned().collect(), ..b.result };
     first_step_error(&result)?;
     let ran = || protocol("a transaction step did not run");
     let results: Vec<StmtResult> =
-        result.step_results.into_iter().skip(1).take(N).map(|step| step.ok_or_else(ran)).collect::<Result<_>>()?;
-    results.try_into().map_err(|_| ran())
+        result.step_results.into_iter().skip(1).take(n).map(|step| step.ok_or_else(ran)).collect::<Result<_>>()?;
+    if results.len() != n {
+        return Err(ran());
+    }
+    Ok(results)
+}
+
+/// A group commit as one transaction: each change's statement, in order.
+pub fn apply_batch(sql: &Sql, changes: &[Change<'_>], now: i64) -> Batch {
+    transaction(
+        changes
+            .iter()
+            .map(|change| match change {
+                Change::Upsert { id, data, expiry } => stmt(&sql.upsert, [text(id), blob(data), int(*expiry), int(now)], false),
+                Change::Update { id, data, expiry } => stmt(&sql.update, [text(id), blob(data), int(*expiry), int(now)], false),
+                Change::Touch { id, expiry } => stmt(&sql.touch, [text(id), int(*expiry), int(now)], false),
+                Change::Delete { id } => stmt(&sql.delete, [text(id)], false),
+            })
+            .collect(),
+    )
+}
+
+/// What an [`apply_batch`] of `changes` did, one answer per change (see
+/// `Backend::apply`); an error if it did not commit.
+pub fn applied(resp: StreamResponse, changes: &[Change<'_>]) -> Result<Vec<bool>> {
+    let results = committed_all(resp, changes.len())?;
+    changes
+        .iter()
+        .zip(&results)
+        .map(|(change, result)| match change {
+            Change::Update { .. } | Change::Touch { .. } => changed_one(result),
+            Change::Upsert { .. } | Change::Delete { .. } => Ok(true),
+        })
+        .collect()
 }
 
 /// Sweep as one transaction: delete a batch; are any expired left?
@@ -581,6 +619,24 @@ mod tests {
         assert_eq!(rotation(inactive).expect("not active"), Rotation::NotActive);
         let rolled_back = batch_response(&[Some(NO_ROWS), None, None, None, None, Some(NO_ROWS)]);
         assert!(matches!(rotation(rolled_back), Err(Error::Storage(_))));
+    }
+
+    #[test]
+    fn a_group_commit_answers_each_change_and_fails_whole_when_rolled_back() {
+        let changes = [
+            Change::Upsert { id: "a".into(), data: b"a", expiry: 9 },
+            Change::Update { id: "b".into(), data: b"b", expiry: 9 },
+            Change::Touch { id: "c".into(), expiry: 9 },
+            Change::Delete { id: "d".into() },
+        ];
+        let batch = apply_batch(&Sql::new(&TableName::default()), &changes, 1);
+        assert_eq!(batch.steps.len(), changes.len() + 3, "BEGIN, the changes, COMMIT, ROLLBACK");
+        let committed = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), Some(NO_ROWS), Some(ONE_CHANGED), Some(NO_ROWS), Some(NO_ROWS), None]);
+        assert_eq!(applied(committed, &changes).expect("applied"), vec![true, false, true, true]);
+        let rolled_back = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), None, None, None, None, Some(NO_ROWS)]);
+        assert!(matches!(applied(rolled_back, &changes), Err(Error::Storage(_))));
+        let short = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), Some(NO_ROWS)]);
+        assert!(matches!(applied(short, &changes), Err(Error::Storage(_))), "fewer results than changes");
     }
 
     #[test]
