@@ -20,8 +20,11 @@
 //   a fresh one, whose token the store draws when it is first saved.
 // - Saves are final: an existing session is saved with `update`, which never brings back a
 //   session that a concurrent /destroy or /renew ended; such a request stores nothing,
-//   clears the cookie and answers 409. Renewal ends the old token with `update(old, [], 0)`
-//   and creates the new one only if the old one was still active.
+//   clears the cookie and answers 409. Renewal moves the session to a new token with the
+//   store's `rotate(old, deadline)` (one transaction, the owner kept: a renewed login stays
+//   its user's), then saves the data there with `update`; rotate answering none (the old
+//   token ended meanwhile) or update answering false (a concurrent logout ended the new
+//   one) is answered as such a 409.
 // - A logged-in session holds the value `"user": NAME`, and the store's owner of the
 //   session is NAME. /login?user=NAME (any method) gives the session a new token T: the
 //   store's `rotate` of the request's active session (expiry: the session's deadline), or,
@@ -311,13 +314,16 @@ export class SessionManager {
       case 'modified':
         if (token === undefined) return live(await this.store.create(data(), deadline));
         return (await this.store.update(token, data(), deadline)) ? live(token) : { kind: 'ended-meanwhile' };
-      case 'renewed':
-        // End the old token first, and only if it was still active make the new one:
-        // a renewal racing a logout must not hand out a live session.
-        if (token !== undefined && !(await this.store.update(token, new Uint8Array(0), 0))) {
+      case 'renewed': {
+        if (token === undefined) return live(await this.store.create(data(), deadline));
+        // One transaction moves the session, owner included; a renewal racing a logout
+        // never hands out a live session.
+        const renewed = await this.store.rotate(token, deadline);
+        if (renewed === undefined || !(await this.store.update(renewed, data(), deadline))) {
           return { kind: 'ended-meanwhile' };
         }
-        return live(await this.store.create(data(), deadline));
+        return live(renewed);
+      }
       default:
         throw new Error(`unknown session status ${status}`);
     }

@@ -99,9 +99,12 @@ impl SessionManager {
                 true => Saved::Live { token, expiry },
                 false => Saved::EndedMeanwhile,
             },
-            Plan::Renew { old, data, expiry } => match self.store.update(&old, Vec::new(), 0).await? {
-                true => Saved::Live { token: self.store.create(data, expiry).await?, expiry },
-                false => Saved::EndedMeanwhile,
+            Plan::Renew { old, data, expiry } => match self.store.rotate(&old, expiry).await? {
+                Some(token) => match self.store.update(&token, data, expiry).await? {
+                    true => Saved::Live { token, expiry },
+                    false => Saved::EndedMeanwhile,
+                },
+                None => Saved::EndedMeanwhile,
             },
             Plan::Delete { token } => {
                 self.store.delete(&token).await?;

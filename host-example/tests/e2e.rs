@@ -429,6 +429,26 @@ async fn logout_everywhere_ends_the_other_devices_and_keeps_this_one() {
 }
 
 #[tokio::test]
+async fn a_renewed_login_stays_the_users_device_and_logout_everywhere_ends_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &[]);
+    let (laptop, phone) = (client(), client());
+    call(&laptop, &server.url("/put?message=mine")).await;
+    call(&laptop, &server.url("/login?user=alice")).await;
+    let (status, renewed, _) = call(&laptop, &server.url("/renew")).await;
+    let renewed = renewed.expect("the renewal sets a new cookie");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(text(&laptop, &server.url("/get")).await.1, "mine", "the values moved");
+    let (_, body) = text(&laptop, &server.url("/devices")).await;
+    let listed: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(listed["sessions"][0]["id"].as_str(), Some(common::id_of(&renewed).as_str()), "still alice's: {body}");
+    call(&phone, &server.url("/login?user=alice")).await;
+    let (status, _, body) = call(&phone, &server.url("/logout-everywhere")).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"revoked":1}"#));
+    assert_eq!(call_as(&renewed, &server.url("/get")).await.2, "", "the renewed session ended with the others");
+}
+
+#[tokio::test]
 async fn a_name_the_store_refuses_is_400_and_the_session_is_still_rotated_anonymous() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), &[]);

@@ -38,14 +38,16 @@ pub struct Session {
 /// | `Touch` | `touch(token, expiry)` | true → `Live{token}`; false → `Unchanged` |
 /// | `Create` | `create(data, expiry)` → token | `Live{token}` |
 /// | `Update` | `update(token, data, expiry)` | true → `Live{token}`; false → `EndedMeanwhile` |
-/// | `Renew` | `update(old, [], 0)`, then only if true `create(data, expiry)` → token | `Live{token}`; false → `EndedMeanwhile` |
+/// | `Renew` | `rotate(old, expiry)` → token, then `update(token, data, expiry)` | true → `Live{token}`; rotate none or update false → `EndedMeanwhile` |
 /// | `Delete` | `delete(token)` | `Ended` |
 ///
 /// An existing session is never saved with `commit` (an upsert): a save racing a logout
-/// or a renewal would bring the ended token back. `update` changes only an active session,
-/// and `update(old, [], 0)` ends one while answering whether it was still active, so of
-/// two renewals of one token only one creates a successor. If `create` fails after the
-/// old token ended, the session is simply over (the client logs in again).
+/// or a renewal would bring the ended token back. `update` changes only an active session.
+/// `rotate` moves an active session to a new token in one transaction, owner included, so
+/// a renewed login stays its user's (listed by `sessions-of`, ended by `revoke-owner`), and
+/// of two renewals of one token only one gets a successor. If the `update` after it fails,
+/// the new token holds the session as it was before this request (the old one is dead
+/// either way); the client, which never learns the new token, logs in again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
     /// Nothing to store.
@@ -56,7 +58,7 @@ pub enum Plan {
     Create { data: Vec<u8>, expiry: u64 },
     /// Replace an existing session's data and expiry, if it is still active.
     Update { token: String, data: Vec<u8>, expiry: u64 },
-    /// End `old`, and if it was still active, store its data under a new token.
+    /// Move `old`, if still active, to a new token (owner kept), then store the data there.
     Renew { old: String, data: Vec<u8>, expiry: u64 },
     /// End the session.
     Delete { token: String },

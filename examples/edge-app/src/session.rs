@@ -59,12 +59,12 @@ pub fn save(session: Session) -> Result<Saved, StoreError> {
             true => Saved::Live { token, expiry },
             false => Saved::EndedMeanwhile,
         },
-        Plan::Renew { old, data, expiry } => match store::update(&old, &[], 0)? {
-            true => Saved::Live {
-                token: store::create(&data, expiry)?,
-                expiry,
+        Plan::Renew { old, data, expiry } => match store::rotate(&old, expiry)? {
+            Some(token) => match store::update(&token, &data, expiry)? {
+                true => Saved::Live { token, expiry },
+                false => Saved::EndedMeanwhile,
             },
-            false => Saved::EndedMeanwhile,
+            None => Saved::EndedMeanwhile,
         },
         Plan::Delete { token } => {
             store::delete(&token)?;

@@ -121,6 +121,17 @@ class LoggedIn(unittest.TestCase):
         self.assertEqual(len(json.loads(self.server.request("/devices", token=laptop)[1])["sessions"]), 1)
         self.assertEqual(self.server.request("/devices", token=other)[0], 200, "another user is untouched")
 
+    def test_a_renewed_login_stays_the_users_device_and_logout_everywhere_ends_it(self):
+        laptop = self.login("alice", token=self.server.put("mine")[3])[3]
+        renewed = self.server.request("/renew", token=laptop)[3]
+        self.assertNotEqual(renewed, laptop)
+        self.assertEqual(self.server.request("/get", token=renewed)[1], "mine")
+        sessions = json.loads(self.server.request("/devices", token=renewed)[1])["sessions"]
+        self.assertEqual([s["id"] for s in sessions], [id_of(renewed)], "still alice's")
+        phone = self.login("alice")[3]
+        self.assertEqual(self.server.request("/logout-everywhere", token=phone)[1], '{"revoked":1}')
+        self.assertEqual(self.server.request("/get", token=renewed)[1], "", "ended with the others")
+
     def test_a_refused_name_is_400_and_the_session_is_still_rotated_anonymous(self):
         for name in ["", "ali\nce", "ali\0ce", "n" * 257]:
             old = self.server.put("mine")[3]

@@ -78,10 +78,23 @@ export async function devicesListsEverySessionOfTheUser(url) {
   for (const path of ['/devices', '/logout-everywhere']) assert.deepEqual(await answer(url, path), NOT_LOGGED_IN, path);
 }
 
-/** /logout-everywhere ends the user's other sessions; this one and other users' stay. */
+/** Renews the jar `token` (/renew); resolves the new token. */
+async function renew(url, token) {
+  const res = await request(url, '/renew', { token });
+  assert.deepEqual([res.status, res.body], [200, 'renewed\n']);
+  assert.match(res.token, TOKEN);
+  assert.notEqual(res.token, token);
+  return res.token;
+}
+
+/**
+ * /logout-everywhere ends the user's other sessions, one renewed since its login included
+ * (a renewal keeps the owner); this one and other users' stay.
+ */
 export async function logoutEverywhereKeepsThisSession(url) {
   const here = await login(url, 'erin');
-  const phone = await login(url, 'erin', (await request(url, '/put?message=phone')).token);
+  const phone = await renew(url, await login(url, 'erin', (await request(url, '/put?message=phone')).token));
+  assert.equal((await request(url, '/get', { token: phone })).body, 'phone', 'the renewal kept the values');
   const laptop = await login(url, 'erin');
   const someoneElse = await login(url, 'frank');
   const res = await request(url, '/logout-everywhere', { token: here });
