@@ -195,10 +195,14 @@ impl Server {
         };
         match self.kind {
             ServerKind::HostExample => {
-                format!("journal={} synchronous=full locking=exclusive (host-example serve default)", journal())
+                format!(
+                    "journal={} synchronous=full locking=exclusive, group commit (host-example serve default)",
+                    journal()
+                )
             }
             ServerKind::EdgeApp => format!("journal={} synchronous=full (SESSIONS_LOCKING default)", journal()),
-            ServerKind::HostExampleSqld | ServerKind::EdgeAppSqld => "sqld on loopback, its defaults".into(),
+            ServerKind::HostExampleSqld => "sqld on loopback, its defaults; group commit".into(),
+            ServerKind::EdgeAppSqld => "sqld on loopback, its defaults".into(),
             _ => self.reported_store.clone().unwrap_or_else(|| "not reported".into()),
         }
     }
