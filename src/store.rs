@@ -656,6 +656,10 @@ mod tests {
         assert_eq!(s.find("nobody").expect("find"), None, "update and touch never create");
         assert_eq!(s.stats().expect("stats"), SessionCounts { active: 2, expired: 0 }, "a past-expiry commit stores nothing");
         assert_eq!(s.write_all(&[]).expect("empty batch"), Vec::<Result<bool>>::new());
+        let alone = s.write_all(&[Write::Update { token: "new", data: b"v3", expiry: T0 + 5000 }]).expect("batch of one");
+        assert_eq!(alone, vec![Ok(true)]);
+        assert_eq!(s.find("new").expect("find"), Some(b"v3".to_vec()));
+        assert_eq!(s.write_all(&[Write::Touch { token: "nobody", expiry: T0 + 5000 }]).expect("batch of one"), vec![Ok(false)]);
     }
 
     #[test]

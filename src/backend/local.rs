@@ -391,6 +391,16 @@ impl LocalBackend {
     fn delete_row(&self, id: &str) -> Result<()> {
         execute(self.stmt(Stmt::Delete)?, params![id]).map(drop)
     }
+
+    /// One change of a group commit; its answer as `Backend::apply` gives it.
+    fn change_row(&self, change: &Change<'_>, now: i64) -> Result<bool> {
+        match change {
+            Change::Upsert { id, data, expiry } => self.upsert_row(id, data, *expiry, now).map(|()| true),
+            Change::Update { id, data, expiry } => self.update_row(id, data, *expiry, now),
+            Change::Touch { id, expiry } => self.touch_row(id, *expiry, now),
+            Change::Delete { id } => self.delete_row(id).map(|()| true),
+        }
+    }
 }
 
 impl Backend for LocalBackend {
@@ -478,21 +488,15 @@ impl Backend for LocalBackend {
         })
     }
 
-    /// One turn of the lock, one transaction: under WAL one fsync for the whole batch.
+    /// One turn of the lock, one transaction: under WAL one fsync for the whole batch. A
+    /// batch of one is its statement alone, a transaction of its own (as the single calls).
     fn apply(&mut self, changes: &[Change<'_>], now: i64) -> Result<Vec<bool>> {
         let _guard = self.lock()?;
+        if let [change] = changes {
+            return self.change_row(change, now).map(|done| vec![done]);
+        }
         let uses: Vec<Stmt> = changes.iter().map(Stmt::for_change).collect();
-        self.transaction(&uses, |b| {
-            changes
-                .iter()
-                .map(|change| match change {
-                    Change::Upsert { id, data, expiry } => b.upsert_row(id, data, *expiry, now).map(|()| true),
-                    Change::Update { id, data, expiry } => b.update_row(id, data, *expiry, now),
-                    Change::Touch { id, expiry } => b.touch_row(id, *expiry, now),
-                    Change::Delete { id } => b.delete_row(id).map(|()| true),
-                })
-                .collect()
-        })
+        self.transaction(&uses, |b| changes.iter().map(|change| b.change_row(change, now)).collect())
     }
 
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {

@@ -183,9 +183,9 @@ impl Backend for RemoteBackend {
         hrana::rotation(response)
     }
 
-    /// One transactional batch, one round trip, whatever the number of changes.
+    /// One round trip, whatever the number of changes.
     fn apply(&mut self, changes: &[Change<'_>], now: i64) -> Result<Vec<bool>> {
-        let response = self.server.run(&self.sql, hrana::batch(hrana::apply_batch(&self.sql, changes, now)))?;
+        let response = self.server.run(&self.sql, hrana::apply_request(&self.sql, changes, now))?;
         hrana::applied(response, changes)
     }
 }

@@ -269,25 +269,28 @@ fn committed_all(resp: StreamResponse, n: usize) -> Result<Vec<StmtResult>> {
     Ok(results)
 }
 
-/// A group commit as one transaction: each change's statement, in order.
-pub fn apply_batch(sql: &Sql, changes: &[Change<'_>], now: i64) -> Batch {
-    transaction(
-        changes
-            .iter()
-            .map(|change| match change {
-                Change::Upsert { id, data, expiry } => stmt(&sql.upsert, [text(id), blob(data), int(*expiry), int(now)], false),
-                Change::Update { id, data, expiry } => stmt(&sql.update, [text(id), blob(data), int(*expiry), int(now)], false),
-                Change::Touch { id, expiry } => stmt(&sql.touch, [text(id), int(*expiry), int(now)], false),
-                Change::Delete { id } => stmt(&sql.delete, [text(id)], false),
-            })
-            .collect(),
-    )
+/// A group commit: each change's statement, in order, as one transaction; a change alone
+/// is one `execute` (a statement is a transaction of its own).
+pub fn apply_request(sql: &Sql, changes: &[Change<'_>], now: i64) -> StreamRequest {
+    let stmt_of = |change: &Change<'_>| match change {
+        Change::Upsert { id, data, expiry } => stmt(&sql.upsert, [text(id), blob(data), int(*expiry), int(now)], false),
+        Change::Update { id, data, expiry } => stmt(&sql.update, [text(id), blob(data), int(*expiry), int(now)], false),
+        Change::Touch { id, expiry } => stmt(&sql.touch, [text(id), int(*expiry), int(now)], false),
+        Change::Delete { id } => stmt(&sql.delete, [text(id)], false),
+    };
+    match changes {
+        [change] => execute(stmt_of(change)),
+        _ => batch(transaction(changes.iter().map(stmt_of).collect())),
+    }
 }
 
-/// What an [`apply_batch`] of `changes` did, one answer per change (see
+/// What an [`apply_request`] of `changes` did, one answer per change (see
 /// `Backend::apply`); an error if it did not commit.
 pub fn applied(resp: StreamResponse, changes: &[Change<'_>]) -> Result<Vec<bool>> {
-    let results = committed_all(resp, changes.len())?;
+    let results = match changes {
+        [_] => vec![stmt_result(resp)?],
+        _ => committed_all(resp, changes.len())?,
+    };
     changes
         .iter()
         .zip(&results)
@@ -433,6 +436,7 @@ fn protocol(what: &str) -> Error {
 mod tests {
     use super::*;
     use crate::schema::TableName;
+    use libsql_hrana::proto::ExecuteStreamResp;
 
     fn parse(json: &str) -> PipelineRespBody {
         serde_json::from_str(json).expect("valid pipeline response")
@@ -629,14 +633,21 @@ mod tests {
             Change::Touch { id: "c".into(), expiry: 9 },
             Change::Delete { id: "d".into() },
         ];
-        let batch = apply_batch(&Sql::new(&TableName::default()), &changes, 1);
-        assert_eq!(batch.steps.len(), changes.len() + 3, "BEGIN, the changes, COMMIT, ROLLBACK");
+        let StreamRequest::Batch(request) = apply_request(&Sql::new(&TableName::default()), &changes, 1) else {
+            panic!("a batch of changes is a transactional batch")
+        };
+        assert_eq!(request.batch.steps.len(), changes.len() + 3, "BEGIN, the changes, COMMIT, ROLLBACK");
         let committed = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), Some(NO_ROWS), Some(ONE_CHANGED), Some(NO_ROWS), Some(NO_ROWS), None]);
         assert_eq!(applied(committed, &changes).expect("applied"), vec![true, false, true, true]);
         let rolled_back = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), None, None, None, None, Some(NO_ROWS)]);
         assert!(matches!(applied(rolled_back, &changes), Err(Error::Storage(_))));
         let short = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), Some(NO_ROWS)]);
         assert!(matches!(applied(short, &changes), Err(Error::Storage(_))), "fewer results than changes");
+        let alone = &changes[1..2];
+        assert!(matches!(apply_request(&Sql::new(&TableName::default()), alone, 1), StreamRequest::Execute(_)), "one change, one statement");
+        let executed = |affected: u64| StreamResponse::Execute(ExecuteStreamResp { result: execute_result("[]", affected) });
+        assert_eq!(applied(executed(0), alone).expect("applied"), vec![false]);
+        assert_eq!(applied(executed(1), alone).expect("applied"), vec![true]);
     }
 
     #[test]
