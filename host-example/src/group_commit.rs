@@ -13,6 +13,9 @@
 //! write with bad input (token, data size) fails alone, a storage failure fails the whole
 //! batch and stores none of it (see the component's `write-all`).
 //!
+//! The flusher that drains the queue is a tokio task, so writes are made from within a
+//! tokio runtime, as every call of this library is (its outgoing HTTP runs on tokio too).
+//!
 //! # Map
 //!
 //! | item | what it holds |
