@@ -225,15 +225,9 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
         self.backend.sweep(now, self.sweep_batch, self.sweep_budget)
     }
 
-    /// One write on its own, through the backend's method of the same name.
+    /// One write on its own: a batch of one.
     fn write(&mut self, write: Write<'_>) -> Result<bool> {
-        let now = self.now();
-        match self.change(write, now)? {
-            Change::Upsert { id, data, expiry } => self.backend.upsert(&id, data, expiry, now).map(|()| true),
-            Change::Update { id, data, expiry } => self.backend.update(&id, data, expiry, now),
-            Change::Touch { id, expiry } => self.backend.touch(&id, expiry, now),
-            Change::Delete { id } => self.backend.delete(&id).map(|()| true),
-        }
+        self.write_all(&[write])?.pop().unwrap_or_else(|| Err(Error::Storage("a write got no answer".into())))
     }
 
     /// The row change a write makes, once its token and data are checked: the one place

@@ -123,15 +123,8 @@ enum Stmt {
 impl Stmt {
     const COUNT: usize = Stmt::IsActive as usize + 1;
 
-    /// The statement that makes `change`.
-    fn for_change(change: &Change<'_>) -> Stmt {
-        match change {
-            Change::Upsert { .. } => Stmt::Upsert,
-            Change::Update { .. } => Stmt::Update,
-            Change::Touch { .. } => Stmt::Touch,
-            Change::Delete { .. } => Stmt::Delete,
-        }
-    }
+    /// The statements a change may run (`LocalBackend::change_row`).
+    const WRITES: [Stmt; 4] = [Stmt::Upsert, Stmt::Update, Stmt::Touch, Stmt::Delete];
 
     fn text(self, sql: &Sql) -> &str {
         match self {
@@ -374,31 +367,18 @@ impl LocalBackend {
         in_transaction(&self.conn, storage, || work(self))
     }
 
-    // The single-row writes, run under a lock (and transaction) the caller holds.
-
-    fn upsert_row(&self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()> {
-        execute(self.stmt(Stmt::Upsert)?, params![id, data, expiry, now]).map(drop)
-    }
-
-    fn update_row(&self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
-        execute(self.stmt(Stmt::Update)?, params![id, data, expiry, now]).map(|n| n == 1)
-    }
-
-    fn touch_row(&self, id: &str, expiry: i64, now: i64) -> Result<bool> {
-        execute(self.stmt(Stmt::Touch)?, params![id, expiry, now]).map(|n| n == 1)
-    }
-
-    fn delete_row(&self, id: &str) -> Result<()> {
-        execute(self.stmt(Stmt::Delete)?, params![id]).map(drop)
-    }
-
-    /// One change of a group commit; its answer as `Backend::apply` gives it.
+    /// One change, under a lock (and transaction) the caller holds; its answer as
+    /// `Backend::apply` gives it.
     fn change_row(&self, change: &Change<'_>, now: i64) -> Result<bool> {
         match change {
-            Change::Upsert { id, data, expiry } => self.upsert_row(id, data, *expiry, now).map(|()| true),
-            Change::Update { id, data, expiry } => self.update_row(id, data, *expiry, now),
-            Change::Touch { id, expiry } => self.touch_row(id, *expiry, now),
-            Change::Delete { id } => self.delete_row(id).map(|()| true),
+            Change::Upsert { id, data, expiry } => {
+                execute(self.stmt(Stmt::Upsert)?, params![id.as_str(), *data, *expiry, now]).map(|_| true)
+            }
+            Change::Update { id, data, expiry } => {
+                execute(self.stmt(Stmt::Update)?, params![id.as_str(), *data, *expiry, now]).map(|n| n == 1)
+            }
+            Change::Touch { id, expiry } => execute(self.stmt(Stmt::Touch)?, params![id.as_str(), *expiry, now]).map(|n| n == 1),
+            Change::Delete { id } => execute(self.stmt(Stmt::Delete)?, params![id.as_str()]).map(|_| true),
         }
     }
 }
@@ -418,24 +398,9 @@ impl Backend for LocalBackend {
         found.map_err(storage)
     }
 
-    fn upsert(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()> {
-        let _guard = self.lock()?;
-        self.upsert_row(id, data, expiry, now)
-    }
-
-    fn update(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
-        let _guard = self.lock()?;
-        self.update_row(id, data, expiry, now)
-    }
-
     fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
         let _guard = self.lock()?;
         execute(self.stmt(Stmt::InsertNew)?, params![id, data, expiry]).map(|n| n == 1)
-    }
-
-    fn delete(&mut self, id: &str) -> Result<()> {
-        let _guard = self.lock()?;
-        self.delete_row(id)
     }
 
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
@@ -444,11 +409,6 @@ impl Backend for LocalBackend {
 
     fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>> {
         self.scan(after, Some(limit as usize), now)
-    }
-
-    fn touch(&mut self, id: &str, expiry: i64, now: i64) -> Result<bool> {
-        let _guard = self.lock()?;
-        self.touch_row(id, expiry, now)
     }
 
     fn set_owner(&mut self, id: &str, owner: Option<&str>, now: i64) -> Result<bool> {
@@ -489,14 +449,13 @@ impl Backend for LocalBackend {
     }
 
     /// One turn of the lock, one transaction: under WAL one fsync for the whole batch. A
-    /// batch of one is its statement alone, a transaction of its own (as the single calls).
+    /// change alone is its statement alone, a transaction of its own.
     fn apply(&mut self, changes: &[Change<'_>], now: i64) -> Result<Vec<bool>> {
         let _guard = self.lock()?;
         if let [change] = changes {
             return self.change_row(change, now).map(|done| vec![done]);
         }
-        let uses: Vec<Stmt> = changes.iter().map(Stmt::for_change).collect();
-        self.transaction(&uses, |b| changes.iter().map(|change| b.change_row(change, now)).collect())
+        self.transaction(&Stmt::WRITES, |b| changes.iter().map(|change| b.change_row(change, now)).collect())
     }
 
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
@@ -1043,7 +1002,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = crate::testing::file_config(dir.path());
         let mut b = LocalBackend::open(&config).expect("open");
-        b.upsert("before", b"x", 1000, 0).expect("upsert");
+        b.apply(&[Change::Upsert { id: "before".into(), data: b"x", expiry: 1000 }], 0).expect("upsert");
         // The engine refuses one row of the batch, after another was written.
         block_on(b.conn.execute_batch(
             "CREATE TRIGGER refuse BEFORE INSERT ON sessions WHEN NEW.data = x'ff' \

@@ -23,18 +23,19 @@ pub struct SessionInfo {
     pub expiry: u64,
 }
 
-/// One row change of a group commit (`Backend::apply`), keyed by id; times are SQLite
-/// integers (milliseconds since the Unix epoch). The store turns each write into one
+/// One row change (`Backend::apply`), keyed by id; times are SQLite integers
+/// (milliseconds since the Unix epoch). The store turns each write into one
 /// (`store::Write`), a commit whose expiry is not in the future into a `Delete`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change<'a> {
-    /// As `Backend::upsert`.
+    /// Insert or replace; a replaced row keeps its owner only if it was active at `now`.
     Upsert { id: String, data: &'a [u8], expiry: i64 },
-    /// As `Backend::update`.
+    /// Replace the data and expiry of the session if it is active at `now`; nothing
+    /// written otherwise.
     Update { id: String, data: &'a [u8], expiry: i64 },
-    /// As `Backend::touch`.
+    /// Set the expiry of the session if it is active at `now`.
     Touch { id: String, expiry: i64 },
-    /// As `Backend::delete`.
+    /// Remove the row, active or not.
     Delete { id: String },
 }
 
@@ -73,20 +74,12 @@ pub struct SweepReport {
 pub trait Backend {
     /// The data of the session if its expiry is after `now`.
     fn find(&mut self, id: &str, now: i64) -> Result<Option<Vec<u8>>>;
-    /// Insert or replace; a replaced row keeps its owner only if it was active at `now`.
-    fn upsert(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()>;
-    /// Replace the data and expiry of the session if its expiry is after `now`; false
-    /// (nothing written) otherwise.
-    fn update(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool>;
     /// Insert only if no row (active or expired) has this id; false on a collision.
     fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool>;
-    fn delete(&mut self, id: &str) -> Result<()>;
     /// Active sessions in id order.
     fn all(&mut self, now: i64) -> Result<Vec<Entry>>;
     /// Active sessions with id > `after`, in id order, at most `limit`.
     fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>>;
-    /// Sets the expiry of an active session; false if none was active.
-    fn touch(&mut self, id: &str, expiry: i64, now: i64) -> Result<bool>;
     fn counts(&mut self, now: i64) -> Result<SessionCounts>;
     /// Deletes at most `batch` sessions with expiry <= `now`, oldest first, and says whether
     /// any expired ones remain. A backend may delete in chunks, one transaction each,
@@ -104,10 +97,10 @@ pub trait Backend {
     /// In one transaction: the active session `old` moves to `new` with `expiry`, data and
     /// owner kept.
     fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation>;
-    /// Group commit: `changes` in order as one transaction, durable together when this
-    /// returns (one fsync on a file, one round trip to a server), or none of them on an
-    /// error. One answer per change, in order: for `Update` and `Touch` whether the
-    /// session was active, as those methods answer; true for `Upsert` and `Delete`.
+    /// Every write: `changes` in order as one transaction (group commit when there are
+    /// several), durable together when this returns (one fsync on a file, one round trip
+    /// to a server), or none of them on an error. One answer per change, in order: for
+    /// `Update` and `Touch` whether the session was active; true for `Upsert` and `Delete`.
     fn apply(&mut self, changes: &[Change<'_>], now: i64) -> Result<Vec<bool>>;
 }
 
@@ -116,26 +109,14 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     fn find(&mut self, id: &str, now: i64) -> Result<Option<Vec<u8>>> {
         (**self).find(id, now)
     }
-    fn upsert(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()> {
-        (**self).upsert(id, data, expiry, now)
-    }
-    fn update(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
-        (**self).update(id, data, expiry, now)
-    }
     fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
         (**self).insert_new(id, data, expiry)
-    }
-    fn delete(&mut self, id: &str) -> Result<()> {
-        (**self).delete(id)
     }
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
         (**self).all(now)
     }
     fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>> {
         (**self).page(after, limit, now)
-    }
-    fn touch(&mut self, id: &str, expiry: i64, now: i64) -> Result<bool> {
-        (**self).touch(id, expiry, now)
     }
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
         (**self).counts(now)

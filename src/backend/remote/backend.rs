@@ -119,22 +119,8 @@ impl Backend for RemoteBackend {
         hrana::found_data(&self.server.exec(&self.sql, &self.sql.find, vec![text(id), int(now)], true)?)
     }
 
-    fn upsert(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<()> {
-        let args = vec![text(id), blob(data), int(expiry), int(now)];
-        self.server.exec(&self.sql, &self.sql.upsert, args, false).map(drop)
-    }
-
-    fn update(&mut self, id: &str, data: &[u8], expiry: i64, now: i64) -> Result<bool> {
-        let args = vec![text(id), blob(data), int(expiry), int(now)];
-        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.update, args, false)?)
-    }
-
     fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
         hrana::changed_one(&self.server.exec(&self.sql, &self.sql.insert_new, vec![text(id), blob(data), int(expiry)], false)?)
-    }
-
-    fn delete(&mut self, id: &str) -> Result<()> {
-        self.server.exec(&self.sql, &self.sql.delete, vec![text(id)], false).map(drop)
     }
 
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
@@ -143,10 +129,6 @@ impl Backend for RemoteBackend {
 
     fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>> {
         hrana::entries(&self.server.exec(&self.sql, &self.sql.page, vec![text(after), int(now), int(i64::from(limit))], true)?)
-    }
-
-    fn touch(&mut self, id: &str, expiry: i64, now: i64) -> Result<bool> {
-        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.touch, vec![text(id), int(expiry), int(now)], false)?)
     }
 
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
@@ -183,7 +165,8 @@ impl Backend for RemoteBackend {
         hrana::rotation(response)
     }
 
-    /// One round trip, whatever the number of changes.
+    /// One round trip, whatever the number of changes: a change alone is one statement,
+    /// several are one transactional batch.
     fn apply(&mut self, changes: &[Change<'_>], now: i64) -> Result<Vec<bool>> {
         let response = self.server.run(&self.sql, hrana::apply_request(&self.sql, changes, now))?;
         hrana::applied(response, changes)
