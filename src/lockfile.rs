@@ -13,6 +13,7 @@
 //! |---|---|
 //! | `<db>-lock` | the lock: one line, `owner=<id> host=<tag> mode=<mode> acquired_ms=<ms>` |
 //! | `<db>-lock.<id>` | that line being written, before it is published (lives for microseconds) |
+//! | `<db>-lock-last` | the line of the lock released last: a lock is released by renaming it here |
 //! | `<db>-lock-break` | used by hosts only: the OS lock under which an abandoned lock is removed |
 //!
 //! The fields of the lock, separated by single spaces, in this order:
@@ -36,7 +37,11 @@
 //!   writer. A lock is held for one short transaction, so waiters poll often; the pauses are
 //!   random, not growing, so that waiters spread out over the holder's turn and one that has
 //!   waited long is not left polling more rarely than newcomers.
-//! * **Release**: remove the lock after checking that its `owner` is still ours.
+//! * **Release**: rename `<db>-lock` to `<db>-lock-last` (replacing the previous one) after
+//!   checking that its `owner` is still ours. The lock goes away as atomically as removing it
+//!   would, and `<db>-lock-last` changes at every release: its owner id, drawn at random, is a
+//!   release count that never repeats. Hosts that remove an abandoned lock rename it the same
+//!   way.
 //! * **Never broken by age.** A holder can be paused for any length of time (SIGSTOP, a VM
 //!   stall, swap, a debugger) and then go on writing; a lock taken from it would let two
 //!   writers corrupt the file. The component cannot tell a paused instance from a dead one,
@@ -59,9 +64,27 @@
 //! A lock without such a tag (the bare wasmtime CLI) stays until an operator removes it, and
 //! the `Unavailable` message says so.
 //!
-//! Because every transaction runs under this lock, SQLite's own invariants hold: a journal
-//! found when the lock is taken is hot (its writer died) and is rolled back, and the page
-//! cache is revalidated against the file change counter at every transaction.
+//! Because every write transaction runs under this lock, SQLite's own invariants hold: a
+//! journal found when the lock is taken is hot (its writer died) and is rolled back, and the
+//! page cache is revalidated against the file change counter at every transaction.
+//!
+//! # Reading without the lock
+//!
+//! A read may run without taking the lock, as a reader of a seqlock does, and is kept only if
+//! nobody can have written the file while it ran ([`FileLock::quiet`], then
+//! [`FileLock::still_quiet`]):
+//!
+//! 1. read `<db>-lock-last`, then check that `<db>-lock` does not exist;
+//! 2. read, with a connection that cannot write (a read-only SQLite connection never rolls a
+//!    journal back; it reports a hot journal as an error instead);
+//! 3. check that `<db>-lock` does not exist, then that `<db>-lock-last` reads as in step 1.
+//!
+//! Any writer that wrote during step 2 took the lock after step 1's check. If it still holds
+//! the lock, step 3's first check fails; if it released it, `<db>-lock-last` changed. A
+//! read that fails either check, or fails at all, is thrown away and done again under the
+//! lock. The database backend adds checks of its own file (the journal is empty, the change
+//! counter unchanged), which cover a writer that died and whose lock was removed by hand, and
+//! writers of earlier versions that removed the lock instead of renaming it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};
@@ -74,6 +97,9 @@ use crate::token::{RandomTokens, TokenSource};
 
 /// The suffix of the lock file: `<db>-lock`.
 pub const LOCK_SUFFIX: &str = "-lock";
+
+/// The suffix of the last released lock: `<db>-lock-last`.
+pub const LAST_SUFFIX: &str = "-lock-last";
 
 /// The suffix of the hosts' OS lock for removing an abandoned lock: `<db>-lock-break`.
 pub const BREAK_SUFFIX: &str = "-lock-break";
@@ -174,8 +200,17 @@ pub fn companion(database: &Path, suffix: &str) -> PathBuf {
 #[derive(Debug)]
 pub struct FileLock {
     path: PathBuf,
+    /// `<db>-lock-last`.
+    last: PathBuf,
     busy_timeout: Duration,
     host: Option<String>,
+}
+
+/// What [`FileLock::quiet`] saw before a read without the lock: the lock free, and the owner
+/// of the lock released last (`None` if none was ever released).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Quiet {
+    last_owner: Option<String>,
 }
 
 /// Proof of holding the lock for one operation; dropping it releases the lock.
@@ -197,7 +232,25 @@ pub struct HeldLock {
 impl FileLock {
     /// The lock guarding `database`; `host` (`SESSIONS_LOCK_OWNER`) goes into its line.
     pub fn for_database(database: &Path, busy_timeout: Duration, host: Option<String>) -> FileLock {
-        FileLock { path: companion(database, LOCK_SUFFIX), busy_timeout, host }
+        FileLock { path: companion(database, LOCK_SUFFIX), last: companion(database, LAST_SUFFIX), busy_timeout, host }
+    }
+
+    /// Begins a read without the lock (see [Reading without the lock](self#reading-without-the-lock)):
+    /// `None` if the lock is held now, so the read must take it.
+    pub fn quiet(&self) -> Option<Quiet> {
+        let last_owner = self.last_owner();
+        fs::symlink_metadata(&self.path).is_err().then_some(Quiet { last_owner })
+    }
+
+    /// Ends a read without the lock begun by [`FileLock::quiet`]: true if nobody has held the
+    /// lock since, so the read saw the file as no writer touched it.
+    pub fn still_quiet(&self, quiet: &Quiet) -> bool {
+        fs::symlink_metadata(&self.path).is_err() && self.last_owner() == quiet.last_owner
+    }
+
+    /// The owner id in `<db>-lock-last`.
+    fn last_owner(&self) -> Option<String> {
+        read_line(&self.last).map(|line| line.owner)
     }
 
     pub fn path(&self) -> &Path {
@@ -305,10 +358,10 @@ impl FileLock {
         ))
     }
 
-    /// Removes the lock file only if it is still `owner`'s.
+    /// Renames the lock file to `<db>-lock-last`, only if it is still `owner`'s.
     fn release(&self, owner: &str) {
         if read_line(&self.path).is_some_and(|line| line.owner == owner) {
-            let _ = fs::remove_file(&self.path);
+            let _ = fs::rename(&self.path, &self.last);
         }
     }
 }
@@ -375,16 +428,46 @@ mod tests {
     }
 
     #[test]
-    fn acquire_creates_and_release_removes_the_lock_file() {
+    fn acquire_creates_the_lock_file_and_release_renames_it_to_the_last_lock() {
         let dir = tempfile::tempdir().expect("tempdir");
         let lock = lock_in(dir.path(), Duration::from_secs(1));
-        {
-            let _guard = lock.acquire().expect("free lock");
+        let owner = {
+            let guard = lock.acquire().expect("free lock");
             assert!(lock.path().exists());
-        }
+            guard.owner.clone()
+        };
         assert!(!lock.path().exists());
-        let left: Vec<_> = fs::read_dir(dir.path()).expect("list").collect();
-        assert!(left.is_empty(), "no staged file is left behind: {left:?}");
+        let last = dir.path().join("s.db-lock-last");
+        assert_eq!(read_line(&last).map(|l| l.owner), Some(owner), "the released line is the last lock");
+        let left: Vec<_> = fs::read_dir(dir.path()).expect("list").flatten().map(|e| e.path()).collect();
+        assert_eq!(left, [last], "no staged file is left behind");
+    }
+
+    #[test]
+    fn a_read_without_the_lock_is_kept_only_if_nobody_took_the_lock_meanwhile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = lock_in(dir.path(), Duration::from_secs(1));
+        let writer = lock_in(dir.path(), Duration::from_secs(1));
+
+        let quiet = lock.quiet().expect("free, never released: a read may start");
+        assert!(lock.still_quiet(&quiet), "nothing happened");
+
+        let quiet = lock.quiet().expect("free");
+        drop(writer.acquire().expect("free lock"));
+        assert!(!lock.still_quiet(&quiet), "a writer came and went");
+
+        let quiet = lock.quiet().expect("free again");
+        let held = writer.acquire().expect("free lock");
+        assert!(!lock.still_quiet(&quiet), "a writer holds the lock");
+        assert_eq!(lock.quiet(), None, "no read starts while the lock is held");
+        drop(held);
+
+        let quiet = lock.quiet().expect("free after a release");
+        assert!(lock.still_quiet(&quiet), "nothing happened since");
+        for _ in 0..3 {
+            drop(writer.acquire().expect("free lock"));
+        }
+        assert!(!lock.still_quiet(&quiet), "every release is told apart from the one before");
     }
 
     #[test]
@@ -473,6 +556,7 @@ mod tests {
         assert_eq!(read_line(&path).map(|l| l.mode), Some(Mode::Exclusive));
         drop(held);
         assert!(!path.exists());
+        assert_eq!(read_line(&companion(&dir.path().join("s.db"), LAST_SUFFIX)).map(|l| l.mode), Some(Mode::Exclusive));
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct Sql {
     pub create_index: String,
     pub create_owner_index: String,
     pub find: String,
+    /// `find` that also answers the row's id, for reads without the lock, which check it.
+    pub find_with_id: String,
     pub upsert: String,
     pub update: String,
     pub insert_new: String,
@@ -105,6 +107,7 @@ impl Sql {
                 "CREATE INDEX IF NOT EXISTS {t}_owner_idx ON {t}(owner, expiry) WHERE owner IS NOT NULL"
             ),
             find: format!("SELECT data FROM {t} WHERE id = ?1 AND expiry > ?2"),
+            find_with_id: format!("SELECT id, data FROM {t} WHERE id = ?1 AND expiry > ?2"),
             // Replacing an active session keeps its owner; one that had expired starts over.
             upsert: format!(
                 "INSERT INTO {t} (id, data, expiry) VALUES (?1, ?2, ?3) \

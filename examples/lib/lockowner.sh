@@ -9,9 +9,9 @@
 #                           LOCK_OWNER_TAG=flock:<DB name>-owner-<id> for SESSIONS_LOCK_OWNER
 #   lock_owner_release      removes the owner file (at a clean exit of a launcher that
 #                           did not exec)
-#   lock_owner_recover DB   removes <DB>-lock if the process that took it has exited (its
-#                           owner file is missing or nobody flocks it), and owner files of
-#                           exited processes that no lock names
+#   lock_owner_recover DB   removes <DB>-lock (renaming it to <DB>-lock-last) if the process
+#                           that took it has exited (its owner file is missing or nobody
+#                           flocks it), and owner files of exited processes that no lock names
 #
 # Needs flock(1) (util-linux). DB is the database's host path.
 
@@ -56,7 +56,8 @@ lock_owner_recover() {
     tag=${BASH_REMATCH[1]}
     if owner=$(_lock_owner_file "$db" "$tag") && _lock_owner_dead "$owner"; then
       # Under <DB>-lock-break (an OS lock, as every host takes it), and only if unchanged.
-      if (flock 8 && [ "$(head -c 512 "$lock" 2>/dev/null)" = "$line" ] && rm -f "$lock") 8>>"$db-lock-break"; then
+      # Renamed to <DB>-lock-last, as a release does: readers without the lock see it change.
+      if (flock 8 && [ "$(head -c 512 "$lock" 2>/dev/null)" = "$line" ] && mv -f "$lock" "$db-lock-last") 8>>"$db-lock-break"; then
         echo "removed a lock left by a process that exited: $lock" >&2
         rm -f "$owner"
         tag=

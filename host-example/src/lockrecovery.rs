@@ -11,7 +11,7 @@
 //! * [`recover_abandoned_lock`]: a lock whose owner file is missing, or can be flocked by
 //!   us, belongs to a process that exited. It is removed while holding `<db>-lock-break`
 //!   (an OS lock, so two removers never race) and only if the lock reads the same as
-//!   before. A lock without an owner file (`host=-`, another kind of tag) is left alone.
+//!   before; removing is renaming it to `<db>-lock-last`, as the component's release does. A lock without an owner file (`host=-`, another kind of tag) is left alone.
 //! * [`release_own_lock`]: a store that discarded its instance (a trap, a missed deadline,
 //!   closing) removes a lock that carries its own tag: that instance can no longer use it.
 //!
@@ -22,7 +22,7 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use libsqlstore::lockfile::{self, LockLine, BREAK_SUFFIX, LOCK_SUFFIX, OWNER_TAG_PREFIX};
+use libsqlstore::lockfile::{self, LockLine, BREAK_SUFFIX, LAST_SUFFIX, LOCK_SUFFIX, OWNER_TAG_PREFIX};
 
 /// The lock as read: its exact text (to check it unchanged before removing it) and its line.
 #[derive(Debug, PartialEq, Eq)]
@@ -139,7 +139,8 @@ fn owner_is_dead(owner: &Path) -> bool {
     }
 }
 
-/// Removes the lock while holding `<db>-lock-break`, if it still reads as `held`.
+/// Removes the lock while holding `<db>-lock-break`, if it still reads as `held`: renames it to
+/// `<db>-lock-last`, as a release does, so that reads without the lock see it change.
 fn remove_if_unchanged(database: &Path, held: &Held) -> bool {
     let breaker = lockfile::companion(database, BREAK_SUFFIX);
     let Ok(breaker) = OpenOptions::new().write(true).create(true).truncate(false).open(breaker) else {
@@ -148,7 +149,8 @@ fn remove_if_unchanged(database: &Path, held: &Held) -> bool {
     if breaker.lock().is_err() {
         return false;
     }
-    read_held(database).is_some_and(|now| now == *held) && fs::remove_file(lock_path(database)).is_ok()
+    read_held(database).is_some_and(|now| now == *held)
+        && fs::rename(lock_path(database), lockfile::companion(database, LAST_SUFFIX)).is_ok()
 }
 
 /// Removes `<name>-owner-*` files nobody holds any more and no lock names.
@@ -216,6 +218,8 @@ mod tests {
         drop(owner);
         assert!(recover_abandoned_lock(&db), "the owner file is gone");
         assert!(!lock_path(&db).exists());
+        let last = lockfile::read_line(&lockfile::companion(&db, LAST_SUFFIX)).map(|l| l.owner);
+        assert_eq!(last.as_deref(), Some("abc"), "renamed to the last lock, as a release does");
     }
 
     #[test]

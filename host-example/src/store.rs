@@ -155,7 +155,7 @@ impl ComponentStore {
     pub async fn create(&self, data: Vec<u8>, expiry: u64) -> Result<String, StoreError> {
         let data = &data;
         self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_create(&mut live.store, &data, expiry).await;
+            let answer = live.bindings.edge_sessions_store().call_create(&mut live.store, data, expiry).await;
             (live, answer)
         })
         .await

@@ -151,7 +151,7 @@ async fn sweep_and_stats_subcommands_print_the_right_numbers() {
         options.clock.rewind(Duration::from_secs(3600));
         let then = options.clock.now_ms();
         let runtime = common::runtime();
-        let store = host_example::ComponentStore::open(&runtime, options).expect("open");
+        let store = host_example::ComponentStore::open(runtime, options).expect("open");
         for i in 0..1100 {
             store.commit(&format!("old{i}"), b"{}".to_vec(), then + 60_000).await.expect("commit");
         }

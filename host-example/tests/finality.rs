@@ -357,7 +357,7 @@ async fn a_password_in_the_database_url_never_reaches_an_http_client() {
     // The library's routes serve whatever store they are given: every answer is generic.
     let runtime = common::runtime();
     let store = host_example::ComponentStore::open(
-        &runtime,
+        runtime,
         host_example::StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", SECRET_URL),
     )
     .expect("open");

@@ -44,7 +44,7 @@ async fn two_hosts_sweeping_at_once_remove_each_expired_session_exactly_once() {
         options.clock.rewind(Duration::from_secs(3600));
         let then = options.clock.now_ms();
         let runtime = common::runtime();
-        let store = ComponentStore::open(&runtime, options).expect("open");
+        let store = ComponentStore::open(runtime, options).expect("open");
         for i in 0..EXPIRED {
             store.commit(&format!("old{i}"), b"{}".to_vec(), then + 60_000).await.expect("commit");
         }

@@ -18,6 +18,10 @@
 //! * Under shared locking an instance takes the lock once per call, its first call
 //!   included: opening touches no file beyond SQLite's own open, and the file is readied
 //!   (journal mode, caches) under the first call's turn of the lock.
+//! * Under shared locking a `find` first runs without the lock, on a second, read-only
+//!   connection, and is kept only if no writer can have touched the file meanwhile (see
+//!   `lockfile`, "Reading without the lock", and [`LocalBackend::find_unlocked`]); otherwise
+//!   it runs again under the lock. So finds do not wait for each other, nor write any file.
 //! * Statements are prepared on first use, so an instance that serves one request prepares
 //!   only what it runs; they are kept for the life of the instance and reset after each use,
 //!   so no read transaction stays open between calls. An existing table costs no schema
@@ -31,6 +35,8 @@
 //!   a token either.
 
 use std::cell::{Cell, OnceCell};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -72,18 +78,106 @@ const UPGRADE_CHUNK: i64 = 10_000;
 
 /// An open embedded database with its prepared statements.
 pub struct LocalBackend {
-    conn: Connection,
     stmts: Statements,
+    /// The read-write connection, opened by its first use, under the lock: at open under
+    /// exclusive locking, by the first call that takes the lock under shared locking (an
+    /// instance whose finds all run without the lock never opens it).
+    writer: OnceCell<Writer>,
     lock: FileAccess,
     /// The database as SESSIONS_DATABASE names it, for messages.
     path: String,
     /// Whether the file has been readied for this connection (see [`LocalBackend::ready_file`]);
     /// under shared locking that happens under the first call's turn of the lock.
     ready: Cell<bool>,
+    /// The read-only connection of finds without the lock (shared locking only), opened by
+    /// the first such find.
+    reader: OnceCell<Reader>,
     /// Rows per second of this instance's last full sweep chunk, commit included.
     sweep_rate: Option<f64>,
+}
+
+/// The read-write connection.
+struct Writer {
+    conn: Connection,
     // Dropped last: the connection and statements borrow its handle.
     _db: LibsqlDatabase,
+}
+
+/// A read-only connection and its find statement, for [`LocalBackend::find_unlocked`], and
+/// the file opened for reading its header.
+struct Reader {
+    file: File,
+    conn: Connection,
+    find: OnceCell<Statement>,
+    // Dropped last: the connection and statement borrow its handle.
+    _db: LibsqlDatabase,
+}
+
+impl Reader {
+    /// `None` if the file is missing or cannot be opened for reading.
+    fn open(path: &str) -> Option<Reader> {
+        let file = File::open(path).ok()?;
+        let db = block_on(libsql::Builder::new_local(path).flags(libsql::OpenFlags::SQLITE_OPEN_READ_ONLY).build()).ok()?;
+        Some(Reader { file, conn: db.connect().ok()?, _db: db, find: OnceCell::new() })
+    }
+
+    /// The file's header if it is a database in rollback-journal mode. `None` otherwise: an
+    /// empty or foreign file, or one in WAL mode, is left to reads under the lock (which
+    /// create, refuse or convert it). One positioned read.
+    fn header(&self) -> Option<FileHeader> {
+        let mut header = [0u8; FileHeader::LEN];
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(0)).ok()?;
+        file.read_exact(&mut header).ok()?;
+        (header.starts_with(FileHeader::MAGIC) && header[18] == 1 && header[19] == 1).then_some(FileHeader(header))
+    }
+
+    /// The row of `id` if active: its stored id and data. Errors include a missing table
+    /// (nothing is created: this connection cannot write) and a hot journal.
+    fn find(&self, sql: &Sql, id: &str, now: i64) -> libsql::Result<Option<(String, Vec<u8>)>> {
+        let stmt = match self.find.get() {
+            Some(stmt) => stmt,
+            None => {
+                let stmt = block_on(self.conn.prepare(&sql.find_with_id))?;
+                self.find.get_or_init(|| stmt)
+            }
+        };
+        stmt.reset();
+        let found = block_on(async {
+            let mut rows = stmt.query(params![id, now]).await?;
+            match rows.next().await? {
+                Some(row) => Ok(Some((row.get::<String>(0)?, row.get::<Vec<u8>>(1)?))),
+                None => Ok(None),
+            }
+        });
+        stmt.reset();
+        found
+    }
+}
+
+/// The bytes of a database file's header that say whether it may be read without the lock,
+/// and which version of it a read saw ([`Reader::header`]): the magic string, the journal
+/// mode (bytes 18 and 19) and the file change counter (bytes 24 to 27, which every
+/// committed write transaction changes).
+#[derive(Debug, PartialEq, Eq)]
+struct FileHeader([u8; FileHeader::LEN]);
+
+impl FileHeader {
+    const LEN: usize = 28;
+    const MAGIC: &'static [u8; 16] = b"SQLite format 3\0";
+}
+
+/// The suffix SQLite gives a database's rollback journal: `<db>-journal`.
+const JOURNAL_SUFFIX: &str = "-journal";
+
+/// Whether the rollback journal beside `path` is missing or empty, so that no write
+/// transaction is under way or was cut short (`journal_mode=TRUNCATE` empties it at the end
+/// of each).
+fn journal_is_idle(path: &Path) -> bool {
+    match std::fs::symlink_metadata(crate::lockfile::companion(path, JOURNAL_SUFFIX)) {
+        Ok(meta) => meta.len() == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// How this instance shares its database file with others.
@@ -215,9 +309,10 @@ impl LocalBackend {
     ///
     /// Errors: `Unavailable` when the directory is missing or not preopened, the file is
     /// not a database, or (exclusive locking) another instance holds the lock past the busy
-    /// timeout; `Storage` for other engine failures. Under shared locking a file that is
-    /// locked past the busy timeout, or not a database, fails the first call instead. A
-    /// failed open changes nothing on disk.
+    /// timeout; `Storage` for other engine failures. Under shared locking open touches no
+    /// file: a missing directory, a file locked past the busy timeout, or one that is not
+    /// a database fails the first call instead, with the same errors. A failed open changes
+    /// nothing on disk.
     pub fn open(config: &Config) -> Result<LocalBackend> {
         let (path, lock) = match &config.database {
             Database::Memory => (":memory:".to_owned(), FileAccess::Private),
@@ -241,25 +336,40 @@ impl LocalBackend {
             }
         };
         use_unix_none_vfs()?;
-        let failed = |e| match &config.database {
-            Database::File(file) => check_parent_dir(file).err().unwrap_or_else(|| open_error(&path, e)),
-            _ => open_error(&path, e),
-        };
-        let db = block_on(libsql::Builder::new_local(&path).build()).map_err(failed)?;
-        let conn = db.connect().map_err(failed)?;
         let backend = LocalBackend {
-            conn,
             stmts: Statements::new(Sql::new(&config.table)),
+            writer: OnceCell::new(),
             lock,
-            path: path.clone(),
+            path,
             ready: Cell::new(false),
+            reader: OnceCell::new(),
             sweep_rate: None,
-            _db: db,
         };
         if !matches!(backend.lock, FileAccess::PerOperation(_)) {
-            backend.ready_file().map_err(|e| open_error(&path, e))?;
+            backend.ready_file().map_err(|e| backend.open_failed(e))?;
         }
         Ok(backend)
+    }
+
+    /// The read-write connection, opened on first use; call with the lock held.
+    fn conn(&self) -> libsql::Result<&Connection> {
+        if let Some(writer) = self.writer.get() {
+            return Ok(&writer.conn);
+        }
+        let db = block_on(libsql::Builder::new_local(&self.path).build())?;
+        let writer = Writer { conn: db.connect()?, _db: db };
+        Ok(&self.writer.get_or_init(|| writer).conn)
+    }
+
+    /// The error of a failed open or readying: what is wrong with the directory, if anything,
+    /// else what SQLite said.
+    fn open_failed(&self, e: libsql::Error) -> Error {
+        match self.lock {
+            FileAccess::Private => open_error(&self.path, e),
+            FileAccess::PerOperation(_) | FileAccess::Held { .. } => {
+                check_parent_dir(Path::new(&self.path)).err().unwrap_or_else(|| open_error(&self.path, e))
+            }
+        }
     }
 
     /// Sets the connection's journal mode, durability, `secure_delete` and caches, and
@@ -281,7 +391,7 @@ impl LocalBackend {
                 "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=TRUNCATE; PRAGMA locking_mode=NORMAL;".to_owned()
             }
         };
-        block_on(self.conn.execute_batch(&format!(
+        block_on(self.conn()?.execute_batch(&format!(
             "{modes} PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY; \
              PRAGMA cache_size=-{PAGE_CACHE_KIB}"
         )))?;
@@ -296,7 +406,7 @@ impl LocalBackend {
     /// has already loaded; an absent table is not legacy.
     fn is_legacy(&self) -> libsql::Result<bool> {
         block_on(async {
-            let mut rows = self.conn.query(&self.stmts.sql.legacy_probe, ()).await?;
+            let mut rows = self.conn()?.query(&self.stmts.sql.legacy_probe, ()).await?;
             Ok(rows.next().await?.is_some())
         })
     }
@@ -308,12 +418,13 @@ impl LocalBackend {
     /// probe runs under the lock), and one killed mid-way leaves the file as it was.
     fn upgrade_legacy(&self) -> libsql::Result<()> {
         let sql = &self.stmts.sql;
-        in_transaction(&self.conn, |e| e, || {
-            let rekey = block_on(self.conn.prepare(&sql.legacy_rekey))?;
+        let conn = self.conn()?;
+        in_transaction(conn, |e| e, || {
+            let rekey = block_on(conn.prepare(&sql.legacy_rekey))?;
             let mut after = 0i64;
             loop {
                 let chunk: Vec<(i64, String)> = block_on(async {
-                    let mut rows = self.conn.query(&sql.legacy_rows, params![after, UPGRADE_CHUNK]).await?;
+                    let mut rows = conn.query(&sql.legacy_rows, params![after, UPGRADE_CHUNK]).await?;
                     let mut chunk = Vec::new();
                     while let Some(row) = rows.next().await? {
                         chunk.push((row.get::<i64>(0)?, row.get::<String>(1)?));
@@ -330,11 +441,11 @@ impl LocalBackend {
                 }
             }
             rekey.reset();
-            block_on(self.conn.execute_batch(&format!("{}; {}", sql.legacy_upgrade, self.stmts.ddl())))?;
+            block_on(conn.execute_batch(&format!("{}; {}", sql.legacy_upgrade, self.stmts.ddl())))?;
             Ok(())
         })?;
         if matches!(self.lock, FileAccess::Held { .. }) {
-            block_on(self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))?;
+            block_on(conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)"))?;
         }
         Ok(())
     }
@@ -343,18 +454,54 @@ impl LocalBackend {
     /// the file on the first turn.
     fn lock(&self) -> Result<Option<LockGuard<'_>>> {
         let guard = match &self.lock {
-            FileAccess::PerOperation(lock) => Some(lock.acquire()?),
+            FileAccess::PerOperation(lock) => {
+                Some(lock.acquire().map_err(|e| check_parent_dir(Path::new(&self.path)).err().unwrap_or(e))?)
+            }
             FileAccess::Private | FileAccess::Held { .. } => None,
         };
         if !self.ready.get() {
-            self.ready_file().map_err(|e| open_error(&self.path, e))?;
+            self.ready_file().map_err(|e| self.open_failed(e))?;
         }
         Ok(guard)
     }
 
+    /// `find` without the lock ([`LocalBackend::read_unlocked`]); the row found must also
+    /// carry the id asked for. `None`: do it under the lock.
+    fn find_unlocked(&self, id: &str, now: i64) -> Option<Option<Vec<u8>>> {
+        match self.read_unlocked(|reader| reader.find(&self.stmts.sql, id, now))? {
+            Some((stored, data)) => (stored == id).then_some(Some(data)),
+            None => Some(None),
+        }
+    }
+
+    /// Runs `read` on the read-only connection without the lock, under shared locking: its
+    /// answer, or `None` when it cannot be trusted and must be done under the lock. Kept
+    /// only if, around it, the lock was free and nobody released it (`FileLock::quiet`,
+    /// `FileLock::still_quiet`), and afterwards the journal is empty and the change counter
+    /// is what it was before. Any failure (the lock held, a file that is new, in WAL mode or
+    /// not yet readied, a missing table, a hot journal) means `None`.
+    fn read_unlocked<T>(&self, read: impl FnOnce(&Reader) -> libsql::Result<T>) -> Option<T> {
+        let FileAccess::PerOperation(lock) = &self.lock else {
+            return None;
+        };
+        let quiet = lock.quiet()?;
+        let reader = match self.reader.get() {
+            Some(reader) => reader,
+            None => {
+                let opened = Reader::open(&self.path)?;
+                self.reader.get_or_init(|| opened)
+            }
+        };
+        let before = reader.header()?;
+        let answer = read(reader).ok()?;
+        let untouched =
+            lock.still_quiet(&quiet) && journal_is_idle(Path::new(&self.path)) && reader.header() == Some(before);
+        untouched.then_some(answer)
+    }
+
     /// `which`, prepared on first use; call with the lock held.
     fn stmt(&self, which: Stmt) -> Result<&Statement> {
-        self.stmts.get(&self.conn, which).map_err(storage)
+        self.stmts.get(self.conn().map_err(storage)?, which).map_err(storage)
     }
 
     /// Runs `work` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails. `uses` are
@@ -364,7 +511,7 @@ impl LocalBackend {
         for &which in uses {
             self.stmt(which)?;
         }
-        in_transaction(&self.conn, storage, || work(self))
+        in_transaction(self.conn().map_err(storage)?, storage, || work(self))
     }
 
     /// One change, under a lock (and transaction) the caller holds; its answer as
@@ -385,6 +532,9 @@ impl LocalBackend {
 
 impl Backend for LocalBackend {
     fn find(&mut self, id: &str, now: i64) -> Result<Option<Vec<u8>>> {
+        if let Some(found) = self.find_unlocked(id, now) {
+            return Ok(found);
+        }
         let _guard = self.lock()?;
         let stmt = self.stmt(Stmt::Find)?;
         let found = block_on(async {
@@ -710,6 +860,7 @@ fn storage(e: libsql::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Write;
     use crate::testing::{file_config, open_with, TestStore, T0};
 
     #[test]
@@ -768,6 +919,199 @@ mod tests {
     }
 
     #[test]
+    fn a_find_takes_no_lock_while_nobody_writes_and_waits_for_a_writer_that_holds_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        let (mut writer, _) = open_with(&config);
+        writer.commit("tok", b"stored", T0 + 1000).expect("commit");
+        let last = dir.path().join("sessions.db-lock-last");
+        let released = std::fs::read_to_string(&last).expect("the writer's released lock");
+
+        let (mut reader, _) = open_with(&config);
+        for _ in 0..3 {
+            assert_eq!(reader.find("tok").expect("find"), Some(b"stored".to_vec()));
+        }
+        assert_eq!(std::fs::read_to_string(&last).expect("last lock"), released, "the finds took no lock");
+
+        let busy = Config { busy_timeout: Duration::from_millis(50), ..config };
+        let (mut waiting, _) = open_with(&busy);
+        let holder = FileLock::for_database(&dir.path().join("sessions.db"), Duration::from_secs(1), None);
+        let held = holder.acquire().expect("free lock");
+        assert!(matches!(waiting.find("tok"), Err(Error::Unavailable(_))), "a find never reads past a held lock");
+        drop(held);
+        assert_eq!(waiting.find("tok").expect("find"), Some(b"stored".to_vec()));
+    }
+
+    #[test]
+    fn a_read_without_the_lock_is_thrown_away_if_anyone_wrote_while_it_ran() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        let (mut writer, _) = open_with(&config);
+        writer.commit("tok", b"first", T0 + 1000).expect("commit");
+        let reader = LocalBackend::open(&config).expect("open");
+        let id = crate::token::id_of("tok");
+        let find = |r: &Reader| r.find(&reader.stmts.sql, &id, T0 as i64);
+        let stored = |data: &[u8]| Some(Some((id.clone(), data.to_vec())));
+
+        assert_eq!(reader.read_unlocked(find), stored(b"first"), "nobody wrote: kept");
+        let came_and_went = reader.read_unlocked(|r| {
+            let found = find(r);
+            writer.commit("tok", b"second", T0 + 1000).expect("commit");
+            found
+        });
+        assert_eq!(came_and_went, None, "a writer took the lock and released it");
+
+        let lock = FileLock::for_database(&dir.path().join("sessions.db"), Duration::from_secs(1), None);
+        let mut held = None;
+        assert_eq!(reader.read_unlocked(|r| find(r).inspect(|_| held = lock.acquire().ok())), None, "a writer holds it");
+        assert!(held.is_some());
+        drop(held);
+
+        // A writer that takes no part in `<db>-lock-last` (an earlier version, or a tool): its
+        // commit changes the file's change counter.
+        let raw = block_on(libsql::Builder::new_local(dir.path().join("sessions.db")).build()).expect("raw");
+        let raw = raw.connect().expect("connect");
+        let unannounced = reader.read_unlocked(|r| {
+            let found = find(r);
+            block_on(raw.execute("UPDATE sessions SET data = x'00'", ())).expect("a write without the lock");
+            found
+        });
+        assert_eq!(unannounced, None, "the change counter moved");
+
+        // A writer mid-transaction whose lock was removed by hand: its journal is not empty.
+        let journal = dir.path().join("sessions.db-journal");
+        let mid_write = reader.read_unlocked(|r| {
+            let found = find(r);
+            std::fs::write(&journal, b"a journal being written").expect("journal");
+            found
+        });
+        assert_eq!(mid_write, None, "the journal is in use");
+        std::fs::write(&journal, b"").expect("empty the journal");
+        assert_eq!(reader.read_unlocked(find), stored(b"\0"), "kept again once nothing moves");
+    }
+
+    #[test]
+    fn a_find_never_reads_the_changes_of_a_writer_that_died_mid_transaction() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, _) = open_with(&file_config(dir.path()));
+        let tokens: Vec<String> = (0..40).map(|i| format!("tok{i}")).collect();
+        for token in &tokens {
+            store.commit(token, b"committed", T0 + 1000).expect("commit");
+        }
+        drop(store);
+
+        // A writer that spills its changes into the file before committing, copied as it is
+        // mid-transaction: the image of a crash, with a hot journal and a file that holds
+        // pages never committed. No lock file: it was removed by hand.
+        let db = dir.path().join("sessions.db");
+        let raw = block_on(libsql::Builder::new_local(&db).build()).expect("raw");
+        let conn = raw.connect().expect("connect");
+        block_on(conn.execute_batch(
+            "PRAGMA journal_mode=TRUNCATE; PRAGMA cache_size=2; BEGIN; UPDATE sessions SET data = zeroblob(3000);",
+        ))
+        .expect("a spilling write");
+        let crashed = tempfile::tempdir().expect("tempdir");
+        for name in ["sessions.db", "sessions.db-journal"] {
+            std::fs::copy(dir.path().join(name), crashed.path().join(name)).expect("copy");
+        }
+        let journal = crashed.path().join("sessions.db-journal");
+        assert!(std::fs::metadata(&journal).expect("journal").len() > 0, "the journal is hot");
+
+        let config = file_config(crashed.path());
+        let backend = LocalBackend::open(&config).expect("open");
+        let id = crate::token::id_of("tok7");
+        assert_eq!(backend.find_unlocked(&id, T0 as i64), None, "not trusted without the lock");
+        let (mut store, _) = open_with(&config);
+        for token in &tokens {
+            assert_eq!(store.find(token).expect("find"), Some(b"committed".to_vec()), "{token}");
+        }
+        let left = std::fs::read(&journal).expect("journal");
+        assert!(left.iter().take(28).all(|&b| b == 0), "rolled back under the lock: the journal is no longer hot");
+        let check = block_on(async {
+            let conn = libsql::Builder::new_local(crashed.path().join("sessions.db")).build().await?.connect()?;
+            conn.query("PRAGMA integrity_check", ()).await?.next().await?.map(|row| row.get::<String>(0)).transpose()
+        });
+        assert_eq!(check.expect("integrity_check").as_deref(), Some("ok"));
+    }
+
+    /// Writers rewrite their sessions in transactions of many pages while readers on other
+    /// connections find them: every find answers a version its writer committed, whole, and
+    /// none older than one acknowledged before it started.
+    #[test]
+    fn finds_alongside_writers_answer_only_whole_committed_versions() {
+        const WRITERS: usize = 2;
+        const READERS: usize = 2;
+        const SESSIONS: usize = 24;
+        const VERSIONS: u32 = 40;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        let token = |w: usize, s: usize| format!("writer{w}-session{s}");
+        // The data names its session and version, and fills pages with the version.
+        let data = |token: &str, version: u32| {
+            let mut data = format!("{token} v{version:08} ").into_bytes();
+            data.resize(1500, b'a' + (version % 26) as u8);
+            data
+        };
+        let well_formed = |token: &str, stored: &[u8]| -> Option<u32> {
+            let text = std::str::from_utf8(stored).ok()?;
+            let version: u32 = text.strip_prefix(token)?.strip_prefix(" v")?.get(..8)?.parse().ok()?;
+            (data(token, version) == stored).then_some(version)
+        };
+        let committed: Vec<Vec<std::sync::atomic::AtomicU32>> =
+            (0..WRITERS).map(|_| (0..SESSIONS).map(|_| Default::default()).collect()).collect();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        {
+            let (mut store, _) = open_with(&config);
+            for w in 0..WRITERS {
+                for s in 0..SESSIONS {
+                    store.commit(&token(w, s), &data(&token(w, s), 0), u64::MAX).expect("seed");
+                }
+            }
+        }
+        std::thread::scope(|scope| {
+            for w in 0..WRITERS {
+                let (config, committed, done) = (&config, &committed, &done);
+                scope.spawn(move || {
+                    let (mut store, _) = open_with(config);
+                    for version in 1..=VERSIONS {
+                        let tokens: Vec<String> = (0..SESSIONS).map(|s| token(w, s)).collect();
+                        let datas: Vec<Vec<u8>> = tokens.iter().map(|t| data(t, version)).collect();
+                        let writes: Vec<Write<'_>> = tokens
+                            .iter()
+                            .zip(&datas)
+                            .map(|(token, data)| Write::Commit { token, data, expiry: u64::MAX })
+                            .collect();
+                        for outcome in store.write_all(&writes).expect("batch") {
+                            outcome.expect("write");
+                        }
+                        for acknowledged in &committed[w] {
+                            acknowledged.store(version, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                    done.store(true, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+            for r in 0..READERS {
+                let (config, committed, done) = (&config, &committed, &done);
+                scope.spawn(move || {
+                    let (mut store, _) = open_with(config);
+                    let mut finds = 0;
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) || finds < 100 {
+                        let (w, s) = ((finds + r) % WRITERS, (finds * 7 + r) % SESSIONS);
+                        let token = token(w, s);
+                        let floor = committed[w][s].load(std::sync::atomic::Ordering::SeqCst);
+                        let stored = store.find(&token).expect("find").expect("a stored session");
+                        let version = well_formed(&token, &stored)
+                            .unwrap_or_else(|| panic!("a torn read of {token}: {:?}", String::from_utf8_lossy(&stored[..40])));
+                        assert!(version >= floor, "{token}: v{version} read after v{floor} was acknowledged");
+                        finds += 1;
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
     fn a_custom_table_name_is_used() {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = crate::schema::TableName::new("web_sessions").expect("valid");
@@ -814,14 +1158,21 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_directory_is_unavailable() {
+    fn a_missing_directory_is_unavailable_at_open_or_under_shared_locking_at_the_first_call() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = file_config(&dir.path().join("missing"));
-        match LocalBackend::open(&config) {
+        let shared = file_config(&dir.path().join("missing"));
+        let mut backend = LocalBackend::open(&shared).expect("shared locking opens nothing");
+        match backend.find("id", 0) {
+            Err(Error::Unavailable(msg)) => assert!(msg.contains("not accessible"), "{msg}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        let exclusive = Config { locking: Locking::Exclusive, ..shared };
+        match LocalBackend::open(&exclusive) {
             Err(Error::Unavailable(msg)) => assert!(msg.contains("not accessible"), "{msg}"),
             Err(other) => panic!("expected Unavailable, got {other:?}"),
             Ok(_) => panic!("expected Unavailable, got an open store"),
         }
+        assert!(!dir.path().join("missing").exists(), "nothing was created");
     }
 
     #[test]
@@ -961,7 +1312,7 @@ mod tests {
         backend.find("x", 0).expect("creates the table");
         for sql in [&backend.stmts.sql.sessions_of, &backend.stmts.sql.revoke_owner] {
             let plan = block_on(async {
-                let mut rows = backend.conn.query(&format!("EXPLAIN QUERY PLAN {sql}"), ()).await?;
+                let mut rows = backend.conn()?.query(&format!("EXPLAIN QUERY PLAN {sql}"), ()).await?;
                 let mut plan = Vec::new();
                 while let Some(row) = rows.next().await? {
                     plan.push(row.get::<String>(3)?);
@@ -1004,7 +1355,7 @@ mod tests {
         let mut b = LocalBackend::open(&config).expect("open");
         b.apply(&[Change::Upsert { id: "before".into(), data: b"x", expiry: 1000 }], 0).expect("upsert");
         // The engine refuses one row of the batch, after another was written.
-        block_on(b.conn.execute_batch(
+        block_on(b.conn().expect("the connection").execute_batch(
             "CREATE TRIGGER refuse BEFORE INSERT ON sessions WHEN NEW.data = x'ff' \
              BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END",
         ))
