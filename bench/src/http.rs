@@ -183,14 +183,14 @@ pub async fn run(plan: &Plan, launch: &Launch) -> anyhow::Result<(Vec<HttpRow>, 
 /// The routes loaded on `kind`: the no-store route on the edge app only, where it is the
 /// per-request floor its `/get` is measured against.
 fn routes(kind: ServerKind) -> Vec<Route> {
-    Route::ALL.into_iter().filter(|&r| r != Route::NoStore || kind.per_request()).collect()
+    Route::ALL.into_iter().filter(|&r| r != Route::NoStore || kind.edge_app()).collect()
 }
 
 /// The plan's connection counts, plus one connection for the file-backed edge app's
 /// `/get` and no-store route (a target is set on its one-connection latency).
 fn connection_counts(plan: &Plan, kind: ServerKind, route: Route) -> Vec<u32> {
     let mut counts = plan.http_connections.clone();
-    if kind == ServerKind::EdgeApp && route != Route::Put {
+    if kind.edge_file() && route != Route::Put {
         counts.push(1);
     }
     counts.sort_unstable();

@@ -458,7 +458,7 @@ impl Results {
         {
             let _ = writeln!(out, "  /put host-example / sqlx-tuned: {:.2}", ours.req_per_s / tuned.req_per_s);
         }
-        for kind in [ServerKind::EdgeApp, ServerKind::EdgeAppSqld] {
+        for kind in [ServerKind::EdgeApp, ServerKind::EdgeAppReused, ServerKind::EdgeAppSqld] {
             if let (Some(get), Some(floor)) = (self.http_row(kind, Route::Get, c), self.http_row(kind, Route::NoStore, c)) {
                 let _ = writeln!(out, "  /get {} / its no-store route: {:.2}", kind.label(), get.req_per_s / floor.req_per_s);
             }

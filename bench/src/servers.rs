@@ -12,6 +12,10 @@ use serde::Serialize;
 
 use crate::sqld::Sqld;
 
+/// Requests an instance of the reused edge app serves before wasmtime drops it (wasmtime's
+/// own default for WASIp3 components).
+pub const EDGE_REUSE: u32 = 128;
+
 /// The servers, ours first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -26,6 +30,9 @@ pub enum ServerKind {
     EdgeApp,
     /// The same against a local sqld.
     EdgeAppSqld,
+    /// The file-backed edge app started with `serve.sh --reuse-instances` [`EDGE_REUSE`]: an
+    /// instance serves that many requests in turn, keeping its connections and page cache.
+    EdgeAppReused,
     /// tower-sessions + tower-sessions-sqlx-store on a SQLite file, sqlx's defaults.
     Sqlx,
     /// The same configured as a knowledgeable user would: WAL, `synchronous=NORMAL`, a
@@ -38,10 +45,11 @@ pub enum ServerKind {
 }
 
 impl ServerKind {
-    pub const ALL: [ServerKind; 8] = [
+    pub const ALL: [ServerKind; 9] = [
         ServerKind::HostExample,
         ServerKind::HostExampleSqld,
         ServerKind::EdgeApp,
+        ServerKind::EdgeAppReused,
         ServerKind::EdgeAppSqld,
         ServerKind::Sqlx,
         ServerKind::SqlxTuned,
@@ -55,6 +63,7 @@ impl ServerKind {
             ServerKind::HostExampleSqld => "host-example+sqld",
             ServerKind::EdgeApp => "edge-app",
             ServerKind::EdgeAppSqld => "edge-app+sqld",
+            ServerKind::EdgeAppReused => "edge-app-reused",
             ServerKind::Sqlx => "sqlx-sqlite",
             ServerKind::SqlxTuned => "sqlx-tuned",
             ServerKind::Libsql => "libsql-store",
@@ -68,10 +77,15 @@ impl ServerKind {
         matches!(self, ServerKind::Sqlx | ServerKind::SqlxTuned | ServerKind::Libsql)
     }
 
-    /// Whether it is the edge app under `wasmtime serve` (an instance per request), whose
-    /// no-store route is its per-request floor.
-    pub fn per_request(self) -> bool {
-        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppSqld)
+    /// Whether it is the edge app under `wasmtime serve` (an instance per request, or per
+    /// run of requests when reused), whose no-store route is its floor.
+    pub fn edge_app(self) -> bool {
+        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppReused)
+    }
+
+    /// Whether it is the file-backed edge app (one-connection runs are measured on it).
+    pub fn edge_file(self) -> bool {
+        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppReused)
     }
 
     fn uses_sqld(self) -> bool {
@@ -145,7 +159,9 @@ impl Server {
             ServerKind::HostExample | ServerKind::HostExampleSqld => {
                 spawn_printing(host_example(launch, dir.path(), sqld_url), &log)
             }
-            ServerKind::EdgeApp | ServerKind::EdgeAppSqld => spawn_edge_app(launch, dir.path(), sqld_url, &log),
+            ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppReused => {
+                spawn_edge_app(launch, dir.path(), sqld_url, kind == ServerKind::EdgeAppReused, &log)
+            }
             ServerKind::Sqlx => spawn_printing(peer(&launch.bin_dir, "peer-sqlx", listen, &db), &log),
             ServerKind::SqlxTuned => spawn_printing(peer(&launch.bin_dir, "peer-sqlx-tuned", listen, &db), &log),
             ServerKind::Libsql => spawn_printing(peer(&launch.bin_dir, "peer-libsql", listen, &db), &log),
@@ -173,9 +189,12 @@ impl Server {
     /// The database file, for the servers that keep one in their data directory.
     pub fn database_file(&self) -> Option<PathBuf> {
         match self.kind {
-            ServerKind::HostExample | ServerKind::EdgeApp | ServerKind::Sqlx | ServerKind::SqlxTuned | ServerKind::Libsql => {
-                Some(self.dir.path().join(DB_FILE))
-            }
+            ServerKind::HostExample
+            | ServerKind::EdgeApp
+            | ServerKind::EdgeAppReused
+            | ServerKind::Sqlx
+            | ServerKind::SqlxTuned
+            | ServerKind::Libsql => Some(self.dir.path().join(DB_FILE)),
             _ => None,
         }
     }
@@ -201,6 +220,12 @@ impl Server {
                 )
             }
             ServerKind::EdgeApp => format!("journal={} synchronous=full (SESSIONS_LOCKING default)", journal()),
+            ServerKind::EdgeAppReused => {
+                format!(
+                "journal={} synchronous=full (SESSIONS_LOCKING default); instances reused for {EDGE_REUSE} requests",
+                journal()
+            )
+            }
             ServerKind::HostExampleSqld => "sqld on loopback, its defaults; group commit".into(),
             ServerKind::EdgeAppSqld => "sqld on loopback, its defaults".into(),
             _ => self.reported_store.clone().unwrap_or_else(|| "not reported".into()),
@@ -299,15 +324,24 @@ pub fn spawn_printing(mut command: Command, log: &Path) -> anyhow::Result<Starte
     Ok(Started { child, addr, store })
 }
 
-/// `examples/edge-app/serve.sh --listen 127.0.0.1:0 --data-dir DIR [--database URL]`, with
-/// the run's component and no `SESSIONS_*` setting (every default); waits for wasmtime's
-/// "Serving HTTP on http://ADDR/" on stderr. serve.sh execs wasmtime, so the child is the
-/// server itself.
-fn spawn_edge_app(launch: &Launch, data_dir: &Path, sqld_url: Option<&str>, log: &Path) -> anyhow::Result<Started> {
+/// `examples/edge-app/serve.sh --listen 127.0.0.1:0 --data-dir DIR [--database URL]
+/// [--reuse-instances EDGE_REUSE]`, with the run's component and no `SESSIONS_*` setting (every
+/// default); waits for wasmtime's "Serving HTTP on http://ADDR/" on stderr. serve.sh execs
+/// wasmtime, so the child is the server itself.
+fn spawn_edge_app(
+    launch: &Launch,
+    data_dir: &Path,
+    sqld_url: Option<&str>,
+    reused: bool,
+    log: &Path,
+) -> anyhow::Result<Started> {
     let mut c = Command::new(edge_serve_script());
     c.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir);
     if let Some(url) = sqld_url {
         c.args(["--database", url]);
+    }
+    if reused {
+        c.arg("--reuse-instances").arg(EDGE_REUSE.to_string());
     }
     clean_env(&mut c);
     c.env("LIBSQLSTORE_COMPONENT", &launch.component);

@@ -3,7 +3,7 @@
 # building and composing whatever is missing or out of date first.
 #
 #   examples/edge-app/serve.sh [--listen ADDR] [--data-dir DIR] [--database NAME|:memory:|URL]
-#                              [--compose-only] [-- WASMTIME-SERVE-ARGS...]
+#                              [--reuse-instances N] [--compose-only] [-- WASMTIME-SERVE-ARGS...]
 #
 #   --listen ADDR      address to serve on (default 127.0.0.1:8080; port 0 picks a free one;
 #                      wasmtime prints "Serving HTTP on http://ADDR/" on stderr)
@@ -12,6 +12,13 @@
 #   --database VALUE   a file name inside DIR (default sessions.db), :memory:, or a libSQL
 #                      server URL, passed to the store as SESSIONS_DATABASE. Without the flag,
 #                      a SESSIONS_DATABASE in the environment is passed through unchanged.
+#   --reuse-instances N
+#                      let an instance serve up to N requests, one at a time (wasmtime
+#                      serve's --max-instance-reuse-count; default 1, a fresh instance per
+#                      request). A reused instance keeps its open database, parsed schema,
+#                      prepared statements and page cache; every call still takes the lock
+#                      file or reads as a seqlock reader, so instances stay safe together.
+#                      wasmtime drops an instance idle for 1 s (README, "Performance")
 #   --compose-only     build and compose, print the composed component's path, and exit
 #
 # Every SESSIONS_* variable (SESSIONS_BUSY_TIMEOUT, SESSIONS_MAX_DATA_BYTES, ...) and
@@ -30,14 +37,16 @@ listen=127.0.0.1:8080
 data_dir=
 database=
 compose_only=false
+reuse=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --listen) listen=${2:?--listen needs an address}; shift 2 ;;
     --data-dir) data_dir=${2:?--data-dir needs a directory}; shift 2 ;;
     --database) database=${2:?--database needs a name, :memory: or a URL}; shift 2 ;;
+    --reuse-instances) reuse=${2:?--reuse-instances needs a count}; shift 2 ;;
     --compose-only) compose_only=true; shift ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "serve.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -76,6 +85,10 @@ esac
 # appear in the process list.
 export SESSIONS_DATABASE=$database_env
 args=(-S cli=y --addr "$listen" --env SESSIONS_DATABASE)
+case "$reuse" in
+  ''|*[!0-9]*|0*) echo "serve.sh: --reuse-instances takes a whole number of requests, 1 or more" >&2; exit 2 ;;
+esac
+args+=(--max-instance-reuse-count "$reuse")
 case "$database_env" in
   *://*) ;;  # a server: no directory needed, but one given is still preopened
   *) data_dir=${data_dir:-./data} ;;

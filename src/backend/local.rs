@@ -16,8 +16,8 @@
 //!   host and power loss alike; a commit cut short is rolled back by the next opener.
 //!   `:memory:` databases are private to the instance and take no lock.
 //! * Under shared locking an instance takes the lock once per call, its first call
-//!   included: opening touches no file beyond SQLite's own open, and the file is readied
-//!   (journal mode, caches) under the first call's turn of the lock.
+//!   included: opening touches no file, and the read-write connection is opened and the
+//!   file readied (journal mode, caches) under the first call's turn of the lock.
 //! * Under shared locking a `find` first runs without the lock, on a second, read-only
 //!   connection, and is kept only if no writer can have touched the file meanwhile (see
 //!   `lockfile`, "Reading without the lock", and [`LocalBackend::find_unlocked`]); otherwise

@@ -51,19 +51,21 @@ def compose():
 
 
 class Server:
-    """`serve.sh --listen 127.0.0.1:0 --data-dir DIR [--database URL]` as a child process.
-    With `database` (a libSQL server URL) `data_dir` may be None: nothing is preopened."""
+    """`serve.sh --listen 127.0.0.1:0 --data-dir DIR [--database URL] [SERVE-ARGS...]` as a
+    child process. With `database` (a libSQL server URL) `data_dir` may be None: nothing is
+    preopened."""
 
     # wasmtime serve ends on SIGINT.
     STOP_SIGNAL = signal.SIGINT
 
-    def __init__(self, data_dir, database=None, **env):
+    def __init__(self, data_dir, database=None, serve_args=(), **env):
         self.data_dir = data_dir
         args = [SERVE_SH, "--listen", "127.0.0.1:0"]
         if data_dir is not None:
             args += ["--data-dir", data_dir]
         if database is not None:
             args += ["--database", database]
+        args += list(serve_args)
         proc = subprocess.Popen(
             args, env=serve_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self._watch(proc, re.compile(r"Serving HTTP on http://127\.0\.0\.1:(\d+)/"), "wasmtime serve", 180)

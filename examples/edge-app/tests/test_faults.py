@@ -9,6 +9,9 @@ gives by default) at 64 concurrent clients over loopback (see load.py):
   removes the lock the killed server left): every acknowledged save readable with its
   cookie, the file intact.
 
+Both scenarios run twice: with an instance per request (serve.sh's default) and with instances
+reused for many requests in turn (`--reuse-instances`), which keep their connections open.
+
 Each scenario runs its load once per class; each test asserts one invariant of it, so an
 availability failure (503 busy, timeouts) is told apart from lost or corrupted data."""
 
@@ -34,6 +37,8 @@ LOAD_SECONDS = 4
 SWEEP_EVERY_S = 1
 # Sessions written with expiries in the past before the server starts, for the sweeps.
 EXPIRED = 20_000
+# Requests a reused instance serves in the scenarios that reuse instances.
+REUSE = "128"
 
 
 def setUpModule():
@@ -136,7 +141,9 @@ def wasmtime_pid(proc):
 
 class Scenario(unittest.TestCase):
     """A scenario run once, in a directory of its own, by the class's `run_scenario(data)`; its tests
-    look at what it recorded."""
+    look at what it recorded. Its servers get `serve_args` (serve.sh arguments)."""
+
+    serve_args = ()
 
     @classmethod
     def setUpClass(cls):
@@ -159,7 +166,7 @@ class SweepsUnderLoad(Scenario):
     @classmethod
     def run_scenario(cls, data):
         seed_expired(data, EXPIRED)
-        with Server(data) as server:
+        with Server(data, serve_args=cls.serve_args) as server:
             sweeps = CronSweeps(data)
             load = Load(server.port, CLIENTS)
             time.sleep(LOAD_SECONDS)
@@ -220,7 +227,7 @@ class SigkillUnderLoad(Scenario):
 
     @classmethod
     def run_scenario(cls, data):
-        with Server(data) as server:
+        with Server(data, serve_args=cls.serve_args) as server:
             pid = wasmtime_pid(server.proc)
             load = Load(server.port, CLIENTS)
             time.sleep(LOAD_SECONDS / 2)
@@ -231,7 +238,7 @@ class SigkillUnderLoad(Scenario):
         cls.lock_left = os.path.exists(cls.db + "-lock")
         journal = cls.db + "-journal"
         cls.hot_journal = os.path.exists(journal) and os.path.getsize(journal) > 0
-        with Server(data) as restarted:
+        with Server(data, serve_args=cls.serve_args) as restarted:
             outcome = None
             if load.sessions:
                 token = next(iter(load.sessions))
@@ -264,6 +271,18 @@ class SigkillUnderLoad(Scenario):
         self.assertIsNotNone(self.first_after_restart)
         self.assertEqual(self.first_after_restart.status, 200)
         self.assertLess(self.first_after_restart.seconds, REQUEST_TIMEOUT_S)
+
+
+class SweepsUnderLoadWithReusedInstances(SweepsUnderLoad):
+    """SweepsUnderLoad with every instance serving up to REUSE requests."""
+
+    serve_args = ("--reuse-instances", REUSE)
+
+
+class SigkillUnderLoadWithReusedInstances(SigkillUnderLoad):
+    """SigkillUnderLoad with every instance serving up to REUSE requests."""
+
+    serve_args = ("--reuse-instances", REUSE)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The edge app composed with the session store, under a real `wasmtime serve`: one fresh
-component instance per request, sessions in a preopened directory, and its faults (forged
+component instance per request (or, where a test says so, instances reused for many), sessions in a preopened directory, and its faults (forged
 and oversized cookies, a database locked by another instance, 32 concurrent clients, a
 sweep while requests are served, logouts and renewals racing saves, secrets in settings)."""
 
@@ -183,6 +183,22 @@ class Persistence(unittest.TestCase):
         with Server(data) as a, Server(data) as b:
             token = a.put("shared")[3]
             self.assertEqual(b.request("/get", token=token)[1], "shared")
+
+    def test_reused_instances_of_two_servers_see_each_others_saves_and_logouts(self):
+        # Requests one after another: each server hands them all to one instance, which keeps
+        # its connections and page cache from request to request.
+        data = temp_dir(self)
+        reuse = ("--reuse-instances", "128")
+        with Server(data, serve_args=reuse) as a, Server(data, serve_args=reuse) as b:
+            token = a.put("first")[3]
+            self.assertEqual(a.request("/get", token=token)[1], "first")
+            self.assertEqual(b.put("second", token=token)[0], 200)
+            self.assertEqual(a.request("/get", token=token)[1], "second")
+            self.assertEqual(b.request("/destroy", token=token)[0], 200)
+            self.assertEqual(a.request("/get", token=token)[1], "")
+            self.assertNotIn(a.put("third", token=token)[3], (None, token), "a dead token starts a new session")
+            self.assertEqual(b.request("/get", token=token)[1], "")
+        self.assertEqual(integrity_check(os.path.join(data, "sessions.db")), "ok")
 
 
 class Faults(unittest.TestCase):
