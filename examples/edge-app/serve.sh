@@ -89,6 +89,13 @@ case "$reuse" in
   ''|*[!0-9]*|0*) echo "serve.sh: --reuse-instances takes a whole number of requests, 1 or more" >&2; exit 2 ;;
 esac
 args+=(--max-instance-reuse-count "$reuse")
+# How wasmtime's pooling allocator (serve's default) hands a finished instance's slot to the
+# next one: the first 4 MiB of each linear memory and 1 MiB of each table stay mapped and are
+# reset in place (only the pages written, where the kernel can list them: PAGEMAP_SCAN,
+# Linux 6.7+) instead of being returned to the kernel and faulted in again by the next
+# request. `-O` flags given after `--` come later and override these.
+args+=(-O pooling-memory-keep-resident=4194304 -O pooling-table-keep-resident=1048576
+  -O pooling-pagemap-scan=auto)
 case "$database_env" in
   *://*) ;;  # a server: no directory needed, but one given is still preopened
   *) data_dir=${data_dir:-./data} ;;
