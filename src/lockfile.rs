@@ -15,6 +15,7 @@
 //! | `<db>-lock.<id>` | that line being written, before it is published (lives for microseconds) |
 //! | `<db>-lock-last` | the line of the lock released last: a lock is released by renaming it here |
 //! | `<db>-lock-break` | used by hosts only: the OS lock under which an abandoned lock is removed |
+//! | `<db>-wait.<arrival>.<id>` | a waiter's place in the queue for the lock, empty ([Waiting in turn](#waiting-in-turn)) |
 //!
 //! The fields of the lock, separated by single spaces, in this order:
 //! * `owner`: an id drawn at random for each acquisition (43 characters, base64url); only the
@@ -31,12 +32,9 @@
 //!   exists, so taking it is atomic, and a lock is never seen without its line, even if its
 //!   instance dies halfway. Every write is checked: a full disk or a read-only directory is
 //!   `Unavailable`, and nothing is left behind.
-//! * **Wait**: a taken lock is polled after a pause drawn at random between
-//!   [`MIN_PAUSE`] and [`MAX_PAUSE`] until `SESSIONS_BUSY_TIMEOUT`, then the call fails with
-//!   `Unavailable` naming the holder: lost availability, bounded and reported, never a second
-//!   writer. A lock is held for one short transaction, so waiters poll often; the pauses are
-//!   random, not growing, so that waiters spread out over the holder's turn and one that has
-//!   waited long is not left polling more rarely than newcomers.
+//! * **Wait**: a call that finds the lock taken queues for it ([Waiting](#waiting-in-turn))
+//!   until `SESSIONS_BUSY_TIMEOUT`, then fails with `Unavailable` naming the holder: lost
+//!   availability, bounded and reported, never a second writer.
 //! * **Release**: rename `<db>-lock` to `<db>-lock-last` (replacing the previous one) after
 //!   checking that its `owner` is still ours. The lock goes away as atomically as removing it
 //!   would, and `<db>-lock-last` changes at every release: its owner id, drawn at random, is a
@@ -68,6 +66,35 @@
 //! journal found when the lock is taken is hot (its writer died) and is rolled back, and the
 //! page cache is revalidated against the file change counter at every transaction.
 //!
+//! # Waiting in turn
+//!
+//! Waiters take the lock in the order they began to wait, so that a wait is bounded by the
+//! waiters ahead (each holds the lock for one short transaction) and is not a lottery that a
+//! few lose many times over. The queue is advisory: it decides who *tries* the link first,
+//! never who holds the lock, so nothing in it can let two writers in, and a place left by an
+//! instance that died costs the next waiter a short, bounded delay once.
+//!
+//! 1. A call that finds the lock free takes it at once, without looking at the queue.
+//! 2. Otherwise it makes its place, `<db>-wait.<arrival>.<id>` (`<arrival>`: its wall clock
+//!    in ms, 20 digits, so that names sort by arrival; `<id>`: its lock owner id), and lists
+//!    the directory once: the places whose names sort before its own are ahead of it, the
+//!    last of them next.
+//! 3. It looks again after a pause drawn at random between [`MIN_PAUSE`] and [`MAX_PAUSE`],
+//!    times the places ahead (at most [`MAX_PAUSE_FACTOR`] times); with none ahead, after
+//!    [`MIN_PAUSE`]. A look checks that the place next ahead still exists (one `stat`) and
+//!    lists the directory again only when it is gone; a listing also makes this waiter's own
+//!    place again if someone removed it, under its first arrival.
+//! 4. With no place ahead, it takes a free lock. With `n` places ahead, it takes a free lock
+//!    only once the lock has stayed free and unclaimed (the same `<db>-lock-last`) for
+//!    `n` × [`UNCLAIMED_PER_PLACE`] by its own monotonic clock: those ahead are not taking it
+//!    (dead, or stalled), and it then removes their places.
+//! 5. It removes its place when it takes the lock or gives up.
+//!
+//! A call that arrives while the lock is free goes first (step 1); each turn leaves the lock
+//! free only until the next waiter's look, so few do. Arrivals come from each instance's wall
+//! clock: a clock that steps back puts later arrivals ahead for a while, which is unfair and
+//! no more. A place whose waiter died stays until the next wait behind it removes it (step 4).
+//!
 //! # Reading without the lock
 //!
 //! A read may run without taking the lock, as a reader of a seqlock does, and is kept only if
@@ -86,6 +113,7 @@
 //! counter unchanged), which cover a writer that died and whose lock was removed by hand, and
 //! writers of earlier versions that removed the lock instead of renaming it.
 
+use std::cmp::Ordering;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
@@ -121,12 +149,23 @@ pub fn owner_file_of<'a>(db_name: &str, tag: &'a str) -> Option<&'a str> {
     (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(name)
 }
 
-/// Shortest pause between two looks at a taken lock. Hosts that run instances on an async
-/// runtime round a pause up to their timer's tick (tokio's: 1 ms).
+/// The pause of the waiter next in turn between two looks at the lock, and the shortest
+/// pause of the others. Hosts that run instances on an async runtime round a pause up to
+/// their timer's tick (tokio's: 1 ms).
 pub const MIN_PAUSE: Duration = Duration::from_micros(250);
 
-/// Longest pause between two looks at a taken lock.
+/// The longest pause, per place ahead, of a waiter that is not next in turn.
 pub const MAX_PAUSE: Duration = Duration::from_millis(2);
+
+/// A waiter's pause grows with the places ahead of it, up to this many times.
+pub const MAX_PAUSE_FACTOR: u32 = 4;
+
+/// How long a free lock must stay unclaimed, per place ahead, before a waiter takes it out
+/// of turn.
+pub const UNCLAIMED_PER_PLACE: Duration = Duration::from_millis(4);
+
+/// What starts the suffix of a waiter's place in the queue: `<db>-wait.<arrival>.<id>`.
+pub const WAIT_SUFFIX: &str = "-wait.";
 
 /// Longest lock line read back; the longest line written is about 240 bytes.
 const MAX_LINE: usize = 512;
@@ -202,6 +241,10 @@ pub struct FileLock {
     path: PathBuf,
     /// `<db>-lock-last`.
     last: PathBuf,
+    /// The directory of the database, where the places of the queue are.
+    dir: PathBuf,
+    /// `<db name>-wait.`: what starts every place's name.
+    wait_prefix: String,
     busy_timeout: Duration,
     host: Option<String>,
 }
@@ -232,20 +275,32 @@ pub struct HeldLock {
 impl FileLock {
     /// The lock guarding `database`; `host` (`SESSIONS_LOCK_OWNER`) goes into its line.
     pub fn for_database(database: &Path, busy_timeout: Duration, host: Option<String>) -> FileLock {
-        FileLock { path: companion(database, LOCK_SUFFIX), last: companion(database, LAST_SUFFIX), busy_timeout, host }
+        let dir = match database.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let name = database.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        FileLock {
+            path: companion(database, LOCK_SUFFIX),
+            last: companion(database, LAST_SUFFIX),
+            dir,
+            wait_prefix: format!("{name}{WAIT_SUFFIX}"),
+            busy_timeout,
+            host,
+        }
     }
 
     /// Begins a read without the lock (see [Reading without the lock](self#reading-without-the-lock)):
     /// `None` if the lock is held now, so the read must take it.
     pub fn quiet(&self) -> Option<Quiet> {
         let last_owner = self.last_owner();
-        fs::symlink_metadata(&self.path).is_err().then_some(Quiet { last_owner })
+        self.is_free().then_some(Quiet { last_owner })
     }
 
     /// Ends a read without the lock begun by [`FileLock::quiet`]: true if nobody has held the
     /// lock since, so the read saw the file as no writer touched it.
     pub fn still_quiet(&self, quiet: &Quiet) -> bool {
-        fs::symlink_metadata(&self.path).is_err() && self.last_owner() == quiet.last_owner
+        self.is_free() && self.last_owner() == quiet.last_owner
     }
 
     /// The owner id in `<db>-lock-last`.
@@ -273,22 +328,59 @@ impl FileLock {
         Ok(HeldLock { lock: self, owner })
     }
 
-    /// Publishes a lock line marked with `mode`; the random owner id written into it.
+    /// Publishes a lock line marked with `mode`, waiting in turn if the lock is taken
+    /// ([Waiting in turn](self#waiting-in-turn)); the random owner id written into it.
     fn take(&self, mode: Mode) -> Result<String> {
         let owner = RandomTokens.draw()?;
         let line = LockLine { owner, host: self.host.clone(), mode, acquired_ms: WallClock.now_ms() };
         let started = Instant::now();
+        // A lock that is plainly there is not worth writing a candidate for.
+        if self.is_free() && self.publish(&line)? {
+            return Ok(line.owner);
+        }
+        let place = Place::join(self, &line);
         let mut pauses = Pauses::seeded_from(&line.owner);
+        // When this waiter first saw the lock free, and the release it saw then.
+        let mut free_since: Option<(Instant, Option<String>)> = None;
+        let mut ahead = place.ahead();
         loop {
-            // A lock that is plainly there is not worth writing a candidate for.
-            if fs::symlink_metadata(&self.path).is_err() && self.publish(&line)? {
-                return Ok(line.owner);
-            }
             if started.elapsed() >= self.busy_timeout {
                 return Err(self.busy_error());
             }
-            std::thread::sleep(pauses.next());
+            let factor = u32::try_from(ahead.len()).unwrap_or(u32::MAX).min(MAX_PAUSE_FACTOR);
+            std::thread::sleep(if ahead.is_empty() { MIN_PAUSE } else { pauses.next() * factor });
+            if ahead.last().is_some_and(|next| !place.is_there(next)) {
+                ahead = place.ahead();
+            }
+            if !self.is_free() {
+                free_since = None;
+                continue;
+            }
+            let places = u32::try_from(ahead.len()).unwrap_or(u32::MAX);
+            if (ahead.is_empty() || self.unclaimed(&mut free_since) >= UNCLAIMED_PER_PLACE.saturating_mul(places))
+                && self.publish(&line)?
+            {
+                place.remove_others(&ahead);
+                return Ok(line.owner);
+            }
         }
+    }
+
+    /// How long the lock has been free and unclaimed by this waiter's looks: since the first
+    /// of them that saw it free after the release it sees now (`free_since`, kept across looks).
+    fn unclaimed(&self, free_since: &mut Option<(Instant, Option<String>)>) -> Duration {
+        let last = self.last_owner();
+        let since = match free_since.take() {
+            Some((since, seen)) if seen == last => since,
+            _ => Instant::now(),
+        };
+        *free_since = Some((since, last));
+        since.elapsed()
+    }
+
+    /// True if `<db>-lock` does not exist.
+    fn is_free(&self) -> bool {
+        fs::symlink_metadata(&self.path).is_err()
     }
 
     /// Writes `line` to `<db>-lock.<owner>` and links it to `<db>-lock`: true if this took
@@ -375,6 +467,69 @@ impl Drop for LockGuard<'_> {
 impl Drop for HeldLock {
     fn drop(&mut self) {
         self.lock.release(&self.owner);
+    }
+}
+
+/// A waiter's place in the queue for the lock, `<db>-wait.<arrival>.<id>`; removed when dropped.
+/// Every failure to make, list or remove places is ignored: the queue orders waiters, it
+/// guards nothing, and a waiter without a place still gets the lock when it is free.
+struct Place<'a> {
+    lock: &'a FileLock,
+    name: String,
+}
+
+impl<'a> Place<'a> {
+    fn join(lock: &'a FileLock, line: &LockLine) -> Place<'a> {
+        let place = Place { lock, name: format!("{}{:020}.{}", lock.wait_prefix, line.acquired_ms, line.owner) };
+        place.make();
+        place
+    }
+
+    fn make(&self) {
+        let _ = OpenOptions::new().write(true).create(true).truncate(false).open(self.lock.dir.join(&self.name));
+    }
+
+    /// The names of the places ahead of this one, in their order (the next one last); makes
+    /// this place again if it is gone.
+    fn ahead(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.lock.dir) else { return Vec::new() };
+        let mut ahead = Vec::new();
+        let mut present = false;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !name.starts_with(&self.lock.wait_prefix) {
+                continue;
+            }
+            match name.cmp(self.name.as_str()) {
+                Ordering::Less => ahead.push(name.to_owned()),
+                Ordering::Equal => present = true,
+                Ordering::Greater => {}
+            }
+        }
+        if !present {
+            self.make();
+        }
+        ahead.sort_unstable();
+        ahead
+    }
+
+    /// True if the place named `name` exists.
+    fn is_there(&self, name: &str) -> bool {
+        fs::symlink_metadata(self.lock.dir.join(name)).is_ok()
+    }
+
+    /// Removes the places of waiters that let the lock go unclaimed.
+    fn remove_others(&self, names: &[String]) {
+        for name in names {
+            let _ = fs::remove_file(self.lock.dir.join(name));
+        }
+    }
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(self.lock.dir.join(&self.name));
     }
 }
 
@@ -517,6 +672,72 @@ mod tests {
             }
             other => panic!("expected Unavailable, got {other:?}"),
         };
+        assert_eq!(places(dir.path()), Vec::<String>::new(), "a waiter that gave up left its place");
+    }
+
+    /// The places of the queue in `dir`.
+    fn places(dir: &Path) -> Vec<String> {
+        let names = fs::read_dir(dir).expect("list").flatten().map(|e| e.file_name().to_string_lossy().into_owned());
+        names.filter(|n| n.starts_with("s.db-wait.")).collect()
+    }
+
+    /// Waits (polling the directory) until `dir` holds `n` places.
+    fn until_places(dir: &Path, n: usize) {
+        let started = Instant::now();
+        while places(dir).len() != n {
+            assert!(started.elapsed() < Duration::from_secs(10), "{n} places never appeared: {:?}", places(dir));
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn waiters_take_the_lock_in_the_order_they_began_to_wait() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let holder = lock_in(dir.path(), Duration::from_secs(10));
+        let guard = holder.acquire().expect("free lock");
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for i in 0..6 {
+            // A new wall-clock millisecond for each, so that arrivals differ.
+            let after = WallClock.now_ms();
+            while WallClock.now_ms() == after {
+                std::thread::yield_now();
+            }
+            let (path, order) = (dir.path().to_owned(), order.clone());
+            waiters.push(std::thread::spawn(move || {
+                let lock = lock_in(&path, Duration::from_secs(10));
+                let _turn = lock.acquire().expect("a turn");
+                order.lock().expect("order").push(i);
+            }));
+            until_places(dir.path(), i + 1);
+        }
+        drop(guard);
+        for waiter in waiters {
+            waiter.join().expect("waiter");
+        }
+        assert_eq!(*order.lock().expect("order"), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(places(dir.path()), Vec::<String>::new(), "each waiter removed its place");
+    }
+
+    #[test]
+    fn a_place_left_by_a_waiter_that_died_holds_the_queue_briefly_and_is_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dead = "s.db-wait.00000000000000000001.died-waiting";
+        File::create(dir.path().join(dead)).expect("a dead waiter's place");
+        let holder = lock_in(dir.path(), Duration::from_secs(1));
+        let guard = holder.acquire().expect("free lock: a place guards nothing");
+        let path = dir.path().to_owned();
+        let waiter = std::thread::spawn(move || {
+            let started = Instant::now();
+            let lock = lock_in(&path, Duration::from_secs(1));
+            let waited = lock.acquire().map(|_| started.elapsed());
+            waited
+        });
+        until_places(dir.path(), 2);
+        drop(guard);
+        let waited = waiter.join().expect("waiter").expect("the lock, out of turn");
+        assert!(waited < Duration::from_millis(500), "{waited:?}");
+        assert_eq!(places(dir.path()), Vec::<String>::new(), "the dead place and its own are gone");
     }
 
     #[test]
