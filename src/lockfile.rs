@@ -78,7 +78,10 @@
 //! 2. Otherwise it makes its place, `<db>-wait.<arrival>.<id>` (`<arrival>`: its wall clock
 //!    in ms, 20 digits, so that names sort by arrival; `<id>`: its lock owner id), and lists
 //!    the directory once: the places whose names sort before its own are ahead of it, the
-//!    last of them next.
+//!    last of them next. A call that starts within [`CARRY_WINDOW`] after a wait of the same
+//!    instance ended keeps that wait's arrival, once: the second call of one request (a find
+//!    that waited, then its save) is not sent to the back of the queue, as a transaction
+//!    keeps its first timestamp in age-ordered locking.
 //! 3. It looks again after a pause drawn at random between [`MIN_PAUSE`] and [`MAX_PAUSE`],
 //!    times the places ahead (at most [`MAX_PAUSE_FACTOR`] times); with none ahead, after
 //!    [`MIN_PAUSE`]. A look checks that the place next ahead still exists (one `stat`) and
@@ -117,6 +120,7 @@ use std::cmp::Ordering;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, WallClock};
@@ -163,6 +167,10 @@ pub const MAX_PAUSE_FACTOR: u32 = 4;
 /// How long a free lock must stay unclaimed, per place ahead, before a waiter takes it out
 /// of turn.
 pub const UNCLAIMED_PER_PLACE: Duration = Duration::from_millis(4);
+
+/// A call of a lock that starts within this time after a wait of the same lock ended (the
+/// lock taken) keeps that wait's arrival.
+pub const CARRY_WINDOW: Duration = Duration::from_millis(100);
 
 /// What starts the suffix of a waiter's place in the queue: `<db>-wait.<arrival>.<id>`.
 pub const WAIT_SUFFIX: &str = "-wait.";
@@ -247,6 +255,8 @@ pub struct FileLock {
     wait_prefix: String,
     busy_timeout: Duration,
     host: Option<String>,
+    /// The arrival of this lock's last call that had to wait, and when that wait ended.
+    waited: Mutex<Option<(u64, Instant)>>,
 }
 
 /// What [`FileLock::quiet`] saw before a read without the lock: the lock free, and the owner
@@ -287,6 +297,7 @@ impl FileLock {
             wait_prefix: format!("{name}{WAIT_SUFFIX}"),
             busy_timeout,
             host,
+            waited: Mutex::new(None),
         }
     }
 
@@ -334,11 +345,12 @@ impl FileLock {
         let owner = RandomTokens.draw()?;
         let line = LockLine { owner, host: self.host.clone(), mode, acquired_ms: WallClock.now_ms() };
         let started = Instant::now();
+        let arrival = self.carried_arrival().unwrap_or(line.acquired_ms);
         // A lock that is plainly there is not worth writing a candidate for.
         if self.is_free() && self.publish(&line)? {
             return Ok(line.owner);
         }
-        let place = Place::join(self, &line);
+        let place = Place::join(self, arrival, &line.owner);
         let mut pauses = Pauses::seeded_from(&line.owner);
         // When this waiter first saw the lock free, and the release it saw then.
         let mut free_since: Option<(Instant, Option<String>)> = None;
@@ -361,9 +373,19 @@ impl FileLock {
                 && self.publish(&line)?
             {
                 place.remove_others(&ahead);
+                if let Ok(mut waited) = self.waited.lock() {
+                    *waited = Some((arrival, Instant::now()));
+                }
                 return Ok(line.owner);
             }
         }
+    }
+
+    /// The arrival of this lock's last call that had to wait, if that wait ended within
+    /// [`CARRY_WINDOW`]; taken, so that it is carried once.
+    fn carried_arrival(&self) -> Option<u64> {
+        let (arrival, ended) = self.waited.lock().ok()?.take()?;
+        (ended.elapsed() <= CARRY_WINDOW).then_some(arrival)
     }
 
     /// How long the lock has been free and unclaimed by this waiter's looks: since the first
@@ -479,8 +501,8 @@ struct Place<'a> {
 }
 
 impl<'a> Place<'a> {
-    fn join(lock: &'a FileLock, line: &LockLine) -> Place<'a> {
-        let place = Place { lock, name: format!("{}{:020}.{}", lock.wait_prefix, line.acquired_ms, line.owner) };
+    fn join(lock: &'a FileLock, arrival: u64, owner: &str) -> Place<'a> {
+        let place = Place { lock, name: format!("{}{arrival:020}.{owner}", lock.wait_prefix) };
         place.make();
         place
     }
@@ -698,11 +720,7 @@ mod tests {
         let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut waiters = Vec::new();
         for i in 0..6 {
-            // A new wall-clock millisecond for each, so that arrivals differ.
-            let after = WallClock.now_ms();
-            while WallClock.now_ms() == after {
-                std::thread::yield_now();
-            }
+            next_ms();
             let (path, order) = (dir.path().to_owned(), order.clone());
             waiters.push(std::thread::spawn(move || {
                 let lock = lock_in(&path, Duration::from_secs(10));
@@ -717,6 +735,72 @@ mod tests {
         }
         assert_eq!(*order.lock().expect("order"), [0, 1, 2, 3, 4, 5]);
         assert_eq!(places(dir.path()), Vec::<String>::new(), "each waiter removed its place");
+    }
+
+    /// Waits until a millisecond of the wall clock has begun, so that the next arrival differs.
+    fn next_ms() {
+        let after = WallClock.now_ms();
+        while WallClock.now_ms() == after {
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_call_right_after_a_wait_keeps_its_place_in_line() {
+        use std::sync::mpsc;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let holder = lock_in(dir.path(), Duration::from_secs(10));
+        let guard = holder.acquire().expect("free lock");
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let turns = |name: &'static str, calls: usize, go: mpsc::Receiver<()>| {
+            let (path, order) = (dir.path().to_owned(), order.clone());
+            std::thread::spawn(move || {
+                let lock = lock_in(&path, Duration::from_secs(10));
+                for call in 0..calls {
+                    if call > 0 {
+                        go.recv().expect("call again");
+                    }
+                    let turn = lock.acquire().expect("a turn");
+                    order.lock().expect("order").push(format!("{name}{call}"));
+                    go.recv().expect("go on");
+                    drop(turn);
+                }
+            })
+        };
+        let (to_a, a_go) = mpsc::channel();
+        let a = turns("a", 2, a_go);
+        until_places(dir.path(), 1);
+        next_ms();
+        let (to_b, b_go) = mpsc::channel();
+        let b = turns("b", 1, b_go);
+        until_places(dir.path(), 2);
+        next_ms();
+        let (to_c, c_go) = mpsc::channel();
+        let c = turns("c", 1, c_go);
+        until_places(dir.path(), 3);
+        let seen = |n: usize| {
+            let started = Instant::now();
+            while order.lock().expect("order").len() < n {
+                assert!(started.elapsed() < Duration::from_secs(10), "{:?}", order.lock().expect("order"));
+                std::thread::yield_now();
+            }
+        };
+        drop(guard);
+        seen(1);
+        to_a.send(()).expect("a ends its first call");
+        seen(2);
+        // b holds the lock; a's second call comes now, after c began to wait, and waits too.
+        to_a.send(()).expect("a calls again");
+        until_places(dir.path(), 2);
+        to_b.send(()).expect("b ends its call");
+        seen(3);
+        to_a.send(()).expect("a ends its second call");
+        seen(4);
+        to_c.send(()).expect("c ends its call");
+        for t in [a, b, c] {
+            t.join().expect("waiter");
+        }
+        assert_eq!(*order.lock().expect("order"), ["a0", "b0", "a1", "c0"]);
     }
 
     #[test]
