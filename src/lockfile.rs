@@ -72,7 +72,7 @@
 //! waiters ahead (each holds the lock for one short transaction) and is not a lottery that a
 //! few lose many times over. The queue is advisory: it decides who *tries* the link first,
 //! never who holds the lock, so nothing in it can let two writers in, and a place left by an
-//! instance that died costs the next waiter a short, bounded delay once.
+//! instance that died costs the next waiter one short, bounded delay.
 //!
 //! 1. A call that finds the lock free takes it at once, without looking at the queue.
 //! 2. Otherwise it makes its place, `<db>-wait.<arrival>.<id>` (`<arrival>`: its wall clock
@@ -87,10 +87,13 @@
 //!    [`MIN_PAUSE`]. A look checks that the place next ahead still exists (one `stat`) and
 //!    lists the directory again only when it is gone; a listing also makes this waiter's own
 //!    place again if someone removed it, under its first arrival.
-//! 4. With no place ahead, it takes a free lock. With `n` places ahead, it takes a free lock
+//! 4. With no place ahead, it takes a free lock. With places ahead, it takes a free lock
 //!    only once the lock has stayed free and unclaimed (the same `<db>-lock-last`) for
-//!    `n` × [`UNCLAIMED_PER_PLACE`] by its own monotonic clock: those ahead are not taking it
-//!    (dead, or stalled), and it then removes their places.
+//!    [`UNCLAIMED`] by its own monotonic clock: those ahead are not taking it (dead, or
+//!    stalled), and it then removes their places. Places of dead waiters gather at the
+//!    front of the queue (a host drops the instances of requests whose clients went away),
+//!    so one such turn clears them all; those nearest the front look most often and so
+//!    usually notice first.
 //! 5. It removes its place when it takes the lock or gives up.
 //!
 //! A call that arrives while the lock is free goes first (step 1); each turn leaves the lock
@@ -164,9 +167,9 @@ pub const MAX_PAUSE: Duration = Duration::from_millis(2);
 /// A waiter's pause grows with the places ahead of it, up to this many times.
 pub const MAX_PAUSE_FACTOR: u32 = 4;
 
-/// How long a free lock must stay unclaimed, per place ahead, before a waiter takes it out
-/// of turn.
-pub const UNCLAIMED_PER_PLACE: Duration = Duration::from_millis(4);
+/// How long a free lock must stay unclaimed before a waiter with places ahead of it takes it
+/// out of turn.
+pub const UNCLAIMED: Duration = Duration::from_millis(4);
 
 /// A call of a lock that starts within this time after a wait of the same lock ended (the
 /// lock taken) keeps that wait's arrival.
@@ -368,9 +371,7 @@ impl FileLock {
                 free_since = None;
                 continue;
             }
-            let places = u32::try_from(ahead.len()).unwrap_or(u32::MAX);
-            if (ahead.is_empty() || self.unclaimed(&mut free_since) >= UNCLAIMED_PER_PLACE.saturating_mul(places))
-                && self.publish(&line)?
+            if (ahead.is_empty() || self.unclaimed(&mut free_since) >= UNCLAIMED) && self.publish(&line)?
             {
                 place.remove_others(&ahead);
                 if let Ok(mut waited) = self.waited.lock() {
