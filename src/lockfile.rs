@@ -704,13 +704,18 @@ mod tests {
         names.filter(|n| n.starts_with("s.db-wait.")).collect()
     }
 
-    /// Waits (polling the directory) until `dir` holds `n` places.
-    fn until_places(dir: &Path, n: usize) {
+    /// Polls `done` until it holds, failing with `what` after 10 s.
+    fn until(what: impl Fn() -> String, done: impl Fn() -> bool) {
         let started = Instant::now();
-        while places(dir).len() != n {
-            assert!(started.elapsed() < Duration::from_secs(10), "{n} places never appeared: {:?}", places(dir));
+        while !done() {
+            assert!(started.elapsed() < Duration::from_secs(10), "never happened: {}", what());
             std::thread::yield_now();
         }
+    }
+
+    /// Waits until `dir` holds `n` places.
+    fn until_places(dir: &Path, n: usize) {
+        until(|| format!("{n} places, seen {:?}", places(dir)), || places(dir).len() == n);
     }
 
     #[test]
@@ -780,11 +785,7 @@ mod tests {
         let c = turns("c", 1, c_go);
         until_places(dir.path(), 3);
         let seen = |n: usize| {
-            let started = Instant::now();
-            while order.lock().expect("order").len() < n {
-                assert!(started.elapsed() < Duration::from_secs(10), "{:?}", order.lock().expect("order"));
-                std::thread::yield_now();
-            }
+            until(|| format!("{n} turns, seen {:?}", order.lock().expect("order")), || order.lock().expect("order").len() >= n);
         };
         drop(guard);
         seen(1);
