@@ -26,6 +26,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 # shellcheck source=../lib/lockowner.sh
 source "$here/../lib/lockowner.sh"
+# shellcheck source=../edge-app/tools.sh
+source "$here/../edge-app/tools.sh"
 
 data_dir=
 database=
@@ -42,8 +44,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -f "$component" ] || { echo "sweep.sh: no session-store component at $component" >&2; exit 1; }
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-command -v wasmtime >/dev/null || { echo "sweep.sh: wasmtime not found (cargo install wasmtime-cli@48.0.8 --locked)" >&2; exit 1; }
+ensure_wasmtime || { echo "sweep.sh: wasmtime could not be installed (examples/edge-app/tools.sh)" >&2; exit 1; }
 
 case "$database" in
   '') database=${SESSIONS_DATABASE:-/data/sessions.db} ;;
