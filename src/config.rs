@@ -24,21 +24,17 @@ pub enum Database {
     Remote(String),
 }
 
-/// Who may use a database file while this instance lives (`SESSIONS_LOCKING`).
+/// Who may use a database file while this instance lives (`SESSIONS_LOCKING`). See
+/// [docs/durability.md](../docs/durability.md#locking-modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Locking {
-    /// `shared` (default): every operation is one transaction under the lock file, so
-    /// any number of instances, in any number of processes, take turns on the file. Fits
-    /// hosts that start an instance per request (`wasmtime serve`) or run several.
+    /// `shared` (default): every operation is one transaction under the lock file, so any
+    /// number of instances, in any number of processes, take turns on the file.
     #[default]
     Shared,
-    /// `exclusive`: the instance takes the lock file when it opens the database and keeps
-    /// it for its whole life; SQLite runs in exclusive locking mode with a write-ahead log
-    /// (one fsync per commit, the page cache kept across calls, no lock-file I/O per
-    /// operation). For a host that keeps one long-lived instance per database and removes
-    /// that instance's lock when it discards the instance (host-example's `serve` does).
-    /// Other instances wait for the busy timeout, then get `Unavailable`; the lock is
-    /// never taken for abandoned by age.
+    /// `exclusive`: the instance takes the lock file at open and keeps it for its life;
+    /// SQLite runs in WAL mode (one fsync per commit). Others get `Unavailable` after the
+    /// busy timeout; the lock is never taken for abandoned by age.
     Exclusive,
 }
 
@@ -93,14 +89,15 @@ pub struct Config {
     pub remote_max_response: u64,
     /// The host's liveness tag (`SESSIONS_LOCK_OWNER`, `flock:<db>-owner-<id>`), written into
     /// lock files so that any host able to take OS locks can tell once their holder's process
-    /// has exited (see `lockfile`, "Liveness").
+    /// has exited (see [Liveness](../docs/durability.md#liveness)).
     pub lock_owner: Option<String>,
 }
 
 /// Where hosts preopen the data directory in the guest; [`DEFAULT_DATABASE`] lies in it.
 pub const DATA_DIR: &str = "/data";
 pub const DEFAULT_DATABASE: &str = "/data/sessions.db";
-pub const DEFAULT_TABLE: &str = "sessions";
+/// Defined with the table layout (`schema`); listed here with the other defaults.
+pub use crate::schema::DEFAULT_TABLE;
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// 1,000 rows: a batch deletes in a few milliseconds, so finds running between batches
 /// never wait long, while a sweep still clears hundreds of thousands of rows a second.

@@ -6,6 +6,9 @@ use std::fmt;
 /// Longest table name accepted; generous, and keeps index names within reason.
 const MAX_TABLE_NAME: usize = 64;
 
+/// The table used when `SESSIONS_TABLE` is not set: [`TableName::default`].
+pub const DEFAULT_TABLE: &str = "sessions";
+
 /// A table name made only of ASCII letters, digits and `_`, not starting with a digit and
 /// not in SQLite's reserved `sqlite_` namespace. Such a name needs no quoting, so it is
 /// spliced into SQL as is.
@@ -38,7 +41,7 @@ impl TableName {
 
 impl Default for TableName {
     fn default() -> Self {
-        TableName(crate::config::DEFAULT_TABLE.to_owned())
+        TableName(DEFAULT_TABLE.to_owned())
     }
 }
 
