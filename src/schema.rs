@@ -149,7 +149,13 @@ impl Sql {
                 "SELECT id, owner, expiry FROM {t} WHERE owner = ?1 AND expiry > ?2 ORDER BY expiry"
             ),
             // Expired rows of the owner go too; each returned row says whether it was active.
-            revoke_owner: format!("DELETE FROM {t} WHERE owner = ?1 AND id IS NOT ?2 RETURNING expiry > ?3"),
+            // With a kept id (?2), nothing goes unless it is still an active session of the
+            // owner: of two devices logging out everywhere at once, one stays logged in.
+            revoke_owner: format!(
+                "DELETE FROM {t} WHERE owner = ?1 AND id IS NOT ?2 AND (?2 IS NULL OR EXISTS \
+                 (SELECT 1 FROM {t} WHERE id = ?2 AND owner = ?1 AND expiry > ?3)) \
+                 RETURNING expiry > ?3"
+            ),
             revoke: format!("DELETE FROM {t} WHERE id = ?1 RETURNING expiry > ?2"),
             // ?1 the new id, ?2 the old one: copies an active session under the new id unless
             // that id is taken (a collision: nothing inserted either way).

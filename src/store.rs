@@ -175,9 +175,9 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
         self.backend.sessions_of(owner, now)
     }
 
-    /// Deletes every session of `owner` except the one whose token is `keep`, if that one is
-    /// the owner's (a `keep` of another owner keeps nothing, and its session is untouched).
-    /// Returns how many active sessions were deleted; the owner's expired ones go too.
+    /// Deletes every session of `owner` except the one whose token is `keep`; with a `keep`
+    /// that is no longer an active session of `owner`, deletes nothing. Returns how many
+    /// active sessions were deleted; the owner's expired ones go too.
     pub fn revoke_owner(&mut self, owner: &str, keep: Option<&str>) -> Result<u64> {
         token::validate_input("owner", owner)?;
         let keep = keep.map(checked_id).transpose()?;
@@ -514,10 +514,23 @@ mod tests {
         assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("laptop")]);
         assert_eq!(s.find("phone").expect("find"), None);
         assert_eq!(s.stats().expect("stats"), SessionCounts { active: 2, expired: 0 }, "the expired one went too");
-        assert_eq!(s.revoke_owner("ada", Some("bobs")).expect("keep of another owner"), 1, "keeps nothing of ada's");
-        assert!(owners_sessions(&mut s, "ada").is_empty());
+        assert_eq!(s.revoke_owner("ada", Some("bobs")).expect("keep of another owner"), 0);
+        assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("laptop")], "nothing of ada's went");
         assert_eq!(s.find("bobs").expect("find"), Some(b"x".to_vec()), "another owner's session is untouched");
+        assert_eq!(s.revoke_owner("ada", None).expect("revoke all"), 1);
         assert_eq!(s.revoke_owner("ada", None).expect("nothing left"), 0);
+    }
+
+    #[test]
+    fn a_device_logged_out_meanwhile_cannot_log_out_the_device_that_ended_it() {
+        let (mut s, _clock) = memory_store();
+        for t in ["phone", "laptop"] {
+            s.commit(t, b"x", T0 + 5000).expect("commit");
+            s.set_owner(t, Some("ada")).expect("set_owner");
+        }
+        assert_eq!(s.revoke_owner("ada", Some("phone")).expect("the phone first"), 1);
+        assert_eq!(s.revoke_owner("ada", Some("laptop")).expect("then the ended laptop"), 0);
+        assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("phone")], "one device stays");
     }
 
     #[test]

@@ -239,6 +239,34 @@ mod tests {
     }
 
     #[test]
+    fn two_devices_logging_out_everywhere_at_once_leave_exactly_one_logged_in() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = file_config(dir.path());
+        let (mut setup, _) = open_with(&config);
+        for round in 0..40 {
+            let owner = format!("user{round}");
+            let devices = [format!("a{round}"), format!("b{round}")];
+            for device in &devices {
+                setup.commit(device, b"x", T0 + 60_000).expect("commit");
+                assert!(setup.set_owner(device, Some(&owner)).expect("set_owner"));
+            }
+            let start = std::sync::Barrier::new(2);
+            std::thread::scope(|scope| {
+                for device in &devices {
+                    let (config, owner, start) = (&config, &owner, &start);
+                    scope.spawn(move || {
+                        let (mut s, _) = open_with(config);
+                        start.wait();
+                        s.revoke_owner(owner, Some(device)).expect("revoke_owner")
+                    });
+                }
+            });
+            let left = setup.sessions_of(&owner).expect("sessions_of").len();
+            assert_eq!(left, 1, "round {round}: {left} devices logged in");
+        }
+    }
+
+    #[test]
     fn two_stores_on_one_file_see_each_others_writes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = file_config(dir.path());
