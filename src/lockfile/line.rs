@@ -100,6 +100,19 @@ impl LockLine {
     }
 }
 
+/// The directory `database` is in (`.` for a bare file name).
+pub(super) fn dir_of(database: &Path) -> PathBuf {
+    match database.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The file name of `database`, which starts the names of the files beside it.
+pub(super) fn name_of(database: &Path) -> String {
+    database.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
 /// `<database><suffix>`: the lock file and its companions.
 pub fn companion(database: &Path, suffix: &str) -> PathBuf {
     let mut path = database.as_os_str().to_owned();

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::line::{companion, read_line, LockLine, Mode, LAST_SUFFIX, LOCK_SUFFIX};
+use super::litter::Litter;
 use super::queue::Queue;
 use crate::clock::{Clock, WallClock};
 use crate::error::{Error, Result};
@@ -23,6 +24,8 @@ pub struct FileLock {
     host: Option<String>,
     /// The waiters' queue beside the database.
     queue: Queue,
+    /// What killed callers left beside the database, cleared by the holder.
+    litter: Litter,
 }
 
 /// Proof of holding the lock for one operation; dropping it releases the lock.
@@ -51,6 +54,7 @@ impl FileLock {
             busy_timeout,
             host,
             queue: Queue::beside(database),
+            litter: Litter::beside(database),
         }
     }
 
@@ -87,10 +91,10 @@ impl FileLock {
         let started = Instant::now();
         let arrival = self.queue.carried_arrival().unwrap_or(line.acquired_ms);
         // A lock that is plainly there is not worth writing a candidate for.
-        if self.is_free() && self.publish(&line)? {
-            return Ok(line.owner);
+        if !(self.is_free() && self.publish(&line)?) {
+            self.queue.wait_in_turn(self, &line, arrival, started)?;
         }
-        self.queue.wait_in_turn(self, &line, arrival, started)?;
+        self.litter.clear_if_due(&line.owner, WallClock.now_ms(), self.busy_timeout);
         Ok(line.owner)
     }
 
@@ -121,10 +125,16 @@ impl FileLock {
         let linked = written.and_then(|()| match fs::hard_link(&staged, &self.path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            // The holder removed the staged line as litter before it was linked: not taken;
+            // the next try stages it again.
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
         });
         // The staged name is only a vehicle: the lock, if linked, lives on as `<db>-lock`.
-        let removed = fs::remove_file(&staged);
+        let removed = match fs::remove_file(&staged) {
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            removed => removed,
+        };
         let taken = linked.map_err(|e| self.io_unavailable("cannot write the lock file", &e))?;
         if let Err(e) = removed {
             if taken {
@@ -231,6 +241,17 @@ mod tests {
             .map(|e| e.path())
             .collect();
         assert_eq!(left, [last], "no staged file is left behind");
+    }
+
+    #[test]
+    fn a_killed_writers_staged_line_is_gone_once_the_next_writer_has_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let staged = dir.path().join("s.db-lock.killed-before-linking");
+        fs::write(&staged, "owner=killed-before-linking host=- mode=operation acquired_ms=1\n")
+            .expect("a killed writer's staged line");
+        let lock = lock_in(dir.path(), Duration::from_secs(1));
+        drop(lock.acquire().expect("free lock"));
+        assert!(!staged.exists(), "the staged line is cleared by the next holder");
     }
 
     #[test]

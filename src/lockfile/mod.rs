@@ -14,11 +14,13 @@
 //! | [`FileLock`] | `lock.rs` | acquire (hard link), release (rename to `<db>-lock-last`) |
 //! | [`LockGuard`], [`HeldLock`] | `lock.rs` | the lock held for one call, or for good |
 //! | [`MIN_PAUSE`] … [`CARRY_WINDOW`] | `queue.rs` | the timing of waiting in turn |
+//! | [`LITTER_INTERVAL`], [`PLACE_GRACE`] | `litter.rs` | what killed callers leave, cleared by the next holder |
 //!
 //! The rule for reading without the lock, which checks this lock before and after a read,
 //! lives with the read itself, in `backend::local::unlocked`.
 
 mod line;
+mod litter;
 mod lock;
 mod queue;
 
@@ -29,5 +31,6 @@ pub use line::{
     companion, owner_file_name, owner_file_of, read_line, LockLine, Mode, BREAK_SUFFIX,
     LAST_SUFFIX, LOCK_SUFFIX, OWNER_TAG_PREFIX, WAIT_SUFFIX,
 };
+pub use litter::{LITTER_INTERVAL, PLACE_GRACE};
 pub use lock::{FileLock, HeldLock, LockGuard};
 pub use queue::{CARRY_WINDOW, MAX_PAUSE, MAX_PAUSE_FACTOR, MIN_PAUSE, UNCLAIMED};

@@ -1,13 +1,13 @@
 //! Waiting in turn for a taken lock: [`Queue`], its places and pauses. The algorithm, step
 //! by step: [docs/durability.md](../../docs/durability.md#waiting-in-turn).
 
-use std::cmp::Ordering;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::line::{LockLine, WAIT_SUFFIX};
+use super::line::{dir_of, name_of, LockLine, WAIT_SUFFIX};
+use super::litter::{names_in, LISTING_PASSES};
 use super::lock::FileLock;
 use crate::error::Result;
 
@@ -44,17 +44,9 @@ pub(super) struct Queue {
 impl Queue {
     /// The queue for the lock of `database`.
     pub(super) fn beside(database: &Path) -> Queue {
-        let dir = match database.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let name = database
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         Queue {
-            dir,
-            wait_prefix: format!("{name}{WAIT_SUFFIX}"),
+            dir: dir_of(database),
+            wait_prefix: format!("{}{WAIT_SUFFIX}", name_of(database)),
             waited: Mutex::new(None),
         }
     }
@@ -96,7 +88,7 @@ impl Queue {
             if (ahead.is_empty() || unclaimed(lock, &mut free_since) >= UNCLAIMED)
                 && lock.publish(line)?
             {
-                place.remove_others(&ahead);
+                place.remove_ahead(ahead);
                 if let Ok(mut waited) = self.waited.lock() {
                     *waited = Some((arrival, Instant::now()));
                 }
@@ -154,24 +146,12 @@ impl<'a> Place<'a> {
     /// The names of the places ahead of this one, in their order (the next one last); makes
     /// this place again if it is gone.
     fn ahead(&self) -> Vec<String> {
-        let Ok(entries) = fs::read_dir(&self.queue.dir) else {
-            return Vec::new();
-        };
-        let mut ahead = Vec::new();
-        let mut present = false;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if !name.starts_with(&self.queue.wait_prefix) {
-                continue;
-            }
-            match name.cmp(self.name.as_str()) {
-                Ordering::Less => ahead.push(name.to_owned()),
-                Ordering::Equal => present = true,
-                Ordering::Greater => {}
-            }
-        }
-        if !present {
+        let mut ahead = names_in(&self.queue.dir, |name| {
+            name.starts_with(&self.queue.wait_prefix) && name <= self.name.as_str()
+        });
+        let before = ahead.len();
+        ahead.retain(|name| name.as_str() != self.name);
+        if ahead.len() == before {
             self.make();
         }
         ahead.sort_unstable();
@@ -183,10 +163,17 @@ impl<'a> Place<'a> {
         fs::symlink_metadata(self.queue.dir.join(name)).is_ok()
     }
 
-    /// Removes the places of waiters that let the lock go unclaimed.
-    fn remove_others(&self, names: &[String]) {
-        for name in names {
-            let _ = fs::remove_file(self.queue.dir.join(name));
+    /// Removes the places ahead of this one, whose waiters let the lock go unclaimed. A
+    /// listing can end early, so it lists again until one finds none ahead (bounded).
+    fn remove_ahead(&self, mut ahead: Vec<String>) {
+        for _ in 0..LISTING_PASSES {
+            if ahead.is_empty() {
+                return;
+            }
+            for name in &ahead {
+                let _ = fs::remove_file(self.queue.dir.join(name));
+            }
+            ahead = self.ahead();
         }
     }
 }
@@ -362,7 +349,8 @@ mod tests {
     #[test]
     fn a_place_left_by_a_waiter_that_died_holds_the_queue_briefly_and_is_removed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let dead = "s.db-wait.00000000000000000001.died-waiting";
+        // Just arrived, as far as anyone can tell: too young to be cleared as litter.
+        let dead = format!("s.db-wait.{:020}.died-waiting", WallClock.now_ms() - 1);
         File::create(dir.path().join(dead)).expect("a dead waiter's place");
         let holder = lock_in(dir.path(), Duration::from_secs(1));
         let guard = holder.acquire().expect("free lock: a place guards nothing");
