@@ -26,6 +26,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 # shellcheck source=../lib/lockowner.sh
 source "$here/../lib/lockowner.sh"
+# shellcheck source=../lib/private-dir.sh
+source "$here/../lib/private-dir.sh"
 # shellcheck source=../edge-app/tools.sh
 source "$here/../edge-app/tools.sh"
 
@@ -54,6 +56,7 @@ case "$database" in
 esac
 args=(--env "SESSIONS_DATABASE=$database")
 if [ -n "$data_dir" ]; then
+  private_files "$data_dir"
   args+=(--dir "$data_dir::/data")
 fi
 case "$database" in

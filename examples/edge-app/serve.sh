@@ -32,6 +32,8 @@ root="$(cd "$here/../.." && pwd)"
 source "$here/tools.sh"
 # shellcheck source=../lib/lockowner.sh
 source "$here/../lib/lockowner.sh"
+# shellcheck source=../lib/private-dir.sh
+source "$here/../lib/private-dir.sh"
 
 listen=127.0.0.1:8080
 data_dir=
@@ -101,7 +103,7 @@ case "$database_env" in
   *) data_dir=${data_dir:-./data} ;;
 esac
 if [ -n "$data_dir" ]; then
-  mkdir -p "$data_dir"
+  private_data_dir "$data_dir"
   args+=(--dir "$data_dir::/data")
 fi
 case "$database_env" in

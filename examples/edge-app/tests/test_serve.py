@@ -169,6 +169,39 @@ class Limits(unittest.TestCase):
             self.assertTrue(server.logged("EDGE_SESSION_LIFETIME"), server.log_text())
 
 
+def started_under_umask_022(data):
+    """A Server on `data`, started as a user with the usual umask would start it."""
+    old = os.umask(0o022)
+    try:
+        return Server(data)
+    finally:
+        os.umask(old)
+
+
+class FileModes(unittest.TestCase):
+    def test_a_fresh_data_directory_and_its_files_are_readable_by_the_server_user_only(self):
+        data = os.path.join(temp_dir(self), "data")
+        with started_under_umask_022(data) as server:
+            self.assertEqual(server.put("private")[0], 200)
+        self.assertEqual(os.stat(data).st_mode & 0o777, 0o700)
+        names = os.listdir(data)
+        self.assertIn("sessions.db", names)
+        for name in names:
+            mode = os.stat(os.path.join(data, name)).st_mode & 0o777
+            self.assertEqual(mode & 0o077, 0, "%s is mode %o" % (name, mode))
+
+    def test_an_existing_directory_open_to_others_is_served_with_a_warning(self):
+        data = os.path.join(temp_dir(self), "data")
+        os.mkdir(data, 0o755)
+        os.chmod(data, 0o755)
+        with started_under_umask_022(data) as server:
+            self.assertEqual(server.put("kept")[0], 200)
+            self.assertIn("is accessible to other users (mode 755)", server.log_text())
+        self.assertEqual(os.stat(data).st_mode & 0o777, 0o755, "the operator's mode is kept")
+        mode = os.stat(os.path.join(data, "sessions.db")).st_mode & 0o777
+        self.assertEqual(mode & 0o077, 0, "sessions.db is mode %o" % mode)
+
+
 class Persistence(unittest.TestCase):
     def test_sessions_survive_a_restart_of_the_server(self):
         data = temp_dir(self)

@@ -11,7 +11,7 @@
 // SESSIONS_* variable in the environment (SESSIONS_CLEANUP_INTERVAL, SESSIONS_BUSY_TIMEOUT,
 // ...) is passed to the component; nothing else of the environment is.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../edge-js/sessions.js';
 import { sweepUntilDone } from '../../edge-js/store.js';
@@ -37,11 +37,28 @@ function storeEnv(database) {
   return env;
 }
 
+/**
+ * Session data readable by this user only (WASI gives the component no file modes): files are
+ * created 0600 and a missing directory 0700; an existing group- or world-accessible one is
+ * kept as the operator set it, with a warning.
+ */
+function privateDataDir(dir) {
+  process.umask(0o077);
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return;
+  }
+  const mode = statSync(dir).mode & 0o777;
+  if (mode & 0o077) {
+    console.error(`warning: ${dir} is accessible to other users (mode ${mode.toString(8)}): session data and user names are readable; chmod 700 it`);
+  }
+}
+
 /** The store and its environment; fails, with the store's own message, if the database is unusable. */
 async function open(values, clock) {
   const env = storeEnv(values.database);
   const needsDir = !env.SESSIONS_DATABASE.includes('://') && env.SESSIONS_DATABASE !== ':memory:';
-  if (needsDir) mkdirSync(values['data-dir'], { recursive: true });
+  if (needsDir) privateDataDir(values['data-dir']);
   const store = await openStore({ dataDir: needsDir ? values['data-dir'] : undefined, env, clock });
   await store.stats();
   return { store, env };

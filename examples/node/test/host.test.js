@@ -4,6 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HostClock } from '../src/clock.js';
@@ -22,6 +23,41 @@ test('the host prints its URL and sessions persist across a restart (a new insta
   assert.equal((await get(second.url, '/get', { token })).body, 'survives');
   await stopHost(second);
   assert.equal(integrityCheck(join(dataDir, 'sessions.db')), 'ok');
+});
+
+/** Spawns the host on `dataDir` as a user with the usual umask (022) would. */
+async function spawnUnderUmask022(t, dataDir) {
+  const old = process.umask(0o022);
+  try {
+    return await spawnHost(t, ['--listen', '127.0.0.1:0', '--data-dir', dataDir]);
+  } finally {
+    process.umask(old);
+  }
+}
+
+test('a fresh data directory and its files are readable by the server user only', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  const host = await spawnUnderUmask022(t, dataDir);
+  assert.equal((await get(host.url, '/put?message=private')).status, 200);
+  await stopHost(host);
+  assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+  const names = readdirSync(dataDir);
+  assert.ok(names.includes('sessions.db'), names.join());
+  for (const name of names) {
+    const mode = statSync(join(dataDir, name)).mode & 0o777;
+    assert.equal(mode & 0o077, 0, `${name} is mode ${mode.toString(8)}`);
+  }
+});
+
+test('an existing data directory open to others is served with a warning and kept as set', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  mkdirSync(dataDir, { mode: 0o755 });
+  const host = await spawnUnderUmask022(t, dataDir);
+  assert.equal((await get(host.url, '/put?message=kept')).status, 200);
+  await stopHost(host);
+  assert.match(host.stderr(), /is accessible to other users \(mode 755\)/);
+  assert.equal(statSync(dataDir).mode & 0o777, 0o755);
+  assert.equal(statSync(join(dataDir, 'sessions.db')).mode & 0o077, 0);
 });
 
 test('sweeps from another process while requests are served: each request succeeds or gets 503, nothing is corrupted', async (t) => {
