@@ -25,8 +25,20 @@
 //   its user's), then saves the data there with `update`; rotate answering none (the old
 //   token ended meanwhile) or update answering false (a concurrent logout ended the new
 //   one) is answered as such a 409.
+// - Methods (ROUTE_METHODS, session-core's `Route`): the reads /get and /devices answer GET
+//   and HEAD; /renew, /destroy, /login?user=NAME and /logout-everywhere answer POST only
+//   (query parameters as they are, no body needed): the cookie is SameSite=Lax, which a
+//   browser sends with a cross-site GET, so a link on another site must not be able to end,
+//   rotate or log in a session. /put?message=TEXT answers GET and POST: GET stays because it
+//   is the demo's and the benchmark's write, and it only replaces the demo message in the
+//   requester's own session (it cannot end, rotate or log in any session); applications
+//   that copy these routes should make their own writes POST. Any other method on a route
+//   is answered 405 with `Allow` (e.g. `POST`, `GET, HEAD`) and the fixed body
+//   `method not allowed; use POST\n` (`use GET or HEAD`, `use GET or POST`), before the
+//   session is loaded or the body read: no store call, no Set-Cookie. An unknown path is
+//   404 whatever the method.
 // - A logged-in session holds the value `"user": NAME`, and the store's owner of the
-//   session is NAME. /login?user=NAME (any method) gives the session a new token T: the
+//   session is NAME. POST /login?user=NAME gives the session a new token T: the
 //   store's `rotate` of the request's active session (expiry: the session's deadline), or,
 //   without one (or when rotate answers none: it ended meanwhile), a fresh session from
 //   `create`. Then `set-owner(T, NAME)`, then `update` of T with `user` = NAME: the
@@ -43,7 +55,8 @@
 //   other session of the user, this one stays: 200 `application/json` `{"revoked":N}`.
 //
 // Status codes: 200 done; 400 a token or user name the store refuses, or /login without a
-// user; 401 /devices or /logout-everywhere without a logged-in session; 404 unknown path; 409 the session
+// user; 401 /devices or /logout-everywhere without a logged-in session; 404 unknown path;
+// 405 a method the route does not answer (with Allow); 409 the session
 // ended while the request ran; 413 session data over SESSIONS_MAX_DATA_BYTES, or a request
 // body (the routes take none) over MAX_REQUEST_BODY_BYTES; 503 with Retry-After: 1 when the
 // store is unavailable (server down or slow, auth token refused, a database file locked by
@@ -75,6 +88,22 @@ const RETRY_AFTER_S = '1';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The methods each route answers, as HTTP spells them: session-core's `Route::methods`, the
+ * one table every JavaScript host (Node, workerd, Deno) goes by. Reads answer GET and HEAD;
+ * the routes that end, rotate or log in a session answer POST only; /put keeps GET for the
+ * demo and the benchmark (see the module docs).
+ */
+export const ROUTE_METHODS = Object.freeze({
+  '/put': Object.freeze(['GET', 'POST']),
+  '/get': Object.freeze(['GET', 'HEAD']),
+  '/renew': Object.freeze(['POST']),
+  '/destroy': Object.freeze(['POST']),
+  '/login': Object.freeze(['POST']),
+  '/devices': Object.freeze(['GET', 'HEAD']),
+  '/logout-everywhere': Object.freeze(['POST']),
+});
 
 /** Each route acts on the request's Session and returns the answer's body; the app then saves it. */
 const SESSION_ROUTES = {
@@ -423,6 +452,19 @@ const NOT_FOUND = [
 ];
 
 /**
+ * The answer to `method` on `path` when it is not served: 404 for an unknown path (whatever
+ * the method), 405 with Allow for a method the route does not answer (session-core's
+ * `Failure::MethodNotAllowed`); undefined when the route answers it. Methods are
+ * case-sensitive, as in HTTP.
+ */
+export function refuseRequest(path, method) {
+  if (!Object.hasOwn(ROUTE_METHODS, path)) return text(NOT_FOUND);
+  const methods = ROUTE_METHODS[path];
+  if (methods.includes(method)) return undefined;
+  return text([405, `method not allowed; use ${methods.join(' or ')}\n`], { allow: methods.join(', ') });
+}
+
+/**
  * The HTTP application: `fetch(request)` answers one request; `sweep()` removes every
  * expired session, batch after batch.
  * @param {object} options
@@ -499,9 +541,10 @@ export function createApp({ pool, settings, log = console.error, now = Date.now 
   async function fetch(request) {
     const url = new URL(request.url);
     const path = url.pathname;
+    const refused = refuseRequest(path, request.method);
+    if (refused) return refused;
     const changeSession = SESSION_ROUTES[path];
     const forUser = USER_ROUTES[path];
-    if (!changeSession && !forUser) return text(NOT_FOUND);
     if (await bodyTooLarge(request)) {
       return text([413, `request body over ${MAX_REQUEST_BODY_BYTES} bytes; these routes take no body\n`]);
     }

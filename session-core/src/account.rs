@@ -138,7 +138,7 @@ impl LoginOutcome {
     pub fn answer(&self) -> Answer {
         match self {
             LoginOutcome::LoggedIn { .. } => {
-                Answer { status: 200, body: LOGGED_IN.to_owned(), retry_after_s: None, clear_cookie: false }
+                Answer { status: 200, body: LOGGED_IN.to_owned(), retry_after_s: None, clear_cookie: false, allow: None }
             }
             LoginOutcome::NameRefused { .. } => Failure::InvalidInput.answer(),
             LoginOutcome::EndedMeanwhile => Failure::SessionEnded.answer(),

@@ -3,6 +3,8 @@
 //! Bodies are fixed texts: what the store said (paths, lock holders, process ids, server
 //! URLs, which may carry credentials) goes to the server's log, never to the client.
 
+use crate::route::Route;
+
 /// Seconds a client is told to wait (`Retry-After`) after a 503.
 pub const RETRY_AFTER_S: u32 = 1;
 
@@ -16,6 +18,10 @@ pub enum Failure {
     InvalidInput,
     /// `/login` without a `user` parameter (400).
     MissingUser,
+    /// A method the route does not answer (405, `Allow` naming the ones it does; see
+    /// [`Route::check`]). Answered before the session is loaded: nothing was loaded,
+    /// changed or saved, and no cookie is sent.
+    MethodNotAllowed(Route),
     /// A route for a logged-in user, on a session without a user (401).
     NotLoggedIn,
     /// The session data is over the store's limit, in bytes (413); nothing was stored.
@@ -38,6 +44,8 @@ pub struct Answer {
     pub retry_after_s: Option<u32>,
     /// Send the cookie-clearing `Set-Cookie` ([`CookieSpec::clear`](crate::CookieSpec::clear)).
     pub clear_cookie: bool,
+    /// The value of an `Allow` header, if one is sent (a 405: [`Route::allow`]).
+    pub allow: Option<&'static str>,
 }
 
 impl Failure {
@@ -49,6 +57,9 @@ impl Failure {
                 (400, "invalid user name: use 1 to 256 bytes without control characters\n".to_owned())
             }
             Failure::MissingUser => (400, "missing the user parameter: /login?user=NAME\n".to_owned()),
+            Failure::MethodNotAllowed(route) => {
+                (405, format!("method not allowed; use {}\n", route.methods().join(" or ")))
+            }
             Failure::NotLoggedIn => (401, "not logged in\n".to_owned()),
             Failure::TooLarge { limit } => {
                 (413, format!("session data is larger than the store's limit of {limit} bytes; nothing was stored\n"))
@@ -64,6 +75,10 @@ impl Failure {
             body,
             retry_after_s: (self == Failure::Unavailable).then_some(RETRY_AFTER_S),
             clear_cookie: self == Failure::SessionEnded,
+            allow: match self {
+                Failure::MethodNotAllowed(route) => Some(route.allow()),
+                _ => None,
+            },
         }
     }
 }
@@ -78,6 +93,7 @@ mod tests {
             Failure::InvalidToken,
             Failure::InvalidInput,
             Failure::MissingUser,
+            Failure::MethodNotAllowed(Route::Renew),
             Failure::NotLoggedIn,
             Failure::TooLarge { limit: 256 },
             Failure::SessionEnded,
@@ -87,7 +103,7 @@ mod tests {
         .into_iter()
         .map(|f| f.answer().status)
         .collect();
-        assert_eq!(statuses, [400, 400, 400, 401, 413, 409, 503, 500]);
+        assert_eq!(statuses, [400, 400, 400, 405, 401, 413, 409, 503, 500]);
     }
 
     #[test]
@@ -98,6 +114,14 @@ mod tests {
         assert_eq!((ended.retry_after_s, ended.clear_cookie), (None, true));
         assert_eq!(ended.body, "the session ended while this request ran; nothing was stored\n");
         assert_eq!(Failure::Internal.answer().retry_after_s, None);
+    }
+
+    #[test]
+    fn only_a_refused_method_sends_allow() {
+        assert_eq!(Failure::MethodNotAllowed(Route::Login).answer().allow, Some("POST"));
+        for failure in [Failure::InvalidToken, Failure::NotLoggedIn, Failure::SessionEnded, Failure::Unavailable] {
+            assert_eq!(failure.answer().allow, None, "{failure:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The session logic every libsqlstore host shares, with no I/O: the record a session is
-//! stored as, the session cookie, the arithmetic of deadlines, and the decision of what a
-//! request's save must do. The async wasmtime host (`host-example`) and the sync wasi:http
-//! guest (`examples/edge-app`) both use this crate; the Node host (`examples/node`) follows
-//! the same contract in JavaScript.
+//! stored as, the session cookie, the arithmetic of deadlines, the decision of what a
+//! request's save must do, and which methods each route answers. The async wasmtime host
+//! (`host-example`) and the sync wasi:http guest (`examples/edge-app`) both use this crate;
+//! the JavaScript hosts (`examples/edge-js/sessions.js`) follow the same contract.
 //!
 //! # The stored record
 //!
@@ -41,6 +41,47 @@
 //! changes only an active session. A save that finds its session gone (a concurrent logout
 //! or renewal) stores nothing, and the client is told so ([`Saved::EndedMeanwhile`], 409).
 //!
+//! # Routes and methods
+//!
+//! Every host serves the same paths ([`Route`]); which methods each answers is
+//! [`Route::methods`], and a host checks it ([`Route::check`]) before anything else:
+//!
+//! - Reads, `/get` and `/devices`: GET and HEAD.
+//! - The routes that end, rotate or log in a session, `/renew`, `/destroy`,
+//!   `/login?user=NAME` and `/logout-everywhere`: POST only (query parameters as they are;
+//!   no body needed). The session cookie is `SameSite=Lax`, which a browser still sends
+//!   with a cross-site GET (a link, a redirect): were these routes to answer GET, a link
+//!   on another site could log the user out everywhere, end or rotate their session, or log
+//!   their browser in as someone else (login CSRF). Lax keeps the cookie off cross-site
+//!   POSTs, so another site's form cannot act on the user's session. (Such a form can still
+//!   POST `/login` and have the browser keep the fresh session's cookie: an application
+//!   that copies these routes checks `Origin` or a CSRF token on its login as well.)
+//! - `/put?message=TEXT`: GET and POST. GET stays because it is the demo's and the
+//!   benchmark's write, and all it can do is replace the demo message in the requester's
+//!   own session: it cannot end, rotate or log in any session. Applications that copy these
+//!   routes should make their own writes POST.
+//!
+//! Any other method on one of these paths is answered 405 ([`Failure::MethodNotAllowed`]):
+//! `Allow` lists the route's methods ([`Route::allow`]: `POST`, `GET, HEAD`, `GET, POST`),
+//! the body is the fixed text `method not allowed; use POST\n` (`use GET or HEAD`, `use GET
+//! or POST`), and nothing is loaded, changed or saved: no store call, no `Set-Cookie`. A
+//! path that is no route is 404 ([`NOT_FOUND`]) whatever the method. Methods are
+//! case-sensitive, as HTTP has them. In a router:
+//!
+//! ```
+//! use session_core::{Failure, Route};
+//!
+//! fn gate(path: &str, method: &str) -> Result<Route, Option<Failure>> {
+//!     let route = Route::of(path).ok_or(None)?; // None: 404
+//!     route.check(method).map_err(Some)?; // 405 with Failure::answer().allow
+//!     Ok(route)
+//! }
+//! assert_eq!(gate("/renew", "POST"), Ok(Route::Renew));
+//! let refused = gate("/logout-everywhere", "GET").unwrap_err().unwrap().answer();
+//! assert_eq!((refused.status, refused.allow), (405, Some("POST")));
+//! assert_eq!(gate("/nope", "POST"), Err(None));
+//! ```
+//!
 //! # The logged-in user
 //!
 //! A session is logged in when its values hold `"user": NAME` ([`USER_KEY`],
@@ -48,7 +89,7 @@
 //! Every host serves three routes on it, each loading the request's session first as every
 //! route does:
 //!
-//! - `/login?user=NAME` (any method): see [`Login`] for the store calls, in order: the
+//! - `POST /login?user=NAME`: see [`Login`] for the store calls, in order: the
 //!   request's active session is rotated (`rotate(token, expiry)`, the expiry a save would
 //!   write), or a fresh anonymous one created when there is none or `rotate` answers none;
 //!   then `set-owner(T, some(NAME))`, then `update(T, values with user = NAME, expiry)`.
@@ -63,12 +104,12 @@
 //!     was rotated, stays anonymous, nothing in it lost);
 //!   - `set-owner` or `update` answers false (T ended meanwhile): 409 as
 //!     [`Failure::SessionEnded`], cookie cleared.
-//! - `/devices`: not logged in → 401 `not logged in\n` ([`Failure::NotLoggedIn`]). Else
+//! - `/devices` (GET or HEAD): not logged in → 401 `not logged in\n` ([`Failure::NotLoggedIn`]). Else
 //!   200, `Content-Type: application/json` ([`JSON_CONTENT_TYPE`]), the body
 //!   `{"sessions":[{"id":"…","expiry":MS},…]}` ([`devices_json`]) from `sessions-of(user)`
 //!   in the store's order (soonest expiry first). Ids are the store's (base64url of the
 //!   SHA-256 of the token), never tokens.
-//! - `/logout-everywhere`: not logged in → 401 as above. Else `revoke-owner(user,
+//! - `POST /logout-everywhere`: not logged in → 401 as above. Else `revoke-owner(user,
 //!   some(token))`: every other session of the user ends, this one stays; 200,
 //!   `application/json`, `{"revoked":N}` ([`revoked_json`]).
 //!
@@ -85,6 +126,7 @@ mod answer;
 mod cookie;
 mod record;
 mod redact;
+mod route;
 mod session;
 mod time;
 
@@ -93,5 +135,6 @@ pub use answer::{Answer, Failure, RETRY_AFTER_S};
 pub use cookie::{max_age_s, CookieSpec, DEFAULT_COOKIE_NAME, MAX_AGE_CAP_S};
 pub use record::Record;
 pub use redact::redact_credentials;
+pub use route::{Route, NOT_FOUND};
 pub use session::{Plan, Saved, Session, Status};
 pub use time::{millis, offset, MAX_TIMESTAMP};

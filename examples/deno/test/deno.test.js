@@ -15,12 +15,12 @@ test('Deno and workerd share sessions through one sqld', async (t) => {
 
   const put = await request(deno.url, '/put?message=from-deno');
   assert.equal((await request(worker.url, '/get', { token: put.token })).body, 'from-deno');
-  const renewed = await request(worker.url, '/renew', { token: put.token });
+  const renewed = await request(worker.url, '/renew', { token: put.token, method: 'POST' });
   assert.equal((await request(deno.url, '/get', { token: renewed.token })).body, 'from-deno');
   assert.equal((await request(deno.url, '/get', { token: put.token })).body, '', 'renewal ended the old token');
   assert.equal((await request(deno.url, '/put?message=again', { token: renewed.token })).status, 200);
   assert.equal((await request(worker.url, '/get', { token: renewed.token })).body, 'again');
-  assert.equal((await request(worker.url, '/destroy', { token: renewed.token })).status, 200);
+  assert.equal((await request(worker.url, '/destroy', { token: renewed.token, method: 'POST' })).status, 200);
   assert.equal((await request(deno.url, '/get', { token: renewed.token })).body, '');
   assert.deepEqual(await sqld.ids(), []);
 
@@ -28,7 +28,7 @@ test('Deno and workerd share sessions through one sqld', async (t) => {
   const onDeno = await login(deno.url, 'ivan');
   const onWorker = await login(worker.url, 'ivan');
   assert.deepEqual((await devices(worker.url, onDeno)).map((s) => s.id), [idOf(onDeno), idOf(onWorker)]);
-  const everywhere = await request(worker.url, '/logout-everywhere', { token: onWorker });
+  const everywhere = await request(worker.url, '/logout-everywhere', { token: onWorker, method: 'POST' });
   assert.deepEqual([everywhere.status, everywhere.body], [200, '{"revoked":1}']);
   assert.equal((await request(deno.url, '/devices', { token: onDeno })).status, 401);
   assert.deepEqual((await devices(deno.url, onWorker)).map((s) => s.id), [idOf(onWorker)]);

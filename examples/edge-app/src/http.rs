@@ -2,7 +2,7 @@
 //! plain-text response back through the response outparam.
 
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
+    ErrorCode, Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 
 /// `blocking-write-and-flush` accepts at most 4096 bytes per call.
@@ -11,6 +11,8 @@ const WRITE_CHUNK: usize = 4096;
 /// The parts of a request the routes look at.
 #[derive(Debug)]
 pub struct Request {
+    /// The method as HTTP spells it (`GET`, `POST`, or an extension method as sent).
+    pub method: String,
     pub path: String,
     /// The raw query string, without the `?`.
     pub query: String,
@@ -33,6 +35,7 @@ impl Request {
             .collect();
         let cookie = (!cookies.is_empty()).then(|| cookies.join("; "));
         Request {
+            method: method_name(request.method()),
             path,
             query,
             cookie,
@@ -44,6 +47,22 @@ impl Request {
         form_urlencoded::parse(self.query.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// The name of `method` as it appears on the request line.
+fn method_name(method: Method) -> String {
+    match method {
+        Method::Get => "GET".to_owned(),
+        Method::Head => "HEAD".to_owned(),
+        Method::Post => "POST".to_owned(),
+        Method::Put => "PUT".to_owned(),
+        Method::Delete => "DELETE".to_owned(),
+        Method::Connect => "CONNECT".to_owned(),
+        Method::Options => "OPTIONS".to_owned(),
+        Method::Trace => "TRACE".to_owned(),
+        Method::Patch => "PATCH".to_owned(),
+        Method::Other(other) => other,
     }
 }
 

@@ -1,7 +1,9 @@
 //! An HTTP app for edge runtimes: a `wasi:http/incoming-handler` that serves `/put`,
 //! `/get`, `/renew` and `/destroy` with a session cookie, plus the logged-in user's
 //! `/login?user=NAME`, `/devices` and `/logout-everywhere`, and keeps the sessions in the
-//! `edge:sessions/store` interface it imports.
+//! `edge:sessions/store` interface it imports. Reads answer GET and HEAD; the routes that
+//! end, rotate or log in a session answer POST only; `/put` answers GET and POST; any other
+//! method is 405 (`session_core::Route`, see `routes`).
 //!
 //! The import is satisfied by composing this component with the libsqlstore session-store
 //! component (`wac plug`, see `serve.sh`); the result is one component that any wasi:http

@@ -1,21 +1,30 @@
 //! The routes: each loads the session, acts on it, and saves it (load-and-save per
 //! request, as edge hosts run one instance per request).
 //!
+//! Methods (`session_core::Route`, the contract in session-core's crate docs): `/get` and
+//! `/devices` answer GET and HEAD; `/renew`, `/destroy`, `/login?user=NAME` and
+//! `/logout-everywhere` answer POST only, so a link on another site (a cross-site GET,
+//! which carries the `SameSite=Lax` cookie) cannot end, rotate or log in a session;
+//! `/put?message=TEXT` answers GET (the demo's and the benchmark's write, which only
+//! replaces the requester's own message) and POST. Any other method is 405 with `Allow`,
+//! answered before the session is loaded: no store call, no cookie.
+//!
 //! `/login?user=NAME`, `/devices` and `/logout-everywhere` follow `session-core`'s contract
 //! for the logged-in user (the same answers as host-example's).
 //!
 //! Status codes: 200 done; 400 a token the store refuses on save, a `/login` without
 //! `user`, or a user name the store refuses (the session was still rotated: the cookie
-//! carries the new token); 401 `/devices` or `/logout-everywhere` when not logged in; 409
-//! the session ended (a concurrent logout or renewal) while the request ran: nothing
-//! stored, cookie cleared;
+//! carries the new token); 401 `/devices` or `/logout-everywhere` when not logged in; 405 a
+//! method the route does not answer; 409 the session ended (a concurrent logout or
+//! renewal) while the request ran: nothing stored, cookie cleared;
 //! 413 session data over the store's limit; 503 (with `Retry-After`) the database is
 //! unavailable, e.g. locked by another instance for the whole busy timeout: the client may
-//! simply retry; 500 anything else (a misconfiguration included); 404 an unknown path.
+//! simply retry; 500 anything else (a misconfiguration included); 404 an unknown path
+//! (whatever the method).
 //! Error bodies are fixed texts (`session_core::Failure`): the store's message, which may
 //! name paths, lock holders or a database URL with its password, goes to the log only.
 
-use session_core::{redact_credentials, Failure, Saved, Session};
+use session_core::{redact_credentials, Failure, Route, Saved, Session, NOT_FOUND};
 
 use crate::bindings::edge::sessions::types::Error as StoreError;
 use crate::config;
@@ -26,8 +35,14 @@ use crate::session;
 pub const DEFAULT_MESSAGE: &str = "Hello from a session!";
 
 pub fn respond(request: &Request) -> Response {
-    match request.path.as_str() {
-        "/put" => {
+    let Some(route) = Route::of(&request.path) else {
+        return Response::text(404, NOT_FOUND);
+    };
+    if let Err(refused) = route.check(&request.method) {
+        return answer(refused);
+    }
+    match route {
+        Route::Put => {
             let message = request
                 .query_param("message")
                 .unwrap_or_else(|| DEFAULT_MESSAGE.to_owned());
@@ -36,31 +51,26 @@ pub fn respond(request: &Request) -> Response {
                 "stored\n".to_owned()
             })
         }
-        "/get" => with_session(request, |s| {
+        Route::Get => with_session(request, |s| {
             s.get("message")
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_owned()
         }),
-        "/renew" => with_session(request, |s| {
+        Route::Renew => with_session(request, |s| {
             s.renew();
             "renewed\n".to_owned()
         }),
-        "/destroy" => with_session(request, |s| {
+        Route::Destroy => with_session(request, |s| {
             s.destroy();
             "destroyed\n".to_owned()
         }),
-        "/login" => match request.query_param("user") {
+        Route::Login => match request.query_param("user") {
             Some(user) => login(request, &user),
             None => answer(Failure::MissingUser),
         },
-        "/devices" => for_user(request, session::devices),
-        "/logout-everywhere" => for_user(request, session::logout_everywhere),
-        _ => Response::text(
-            404,
-            "not found; the routes are /put?message=TEXT, /get, /renew, /destroy, \
-             /login?user=NAME, /devices and /logout-everywhere\n",
-        ),
+        Route::Devices => for_user(request, session::devices),
+        Route::LogoutEverywhere => for_user(request, session::logout_everywhere),
     }
 }
 
@@ -172,6 +182,9 @@ fn answer(failure: Failure) -> Response {
     let mut response = Response::text(answer.status, answer.body);
     if let Some(seconds) = answer.retry_after_s {
         response = response.with_header("retry-after", seconds.to_string());
+    }
+    if let Some(allow) = answer.allow {
+        response = response.with_header("allow", allow);
     }
     if answer.clear_cookie {
         response = response.with_header("set-cookie", session::cookie().clear());

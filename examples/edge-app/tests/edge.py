@@ -32,6 +32,9 @@ LOGGED_IN = "logged in\n"
 NOT_LOGGED_IN = "not logged in\n"
 INVALID_NAME = "invalid user name: use 1 to 256 bytes without control characters\n"
 MISSING_USER = "missing the user parameter: /login?user=NAME\n"
+# session-core's 405 to a method a route does not answer.
+USE_POST = "method not allowed; use POST\n"
+USE_GET_OR_HEAD = "method not allowed; use GET or HEAD\n"
 TOKEN = re.compile(r"^session=([A-Za-z0-9_-]{43}); Path=/; Max-Age=\d+; HttpOnly; SameSite=Lax$")
 
 
@@ -95,8 +98,9 @@ class Server:
                 self._started.set()
         self._started.set()
 
-    def request(self, path, token=None, cookie=None, timeout=60):
-        """GET `path`; returns (status, body, headers dict, new token or None)."""
+    def request(self, path, token=None, cookie=None, timeout=60, method="GET"):
+        """`method` (GET unless told) `path`; returns (status, body, headers dict, new token
+        or None)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         headers = {}
         if cookie is not None:
@@ -104,7 +108,7 @@ class Server:
         elif token is not None:
             headers["Cookie"] = "session=" + token
         try:
-            conn.request("GET", path, headers=headers)
+            conn.request(method, path, headers=headers)
             resp = conn.getresponse()
             body = resp.read().decode()
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
@@ -125,6 +129,11 @@ class Server:
                 return False
             time.sleep(0.01)
         return True
+
+    def post(self, path, token=None, cookie=None, timeout=60):
+        """POST `path` (no body): the routes that end, rotate or log in a session answer
+        POST only."""
+        return self.request(path, token=token, cookie=cookie, timeout=timeout, method="POST")
 
     def put(self, message, token=None):
         return self.request("/put?message=" + urllib.parse.quote(message), token=token)

@@ -12,7 +12,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 from edge import (ENDED, INTERNAL, INVALID_NAME, LOGGED_IN, MISSING_USER, NOT_LOGGED_IN, STORE, UNAVAILABLE,
-                  Server, compose, id_of, integrity_check, put_get_clients, session_count, stored_message,
+                  USE_GET_OR_HEAD, USE_POST, Server, compose, id_of, integrity_check, put_get_clients, session_count, stored_message,
                   temp_dir)
 
 
@@ -42,7 +42,7 @@ class Routes(unittest.TestCase):
 
     def test_destroy_deletes_the_session_and_clears_the_cookie(self):
         token = self.server.put("bye")[3]
-        status, _, headers, _ = self.server.request("/destroy", token=token)
+        status, _, headers, _ = self.server.post("/destroy", token=token)
         self.assertEqual(status, 200)
         self.assertRegex(headers["set-cookie"], r"^session=; .*Max-Age=0")
         self.assertEqual(self.server.request("/get", token=token)[1], "")
@@ -50,7 +50,7 @@ class Routes(unittest.TestCase):
 
     def test_renew_moves_the_data_to_a_new_token_and_the_old_one_stops_working(self):
         old = self.server.put("kept")[3]
-        new = self.server.request("/renew", token=old)[3]
+        new = self.server.post("/renew", token=old)[3]
         self.assertNotEqual(new, old)
         self.assertEqual(self.server.request("/get", token=new)[1], "kept")
         self.assertEqual(self.server.request("/get", token=old)[1], "")
@@ -84,7 +84,7 @@ class LoggedIn(unittest.TestCase):
         self.addCleanup(self.server.stop)
 
     def login(self, user, token=None):
-        return self.server.request("/login?user=" + urllib.parse.quote(user), token=token)
+        return self.server.post("/login?user=" + urllib.parse.quote(user), token=token)
 
     def test_login_rotates_the_token_the_old_one_dies_and_the_values_stay(self):
         old = self.server.put("kept")[3]
@@ -114,7 +114,7 @@ class LoggedIn(unittest.TestCase):
         laptop = self.login("alice", token=laptop)[3]
         phone = self.login("alice")[3]
         other = self.login("bob")[3]
-        status, body, headers, _ = self.server.request("/logout-everywhere", token=laptop)
+        status, body, headers, _ = self.server.post("/logout-everywhere", token=laptop)
         self.assertEqual((status, body, headers["content-type"]), (200, '{"revoked":1}', "application/json"))
         self.assertEqual(self.server.request("/devices", token=phone)[:2], (401, NOT_LOGGED_IN))
         self.assertEqual(self.server.request("/get", token=laptop)[1], "here")
@@ -123,13 +123,13 @@ class LoggedIn(unittest.TestCase):
 
     def test_a_renewed_login_stays_the_users_device_and_logout_everywhere_ends_it(self):
         laptop = self.login("alice", token=self.server.put("mine")[3])[3]
-        renewed = self.server.request("/renew", token=laptop)[3]
+        renewed = self.server.post("/renew", token=laptop)[3]
         self.assertNotEqual(renewed, laptop)
         self.assertEqual(self.server.request("/get", token=renewed)[1], "mine")
         sessions = json.loads(self.server.request("/devices", token=renewed)[1])["sessions"]
         self.assertEqual([s["id"] for s in sessions], [id_of(renewed)], "still alice's")
         phone = self.login("alice")[3]
-        self.assertEqual(self.server.request("/logout-everywhere", token=phone)[1], '{"revoked":1}')
+        self.assertEqual(self.server.post("/logout-everywhere", token=phone)[1], '{"revoked":1}')
         self.assertEqual(self.server.request("/get", token=renewed)[1], "", "ended with the others")
 
     def test_a_refused_name_is_400_and_the_session_is_still_rotated_anonymous(self):
@@ -142,15 +142,99 @@ class LoggedIn(unittest.TestCase):
             self.assertEqual(self.server.request("/get", token=old)[1], "")
             self.assertEqual(self.server.request("/get", token=new)[1], "mine")
             self.assertEqual(self.server.request("/devices", token=new)[0], 401, "still anonymous")
-        status, body, headers, _ = self.server.request("/login")
+        status, body, headers, _ = self.server.post("/login")
         self.assertEqual((status, body), (400, MISSING_USER))
         self.assertNotIn("set-cookie", headers)
 
     def test_devices_and_logout_everywhere_need_a_login(self):
         anonymous = self.server.put("x")[3]
-        for path in ["/devices", "/logout-everywhere"]:
-            self.assertEqual(self.server.request(path)[:2], (401, NOT_LOGGED_IN), path)
-            self.assertEqual(self.server.request(path, token=anonymous)[:2], (401, NOT_LOGGED_IN), path)
+        for path, method in [("/devices", "GET"), ("/logout-everywhere", "POST")]:
+            self.assertEqual(self.server.request(path, method=method)[:2], (401, NOT_LOGGED_IN), path)
+            self.assertEqual(self.server.request(path, token=anonymous, method=method)[:2], (401, NOT_LOGGED_IN), path)
+
+
+class Methods(unittest.TestCase):
+    """Reads answer GET and HEAD; the routes that end, rotate or log in a session answer
+    POST only, so a cross-site link (a GET carrying the SameSite=Lax cookie) cannot reach
+    them; /put answers GET and POST. Any other method is 405 with Allow and a fixed body,
+    before the session is loaded: nothing changes and no cookie is sent."""
+
+    CHANGING = ["/renew", "/destroy", "/login?user=mallory", "/logout-everywhere"]
+
+    def setUp(self):
+        self.data = temp_dir(self)
+        self.db = os.path.join(self.data, "sessions.db")
+        self.server = Server(self.data)
+        self.addCleanup(self.server.stop)
+
+    def assert_refused(self, path, method, token, allow, body):
+        status, text, headers, _ = self.server.request(path, token=token, method=method)
+        self.assertEqual(status, 405, (method, path, text))
+        self.assertEqual(headers.get("allow"), allow, (method, path))
+        if method != "HEAD":
+            self.assertEqual(text, body, (method, path))
+        self.assertNotIn("set-cookie", headers, (method, path))
+
+    def test_a_get_of_a_state_changing_route_is_405_allow_post_and_the_session_is_untouched(self):
+        token = self.server.put("still here")[3]
+        rows = session_count(self.db)
+        for path in self.CHANGING:
+            self.assert_refused(path, "GET", token, "POST", USE_POST)
+            self.assertEqual(self.server.request("/get", token=token)[:2], (200, "still here"), path)
+        self.assertEqual(session_count(self.db), rows, "nothing created, rotated or deleted")
+        self.assertEqual(self.server.request("/devices", token=token)[0], 401, "not logged in as mallory")
+
+    def test_head_put_delete_and_others_of_destroy_are_405_and_the_session_is_untouched(self):
+        token = self.server.put("kept")[3]
+        for method in ["HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]:
+            self.assert_refused("/destroy", method, token, "POST", USE_POST)
+        self.assertEqual(self.server.request("/get", token=token)[:2], (200, "kept"))
+
+    def test_a_get_of_logout_everywhere_leaves_every_session_of_the_user_logged_in(self):
+        laptop = self.server.post("/login?user=alice")[3]
+        phone = self.server.post("/login?user=alice")[3]
+        self.assert_refused("/logout-everywhere", "GET", laptop, "POST", USE_POST)
+        for token in [laptop, phone]:
+            status, body, _, _ = self.server.request("/devices", token=token)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(len(json.loads(body)["sessions"]), 2, "both still logged in")
+
+    def test_a_get_of_login_logs_nobody_in_and_creates_no_session(self):
+        self.assert_refused("/login?user=mallory", "GET", None, "POST", USE_POST)
+        self.assert_refused("/login", "GET", None, "POST", USE_POST)
+        self.assertEqual(session_count(self.db), 0)
+
+    def test_a_post_of_a_read_is_405_allow_get_head(self):
+        token = self.server.post("/login?user=alice")[3]
+        for path in ["/get", "/devices"]:
+            self.assert_refused(path, "POST", token, "GET, HEAD", USE_GET_OR_HEAD)
+            self.assert_refused(path, "PUT", token, "GET, HEAD", USE_GET_OR_HEAD)
+
+    def test_reads_answer_head_and_put_answers_post(self):
+        token = self.server.request("/put?message=posted", method="POST")[3]
+        self.assertIsNotNone(token)
+        self.assertEqual(self.server.request("/get", token=token)[1], "posted")
+        status, body, headers, _ = self.server.request("/get", token=token, method="HEAD")
+        self.assertEqual((status, body), (200, ""))
+        self.assertEqual(self.server.request("/devices", token=token, method="HEAD")[0], 401)
+        self.assert_refused("/put?message=x", "HEAD", token, "GET, POST", "method not allowed; use GET or POST\n")
+        self.assertEqual(self.server.request("/get", token=token)[1], "posted")
+
+    def test_a_refused_method_makes_no_store_call(self):
+        # Every store call on this database fails (500); a 405 never gets that far.
+        with Server(temp_dir(self), database="http://user:s3cret@127.0.0.1:1") as server:
+            self.assertEqual(server.post("/renew")[0], 500, "the store is called on POST")
+            for path in self.CHANGING:
+                status, body, headers, _ = server.request(path, token="A" * 43)
+                self.assertEqual((status, body, headers.get("allow")), (405, USE_POST, "POST"), path)
+            status, body, _, _ = server.request("/get", method="DELETE")
+            self.assertEqual((status, body), (405, USE_GET_OR_HEAD))
+
+    def test_unknown_paths_are_404_whatever_the_method(self):
+        for method in ["GET", "POST", "DELETE"]:
+            status, _, headers, _ = self.server.request("/nope", method=method)
+            self.assertEqual(status, 404, method)
+            self.assertNotIn("allow", headers)
 
 
 class Limits(unittest.TestCase):
@@ -227,7 +311,7 @@ class Persistence(unittest.TestCase):
             self.assertEqual(a.request("/get", token=token)[1], "first")
             self.assertEqual(b.put("second", token=token)[0], 200)
             self.assertEqual(a.request("/get", token=token)[1], "second")
-            self.assertEqual(b.request("/destroy", token=token)[0], 200)
+            self.assertEqual(b.post("/destroy", token=token)[0], 200)
             self.assertEqual(a.request("/get", token=token)[1], "")
             self.assertNotIn(a.put("third", token=token)[3], (None, token), "a dead token starts a new session")
             self.assertEqual(b.request("/get", token=token)[1], "")
@@ -336,7 +420,7 @@ class Finality(unittest.TestCase):
             saves, ender = [], None
             for i in range(self.RACERS):
                 if i == self.RACERS // 2:
-                    ender = pool.submit(server.request, ender_path, token=old)
+                    ender = pool.submit(server.post, ender_path, token=old)
                 message = "r%d-%d" % (round_, i)
                 saves.append((message, pool.submit(server.put, message, token=old)))
             return old, ender.result(), [(m, f.result()) for m, f in saves]
@@ -414,9 +498,9 @@ class Secrets(unittest.TestCase):
     def test_a_password_in_the_database_url_never_reaches_an_http_client_nor_the_log(self):
         with Server(temp_dir(self), database="http://user:s3cret@127.0.0.1:1") as server:
             statuses = set()
-            for path in ["/put?message=x", "/get", "/renew", "/destroy"]:
+            for path, method in [("/put?message=x", "GET"), ("/get", "GET"), ("/renew", "POST"), ("/destroy", "POST")]:
                 for token in [None, "A" * 43]:
-                    status, body, headers, _ = server.request(path, token=token)
+                    status, body, headers, _ = server.request(path, token=token, method=method)
                     statuses.add(status)
                     seen = repr(headers) + body
                     for secret in ["s3cret", "user:", "SESSIONS_DATABASE"]:

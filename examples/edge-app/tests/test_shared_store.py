@@ -57,12 +57,12 @@ class Persistence(unittest.TestCase):
             status, body, _, token = server.put("hello sqld")
             self.assertEqual((status, body), (200, "stored\n"))
             self.assertEqual(server.request("/get", token=token)[:2], (200, "hello sqld"))
-            new = server.request("/renew", token=token)[3]
+            new = server.post("/renew", token=token)[3]
             self.assertNotEqual(new, token)
             self.assertEqual(server.request("/get", token=new)[1], "hello sqld")
             self.assertEqual(server.request("/get", token=token)[1], "")
             self.assertEqual(self.sqld.active_session_count(), 1)
-            status, _, headers, _ = server.request("/destroy", token=new)
+            status, _, headers, _ = server.post("/destroy", token=new)
             self.assertEqual(status, 200)
             self.assertRegex(headers["set-cookie"], r"^session=; .*Max-Age=0")
         self.assertEqual(self.sqld.active_session_count(), 0)
@@ -209,12 +209,12 @@ class CrossHost(unittest.TestCase):
         with Server(None, database=sqld.url) as edge, NodeHost(sqld.url) as node:
             token = edge.put("from the edge")[3]
             self.assertEqual(node.request("/get", token=token)[:2], (200, "from the edge"))
-            renewed = node.request("/renew", token=token)[3]
+            renewed = node.post("/renew", token=token)[3]
             self.assertEqual(edge.request("/get", token=renewed)[1], "from the edge")
             self.assertEqual(edge.request("/get", token=token)[1], "")
             node_token = node.put("from node")[3]
             self.assertEqual(edge.request("/get", token=node_token)[1], "from node")
-            self.assertEqual(edge.request("/destroy", token=node_token)[0], 200)
+            self.assertEqual(edge.post("/destroy", token=node_token)[0], 200)
             self.assertEqual(node.request("/get", token=node_token)[1], "")
         self.assertEqual(sqld.active_session_count(), 1)
 

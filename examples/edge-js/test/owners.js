@@ -13,16 +13,16 @@ const INVALID_NAME = [400, 'invalid user name: use 1 to 256 bytes without contro
 
 /** Logs the cookie jar `token` (undefined: none) in as `user`; resolves the new token. */
 export async function login(url, user, token) {
-  const res = await request(url, `/login?user=${encodeURIComponent(user)}`, { token });
+  const res = await request(url, `/login?user=${encodeURIComponent(user)}`, { token, method: 'POST' });
   assert.deepEqual([res.status, res.body], [200, 'logged in\n'], `login of ${user}`);
   assert.match(res.token, TOKEN);
   assert.notEqual(res.token, token, 'login always hands out a new token');
   return res.token;
 }
 
-/** `[status, body]` of `path` for the jar `token`. */
-async function answer(url, path, token) {
-  const res = await request(url, path, { token });
+/** `[status, body]` of `method` (GET unless told) `path` for the jar `token`. */
+async function answer(url, path, token, method = 'GET') {
+  const res = await request(url, path, { token, method });
   return [res.status, res.body];
 }
 
@@ -75,12 +75,13 @@ export async function devicesListsEverySessionOfTheUser(url) {
     assert.ok(!JSON.stringify(listed).includes(first) && !JSON.stringify(listed).includes(second), 'ids, never tokens');
   }
   assert.deepEqual((await devices(url, other)).map((s) => s.id), [idOf(other)]);
-  for (const path of ['/devices', '/logout-everywhere']) assert.deepEqual(await answer(url, path), NOT_LOGGED_IN, path);
+  assert.deepEqual(await answer(url, '/devices'), NOT_LOGGED_IN, '/devices');
+  assert.deepEqual(await answer(url, '/logout-everywhere', undefined, 'POST'), NOT_LOGGED_IN, '/logout-everywhere');
 }
 
 /** Renews the jar `token` (/renew); resolves the new token. */
 async function renew(url, token) {
-  const res = await request(url, '/renew', { token });
+  const res = await request(url, '/renew', { token, method: 'POST' });
   assert.deepEqual([res.status, res.body], [200, 'renewed\n']);
   assert.match(res.token, TOKEN);
   assert.notEqual(res.token, token);
@@ -97,7 +98,7 @@ export async function logoutEverywhereKeepsThisSession(url) {
   assert.equal((await request(url, '/get', { token: phone })).body, 'phone', 'the renewal kept the values');
   const laptop = await login(url, 'erin');
   const someoneElse = await login(url, 'frank');
-  const res = await request(url, '/logout-everywhere', { token: here });
+  const res = await request(url, '/logout-everywhere', { token: here, method: 'POST' });
   assert.deepEqual([res.status, res.headers.get('content-type'), res.body], [200, 'application/json', '{"revoked":2}']);
   assert.equal(res.setCookie, undefined);
   for (const token of [phone, laptop]) {
@@ -106,7 +107,7 @@ export async function logoutEverywhereKeepsThisSession(url) {
   }
   assert.deepEqual((await devices(url, here)).map((s) => s.id), [idOf(here)], 'this jar is still logged in');
   assert.deepEqual((await devices(url, someoneElse)).map((s) => s.id), [idOf(someoneElse)]);
-  const again = await request(url, '/logout-everywhere', { token: here });
+  const again = await request(url, '/logout-everywhere', { token: here, method: 'POST' });
   assert.deepEqual([again.status, again.body], [200, '{"revoked":0}']);
 }
 
@@ -120,7 +121,7 @@ export async function badUserNamesAreRefused(url) {
   const listed = await devices(url, victim[0]);
   let token = (await request(url, '/put?message=mine')).token;
   for (const name of ['', 'x'.repeat(257), 'grace\n', 'grace\0', 'é'.repeat(129)]) {
-    const res = await request(url, `/login?user=${encodeURIComponent(name)}`, { token });
+    const res = await request(url, `/login?user=${encodeURIComponent(name)}`, { token, method: 'POST' });
     assert.deepEqual([res.status, res.body], INVALID_NAME, JSON.stringify(name.slice(0, 20)));
     assert.match(res.token, TOKEN, 'the cookie names the rotated session');
     assert.notEqual(res.token, token);
@@ -129,7 +130,7 @@ export async function badUserNamesAreRefused(url) {
     assert.deepEqual(await answer(url, '/devices', res.token), NOT_LOGGED_IN, 'not logged in');
     token = res.token;
   }
-  const missing = await request(url, '/login', { token });
+  const missing = await request(url, '/login', { token, method: 'POST' });
   assert.deepEqual([missing.status, missing.body, missing.setCookie], [400, 'missing the user parameter: /login?user=NAME\n', undefined]);
   assert.equal((await request(url, '/get', { token })).body, 'mine');
   for (const t of victim) assert.deepEqual(await devices(url, t), listed, "the other user's sessions are as they were");

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import {
   MAX_AGE_CAP_S,
   MAX_TIMESTAMP,
+  ROUTE_METHODS,
   SessionManager,
   cookieValue,
   createApp,
@@ -17,6 +18,7 @@ import {
   maxAgeSeconds,
   offset,
   redact,
+  refuseRequest,
 } from '../sessions.js';
 import { StoreError } from '../store.js';
 
@@ -181,17 +183,23 @@ function recordingApp({ values = { message: 'kept' }, answers = {} } = {}) {
     log: (m) => logs.push(m),
     now: () => NOW,
   });
-  const fetch = async (path, token) => {
+  const fetch = async (path, token, method = 'GET') => {
     const headers = token === undefined ? {} : { cookie: `session=${token}` };
-    const res = await app.fetch(new Request(`http://localhost${path}`, { headers }));
-    return { status: res.status, body: await res.text(), type: res.headers.get('content-type'), setCookie: res.headers.get('set-cookie') };
+    const res = await app.fetch(new Request(`http://localhost${path}`, { method, headers }));
+    return {
+      status: res.status,
+      body: await res.text(),
+      type: res.headers.get('content-type'),
+      setCookie: res.headers.get('set-cookie'),
+      allow: res.headers.get('allow'),
+    };
   };
   return { fetch, calls, deadline, logs };
 }
 
 test('login rotates the session, then sets the owner, then saves the user value, all under the new token', async () => {
   const { fetch, calls, deadline } = recordingApp();
-  const res = await fetch('/login?user=alice', OLD);
+  const res = await fetch('/login?user=alice', OLD, 'POST');
   assert.deepEqual([res.status, res.body, res.setCookie], [200, 'logged in\n', cookieOf(NEW, 3600)]);
   assert.deepEqual(calls, [
     ['find', OLD],
@@ -203,7 +211,7 @@ test('login rotates the session, then sets the owner, then saves the user value,
 
 test('login without a session creates an anonymous one first, then owns and fills it', async () => {
   const { fetch, calls } = recordingApp();
-  const res = await fetch('/login?user=bob');
+  const res = await fetch('/login?user=bob', undefined, 'POST');
   assert.deepEqual([res.status, res.setCookie], [200, cookieOf(CREATED, 60)]);
   const fresh = NOW + 60_000;
   assert.deepEqual(calls, [
@@ -215,7 +223,7 @@ test('login without a session creates an anonymous one first, then owns and fill
 
 test('login whose session ended before the rotation starts a fresh session, carrying nothing of the old one', async () => {
   const { fetch, calls } = recordingApp({ answers: { rotate: async () => undefined } });
-  const res = await fetch('/login?user=alice', OLD);
+  const res = await fetch('/login?user=alice', OLD, 'POST');
   assert.deepEqual([res.status, res.setCookie], [200, cookieOf(CREATED, 60)]);
   const fresh = NOW + 60_000;
   assert.deepEqual(calls.slice(2), [
@@ -230,7 +238,7 @@ test('a name the store refuses gets 400 without the name, and the cookie names t
     throw new StoreError('invalid-input', 'owner holds a control character');
   };
   const { fetch, calls } = recordingApp({ answers: { setOwner: refuse } });
-  const res = await fetch('/login?user=evil%0Aname', OLD);
+  const res = await fetch('/login?user=evil%0Aname', OLD, 'POST');
   assert.deepEqual(
     [res.status, res.body, res.setCookie],
     [400, 'invalid user name: use 1 to 256 bytes without control characters\n', cookieOf(NEW, 3600)],
@@ -241,7 +249,7 @@ test('a name the store refuses gets 400 without the name, and the cookie names t
 
 test('login without a user parameter gets 400 before any store call', async () => {
   const { fetch, calls } = recordingApp();
-  const res = await fetch('/login', OLD);
+  const res = await fetch('/login', OLD, 'POST');
   assert.deepEqual([res.status, res.body, res.setCookie], [400, 'missing the user parameter: /login?user=NAME\n', null]);
   assert.deepEqual(calls, []);
 });
@@ -249,7 +257,7 @@ test('login without a user parameter gets 400 before any store call', async () =
 test('a login whose new session ends before it is saved (a logout elsewhere) gets 409 and the cookie cleared', async () => {
   for (const answers of [{ setOwner: async () => false }, { update: async () => false }]) {
     const { fetch } = recordingApp({ answers });
-    const res = await fetch('/login?user=alice', OLD);
+    const res = await fetch('/login?user=alice', OLD, 'POST');
     assert.deepEqual(
       [res.status, res.body, res.setCookie],
       [409, 'the session ended while this request ran; nothing was stored\n', cookieOf('', 0)],
@@ -263,20 +271,20 @@ test('a store failure after the rotation is answered as every failure, and the c
     throw new StoreError('unavailable', 'cannot reach the libSQL server');
   };
   const { fetch, logs } = recordingApp({ answers: { update: down } });
-  const res = await fetch('/login?user=alice', OLD);
+  const res = await fetch('/login?user=alice', OLD, 'POST');
   assert.deepEqual([res.status, res.body, res.setCookie], [503, 'session store unavailable; try again shortly\n', cookieOf(NEW, 3600)]);
   assert.match(logs.join('\n'), /cannot reach the libSQL server/);
 
   const before = recordingApp({ answers: { rotate: down } });
-  const refused = await before.fetch('/login?user=alice', OLD);
+  const refused = await before.fetch('/login?user=alice', OLD, 'POST');
   assert.deepEqual([refused.status, refused.setCookie], [503, null], 'no new token existed: the cookie stays');
 });
 
 test('devices and logout-everywhere without a logged-in session get 401 and ask the store nothing more', async () => {
-  for (const path of ['/devices', '/logout-everywhere']) {
+  for (const [path, method] of [['/devices', 'GET'], ['/logout-everywhere', 'POST']]) {
     for (const token of [undefined, OLD]) {
       const { fetch, calls } = recordingApp();
-      const res = await fetch(path, token);
+      const res = await fetch(path, token, method);
       assert.deepEqual([res.status, res.body, res.setCookie], [401, 'not logged in\n', null], `${path} ${token}`);
       assert.deepEqual(calls.map(([name]) => name), token ? ['find'] : []);
     }
@@ -299,16 +307,74 @@ test("devices lists the user's sessions as the store orders them: ids and expiri
 
 test('logout-everywhere revokes the sessions of the user except this one and says how many', async () => {
   const { fetch, calls } = recordingApp({ values: { user: 'alice' }, answers: { revokeOwner: async () => 2 } });
-  const res = await fetch('/logout-everywhere', OLD);
+  const res = await fetch('/logout-everywhere', OLD, 'POST');
   assert.deepEqual([res.status, res.type, res.body, res.setCookie], [200, 'application/json', '{"revoked":2}', null]);
   assert.deepEqual(calls.at(-1), ['revokeOwner', 'alice', OLD]);
 });
 
-test('an unknown path is 404 naming every route', async () => {
+test('an unknown path is 404 naming every route, whatever the method', async () => {
   const { fetch } = recordingApp();
   const res = await fetch('/nowhere');
   assert.equal(res.status, 404);
+  for (const method of ['POST', 'DELETE', 'HEAD']) assert.equal((await fetch('/nowhere', OLD, method)).status, 404, method);
   for (const route of ['/put', '/get', '/renew', '/destroy', '/login?user=NAME', '/devices', '/logout-everywhere']) {
     assert.ok(res.body.includes(route), route);
   }
+});
+
+// The methods each route answers, as session-core's `Route` tests them.
+const USE_POST = 'method not allowed; use POST\n';
+const USE_GET_OR_HEAD = 'method not allowed; use GET or HEAD\n';
+
+test('state-changing routes answer POST only: GET and the rest get 405, Allow: POST, before any store call', async () => {
+  for (const path of ['/renew', '/destroy', '/login?user=mallory', '/logout-everywhere']) {
+    for (const method of ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const { fetch, calls } = recordingApp({ values: { user: 'alice', message: 'kept' } });
+      const res = await fetch(path, OLD, method);
+      // (A server sends no body with a HEAD answer; this is the app's Response, before one.)
+      assert.deepEqual([res.status, res.allow, res.body, res.setCookie], [405, 'POST', USE_POST, null], `${method} ${path}`);
+      assert.deepEqual(calls, [], `${method} ${path}: nothing loaded, changed or saved`);
+    }
+  }
+});
+
+test('reads answer GET and HEAD only: POST and the rest get 405, Allow: GET, HEAD, before any store call', async () => {
+  for (const path of ['/get', '/devices']) {
+    for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+      const { fetch, calls } = recordingApp({ values: { user: 'alice' } });
+      const res = await fetch(path, OLD, method);
+      assert.deepEqual([res.status, res.allow, res.body, res.setCookie], [405, 'GET, HEAD', USE_GET_OR_HEAD, null], `${method} ${path}`);
+      assert.deepEqual(calls, []);
+    }
+    const { fetch } = recordingApp({ values: { user: 'alice' } });
+    assert.equal((await fetch(path, OLD, 'HEAD')).status, 200, `HEAD ${path}`);
+  }
+});
+
+test('put answers GET and POST, and nothing else', async () => {
+  for (const method of ['GET', 'POST']) {
+    const { fetch } = recordingApp();
+    const res = await fetch('/put?message=hi', OLD, method);
+    assert.deepEqual([res.status, res.body], [200, 'stored\n'], method);
+  }
+  for (const method of ['HEAD', 'PUT', 'DELETE']) {
+    const { fetch, calls } = recordingApp();
+    const res = await fetch('/put?message=hi', OLD, method);
+    assert.deepEqual([res.status, res.allow], [405, 'GET, POST'], method);
+    assert.deepEqual(calls, []);
+  }
+});
+
+test('the method table names every route, as session-core does', () => {
+  assert.deepEqual(ROUTE_METHODS, {
+    '/put': ['GET', 'POST'],
+    '/get': ['GET', 'HEAD'],
+    '/renew': ['POST'],
+    '/destroy': ['POST'],
+    '/login': ['POST'],
+    '/devices': ['GET', 'HEAD'],
+    '/logout-everywhere': ['POST'],
+  });
+  assert.equal(refuseRequest('/renew', 'POST'), undefined);
+  assert.equal(refuseRequest('/toString', 'GET').status, 404, 'no inherited property is a route');
 });

@@ -14,6 +14,7 @@ import {
   logoutEverywhereKeepsThisSession,
 } from './owners.js';
 import { idOf, mintAuth, startSqld } from './sqld.js';
+import { methodScenarios } from './methods.js';
 
 /** session-core's fixed answer to an unavailable store. */
 const GENERIC_503 = 'session store unavailable; try again shortly\n';
@@ -35,14 +36,14 @@ export function sessionSuite(runtime) {
     const get = await request(edge.url, '/get', { token: put.token });
     assert.deepEqual([get.status, get.body, get.setCookie], [200, 'hello', undefined]);
 
-    const renewed = await request(edge.url, '/renew', { token: put.token });
+    const renewed = await request(edge.url, '/renew', { token: put.token, method: 'POST' });
     assert.equal(renewed.status, 200);
     assert.notEqual(renewed.token, put.token);
     assert.equal((await request(edge.url, '/get', { token: renewed.token })).body, 'hello');
     assert.equal((await request(edge.url, '/get', { token: put.token })).body, '', 'the old token is dead');
     assert.deepEqual(await sqld.ids(), [idOf(renewed.token)]);
 
-    const destroyed = await request(edge.url, '/destroy', { token: renewed.token });
+    const destroyed = await request(edge.url, '/destroy', { token: renewed.token, method: 'POST' });
     assert.equal(destroyed.status, 200);
     assert.equal(destroyed.setCookie, 'session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax');
     assert.deepEqual(await sqld.ids(), []);
@@ -57,6 +58,18 @@ export function sessionSuite(runtime) {
     await loginRotatesTheSession(edge.url);
     await devicesListsEverySessionOfTheUser(edge.url);
     await logoutEverywhereKeepsThisSession(edge.url);
+  });
+
+  test(`${runtime}: state-changing routes answer POST only, reads GET and HEAD; other methods get 405 and change nothing`, async (t) => {
+    const sqld = await startSqld(t);
+    const edge = await startEdge(t, runtime, { database: sqld.url });
+    const { token } = await request(edge.url, '/put?message=counted');
+    const before = await sqld.ids();
+    for (const path of ['/renew', '/destroy', '/login?user=mallory', '/logout-everywhere']) {
+      assert.equal((await request(edge.url, path, { token })).status, 405, path);
+    }
+    assert.deepEqual(await sqld.ids(), before, 'no session created, rotated or deleted');
+    await methodScenarios(edge.url);
   });
 
   test(`${runtime}: bad user names get 400, leave the session anonymous and change nothing of another user`, async (t) => {
@@ -120,7 +133,7 @@ export function sessionSuite(runtime) {
     for (let round = 0; round < 8; round += 1) {
       const { token } = await request(edge.url, '/put?message=start');
       const saves = Array.from({ length: 24 }, (_, i) => request(edge.url, `/put?message=save${i}`, { token }));
-      const destroy = request(edge.url, '/destroy', { token });
+      const destroy = request(edge.url, '/destroy', { token, method: 'POST' });
       const answers = await Promise.all([...saves, destroy]);
       for (const a of answers) {
         assert.ok(a.status === 200 || a.status === 409, `status ${a.status}: ${a.body}`);

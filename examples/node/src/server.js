@@ -1,13 +1,15 @@
 // The session routes over node:http: each request goes, as a Web `Request`, to the app that
 // every JavaScript host shares (../../edge-js/sessions.js: /put[?message=], /get, /renew,
-// /destroy, /login?user=NAME, /devices, /logout-everywhere, their status codes and fixed error
-// texts), and its `Response` is written back.
+// /destroy, /login?user=NAME, /devices, /logout-everywhere, the methods each answers, their
+// status codes and fixed error texts), and its `Response` is written back. A path or method
+// the routes do not answer is refused (404, 405) before a Web `Request` is built, which
+// could not carry methods such as TRACE.
 // The app uses this host's one long-lived store instance. Oversized headers are refused by
 // node:http (431).
 
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
-import { DEFAULT_LIFETIME_MS, createApp } from '../../edge-js/sessions.js';
+import { DEFAULT_LIFETIME_MS, createApp, refuseRequest } from '../../edge-js/sessions.js';
 
 /**
  * An http.Server serving the routes.
@@ -27,7 +29,8 @@ export function createSessionServer({ store, env, clock, lifetimeMs = DEFAULT_LI
   });
   return createServer(async (req, res) => {
     try {
-      const response = await app.fetch(webRequest(req));
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const response = refuseRequest(path, req.method) ?? (await app.fetch(webRequest(req)));
       res.writeHead(response.status, Object.fromEntries(response.headers));
       res.end(Buffer.from(await response.arrayBuffer()));
     } catch (e) {

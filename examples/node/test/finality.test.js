@@ -31,7 +31,7 @@ async function race(a, b, round, enderPath) {
   const saves = [];
   let ender;
   for (let i = 0; i < RACERS; i++) {
-    if (i === RACERS / 2) ender = get(b.url, enderPath, { token: old });
+    if (i === RACERS / 2) ender = get(b.url, enderPath, { token: old, method: 'POST' });
     const message = `r${round}-${i}`;
     const host = i % 2 === 0 ? a : b;
     saves.push(get(host.url, `/put?message=${message}`, { token: old }).then((reply) => ({ message, reply })));
@@ -167,9 +167,18 @@ test('a renewal of a session renewed or destroyed elsewhere after it loaded crea
 test('a password in the database URL never reaches an HTTP client; the log has it masked', async (t) => {
   const { url, logs } = await startServer(t, { env: { SESSIONS_DATABASE: 'http://user:s3cret@127.0.0.1:1' } });
   const statuses = new Set();
-  for (const path of ['/put?message=x', '/get', '/renew', '/destroy', '/login?user=alice', '/devices', '/logout-everywhere']) {
+  const routes = [
+    ['/put?message=x', 'GET'],
+    ['/get', 'GET'],
+    ['/renew', 'POST'],
+    ['/destroy', 'POST'],
+    ['/login?user=alice', 'POST'],
+    ['/devices', 'GET'],
+    ['/logout-everywhere', 'POST'],
+  ];
+  for (const [path, method] of routes) {
     for (const token of [undefined, 'A'.repeat(43)]) {
-      const res = await get(url, path, { token });
+      const res = await get(url, path, { token, method });
       statuses.add(res.status);
       const seen = `${[...res.headers].join('\n')}\n${res.body}`;
       for (const secret of ['s3cret', 'user:', 'SESSIONS_DATABASE']) assert.ok(!seen.includes(secret), `${path}: ${seen}`);

@@ -66,12 +66,15 @@ export async function startMockedSweeper(t, store) {
   return { sweeper, swept, errors };
 }
 
-/** One request; `token` goes in the session cookie. */
-export async function get(url, path, { token, cookie } = {}) {
+/**
+ * One request, GET unless `method` says otherwise (the routes that end, rotate or log in a
+ * session answer POST only); `token` goes in the session cookie.
+ */
+export async function get(url, path, { token, cookie, method = 'GET' } = {}) {
   const headers = {};
   if (cookie !== undefined) headers.cookie = cookie;
   else if (token !== undefined) headers.cookie = `session=${token}`;
-  const res = await fetch(url + path, { headers });
+  const res = await fetch(url + path, { method, headers });
   const body = await res.text();
   const setCookie = res.headers.get('set-cookie') ?? undefined;
   return { status: res.status, body, setCookie, token: setCookie?.match(/^session=([^;]*)/)?.[1], headers: res.headers };

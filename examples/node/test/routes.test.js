@@ -37,7 +37,7 @@ test('get without a cookie is empty and creates no session', async (t) => {
 test('destroy deletes the session and clears the cookie', async (t) => {
   const { url, store } = await startServer(t);
   const { token } = await get(url, '/put?message=x');
-  const destroyed = await get(url, '/destroy', { token });
+  const destroyed = await get(url, '/destroy', { token, method: 'POST' });
   assert.match(destroyed.setCookie, /^session=; .*Max-Age=0/);
   assert.equal((await get(url, '/get', { token })).body, '');
   assert.deepEqual(await store.stats(), { active: 0, expired: 0 });
@@ -46,7 +46,7 @@ test('destroy deletes the session and clears the cookie', async (t) => {
 test('renew moves the data to a new token and the old one stops working', async (t) => {
   const { url } = await startServer(t);
   const { token: old } = await get(url, '/put?message=kept');
-  const renewed = await get(url, '/renew', { token: old });
+  const renewed = await get(url, '/renew', { token: old, method: 'POST' });
   assert.notEqual(renewed.token, old);
   assert.equal((await get(url, '/get', { token: renewed.token })).body, 'kept');
   assert.equal((await get(url, '/get', { token: old })).body, '');

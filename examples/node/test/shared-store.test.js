@@ -31,12 +31,12 @@ test('against sqld, put, get, renew and destroy work and the sessions live in th
   assert.equal(put.status, 200);
   assert.match(put.setCookie, /^session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
   assert.equal((await get(url, '/get', { token: put.token })).body, 'hello sqld');
-  const renewed = await get(url, '/renew', { token: put.token });
+  const renewed = await get(url, '/renew', { token: put.token, method: 'POST' });
   assert.notEqual(renewed.token, put.token);
   assert.equal((await get(url, '/get', { token: renewed.token })).body, 'hello sqld');
   assert.equal((await get(url, '/get', { token: put.token })).body, '');
   assert.equal((await sqld.ids()).length, 1);
-  const destroyed = await get(url, '/destroy', { token: renewed.token });
+  const destroyed = await get(url, '/destroy', { token: renewed.token, method: 'POST' });
   assert.match(destroyed.setCookie, /^session=; .*Max-Age=0/);
   assert.equal((await sqld.ids()).length, 0);
 });

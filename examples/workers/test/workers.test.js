@@ -16,11 +16,11 @@ test('two workerd processes share sessions through one sqld', async (t) => {
   assert.equal((await request(b.url, '/put?message=from-b', { token: put.token })).status, 200);
   assert.equal((await request(a.url, '/get', { token: put.token })).body, 'from-b');
 
-  const renewed = await request(b.url, '/renew', { token: put.token });
+  const renewed = await request(b.url, '/renew', { token: put.token, method: 'POST' });
   assert.equal((await request(a.url, '/get', { token: renewed.token })).body, 'from-b');
   assert.equal((await request(a.url, '/get', { token: put.token })).body, '', 'renewal ended the old token everywhere');
 
-  assert.equal((await request(a.url, '/destroy', { token: renewed.token })).status, 200);
+  assert.equal((await request(a.url, '/destroy', { token: renewed.token, method: 'POST' })).status, 200);
   assert.equal((await request(b.url, '/get', { token: renewed.token })).body, '');
   assert.deepEqual(await sqld.ids(), []);
 });
@@ -32,7 +32,7 @@ test('a session made on workerd reads back, renews and ends through host-example
 
   const put = await request(worker.url, '/put?message=made-on-workerd');
   assert.deepEqual(await request(host.url, '/get', { token: put.token }).then((r) => [r.status, r.body]), [200, 'made-on-workerd']);
-  const renewed = await request(host.url, '/renew', { token: put.token });
+  const renewed = await request(host.url, '/renew', { token: put.token, method: 'POST' });
   assert.equal(renewed.status, 200);
   assert.equal((await request(worker.url, '/get', { token: renewed.token })).body, 'made-on-workerd');
   assert.equal((await request(worker.url, '/put?message=back', { token: renewed.token })).status, 200);
