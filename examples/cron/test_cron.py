@@ -68,6 +68,22 @@ class Cron(unittest.TestCase):
         self.assertEqual(out, "removed 5 expired sessions in 3 batches\n")
         self.assertEqual(invoke(self.data, "stats()"), "ok({active: 1, expired: 0})")
 
+    def test_sweep_sh_under_umask_022_creates_files_readable_by_its_user_only_and_warns_of_an_open_directory(self):
+        os.chmod(self.data, 0o755)
+        old = os.umask(0o022)
+        try:
+            run = subprocess.run([SWEEP_SH, "--data-dir", self.data], check=True, capture_output=True, text=True,
+                                 env=env_without_sessions_vars())
+        finally:
+            os.umask(old)
+        self.assertEqual(run.stdout, "removed 0 expired sessions in 1 batches\n")
+        self.assertIn("is accessible to other users (mode 755)", run.stderr)
+        names = os.listdir(self.data)
+        self.assertIn("sessions.db", names)
+        for name in names:
+            mode = os.stat(os.path.join(self.data, name)).st_mode & 0o777
+            self.assertEqual(mode & 0o077, 0, "%s is mode %o" % (name, mode))
+
     def test_sweep_sh_exits_1_with_the_reason_while_another_instance_holds_the_lock(self):
         invoke(self.data, "stats()")
         with open(os.path.join(self.data, "sessions.db-lock"), "w") as f:
