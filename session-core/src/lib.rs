@@ -1,6 +1,6 @@
 //! The session logic every libsqlstore host shares, with no I/O: the record a session is
 //! stored as, the session cookie, the arithmetic of deadlines, and the decision of what a
-//! request's save must do. The async wasmtime host (`host-example`) and the sync wasi:http
+//! request's save must do. The async wasmtime host (`libsqlstore-host`) and the sync wasi:http
 //! guest (`examples/edge-app`) both use this crate; the Node host (`examples/node`) follows
 //! the same contract in JavaScript.
 //!

@@ -1,7 +1,7 @@
 //! Embed the libsqlstore session-store component in a wasmtime host.
 //!
-//! The library is what an application links; the `host-example` binary (behind the default
-//! `cli` feature) is a demo server and cron command built on it.
+//! The library is what an application links; the `host-example` binary in the same
+//! repository is a demo server and cron command built on it.
 //!
 //! # Map
 //!
@@ -21,12 +21,12 @@
 //! | [`server`] | (feature `server`) the demo's HTTP routes over a [`SessionManager`] |
 //!
 //! The README's "Embedding the library" snippet is the example; it is compiled as a
-//! doctest of this crate (`cargo test -p host-example --doc`).
+//! doctest of this crate (`cargo test -p libsqlstore-host --doc`).
 
 mod bindings {
     wasmtime::component::bindgen!({
         world: "session-store",
-        path: "../wit",
+        path: "wit",
         // Calls run on the caller's async task (see `store`); WASI's host side is async.
         exports: { default: async },
     });

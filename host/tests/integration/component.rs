@@ -4,17 +4,16 @@
 //!
 //! `./dev test` builds the component and installs sqld first.
 
-mod common;
-#[path = "common/conformance.rs"]
-mod conformance;
+use crate::common;
+use crate::conformance;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::sqld::Sqld;
-use host_example::lockrecovery::OwnerFile;
+use libsqlstore_host::lockrecovery::OwnerFile;
 use libsqlstore::lockfile::{self, LockLine, Mode};
-use host_example::{HostClock, Runtime, SessionCounts, ComponentStore, StoreError, StoreOptions, SweepReport};
+use libsqlstore_host::{HostClock, Runtime, SessionCounts, ComponentStore, StoreError, StoreOptions, SweepReport};
 
 use conformance::{conformance, open, Backend, Fixture};
 use common::runtime;
@@ -377,7 +376,7 @@ async fn the_host_reads_the_lock_line_the_component_wrote() {
     let owner_file = lockfile::owner_file_of("sessions.db", tag).expect("a tag naming an owner file");
     assert!(dir.path().join(owner_file).exists(), "{text} names this store's owner file");
     // The host's recovery reads the same line: the holder is alive, so nothing is removed.
-    assert!(!host_example::lockrecovery::recover_abandoned_lock(&dir.path().join("sessions.db")));
+    assert!(!libsqlstore_host::lockrecovery::recover_abandoned_lock(&dir.path().join("sessions.db")));
     owner.close().await;
     assert!(!dir.path().join("sessions.db-lock").exists());
     assert!(!dir.path().join(owner_file).exists(), "a closed store's owner file is removed");
@@ -502,7 +501,7 @@ async fn every_remote_store_operation_is_one_http_round_trip() {
 }
 
 mod compile_cache {
-    use host_example::compiled::Origin;
+    use libsqlstore_host::compiled::Origin;
     use sha2::{Digest, Sha256};
 
     use super::*;
