@@ -1,37 +1,45 @@
-//! Embed the libsqlstore session-store component in a wasmtime host.
+//! Embed the libsqlstore session-store component in a wasmtime host: a typed, thread-safe
+//! session store ([`ComponentStore`]) whose every call runs the component, bounded in memory
+//! and time, plus cookies and sessions over it ([`SessionManager`]) and sweeps on a timer.
 //!
-//! The library is what an application links; the `host-example` binary in the same
-//! repository is a demo server and cron command built on it.
+//! # Getting the component
+//!
+//! The component is `libsqlstore.wasm`, built from the libsqlstore crate with
+//! `cargo build --release --target wasm32-wasip2` (in its repository: `./dev build`, giving
+//! `target/wasm32-wasip2/release/libsqlstore.wasm`). An application loads it from a path
+//! ([`Runtime::load`], or [`Runtime::load_cached`] to keep the compiled code on disk), or
+//! embeds its bytes in its own binary and hands them over:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), libsqlstore_host::LoadError> {
+//! // let bytes = include_bytes!("../libsqlstore.wasm");
+//! # let bytes: &[u8] = &[];
+//! let runtime = libsqlstore_host::Runtime::from_bytes(bytes)?;
+//! # Ok(()) }
+//! ```
 //!
 //! # Map
 //!
 //! | item | what it holds |
 //! |---|---|
 //! | [`Runtime`] | the compiled component, once per process: engine, `InstancePre`, epoch ticker |
-//! | [`http_pool`] | the guest's outgoing HTTP over kept-alive connections, pooled per runtime |
+//! | [`http_pool`] | the guest's outgoing HTTP over kept-alive connections, per runtime |
 //! | [`compiled`] | compiled components cached on disk, checked before use, for fast starts |
-//! | [`ComponentStore`] | a handle on one database: one instance behind a FIFO mutex, every call bounded |
-//! | `group_commit` | writes that wait for the instance, sent together as one `write-all` transaction |
-//! | [`StoreOptions`] | where a store's data lives, its `SESSIONS_*` settings, memory and time bounds |
+//! | [`ComponentStore`] | one database: one instance behind a FIFO mutex, every call bounded |
+//! | `group_commit` | writes waiting for the instance, sent as one `write-all` transaction |
+//! | [`StoreOptions`] | where a store's data lives, its `SESSIONS_*` settings, its bounds |
 //! | [`HostClock`] | the wall clock the guest reads (Unix milliseconds), adjustable in tests |
 //! | [`StoreError`], [`LoadError`] | what a call or a set-up step can fail with, typed |
-//! | [`lockrecovery`] | the host's half of the component's lock protocol: owner files, dead-lock recovery |
-//! | [`SessionManager`] | cookies and the session record over a store; logout and renewal are final; login, devices, logout everywhere |
+//! | [`lockrecovery`] | the host's half of the lock protocol: owner files, dead-lock recovery |
+//! | [`SessionManager`] | cookies and session records over a store; final logout and renewal |
 //! | [`Sweeper`], [`Schedule`] | sweeps on a timer or a cron expression |
-//! | [`server`] | (feature `server`) the demo's HTTP routes over a [`SessionManager`] |
+//! | [`server`] | (feature `server`) HTTP routes of the session contract over a manager |
 //!
-//! The README's "Embedding the library" snippet is the example; it is compiled as a
-//! doctest of this crate (`cargo test -p libsqlstore-host --doc`).
+//! The README's "Embedding the library" snippet is the fuller example; it is compiled as a
+//! doctest of this crate (`cargo test -p libsqlstore-host --doc`). The `host-example` demo
+//! server and cron command in the same repository are built on this crate.
 
-mod bindings {
-    wasmtime::component::bindgen!({
-        world: "session-store",
-        path: "wit",
-        // Calls run on the caller's async task (see `store`); WASI's host side is async.
-        exports: { default: async },
-    });
-}
-
+mod bindings;
 pub mod clock;
 pub mod compiled;
 pub mod error;

@@ -473,6 +473,18 @@ async fn the_local_only_build_refuses_server_urls_with_invalid_config() {
     assert!(matches!(store.find("tok").await, Err(StoreError::InvalidConfig(m)) if m.contains("no remote backend")));
 }
 
+#[tokio::test]
+async fn a_component_given_as_bytes_loads_as_from_its_file_and_other_bytes_are_invalid() {
+    let bytes = std::fs::read(common::component()).expect("the component is built (./dev build)");
+    let runtime = Runtime::from_bytes(&bytes).expect("loads");
+    assert_eq!(runtime.exports(), common::runtime().exports());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ComponentStore::open(&runtime, in_dir(dir.path())).expect("open");
+    assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 0, expired: 0 });
+    let refused = Runtime::from_bytes(b"not a component").err().expect("refused");
+    assert!(matches!(refused, libsqlstore_host::LoadError::Invalid { .. }), "{refused}");
+}
+
 fn local_only_component() -> Option<std::path::PathBuf> {
     let path = common::local_only_component();
     path.is_file().then_some(path)
