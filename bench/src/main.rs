@@ -13,6 +13,7 @@ mod http;
 mod http_client;
 mod latency;
 mod machine;
+mod paths;
 mod plan;
 mod remote_client;
 mod report;

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use crate::servers::repo_root;
+use crate::paths::repo_root;
 
 #[path = "../../host/tests/integration/common/sqld.rs"]
 #[allow(dead_code)] // the tests use more of the fixture than the benchmark
