@@ -1,7 +1,7 @@
 //! `cargo run --release -p bench -- [--quick] [--only SECTION,…]`
 //!
 //! Measures, in one run on one machine, the libsqlstore component (in wasmtime, through
-//! the host-example library and its HTTP server, and composed into the edge app under
+//! the libsqlstore-host library and host-example, and composed into the edge app under
 //! `wasmtime serve`) against its native floor (the same code compiled natively; the libsql
 //! crate's own client of a libSQL server) and against the session stores a Rust user would
 //! pick instead; prints tables, then every target with its figure and whether it is met,
@@ -13,6 +13,7 @@ mod http;
 mod http_client;
 mod latency;
 mod machine;
+mod paths;
 mod plan;
 mod remote_client;
 mod report;
@@ -165,7 +166,8 @@ fn previous_store_rows(path: &Path) -> Vec<serde_json::Value> {
 
 /// The HTTP section runs release binaries: `host-example` and this package's peer
 /// servers, which `cargo run` does not build. One invocation for both: `host-example`'s
-/// dependencies are all in this package's graph already, so this reuses the artifacts
+/// dependencies are all in this package's graph already (bench/Cargo.toml names the
+/// binary's own), so this reuses the artifacts
 /// `cargo run -p bench` built (a separate `-p host-example` build would unify features
 /// differently and compile wasmtime a second time). A no-op when up to date.
 fn build_servers() -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde::Serialize;
 
+use crate::paths::repo_root;
 use crate::sqld::Sqld;
 
 /// Requests an instance of the reused edge app serves before wasmtime drops it (wasmtime's
@@ -456,11 +457,6 @@ pub fn status_mib(pid: u32, field: &str) -> Option<f64> {
         .parse()
         .ok()?;
     Some(kib / 1024.0)
-}
-
-/// The repository: this package's parent directory.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The component `./dev build` makes: in the target directory this binary was built into

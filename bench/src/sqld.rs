@@ -1,16 +1,16 @@
 //! A real libSQL server (`sqld`) on a free loopback port, for the remote rows: the store
 //! level (the component's remote backend against the `libsql` crate's remote client) and
 //! the HTTP servers that keep their sessions in it. The server is the tests' own fixture
-//! (`host-example/tests/common/sqld.rs`: `SQLD_BIN`, else `tools/install-sqld.sh`'s copy in
-//! `target/tools/sqld`), here with a data directory of its own.
+//! (`host/tests/integration/common/sqld.rs`: `SQLD_BIN`, else `tools/install-sqld.sh`'s
+//! copy in `target/tools/sqld`), here with a data directory of its own.
 
 use std::process::Command;
 
 use anyhow::Context;
 
-use crate::servers::repo_root;
+use crate::paths::repo_root;
 
-#[path = "../../host-example/tests/common/sqld.rs"]
+#[path = "../../host/tests/integration/common/sqld.rs"]
 #[allow(dead_code)] // the tests use more of the fixture than the benchmark
 mod fixture;
 

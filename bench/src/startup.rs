@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use host_example::{ComponentStore, Runtime, StoreOptions};
+use libsqlstore_host::{ComponentStore, Runtime, StoreOptions};
 use serde::Serialize;
 
 use crate::latency::{figures, ms, Figures};

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use host_example::Runtime;
+use libsqlstore_host::Runtime;
 use serde::Serialize;
 
 use crate::latency::{figures, Figures};

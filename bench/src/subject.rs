@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use host_example::{Runtime, StoreOptions};
+use libsqlstore_host::{Runtime, StoreOptions};
 use libsqlstore::backend::Backend;
 use libsqlstore::Config;
 
@@ -83,7 +83,7 @@ pub enum Subject {
     Native(libsqlstore::SessionStore<Box<dyn Backend>>),
     /// The libsql crate's remote client, for `Storage::Remote`.
     NativeRemote(RemoteClient),
-    Component(host_example::ComponentStore),
+    Component(libsqlstore_host::ComponentStore),
 }
 
 /// The database file a subject uses inside `dir` (the component sees `dir` as `/data`).
@@ -100,7 +100,7 @@ impl Subject {
                 Kind::Native => Subject::NativeRemote(RemoteClient::connect(url).await?),
                 Kind::Component => {
                     let options = StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", url);
-                    let store = host_example::ComponentStore::open(runtime, options)?;
+                    let store = libsqlstore_host::ComponentStore::open(runtime, options)?;
                     // The first call sends the schema; keep it out of the figures.
                     store.stats().await?;
                     Subject::Component(store)
@@ -125,7 +125,7 @@ impl Subject {
                     }
                 }
                 .env("SESSIONS_LOCKING", locking);
-                let store = host_example::ComponentStore::open(runtime, options)?;
+                let store = libsqlstore_host::ComponentStore::open(runtime, options)?;
                 // The database is opened by the first call; keep that out of the figures.
                 store.stats().await?;
                 Subject::Component(store)

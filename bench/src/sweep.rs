@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use host_example::{Runtime, StoreOptions};
+use libsqlstore_host::{Runtime, StoreOptions};
 use serde::Serialize;
 
 use crate::latency::{figures, ms, Figures};
@@ -74,7 +74,7 @@ async fn sweep_native(plan: &Plan, dir: &std::path::Path, runtime: &Runtime) -> 
 }
 
 async fn sweep_component(plan: &Plan, dir: &std::path::Path, runtime: &Runtime) -> anyhow::Result<SweepResult> {
-    let store = host_example::ComponentStore::open(
+    let store = libsqlstore_host::ComponentStore::open(
         runtime,
         StoreOptions::in_dir(dir)
             .env("SESSIONS_DATABASE", format!("/data/{DB_FILE}"))

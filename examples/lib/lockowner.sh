@@ -1,7 +1,7 @@
 # Sourced by the shell launchers (edge-app/serve.sh, cron/sweep.sh): the host's half of
 # the session store's lock protocol, for hosts that give the component only WASI (the
 # wasmtime CLI). The protocol is specified once, in docs/durability.md
-# ("Liveness"); host-example/src/lockrecovery.rs is the same host half in Rust.
+# ("Liveness"); host/src/lockrecovery.rs is the same host half in Rust.
 #
 #   lock_owner_hold DB      creates <DB>-owner-<id>, flocks it on file descriptor 9 (which
 #                           every process the launcher starts or execs inherits, so the

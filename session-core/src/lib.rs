@@ -1,8 +1,8 @@
 //! The session logic every libsqlstore host shares, with no I/O: the record a session is
 //! stored as, the session cookie, the arithmetic of deadlines, the decision of what a
 //! request's save must do, and which methods each route answers. The async wasmtime host
-//! (`host-example`) and the sync wasi:http guest (`examples/edge-app`) both use this crate;
-//! the JavaScript hosts (`examples/edge-js/sessions.js`) follow the same contract.
+//! (`libsqlstore-host`) and the sync wasi:http guest (`examples/edge-app`) both use this
+//! crate; the JavaScript hosts (`examples/edge-js/sessions.js`) follow the same contract.
 //!
 //! # The stored record
 //!

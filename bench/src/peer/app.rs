@@ -1,6 +1,6 @@
 //! The routes, the session layer, and serving them.
 //!
-//! Same contract as `host_example::server`: `/put[?message=]` stores a message in the
+//! Same contract as `libsqlstore_host::server`: `/put[?message=]` stores a message in the
 //! session (creating it, and setting the `session` cookie, when the request has none);
 //! `/get` answers the stored message and writes nothing. Cookies are `HttpOnly`,
 //! `SameSite=Lax`, not `Secure`, as `host-example serve` sends them by default.

@@ -80,7 +80,7 @@ mod tests {
     use crate::config::Config;
     use crate::testing::{file_config, open_with, TestStore, T0};
 
-    /// The sessions of `host-example/tests/fixtures/sessions-0.1.db`, written by the 0.1
+    /// The sessions of `host/tests/fixtures/sessions-0.1.db`, written by the 0.1
     /// component (shared locking): (token, data); all expire in the year 3000.
     const LEGACY_ACTIVE: [(&str, &[u8]); 3] = [
         ("fixture-plain-token-1", b"hello"),
@@ -96,7 +96,7 @@ mod tests {
 
     fn legacy_fixture(dir: &Path) -> Config {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("host-example/tests/fixtures/sessions-0.1.db");
+            .join("host/tests/fixtures/sessions-0.1.db");
         std::fs::copy(fixture, dir.join("sessions.db")).expect("copy the 0.1 fixture");
         file_config(dir)
     }

@@ -24,6 +24,7 @@
 //! | [`WriteQueue::push`] | queue a write; says whether the caller must start a flusher |
 //! | [`WriteQueue::next_batch`] | the next batch, bounded by [`MAX_BATCH_WRITES`] and [`MAX_BATCH_BYTES`] |
 //! | [`Batch::answer`] | hand each waiting caller its outcome |
+//! | [`Flusher`] | the task that drains the queue, one `write-all` call per batch |
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -33,6 +34,7 @@ use tokio::sync::oneshot;
 use crate::bindings::edge::sessions::types::Error as WitError;
 use crate::bindings::exports::edge::sessions::store::Write;
 use crate::error::StoreError;
+use crate::store::ComponentStore;
 
 /// The most writes one `write-all` call carries: bounds the transaction (and the time the
 /// instance is held) when thousands of writes wait.
@@ -44,6 +46,9 @@ pub const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// What one write's caller is waiting for.
 pub type Outcome = Result<bool, StoreError>;
+
+/// The component's answer for one write of a `write-all` call.
+pub type WriteOutcome = Result<bool, WitError>;
 
 /// The writes waiting for the store's instance.
 #[derive(Default)]
@@ -122,7 +127,7 @@ impl WriteQueue {
 impl Batch {
     /// Hands each caller its write's outcome: the component's answer for each write, or,
     /// when the call as a whole failed (nothing of the batch was stored), that error.
-    pub fn answer(self, outcome: Result<Vec<Result<bool, WitError>>, StoreError>) {
+    pub fn answer(self, outcome: Result<Vec<WriteOutcome>, StoreError>) {
         let outcomes = match outcome {
             Ok(outcomes) if outcomes.len() == self.answers.len() => outcomes,
             Ok(outcomes) => {
@@ -144,6 +149,39 @@ impl Batch {
     fn fail(self, error: &StoreError) {
         for answer in self.answers {
             let _ = answer.send(Err(error.clone()));
+        }
+    }
+}
+
+/// Drains a store's [`WriteQueue`]: one `write-all` call per batch, each taking its turn
+/// of the instance's FIFO mutex, until no write waits. Run as a task of its own.
+pub struct Flusher {
+    store: ComponentStore,
+    drained: bool,
+}
+
+impl Flusher {
+    /// The flusher of `store`'s queue; start it (`run`) when [`WriteQueue::push`] says so.
+    pub fn new(store: ComponentStore) -> Flusher {
+        Flusher { store, drained: false }
+    }
+
+    /// Sends batch after batch until the queue is empty.
+    pub async fn run(mut self) {
+        while let Some(batch) = self.store.write_queue().next_batch() {
+            let outcome = self.store.write_all(&batch.writes).await;
+            batch.answer(outcome);
+        }
+        self.drained = true;
+    }
+}
+
+impl Drop for Flusher {
+    /// A flusher dropped before it drained the queue (its runtime shutting down) fails
+    /// the writes still waiting instead of leaving them waiting for ever.
+    fn drop(&mut self) {
+        if !self.drained {
+            self.store.write_queue().abandon(&StoreError::Closed);
         }
     }
 }

@@ -11,17 +11,17 @@
 //! The three take turns in rounds, so that load elsewhere on the machine falls on all
 //! alike; the last lines give the component's speed as a share of the native client's.
 //!
-//! `cargo run --release -p host-example --example remote_ops -- [OPS]` (default 2000 calls
+//! `cargo run --release -p libsqlstore-host --example remote_ops -- [OPS]` (default 2000 calls
 //! of each operation per client); needs sqld (`./dev setup` installs it).
 
 use std::time::{Duration, Instant};
 
-#[path = "../tests/common/sqld.rs"]
+#[path = "../tests/integration/common/sqld.rs"]
 #[allow(dead_code)] // the tests use more of the fixture than this example
 mod sqld;
 use sqld::Sqld;
 
-use host_example::{ComponentStore, HostClock, PoolSettings, Runtime, StoreOptions};
+use libsqlstore_host::{ComponentStore, HostClock, PoolSettings, Runtime, StoreOptions};
 use libsqlstore::schema::{Sql, TableName};
 
 const ROUNDS: u64 = 5;

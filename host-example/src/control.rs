@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use host_example::scheduler::sweep_until_done;
-use host_example::ComponentStore;
+use libsqlstore_host::scheduler::sweep_until_done;
+use libsqlstore_host::ComponentStore;
 
 /// The socket's file name in the data directory.
 pub const SOCKET_NAME: &str = "control.sock";

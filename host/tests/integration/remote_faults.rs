@@ -8,13 +8,13 @@
 //!
 //! `./dev test` builds the component first.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use host_example::{ComponentStore, StoreError, StoreOptions};
+use libsqlstore_host::{ComponentStore, StoreError, StoreOptions};
 
 use common::runtime;
 

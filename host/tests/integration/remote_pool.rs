@@ -1,8 +1,8 @@
 //! The guest's requests to a libSQL server go over the host's pooled, kept-alive
-//! connections (`host_example::http_pool`): a real `sqld` on loopback, behind a small TCP
+//! connections (`libsqlstore_host::http_pool`): a real `sqld` on loopback, behind a small TCP
 //! proxy that counts the connections the host opens and how many are still open.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::sqld::Sqld;
-use host_example::{ComponentStore, HostClock, PoolSettings, Runtime, StoreError, StoreOptions};
+use libsqlstore_host::{ComponentStore, HostClock, PoolSettings, Runtime, StoreError, StoreOptions};
 
 /// A TCP proxy on 127.0.0.1 in front of `upstream`: counts the connections it accepts and
 /// those still open (until both directions have ended). It lives as long as the test.

@@ -1,7 +1,7 @@
 //! End-to-end tests: the real `host-example` binary on a free loopback port with a temp
 //! data directory, driven over HTTP by a real client with a cookie jar.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -147,11 +147,11 @@ async fn sweep_and_stats_subcommands_print_the_right_numbers() {
     let data_dir = dir.path().to_str().expect("utf-8");
     {
         // Written an hour in the past: sessions that lived for a minute are expired now.
-        let options = host_example::StoreOptions::in_dir(dir.path());
+        let options = libsqlstore_host::StoreOptions::in_dir(dir.path());
         options.clock.rewind(Duration::from_secs(3600));
         let then = options.clock.now_ms();
         let runtime = common::runtime();
-        let store = host_example::ComponentStore::open(runtime, options).expect("open");
+        let store = libsqlstore_host::ComponentStore::open(runtime, options).expect("open");
         for i in 0..1100 {
             store.commit(&format!("old{i}"), b"{}".to_vec(), then + 60_000).await.expect("commit");
         }

@@ -1,7 +1,7 @@
 //! Cron-style sweeps as users run them: `host-example sweep` from a timer beside a serving
 //! host under load, two sweeps at once, and a sweep killed mid-chunk.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -97,6 +97,15 @@ impl Runtime {
         Runtime::link(path, engine, component)
     }
 
+    /// Compiles and links the component from its bytes, e.g. a built `libsqlstore.wasm`
+    /// the application embeds with `include_bytes!`. Errors as [`Runtime::load`]'s
+    /// `Invalid`, naming the component `<bytes>`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Runtime, LoadError> {
+        let (engine, origin) = (engine()?, Path::new("<bytes>"));
+        let component = Component::new(&engine, bytes).map_err(|e| invalid(origin, e))?;
+        Runtime::link(origin, engine, component)
+    }
+
     /// As [`Runtime::load`], with the compiled component kept in `cache_dir` (see
     /// [`crate::compiled`]): a later load of the same component by the same engine
     /// configuration skips compiling. Says where the component came from.

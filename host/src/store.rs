@@ -41,13 +41,25 @@ use crate::bindings::exports::edge::sessions::{store as wit_store, sweeper as wi
 use crate::bindings::edge::sessions::types::Error as WitError;
 use crate::bindings::SessionStore as Bindings;
 use crate::error::{LoadError, StoreError};
-use crate::group_commit::WriteQueue;
+use crate::group_commit::{Flusher, WriteOutcome, WriteQueue};
 use crate::lockrecovery::{self, OwnerFile};
 use crate::options::{StoreOptions, GUEST_DATA_DIR};
 use crate::runtime::{HostState, Runtime, EPOCH_TICK};
 
 /// The component's own answer types, as its crate defines them.
 pub use libsqlstore::backend::{SessionCounts, SessionInfo, SweepReport};
+
+/// The closure that calls one export on a live instance, for [`ComponentStore::call`]:
+/// `export!(edge_sessions_store().call_find(token))` calls `find` with the instance's store
+/// and hands the instance back with the answer (see [`Worker::run`]).
+macro_rules! export {
+    ($interface:ident().$export:ident($($arg:expr),* $(,)?)) => {
+        |mut live: Live| async move {
+            let answer = live.bindings.$interface().$export(&mut live.store, $($arg),*).await;
+            (live, answer)
+        }
+    };
+}
 
 /// A handle on one session database. Clones share the same instance.
 #[derive(Clone)]
@@ -99,11 +111,7 @@ impl ComponentStore {
 
     /// The data of an active session; `None` if unknown or expired.
     pub async fn find(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_find(&mut live.store, token).await;
-            (live, answer)
-        })
-        .await
+        self.call(export!(edge_sessions_store().call_find(token))).await
     }
 
     /// Inserts or replaces a session; `expiry` is milliseconds since the Unix epoch.
@@ -129,20 +137,12 @@ impl ComponentStore {
     /// Every active session as (id, data), in id order. Ids (base64url of the SHA-256 of
     /// the token, 43 characters), not tokens: the store keeps no token.
     pub async fn all(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_all(&mut live.store).await;
-            (live, answer)
-        })
-        .await
+        self.call(export!(edge_sessions_store().call_all())).await
     }
 
     /// Active sessions as (id, data) in id order after the id `after`, at most `limit`.
     pub async fn page(&self, after: Option<&str>, limit: u32) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_page(&mut live.store, after, limit).await;
-            (live, answer)
-        })
-        .await
+        self.call(export!(edge_sessions_store().call_page(after, limit))).await
     }
 
     /// Moves an active session's expiry without rewriting its data; false if none.
@@ -154,11 +154,7 @@ impl ComponentStore {
     /// Stores `data` under a fresh 43-character token and returns it.
     pub async fn create(&self, data: Vec<u8>, expiry: u64) -> Result<String, StoreError> {
         let data = &data;
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_create(&mut live.store, data, expiry).await;
-            (live, answer)
-        })
-        .await
+        self.call(export!(edge_sessions_store().call_create(data, expiry))).await
     }
 
     /// Sets (with `Some`) or clears (`None`) the owner of an active session, e.g. the user
@@ -166,22 +162,14 @@ impl ComponentStore {
     /// expired). An owner that is empty, over 256 bytes or holds control characters is
     /// `StoreError::InvalidInput`.
     pub async fn set_owner(&self, token: &str, owner: Option<&str>) -> Result<bool, StoreError> {
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_set_owner(&mut live.store, token, owner).await;
-            (live, answer)
-        })
-        .await
+        self.call(export!(edge_sessions_store().call_set_owner(token, owner))).await
     }
 
     /// The active sessions of `owner` ("your devices"), soonest expiry first; read through
     /// the owner index, never a table scan. A malformed owner is `StoreError::InvalidInput`.
     pub async fn sessions_of(&self, owner: &str) -> Result<Vec<SessionInfo>, StoreError> {
-        let listed: Vec<wit_store::SessionInfo> = self
-            .call(|mut live| async move {
-                let answer = live.bindings.edge_sessions_store().call_sessions_of(&mut live.store, owner).await;
-                (live, answer)
-            })
-            .await?;
+        let listed: Vec<wit_store::SessionInfo> =
+            self.call(export!(edge_sessions_store().call_sessions_of(owner))).await?;
         Ok(listed.into_iter().map(|s| SessionInfo { id: s.id, owner: s.owner, expiry: s.expiry }).collect())
     }
 
@@ -189,22 +177,14 @@ impl ComponentStore {
     /// is `keep` (this device), if that one is the owner's; returns how many active sessions
     /// were deleted. Sessions of other owners are never touched, whatever `keep` names.
     pub async fn revoke_owner(&self, owner: &str, keep: Option<&str>) -> Result<u64, StoreError> {
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_revoke_owner(&mut live.store, owner, keep).await;
-            (live, answer)
-        })
-        .await
+        self.call(export!(edge_sessions_store().call_revoke_owner(owner, keep))).await
     }
 
     /// Deletes the session with this id (as [`ComponentStore::all`], [`ComponentStore::page`]
     /// and [`ComponentStore::sessions_of`] list it); true if it was active. A malformed id is
     /// `StoreError::InvalidInput`.
     pub async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_revoke(&mut live.store, id).await;
-            (live, answer)
-        })
-        .await
+        self.call(export!(edge_sessions_store().call_revoke(id))).await
     }
 
     /// In one transaction: a fresh token (drawn as by [`ComponentStore::create`]) takes over
@@ -212,43 +192,27 @@ impl ComponentStore {
     /// stops existing. `None`, and nothing created or deleted, if `token` names no active
     /// session. Use it when privileges change (login), against session fixation.
     pub async fn rotate(&self, token: &str, expiry: u64) -> Result<Option<String>, StoreError> {
-        self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_rotate(&mut live.store, token, expiry).await;
-            (live, answer)
-        })
-        .await
+        self.call(export!(edge_sessions_store().call_rotate(token, expiry))).await
     }
 
     /// Counts of active and expired-but-stored sessions.
     pub async fn stats(&self) -> Result<SessionCounts, StoreError> {
         let counts: wit_store::SessionCounts =
-            self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_store().call_stats(&mut live.store).await;
-            (live, answer)
-        })
-        .await?;
+            self.call(export!(edge_sessions_store().call_stats())).await?;
         Ok(SessionCounts { active: counts.active, expired: counts.expired })
     }
 
     /// Deletes at most the configured batch of expired sessions.
     pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
         let report: wit_sweeper::SweepReport =
-            self.call(|mut live| async move {
-            let answer = live.bindings.edge_sessions_sweeper().call_sweep(&mut live.store).await;
-            (live, answer)
-        })
-        .await?;
+            self.call(export!(edge_sessions_sweeper().call_sweep())).await?;
         Ok(SweepReport { removed: report.removed, more: report.more })
     }
 
     /// How often the component asks to be swept; `None` = cleanup disabled.
     pub async fn cleanup_interval(&self) -> Result<Option<Duration>, StoreError> {
-        let ms = self
-            .call_infallible(|mut live| async move {
-                let answer = live.bindings.edge_sessions_sweeper().call_cleanup_interval(&mut live.store).await;
-                (live, answer)
-            })
-            .await?;
+        let interval = export!(edge_sessions_sweeper().call_cleanup_interval());
+        let ms = self.call_infallible(interval).await?;
         Ok(ms.map(Duration::from_millis))
     }
 
@@ -270,15 +234,25 @@ impl ComponentStore {
     async fn write(&self, write: Write) -> Result<bool, StoreError> {
         let (outcome, start) = self.inner.writes.push(write);
         if start {
-            let flusher = Flusher { store: self.clone(), drained: false };
-            tokio::spawn(flusher.run());
+            tokio::spawn(Flusher::new(self.clone()).run());
         }
         outcome.await.unwrap_or(Err(StoreError::Closed))
     }
 
-    /// Runs one export on the store's instance (see [`Worker::run`]) holding the store's
-    /// mutex, and maps the component's error. A call that found the database locked by a
-    /// process that has since exited is retried once, after removing that lock.
+    /// The writes waiting for the next group commit.
+    pub(crate) fn write_queue(&self) -> &WriteQueue {
+        &self.inner.writes
+    }
+
+    /// One `write-all` call: a batch of writes in one transaction, each write's outcome.
+    pub(crate) async fn write_all(&self, writes: &[Write]) -> Result<Vec<WriteOutcome>, StoreError> {
+        self.call(export!(edge_sessions_store().call_write_all(writes))).await
+    }
+
+    /// Runs one export on the store's instance (see [`Worker::run`]; `export!` writes the
+    /// closure) holding the store's mutex, and maps the component's error. A call that found
+    /// the database locked by a process that has since exited is retried once, after
+    /// removing that lock.
     async fn call<T, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
     where
         F: Future<Output = (Live, wasmtime::Result<Result<T, WitError>>)>,
@@ -292,47 +266,13 @@ impl ComponentStore {
         result?.map_err(StoreError::from)
     }
 
-    /// Runs an export the component answers without an error of its own (no retry).
+    /// As [`ComponentStore::call`], for an export without an error of its own (no retry).
     async fn call_infallible<T, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
     where
         F: Future<Output = (Live, wasmtime::Result<T>)>,
     {
         let mut slot = self.inner.worker.lock().await;
         slot.as_mut().ok_or(StoreError::Closed)?.run(&export).await
-    }
-}
-
-/// Drains the store's [`WriteQueue`]: one `write-all` call per batch, each taking its turn
-/// of the instance's FIFO mutex, until no write waits.
-struct Flusher {
-    store: ComponentStore,
-    drained: bool,
-}
-
-impl Flusher {
-    async fn run(mut self) {
-        while let Some(batch) = self.store.inner.writes.next_batch() {
-            let writes = &batch.writes;
-            let outcome = self
-                .store
-                .call(|mut live| async move {
-                    let answer = live.bindings.edge_sessions_store().call_write_all(&mut live.store, writes).await;
-                    (live, answer)
-                })
-                .await;
-            batch.answer(outcome);
-        }
-        self.drained = true;
-    }
-}
-
-impl Drop for Flusher {
-    /// A flusher dropped before it drained the queue (its runtime shutting down) fails
-    /// the writes still waiting instead of leaving them waiting for ever.
-    fn drop(&mut self) {
-        if !self.drained {
-            self.store.inner.writes.abandon(&StoreError::Closed);
-        }
     }
 }
 

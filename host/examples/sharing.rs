@@ -4,11 +4,11 @@
 //! file is one transaction under the component's lock file, so extra instances can only
 //! wait for each other.
 //!
-//! `cargo run --release -p host-example --example sharing -- [OPS]` (default 4000 per run).
+//! `cargo run --release -p libsqlstore-host --example sharing -- [OPS]` (default 4000 per run).
 
 use std::time::Instant;
 
-use host_example::{HostClock, Runtime, ComponentStore, StoreOptions};
+use libsqlstore_host::{HostClock, Runtime, ComponentStore, StoreOptions};
 
 const CALLERS: usize = 64;
 
@@ -44,10 +44,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Runs `ops` calls from `CALLERS` tasks, caller `c` using instance `c % instances`; ops/s.
-async fn run<F, Fut>(stores: &[ComponentStore], ops: usize, call: F) -> Result<f64, host_example::StoreError>
+async fn run<F, Fut>(stores: &[ComponentStore], ops: usize, call: F) -> Result<f64, libsqlstore_host::StoreError>
 where
     F: Fn(ComponentStore, usize) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Result<(), host_example::StoreError>> + Send,
+    Fut: std::future::Future<Output = Result<(), libsqlstore_host::StoreError>> + Send,
 {
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -57,11 +57,11 @@ where
             for i in (c..ops).step_by(CALLERS) {
                 call(store.clone(), i).await?;
             }
-            Ok::<_, host_example::StoreError>(())
+            Ok::<_, libsqlstore_host::StoreError>(())
         }));
     }
     for task in tasks {
-        task.await.map_err(|e| host_example::StoreError::Guest(e.to_string()))??;
+        task.await.map_err(|e| libsqlstore_host::StoreError::Guest(e.to_string()))??;
     }
     Ok(ops as f64 / started.elapsed().as_secs_f64())
 }

@@ -6,14 +6,14 @@
 //! The PID-namespace and full-disk tests need root (`unshare`, `mount -t tmpfs`); elsewhere
 //! they say so and pass without running.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{assert_intact, client, data_dir, run, seed_expired, text, Server, BIN};
-use host_example::{ComponentStore, StoreError, StoreOptions};
+use libsqlstore_host::{ComponentStore, StoreError, StoreOptions};
 use reqwest::StatusCode;
 
 use common::runtime;

@@ -2,7 +2,7 @@
 //! `host-example` binary on a loopback port, real HTTP, the database checked natively
 //! (libSQL) once the server has stopped.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -276,8 +276,8 @@ async fn a_503_answer_names_no_path_pid_or_lock_holder_and_the_detail_goes_to_th
     let token = request(&client, server.url("/put?message=kept"), None).await.cookie.expect("cookie");
     // Another live process's lock, as the component writes it: this test process holds it.
     let lock = server.data.join("sessions.db-lock");
-    let owner = host_example::lockrecovery::OwnerFile::create(&server.data.join("sessions.db")).expect("owner file");
-    let now_ms = host_example::HostClock::default().now_ms();
+    let owner = libsqlstore_host::lockrecovery::OwnerFile::create(&server.data.join("sessions.db")).expect("owner file");
+    let now_ms = libsqlstore_host::HostClock::default().now_ms();
     let line = libsqlstore::lockfile::LockLine {
         owner: "another-instance".into(),
         host: Some(owner.tag().into()),
@@ -356,20 +356,20 @@ async fn a_password_in_the_database_url_never_reaches_an_http_client() {
 
     // The library's routes serve whatever store they are given: every answer is generic.
     let runtime = common::runtime();
-    let store = host_example::ComponentStore::open(
+    let store = libsqlstore_host::ComponentStore::open(
         runtime,
-        host_example::StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", SECRET_URL),
+        libsqlstore_host::StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", SECRET_URL),
     )
     .expect("open");
-    let manager = host_example::SessionManager::new(
+    let manager = libsqlstore_host::SessionManager::new(
         store,
-        host_example::SessionConfig::default(),
-        host_example::HostClock::default(),
+        libsqlstore_host::SessionConfig::default(),
+        libsqlstore_host::HostClock::default(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(host_example::server::serve(listener, host_example::server::router(manager), async {
+    let served = tokio::spawn(libsqlstore_host::server::serve(listener, libsqlstore_host::server::router(manager), async {
         let _ = stopped.await;
     }));
     let seen = answers(&base).await;

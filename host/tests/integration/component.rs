@@ -4,17 +4,16 @@
 //!
 //! `./dev test` builds the component and installs sqld first.
 
-mod common;
-#[path = "common/conformance.rs"]
-mod conformance;
+use crate::common;
+use crate::conformance;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::sqld::Sqld;
-use host_example::lockrecovery::OwnerFile;
+use libsqlstore_host::lockrecovery::OwnerFile;
 use libsqlstore::lockfile::{self, LockLine, Mode};
-use host_example::{HostClock, Runtime, SessionCounts, ComponentStore, StoreError, StoreOptions, SweepReport};
+use libsqlstore_host::{HostClock, Runtime, SessionCounts, ComponentStore, StoreError, StoreOptions, SweepReport};
 
 use conformance::{conformance, open, Backend, Fixture};
 use common::runtime;
@@ -377,7 +376,7 @@ async fn the_host_reads_the_lock_line_the_component_wrote() {
     let owner_file = lockfile::owner_file_of("sessions.db", tag).expect("a tag naming an owner file");
     assert!(dir.path().join(owner_file).exists(), "{text} names this store's owner file");
     // The host's recovery reads the same line: the holder is alive, so nothing is removed.
-    assert!(!host_example::lockrecovery::recover_abandoned_lock(&dir.path().join("sessions.db")));
+    assert!(!libsqlstore_host::lockrecovery::recover_abandoned_lock(&dir.path().join("sessions.db")));
     owner.close().await;
     assert!(!dir.path().join("sessions.db-lock").exists());
     assert!(!dir.path().join(owner_file).exists(), "a closed store's owner file is removed");
@@ -474,6 +473,18 @@ async fn the_local_only_build_refuses_server_urls_with_invalid_config() {
     assert!(matches!(store.find("tok").await, Err(StoreError::InvalidConfig(m)) if m.contains("no remote backend")));
 }
 
+#[tokio::test]
+async fn a_component_given_as_bytes_loads_as_from_its_file_and_other_bytes_are_invalid() {
+    let bytes = std::fs::read(common::component()).expect("the component is built (./dev build)");
+    let runtime = Runtime::from_bytes(&bytes).expect("loads");
+    assert_eq!(runtime.exports(), common::runtime().exports());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ComponentStore::open(&runtime, in_dir(dir.path())).expect("open");
+    assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 0, expired: 0 });
+    let refused = Runtime::from_bytes(b"not a component").err().expect("refused");
+    assert!(matches!(refused, libsqlstore_host::LoadError::Invalid { .. }), "{refused}");
+}
+
 fn local_only_component() -> Option<std::path::PathBuf> {
     let path = common::local_only_component();
     path.is_file().then_some(path)
@@ -502,7 +513,7 @@ async fn every_remote_store_operation_is_one_http_round_trip() {
 }
 
 mod compile_cache {
-    use host_example::compiled::Origin;
+    use libsqlstore_host::compiled::Origin;
     use sha2::{Digest, Sha256};
 
     use super::*;

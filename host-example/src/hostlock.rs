@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 
-use host_example::LoadError;
+use libsqlstore_host::LoadError;
 
 /// Held for as long as the host serves the directory.
 #[derive(Debug)]

@@ -1,13 +1,13 @@
 //! The binary against a real libSQL server (`sqld`) on loopback: two hosts sharing one
 //! store, concurrent sweeps, and a server that goes away and comes back.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
 use common::{client, run, text, Server};
 use common::sqld::Sqld;
-use host_example::{ComponentStore, StoreOptions};
+use libsqlstore_host::{ComponentStore, StoreOptions};
 use reqwest::StatusCode;
 
 fn start_sqld(dir: &std::path::Path) -> Sqld {

@@ -1,7 +1,6 @@
-//! Tests that run once per backend: a database file, and a real `sqld`. Included by the test
-//! files that use it (`#[path = "common/conformance.rs"] mod conformance;`), beside `mod common`.
+//! Tests that run once per backend: a database file, and a real `sqld`.
 
-use host_example::{ComponentStore, StoreOptions};
+use libsqlstore_host::{ComponentStore, StoreOptions};
 
 use crate::common::runtime;
 use crate::common::sqld::Sqld;

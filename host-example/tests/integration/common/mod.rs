@@ -1,37 +1,20 @@
-//! Shared helpers for the integration tests: the built component, the real binary, a real
-//! HTTP client, a real `sqld`.
-#![allow(dead_code)] // each test file uses its own subset
+//! Shared helpers for the demo binary's tests: the real binary, a real HTTP client; and the
+//! library tests' helpers (the built component, a real `sqld`, the database read natively).
+#![allow(dead_code)] // each test module uses its own subset
 
-pub mod sqld;
+#[path = "../../../../host/tests/integration/common/mod.rs"]
+mod library;
+
+pub use library::*;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_host-example");
-
-/// The component `./dev build` makes (`$LIBSQLSTORE_COMPONENT` names another).
-pub fn component() -> PathBuf {
-    std::env::var_os("LIBSQLSTORE_COMPONENT").map_or_else(|| built("target/wasm32-wasip2/release/libsqlstore.wasm"), PathBuf::from)
-}
-
-/// The component built without the remote backend (no `wasi:http` import), by `./dev build`.
-pub fn local_only_component() -> PathBuf {
-    built("target/local-only/wasm32-wasip2/release/libsqlstore.wasm")
-}
-
-fn built(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
-}
-
-/// The component, loaded once per test binary.
-pub fn runtime() -> &'static host_example::Runtime {
-    static RUNTIME: std::sync::OnceLock<host_example::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| host_example::Runtime::load(&component()).expect("the component is built (./dev build)"))
-}
 
 /// True while a running `serve` holds `data_dir`: it keeps an OS lock on `host.lock` there.
 pub fn served(data_dir: &Path) -> bool {
@@ -132,22 +115,6 @@ pub fn data_dir(dir: &Path) -> &str {
     dir.to_str().expect("utf-8 path")
 }
 
-/// Opens the database natively; only while no instance is inside a transaction.
-pub async fn native(db: &Path) -> libsql::Connection {
-    let database = libsql::Builder::new_local(db).build().await.expect("open natively");
-    database.connect().expect("connect")
-}
-
-pub async fn single_value(conn: &libsql::Connection, sql: &str) -> libsql::Value {
-    let mut rows = conn.query(sql, ()).await.expect(sql);
-    rows.next().await.expect(sql).expect("a row").get_value(0).expect("a value")
-}
-
-pub async fn assert_intact(db: &Path) {
-    let conn = native(db).await;
-    assert_eq!(single_value(&conn, "PRAGMA integrity_check").await, libsql::Value::Text("ok".into()));
-}
-
 /// `count` sessions that expired in 1970, written natively in one transaction (the table is
 /// the component's: created by a first `stats`).
 pub async fn seed_expired(dir: &Path, count: usize) {
@@ -161,31 +128,4 @@ pub async fn seed_expired(dir: &Path, count: usize) {
         insert.reset();
     }
     conn.execute("COMMIT", ()).await.expect("commit");
-}
-
-
-/// The id the store keeps for `token`: base64url (no padding) of its SHA-256, computed here
-/// from the outside of the component.
-pub fn id_of(token: &str) -> String {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token.as_bytes()))
-}
-
-/// Every byte of the database file and of its journal or WAL, if any: what a leaked copy of
-/// the data directory would hold.
-pub fn database_bytes(db: &Path) -> Vec<u8> {
-    let name = db.file_name().and_then(|n| n.to_str()).expect("a file name").to_owned();
-    let mut bytes = Vec::new();
-    for suffix in ["", "-journal", "-wal"] {
-        if let Ok(read) = std::fs::read(db.with_file_name(format!("{name}{suffix}"))) {
-            bytes.extend(read);
-        }
-    }
-    bytes
-}
-
-/// True if `needle` occurs in `haystack`.
-pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }

@@ -2,17 +2,16 @@
 //! a real `sqld`; what the store keeps (ids, never tokens); and the upgrade of a database
 //! written by the 0.1 component, interrupted or not.
 
-mod common;
-#[path = "common/conformance.rs"]
-mod conformance;
+use crate::common;
+use crate::conformance;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use conformance::{conformance, open, Backend, Fixture};
 use common::sqld::Sqld;
 use common::{contains, database_bytes, id_of};
-use host_example::{ComponentStore, HostClock, SessionCounts, StoreError, StoreOptions};
+use libsqlstore_host::{ComponentStore, HostClock, SessionCounts, StoreError, StoreOptions};
 
 const HOUR: u64 = 3_600_000;
 
@@ -99,9 +98,11 @@ async fn revoke_owner_keeps_this_device_and_never_touches_another_owner(backend:
     let a4 = owned("alice").await;
     assert_eq!(
         store.revoke_owner("alice", Some(&bob)).await.expect("revoke-owner"),
-        2,
-        "a keep token of another owner keeps nothing of alice's"
+        0,
+        "a keep token of another owner ends nothing of alice's"
     );
+    assert_eq!(store.revoke_owner("alice", Some(&a2)).await.expect("revoke-owner"), 0, "an ended keep ends nothing");
+    assert_eq!(store.revoke_owner("alice", None).await.expect("revoke-owner"), 2);
     assert_eq!((store.find(&here).await.expect("find"), store.find(&a4).await.expect("find")), (None, None));
     assert_eq!(store.find(&bob).await.expect("find"), Some(b"bob".to_vec()), "bob's session is untouched");
     assert_eq!(store.sessions_of("bob").await.expect("sessions-of").len(), 1);
@@ -330,70 +331,4 @@ async fn no_token_created_reaches_the_database_file_or_its_journal() {
         }
     }
     assert!(contains(&database_bytes(&db), &id_of(&tokens[15])), "ids are what the file holds");
-}
-
-const MIGRATED: usize = 200_000;
-
-fn legacy_token(i: usize) -> String {
-    format!("legacy-session-token-{i:07}")
-}
-
-/// A 0.1-layout file with `MIGRATED` sessions, written natively in one transaction.
-async fn write_legacy_file(db: &Path) {
-    let conn = common::native(db).await;
-    conn.execute_batch(
-        "CREATE TABLE sessions (token TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, expiry INTEGER NOT NULL);
-         CREATE INDEX sessions_expiry_idx ON sessions(expiry);",
-    )
-    .await
-    .expect("the 0.1 schema");
-    conn.execute("BEGIN", ()).await.expect("begin");
-    let insert = conn.prepare("INSERT INTO sessions VALUES (?1, ?2, 32503680000000)").await.expect("prepare");
-    for i in 0..MIGRATED {
-        insert.execute(libsql::params![legacy_token(i), format!("data-{i}").into_bytes()]).await.expect("insert");
-        insert.reset();
-    }
-    conn.execute("COMMIT", ()).await.expect("commit");
-}
-
-#[tokio::test]
-async fn an_upgrade_killed_mid_way_is_finished_by_the_next_open_with_nothing_lost_or_doubled() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("sessions.db");
-    write_legacy_file(&db).await;
-    let journal = dir.path().join("sessions.db-journal");
-    let mut child = std::process::Command::new(common::BIN)
-        .args(["stats", "--locking", "shared", "--data-dir", common::data_dir(dir.path())])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn the migrating process");
-    let started = Instant::now();
-    let mut killed_mid_way = false;
-    while started.elapsed() < Duration::from_secs(120) {
-        if std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0) {
-            child.kill().expect("SIGKILL");
-            killed_mid_way = true;
-            break;
-        }
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    let _ = child.wait();
-    assert!(killed_mid_way, "the upgrade finished before its journal was seen: nothing was interrupted");
-    assert!(std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0), "killed with a hot journal");
-
-    let store = open(StoreOptions::in_dir(dir.path()).env("SESSIONS_LOCKING", "shared"));
-    assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: MIGRATED as u64, expired: 0 });
-    for i in (0..MIGRATED).step_by(997).chain([MIGRATED - 1]) {
-        let token = legacy_token(i);
-        assert_eq!(store.find(&token).await.expect("find"), Some(format!("data-{i}").into_bytes()), "{token}");
-    }
-    store.close().await;
-    let conn = common::native(&db).await;
-    let counts = common::single_value(&conn, "SELECT count(*) = count(DISTINCT id) AND count(*) = sum(length(id) = 43) FROM sessions").await;
-    assert_eq!(counts, libsql::Value::Integer(1), "one row per session, each keyed by its id");
-    assert_eq!(common::single_value(&conn, "PRAGMA integrity_check").await, libsql::Value::Text("ok".into()));
 }

@@ -12,9 +12,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use control::{Answer, ControlSocket};
 use hostlock::HostLock;
-use host_example::options::GUEST_DATA_DIR;
-use host_example::scheduler::{sweep_until_done, Schedule, Sweeper};
-use host_example::{ComponentStore, HostClock, Runtime, SessionConfig, SessionManager, StoreOptions};
+use libsqlstore_host::options::GUEST_DATA_DIR;
+use libsqlstore_host::scheduler::{sweep_until_done, Schedule, Sweeper};
+use libsqlstore_host::{ComponentStore, HostClock, Runtime, SessionConfig, SessionManager, StoreOptions};
 
 #[derive(Parser)]
 #[command(version, about = "A wasmtime host for the libsqlstore session-store component")]
@@ -269,7 +269,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     };
     tokio::select! {
-        served = host_example::server::serve(listener, host_example::server::router(manager), signalled) => {
+        served = libsqlstore_host::server::serve(listener, libsqlstore_host::server::router(manager), signalled) => {
             served.map_err(|e| format!("server error: {e}"))?;
         }
         () = async {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use host_example::LoadError;
+use libsqlstore_host::LoadError;
 
 /// The component's path inside a cargo target directory.
 const IN_TARGET: &str = "wasm32-wasip2/release/libsqlstore.wasm";
