@@ -17,9 +17,11 @@ wit_bindgen::generate!({
     path: "wit",
 });
 
-use exports::edge::sessions::store::{Guest as StoreGuest, SessionCounts, SessionInfo, Timestamp, Write as WitWrite};
-use exports::edge::sessions::sweeper::{Guest as SweeperGuest, SweepReport};
 use edge::sessions::types::Error as WitError;
+use exports::edge::sessions::store::{
+    Guest as StoreGuest, SessionCounts, SessionInfo, Timestamp, Write as WitWrite,
+};
+use exports::edge::sessions::sweeper::{Guest as SweeperGuest, SweepReport};
 
 struct Component;
 
@@ -29,15 +31,18 @@ thread_local! {
     static STORE: RefCell<Option<SessionStore<Box<dyn Backend>>>> = const { RefCell::new(None) };
 }
 
-fn with_store<T>(op: impl FnOnce(&mut SessionStore<Box<dyn Backend>>) -> Result<T, Error>) -> Result<T, WitError> {
-    STORE.with_borrow_mut(|slot| {
-        let store = match slot {
-            Some(store) => store,
-            None => slot.insert(crate::open(&Config::from_env()?)?),
-        };
-        op(store)
-    })
-    .map_err(WitError::from)
+fn with_store<T>(
+    op: impl FnOnce(&mut SessionStore<Box<dyn Backend>>) -> Result<T, Error>,
+) -> Result<T, WitError> {
+    STORE
+        .with_borrow_mut(|slot| {
+            let store = match slot {
+                Some(store) => store,
+                None => slot.insert(crate::open(&Config::from_env()?)?),
+            };
+            op(store)
+        })
+        .map_err(WitError::from)
 }
 
 impl From<Error> for WitError {
@@ -96,7 +101,10 @@ impl StoreGuest for Component {
 
     fn sessions_of(owner: String) -> Result<Vec<SessionInfo>, WitError> {
         let infos = with_store(|s| s.sessions_of(&owner))?;
-        Ok(infos.into_iter().map(|i| SessionInfo { id: i.id, owner: i.owner, expiry: i.expiry }).collect())
+        Ok(infos
+            .into_iter()
+            .map(|i| SessionInfo { id: i.id, owner: i.owner, expiry: i.expiry })
+            .collect())
     }
 
     fn revoke_owner(owner: String, keep: Option<String>) -> Result<u64, WitError> {
@@ -115,8 +123,12 @@ impl StoreGuest for Component {
         let writes: Vec<Write<'_>> = writes
             .iter()
             .map(|write| match write {
-                WitWrite::Commit(w) => Write::Commit { token: &w.token, data: &w.data, expiry: w.expiry },
-                WitWrite::Update(w) => Write::Update { token: &w.token, data: &w.data, expiry: w.expiry },
+                WitWrite::Commit(w) => {
+                    Write::Commit { token: &w.token, data: &w.data, expiry: w.expiry }
+                }
+                WitWrite::Update(w) => {
+                    Write::Update { token: &w.token, data: &w.data, expiry: w.expiry }
+                }
                 WitWrite::Touch((token, expiry)) => Write::Touch { token, expiry: *expiry },
                 WitWrite::Delete(token) => Write::Delete { token },
             })

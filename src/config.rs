@@ -192,26 +192,33 @@ impl Config {
             match name {
                 "SESSIONS_DATABASE" => config.database = parse_database(value)?,
                 "SESSIONS_TABLE" => {
-                    config.table = TableName::new(value)
-                        .map_err(|why| invalid(name, value, &why))?
+                    config.table =
+                        TableName::new(value).map_err(|why| invalid(name, value, &why))?
                 }
                 "SESSIONS_CLEANUP_INTERVAL" => {
-                    config.cleanup_interval = parse_duration_or_none(name, value, &CLEANUP_INTERVAL_RANGE)?
+                    config.cleanup_interval =
+                        parse_duration_or_none(name, value, &CLEANUP_INTERVAL_RANGE)?
                 }
                 "SESSIONS_SWEEP_BATCH" => {
                     config.sweep_batch = parse_bounded(name, value, 1, MAX_SWEEP_BATCH.into())?
                         .try_into()
                         .map_err(|_| invalid(name, value, "too large"))?
                 }
-                "SESSIONS_SWEEP_BUDGET" => config.sweep_budget = parse_duration_or_none(name, value, &SWEEP_BUDGET_RANGE)?,
+                "SESSIONS_SWEEP_BUDGET" => {
+                    config.sweep_budget = parse_duration_or_none(name, value, &SWEEP_BUDGET_RANGE)?
+                }
                 "SESSIONS_MAX_DATA_BYTES" => {
                     config.max_data_bytes = parse_bounded(name, value, 1, MAX_DATA_BYTES_LIMIT)?
                 }
-                "SESSIONS_BUSY_TIMEOUT" => config.busy_timeout = parse_duration(name, value, &BUSY_TIMEOUT_RANGE)?,
+                "SESSIONS_BUSY_TIMEOUT" => {
+                    config.busy_timeout = parse_duration(name, value, &BUSY_TIMEOUT_RANGE)?
+                }
                 "SESSIONS_LOCKING" => config.locking = parse_locking(value)?,
                 "SESSIONS_LOCK_OWNER" => config.lock_owner = parse_lock_owner(value)?,
                 "SESSIONS_AUTH_TOKEN" => config.auth_token = parse_auth_token(value)?,
-                "SESSIONS_REMOTE_TIMEOUT" => config.remote_timeout = parse_duration(name, value, &REMOTE_TIMEOUT_RANGE)?,
+                "SESSIONS_REMOTE_TIMEOUT" => {
+                    config.remote_timeout = parse_duration(name, value, &REMOTE_TIMEOUT_RANGE)?
+                }
                 "SESSIONS_REMOTE_MAX_RESPONSE" => {
                     max_response = Some(parse_bounded(name, value, 1, MAX_REMOTE_MAX_RESPONSE)?)
                 }
@@ -251,7 +258,9 @@ pub fn redact_url(value: &str) -> String {
         return value.to_owned();
     };
     let scheme = &value[..scheme_end];
-    let scheme = if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+    let scheme = if !scheme.is_empty()
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
         scheme
     } else {
         "***"
@@ -285,7 +294,9 @@ fn is_loopback_host(authority: &str) -> bool {
     }
     match host.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
-        Ok(std::net::IpAddr::V6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
         Err(_) => false,
     }
 }
@@ -309,7 +320,10 @@ fn check_token_transport(config: &Config) -> Result<()> {
 
 fn parse_database(value: &str) -> Result<Database> {
     if value.is_empty() {
-        return Err(invalid_database(value, "empty; give a file path such as /data/sessions.db, or :memory:"));
+        return Err(invalid_database(
+            value,
+            "empty; give a file path such as /data/sessions.db, or :memory:",
+        ));
     }
     if value == ":memory:" {
         return Ok(Database::Memory);
@@ -333,7 +347,10 @@ fn parse_remote_url(value: &str, scheme: &str) -> Result<String> {
         "http" => "http",
         "https" | "libsql" => "https",
         _ => {
-            return Err(invalid_database(value, "unknown scheme; use http://, https:// or libsql:// for a libSQL server"))
+            return Err(invalid_database(
+                value,
+                "unknown scheme; use http://, https:// or libsql:// for a libSQL server",
+            ))
         }
     };
     let host = rest.strip_suffix('/').unwrap_or(rest);
@@ -356,7 +373,8 @@ fn parse_auth_token(value: &str) -> Result<Option<Secret>> {
     if !value.chars().all(|c| c.is_ascii_graphic()) {
         // Never echo a secret into an error message.
         return Err(Error::InvalidConfig(
-            "SESSIONS_AUTH_TOKEN: contains spaces or non-ASCII characters; give the bare token".into(),
+            "SESSIONS_AUTH_TOKEN: contains spaces or non-ASCII characters; give the bare token"
+                .into(),
         ));
     }
     Ok(Some(Secret(value.to_owned())))
@@ -368,7 +386,11 @@ fn parse_duration(name: &str, value: &str, range: &DurationRange) -> Result<Dura
 }
 
 /// A duration within `range`, or `None` for `0` (any zero duration).
-fn parse_duration_or_none(name: &str, value: &str, range: &DurationRange) -> Result<Option<Duration>> {
+fn parse_duration_or_none(
+    name: &str,
+    value: &str,
+    range: &DurationRange,
+) -> Result<Option<Duration>> {
     match humantime::parse_duration(value) {
         Ok(zero) if zero.is_zero() => Ok(None),
         _ => duration_in(name, value, range, ", or 0 for none").map(Some),
@@ -376,8 +398,9 @@ fn parse_duration_or_none(name: &str, value: &str, range: &DurationRange) -> Res
 }
 
 fn duration_in(name: &str, value: &str, range: &DurationRange, or_none: &str) -> Result<Duration> {
-    let duration = humantime::parse_duration(value)
-        .map_err(|e| invalid(name, value, &format!("{e}; use a duration such as {}{or_none}", range.example)))?;
+    let duration = humantime::parse_duration(value).map_err(|e| {
+        invalid(name, value, &format!("{e}; use a duration such as {}{or_none}", range.example))
+    })?;
     if duration < range.min || duration > range.max {
         let min = humantime::format_duration(range.min);
         let bounds = match range.max {
@@ -403,7 +426,11 @@ fn parse_lock_owner(value: &str) -> Result<Option<String>> {
         return Ok(None);
     }
     if value.len() > 128 || !value.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(invalid(NAME, value, "use at most 128 printable ASCII characters without spaces"));
+        return Err(invalid(
+            NAME,
+            value,
+            "use at most 128 printable ASCII characters without spaces",
+        ));
     }
     Ok(Some(value.to_owned()))
 }
@@ -453,9 +480,16 @@ mod tests {
 
     #[test]
     fn the_sweep_budget_is_a_duration_or_zero_for_none() {
-        assert_eq!(with("SESSIONS_SWEEP_BUDGET", "25ms").map(|c| c.sweep_budget), Ok(Some(Duration::from_millis(25))));
+        assert_eq!(
+            with("SESSIONS_SWEEP_BUDGET", "25ms").map(|c| c.sweep_budget),
+            Ok(Some(Duration::from_millis(25)))
+        );
         for none in ["0", "0ms"] {
-            assert_eq!(with("SESSIONS_SWEEP_BUDGET", none).map(|c| c.sweep_budget), Ok(None), "{none}");
+            assert_eq!(
+                with("SESSIONS_SWEEP_BUDGET", none).map(|c| c.sweep_budget),
+                Ok(None),
+                "{none}"
+            );
         }
         for bad in ["", "500us", "fast", "-5ms", "11m"] {
             error_names(with("SESSIONS_SWEEP_BUDGET", bad), "SESSIONS_SWEEP_BUDGET");
@@ -465,8 +499,14 @@ mod tests {
     #[test]
     fn each_duration_setting_keeps_its_own_range_and_says_it() {
         assert_eq!(with("SESSIONS_BUSY_TIMEOUT", "0").map(|c| c.busy_timeout), Ok(Duration::ZERO));
-        assert_eq!(with("SESSIONS_BUSY_TIMEOUT", "10m").map(|c| c.busy_timeout), Ok(Duration::from_secs(600)));
-        assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "30days").map(|c| c.cleanup_interval), Ok(Some(Duration::from_secs(30 * 86400))));
+        assert_eq!(
+            with("SESSIONS_BUSY_TIMEOUT", "10m").map(|c| c.busy_timeout),
+            Ok(Duration::from_secs(600))
+        );
+        assert_eq!(
+            with("SESSIONS_CLEANUP_INTERVAL", "30days").map(|c| c.cleanup_interval),
+            Ok(Some(Duration::from_secs(30 * 86400)))
+        );
         for (name, value, says) in [
             ("SESSIONS_BUSY_TIMEOUT", "11m", "use 0s to 10m"),
             ("SESSIONS_REMOTE_TIMEOUT", "0", "use 10ms to 10m"),
@@ -475,7 +515,9 @@ mod tests {
             ("SESSIONS_REMOTE_TIMEOUT", "soon", "use a duration such as 2s"),
         ] {
             match with(name, value) {
-                Err(Error::InvalidConfig(msg)) => assert!(msg.contains(name) && msg.contains(says), "{msg}"),
+                Err(Error::InvalidConfig(msg)) => {
+                    assert!(msg.contains(name) && msg.contains(says), "{msg}")
+                }
                 other => panic!("{name}={value}: expected InvalidConfig, got {other:?}"),
             }
         }
@@ -483,7 +525,10 @@ mod tests {
 
     #[test]
     fn locking_is_shared_or_exclusive_and_nothing_else() {
-        assert_eq!(with("SESSIONS_LOCKING", "exclusive").map(|c| c.locking), Ok(Locking::Exclusive));
+        assert_eq!(
+            with("SESSIONS_LOCKING", "exclusive").map(|c| c.locking),
+            Ok(Locking::Exclusive)
+        );
         assert_eq!(with("SESSIONS_LOCKING", " shared ").map(|c| c.locking), Ok(Locking::Shared));
         for bad in ["", "EXCLUSIVE", "none", "exclusive;"] {
             error_names(with("SESSIONS_LOCKING", bad), "SESSIONS_LOCKING");
@@ -492,8 +537,14 @@ mod tests {
 
     #[test]
     fn human_durations_and_zero_set_the_cleanup_interval() {
-        assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "30s").map(|c| c.cleanup_interval), Ok(Some(Duration::from_secs(30))));
-        assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "1h").map(|c| c.cleanup_interval), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(
+            with("SESSIONS_CLEANUP_INTERVAL", "30s").map(|c| c.cleanup_interval),
+            Ok(Some(Duration::from_secs(30)))
+        );
+        assert_eq!(
+            with("SESSIONS_CLEANUP_INTERVAL", "1h").map(|c| c.cleanup_interval),
+            Ok(Some(Duration::from_secs(3600)))
+        );
         assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "0").map(|c| c.cleanup_interval), Ok(None));
         assert_eq!(with("SESSIONS_CLEANUP_INTERVAL", "0s").map(|c| c.cleanup_interval), Ok(None));
     }
@@ -501,7 +552,10 @@ mod tests {
     #[test]
     fn memory_and_paths_select_the_database() {
         assert_eq!(with("SESSIONS_DATABASE", ":memory:").map(|c| c.database), Ok(Database::Memory));
-        assert_eq!(with("SESSIONS_DATABASE", "/srv/s.db").map(|c| c.database), Ok(Database::File("/srv/s.db".into())));
+        assert_eq!(
+            with("SESSIONS_DATABASE", "/srv/s.db").map(|c| c.database),
+            Ok(Database::File("/srv/s.db".into()))
+        );
     }
 
     #[test]
@@ -523,14 +577,27 @@ mod tests {
     #[test]
     fn server_urls_select_the_remote_backend_and_libsql_means_https() {
         let db = |url| with("SESSIONS_DATABASE", url).map(|c| c.database);
-        assert_eq!(db("http://127.0.0.1:8080"), Ok(Database::Remote("http://127.0.0.1:8080".into())));
+        assert_eq!(
+            db("http://127.0.0.1:8080"),
+            Ok(Database::Remote("http://127.0.0.1:8080".into()))
+        );
         assert_eq!(db("https://db.example/"), Ok(Database::Remote("https://db.example".into())));
-        assert_eq!(db("libsql://my-db.turso.io"), Ok(Database::Remote("https://my-db.turso.io".into())));
+        assert_eq!(
+            db("libsql://my-db.turso.io"),
+            Ok(Database::Remote("https://my-db.turso.io".into()))
+        );
     }
 
     #[test]
     fn malformed_server_urls_are_refused() {
-        for url in ["ftp://x", "http://", "http://host/path", "http://user:pw@host", "http://a b", "libsql://h?authToken=t"] {
+        for url in [
+            "ftp://x",
+            "http://",
+            "http://host/path",
+            "http://user:pw@host",
+            "http://a b",
+            "libsql://h?authToken=t",
+        ] {
             error_names(with("SESSIONS_DATABASE", url), "SESSIONS_DATABASE");
         }
     }
@@ -574,7 +641,9 @@ mod tests {
 
     #[test]
     fn a_token_over_plain_http_is_allowed_only_to_loopback() {
-        let both = |url: &str| Config::from_vars([("SESSIONS_DATABASE", url), ("SESSIONS_AUTH_TOKEN", "hunter2")]);
+        let both = |url: &str| {
+            Config::from_vars([("SESSIONS_DATABASE", url), ("SESSIONS_AUTH_TOKEN", "hunter2")])
+        };
         for url in [
             "http://127.0.0.1:8080",
             "http://127.8.9.10",
@@ -587,35 +656,63 @@ mod tests {
         ] {
             assert!(both(url).is_ok(), "{url}");
         }
-        for url in ["http://db.example", "http://10.0.0.5:8080", "http://[::2]:8080", "http://localhost.example.com", "http://128.0.0.1"] {
+        for url in [
+            "http://db.example",
+            "http://10.0.0.5:8080",
+            "http://[::2]:8080",
+            "http://localhost.example.com",
+            "http://128.0.0.1",
+        ] {
             match both(url) {
                 Err(Error::InvalidConfig(msg)) => {
-                    assert!(msg.contains("https://") && msg.contains("SESSIONS_AUTH_TOKEN"), "{msg}");
+                    assert!(
+                        msg.contains("https://") && msg.contains("SESSIONS_AUTH_TOKEN"),
+                        "{msg}"
+                    );
                     assert!(!msg.contains("hunter2"), "{msg}");
                 }
                 other => panic!("{url}: expected InvalidConfig, got {other:?}"),
             }
         }
-        assert!(with("SESSIONS_DATABASE", "http://db.example").is_ok(), "no token, nothing to protect");
         assert!(
-            Config::from_vars([("SESSIONS_DATABASE", "http://db.example"), ("SESSIONS_AUTH_TOKEN", "")]).is_ok(),
+            with("SESSIONS_DATABASE", "http://db.example").is_ok(),
+            "no token, nothing to protect"
+        );
+        assert!(
+            Config::from_vars([
+                ("SESSIONS_DATABASE", "http://db.example"),
+                ("SESSIONS_AUTH_TOKEN", "")
+            ])
+            .is_ok(),
             "an empty token is no token"
         );
     }
 
     #[test]
     fn the_answer_limit_defaults_to_64_mib_and_always_holds_one_session() {
-        let limit = |vars: &[(&str, &str)]| Config::from_vars(vars.iter().copied()).map(|c| c.remote_max_response);
+        let limit = |vars: &[(&str, &str)]| {
+            Config::from_vars(vars.iter().copied()).map(|c| c.remote_max_response)
+        };
         assert_eq!(limit(&[]), Ok(64 << 20));
         assert_eq!(limit(&[("SESSIONS_REMOTE_MAX_RESPONSE", "2000000")]), Ok(2_000_000));
         let big = remote_answer_floor(100_000_000);
         assert!(big > 100_000_000 * 4 / 3, "{big}");
-        assert_eq!(limit(&[("SESSIONS_MAX_DATA_BYTES", "100000000")]), Ok(big), "the default grows with the data limit");
+        assert_eq!(
+            limit(&[("SESSIONS_MAX_DATA_BYTES", "100000000")]),
+            Ok(big),
+            "the default grows with the data limit"
+        );
         for (vars, variable) in [
             (&[("SESSIONS_REMOTE_MAX_RESPONSE", "1000")][..], "SESSIONS_REMOTE_MAX_RESPONSE"),
             (&[("SESSIONS_REMOTE_MAX_RESPONSE", "lots")][..], "SESSIONS_REMOTE_MAX_RESPONSE"),
             (&[("SESSIONS_REMOTE_MAX_RESPONSE", "2000000000")][..], "SESSIONS_REMOTE_MAX_RESPONSE"),
-            (&[("SESSIONS_REMOTE_MAX_RESPONSE", "2000000"), ("SESSIONS_MAX_DATA_BYTES", "10000000")][..], "SESSIONS_MAX_DATA_BYTES"),
+            (
+                &[
+                    ("SESSIONS_REMOTE_MAX_RESPONSE", "2000000"),
+                    ("SESSIONS_MAX_DATA_BYTES", "10000000"),
+                ][..],
+                "SESSIONS_MAX_DATA_BYTES",
+            ),
         ] {
             error_names(Config::from_vars(vars.iter().copied()), variable);
         }

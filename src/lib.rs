@@ -28,7 +28,9 @@ pub use store::SessionStore;
 pub fn open(config: &Config) -> error::Result<SessionStore<Box<dyn backend::Backend>>> {
     let backend: Box<dyn backend::Backend> = match &config.database {
         config::Database::Remote(url) => backend::remote::open(url, config)?,
-        config::Database::File(_) | config::Database::Memory => Box::new(LocalBackend::open(config)?),
+        config::Database::File(_) | config::Database::Memory => {
+            Box::new(LocalBackend::open(config)?)
+        }
     };
     Ok(SessionStore::new(backend, config))
 }

@@ -191,7 +191,9 @@ mod tests {
 
     #[test]
     fn injection_and_odd_names_are_refused() {
-        for bad in ["", "x; DROP TABLE y", "1abc", "a-b", "a b", "\"q\"", "sqlite_master", "ta\u{e9}ble"] {
+        for bad in
+            ["", "x; DROP TABLE y", "1abc", "a-b", "a b", "\"q\"", "sqlite_master", "ta\u{e9}ble"]
+        {
             assert!(TableName::new(bad).is_err(), "{bad}");
         }
         assert!(TableName::new(&"t".repeat(65)).is_err());

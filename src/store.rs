@@ -105,7 +105,8 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
                 Err(e) => Some(e),
             })
             .collect();
-        let applied = if changes.is_empty() { Vec::new() } else { self.backend.apply(&changes, now)? };
+        let applied =
+            if changes.is_empty() { Vec::new() } else { self.backend.apply(&changes, now)? };
         if applied.len() != changes.len() {
             return Err(Error::Storage(format!(
                 "{} answers for a batch of {} writes",
@@ -114,7 +115,10 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
             )));
         }
         let mut applied = applied.into_iter();
-        Ok(refused.into_iter().map(|refused| refused.map_or_else(|| Ok(applied.next().unwrap_or(false)), Err)).collect())
+        Ok(refused
+            .into_iter()
+            .map(|refused| refused.map_or_else(|| Ok(applied.next().unwrap_or(false)), Err))
+            .collect())
     }
 
     /// Every active session as (id, data), in id order.
@@ -227,7 +231,9 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
 
     /// One write on its own: a batch of one.
     fn write(&mut self, write: Write<'_>) -> Result<bool> {
-        self.write_all(&[write])?.pop().unwrap_or_else(|| Err(Error::Storage("a write got no answer".into())))
+        self.write_all(&[write])?
+            .pop()
+            .unwrap_or_else(|| Err(Error::Storage("a write got no answer".into())))
     }
 
     /// The row change a write makes, once its token and data are checked: the one place
@@ -247,7 +253,9 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
                 self.check_size(data)?;
                 Change::Update { id, data, expiry: clamp(expiry) }
             }
-            Write::Touch { token, expiry } => Change::Touch { id: checked_id(token)?, expiry: clamp(expiry) },
+            Write::Touch { token, expiry } => {
+                Change::Touch { id: checked_id(token)?, expiry: clamp(expiry) }
+            }
             Write::Delete { token } => Change::Delete { id: checked_id(token)? },
         })
     }
@@ -308,11 +316,17 @@ mod tests {
         clock.0.set(T0 + 2000);
         assert_eq!(s.find("tok").expect("find"), Some(b"v2".to_vec()), "data and expiry replaced");
         s.delete("tok").expect("delete");
-        assert!(!s.update("tok", b"v3", T0 + 9000).expect("update"), "a deleted session stays deleted");
+        assert!(
+            !s.update("tok", b"v3", T0 + 9000).expect("update"),
+            "a deleted session stays deleted"
+        );
         assert_eq!(s.find("tok").expect("find"), None);
         s.commit("old", b"x", T0 + 3000).expect("commit");
         clock.0.set(T0 + 3000);
-        assert!(!s.update("old", b"y", T0 + 9000).expect("update"), "an expired session is not revived");
+        assert!(
+            !s.update("old", b"y", T0 + 9000).expect("update"),
+            "an expired session is not revived"
+        );
         assert_eq!(s.find("old").expect("find"), None);
     }
 
@@ -370,7 +384,8 @@ mod tests {
         s.commit("a", b"1", T0 + 1000).expect("commit");
         s.commit("c", b"3", T0 + 10).expect("commit");
         clock.0.set(T0 + 10);
-        let mut expected = vec![(token::id_of("a"), b"1".to_vec()), (token::id_of("b"), b"2".to_vec())];
+        let mut expected =
+            vec![(token::id_of("a"), b"1".to_vec()), (token::id_of("b"), b"2".to_vec())];
         expected.sort();
         assert_eq!(s.all().expect("all"), expected);
     }
@@ -405,7 +420,10 @@ mod tests {
         assert_eq!(s.find("tok").expect("find"), Some(b"data".to_vec()));
         assert!(!s.touch("unknown", T0 + 99_999).expect("touch unknown"));
         clock.0.set(T0 + 10_000);
-        assert!(!s.touch("tok", T0 + 99_999).expect("touch expired"), "an expired session is not revived");
+        assert!(
+            !s.touch("tok", T0 + 99_999).expect("touch expired"),
+            "an expired session is not revived"
+        );
         assert_eq!(s.find("tok").expect("find"), None);
     }
 
@@ -453,9 +471,15 @@ mod tests {
         let long = "x".repeat(300);
         for bad in ["", " padded ", "new\nline", long.as_str()] {
             assert!(matches!(s.find(bad), Err(Error::InvalidToken(_))), "find {bad:?}");
-            assert!(matches!(s.commit(bad, b"x", T0 + 1000), Err(Error::InvalidToken(_))), "commit {bad:?}");
+            assert!(
+                matches!(s.commit(bad, b"x", T0 + 1000), Err(Error::InvalidToken(_))),
+                "commit {bad:?}"
+            );
             assert!(matches!(s.delete(bad), Err(Error::InvalidToken(_))), "delete {bad:?}");
-            assert!(matches!(s.touch(bad, T0 + 1000), Err(Error::InvalidToken(_))), "touch {bad:?}");
+            assert!(
+                matches!(s.touch(bad, T0 + 1000), Err(Error::InvalidToken(_))),
+                "touch {bad:?}"
+            );
         }
         assert_eq!(s.all().expect("all").len(), 1);
     }
@@ -477,9 +501,15 @@ mod tests {
         assert!(s.set_owner("other", Some("bob")).expect("set_owner"));
         assert!(!s.set_owner("unknown", Some("ada")).expect("set_owner"), "no such session");
         clock.0.set(T0 + 1000);
-        assert!(!s.set_owner("gone", Some("bob")).expect("set_owner"), "an expired session is not owned anew");
+        assert!(
+            !s.set_owner("gone", Some("bob")).expect("set_owner"),
+            "an expired session is not owned anew"
+        );
         let info = s.sessions_of("ada").expect("sessions_of");
-        assert_eq!(info.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), [token::id_of("soon"), token::id_of("late")]);
+        assert_eq!(
+            info.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+            [token::id_of("soon"), token::id_of("late")]
+        );
         assert_eq!(info[0].owner.as_deref(), Some("ada"));
         assert_eq!(info[0].expiry, T0 + 2000);
         assert!(s.set_owner("soon", None).expect("clear"));
@@ -496,7 +526,10 @@ mod tests {
         assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("tok")], "still owned");
         clock.0.set(T0 + 2000);
         s.commit("tok", b"v3", T0 + 5000).expect("commit over the expired row");
-        assert!(owners_sessions(&mut s, "ada").is_empty(), "an expired session's owner does not come back");
+        assert!(
+            owners_sessions(&mut s, "ada").is_empty(),
+            "an expired session's owner does not come back"
+        );
         assert_eq!(s.find("tok").expect("find"), Some(b"v3".to_vec()));
     }
 
@@ -510,13 +543,29 @@ mod tests {
         s.commit("bobs", b"x", T0 + 5000).expect("commit");
         s.set_owner("bobs", Some("bob")).expect("set_owner");
         clock.0.set(T0 + 10);
-        assert_eq!(s.revoke_owner("ada", Some("laptop")).expect("revoke_owner"), 2, "active ones counted");
+        assert_eq!(
+            s.revoke_owner("ada", Some("laptop")).expect("revoke_owner"),
+            2,
+            "active ones counted"
+        );
         assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("laptop")]);
         assert_eq!(s.find("phone").expect("find"), None);
-        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 2, expired: 0 }, "the expired one went too");
+        assert_eq!(
+            s.stats().expect("stats"),
+            SessionCounts { active: 2, expired: 0 },
+            "the expired one went too"
+        );
         assert_eq!(s.revoke_owner("ada", Some("bobs")).expect("keep of another owner"), 0);
-        assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("laptop")], "nothing of ada's went");
-        assert_eq!(s.find("bobs").expect("find"), Some(b"x".to_vec()), "another owner's session is untouched");
+        assert_eq!(
+            owners_sessions(&mut s, "ada"),
+            [token::id_of("laptop")],
+            "nothing of ada's went"
+        );
+        assert_eq!(
+            s.find("bobs").expect("find"),
+            Some(b"x".to_vec()),
+            "another owner's session is untouched"
+        );
         assert_eq!(s.revoke_owner("ada", None).expect("revoke all"), 1);
         assert_eq!(s.revoke_owner("ada", None).expect("nothing left"), 0);
     }
@@ -542,7 +591,10 @@ mod tests {
         let listed = s.all().expect("all")[0].0.clone();
         assert!(s.revoke(&listed).expect("revoke"));
         assert_eq!(s.find("tok").expect("find"), None);
-        assert!(!s.revoke(&token::id_of("old")).expect("revoke expired"), "deleted, but it was not active");
+        assert!(
+            !s.revoke(&token::id_of("old")).expect("revoke expired"),
+            "deleted, but it was not active"
+        );
         assert!(!s.revoke(&listed).expect("again"));
         assert!(!s.revoke("tok").expect("a token is not an id"));
         assert_eq!(s.stats().expect("stats"), SessionCounts { active: 0, expired: 0 });
@@ -579,7 +631,11 @@ mod tests {
         s.commit("mine", b"mine", T0 + 1000).expect("commit");
         s.tokens.0.extend(["taken".to_owned(), "fresh".to_owned()]);
         assert_eq!(s.rotate("mine", T0 + 2000).expect("rotate"), Some("fresh".to_owned()));
-        assert_eq!(s.find("taken").expect("find"), Some(b"someone else".to_vec()), "never overwritten");
+        assert_eq!(
+            s.find("taken").expect("find"),
+            Some(b"someone else".to_vec()),
+            "never overwritten"
+        );
         assert_eq!(s.find("fresh").expect("find"), Some(b"mine".to_vec()));
         assert_eq!(s.find("mine").expect("find"), None);
     }
@@ -591,13 +647,25 @@ mod tests {
         s.set_owner("tok", Some("ada")).expect("set_owner");
         let long = "o".repeat(257);
         for bad in ["", long.as_str(), "a\nb", "a\0b"] {
-            assert!(matches!(s.set_owner("tok", Some(bad)), Err(Error::InvalidInput(_))), "set_owner {bad:?}");
-            assert!(matches!(s.sessions_of(bad), Err(Error::InvalidInput(_))), "sessions_of {bad:?}");
-            assert!(matches!(s.revoke_owner(bad, None), Err(Error::InvalidInput(_))), "revoke_owner {bad:?}");
+            assert!(
+                matches!(s.set_owner("tok", Some(bad)), Err(Error::InvalidInput(_))),
+                "set_owner {bad:?}"
+            );
+            assert!(
+                matches!(s.sessions_of(bad), Err(Error::InvalidInput(_))),
+                "sessions_of {bad:?}"
+            );
+            assert!(
+                matches!(s.revoke_owner(bad, None), Err(Error::InvalidInput(_))),
+                "revoke_owner {bad:?}"
+            );
             assert!(matches!(s.revoke(bad), Err(Error::InvalidInput(_))), "revoke {bad:?}");
             assert!(matches!(s.page(Some(bad), 5), Err(Error::InvalidInput(_))), "page {bad:?}");
         }
-        assert!(matches!(s.revoke_owner("ada", Some("a b")), Err(Error::InvalidToken(_))), "keep is a token");
+        assert!(
+            matches!(s.revoke_owner("ada", Some("a b")), Err(Error::InvalidToken(_))),
+            "keep is a token"
+        );
         assert!(matches!(s.rotate("a b", T0 + 5000), Err(Error::InvalidToken(_))));
         assert_eq!(owners_sessions(&mut s, "ada"), [token::id_of("tok")], "nothing changed");
         assert_eq!(s.find("tok").expect("find"), Some(b"x".to_vec()));
@@ -655,18 +723,39 @@ mod tests {
                 Write::Commit { token: "never", data: b"x", expiry: T0 },
             ])
             .expect("batch");
-        assert_eq!(outcomes, vec![Ok(true), Ok(true), Ok(false), Ok(true), Ok(false), Ok(true), Ok(true)]);
+        assert_eq!(
+            outcomes,
+            vec![Ok(true), Ok(true), Ok(false), Ok(true), Ok(false), Ok(true), Ok(true)]
+        );
         clock.0.set(T0 + 2000);
-        assert_eq!(s.find("new").expect("find"), Some(b"v2".to_vec()), "the update saw the commit before it");
-        assert_eq!(s.find("old").expect("find"), Some(b"old".to_vec()), "touched past its old expiry");
+        assert_eq!(
+            s.find("new").expect("find"),
+            Some(b"v2".to_vec()),
+            "the update saw the commit before it"
+        );
+        assert_eq!(
+            s.find("old").expect("find"),
+            Some(b"old".to_vec()),
+            "touched past its old expiry"
+        );
         assert_eq!(s.find("doomed").expect("find"), None);
         assert_eq!(s.find("nobody").expect("find"), None, "update and touch never create");
-        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 2, expired: 0 }, "a past-expiry commit stores nothing");
+        assert_eq!(
+            s.stats().expect("stats"),
+            SessionCounts { active: 2, expired: 0 },
+            "a past-expiry commit stores nothing"
+        );
         assert_eq!(s.write_all(&[]).expect("empty batch"), Vec::<Result<bool>>::new());
-        let alone = s.write_all(&[Write::Update { token: "new", data: b"v3", expiry: T0 + 5000 }]).expect("batch of one");
+        let alone = s
+            .write_all(&[Write::Update { token: "new", data: b"v3", expiry: T0 + 5000 }])
+            .expect("batch of one");
         assert_eq!(alone, vec![Ok(true)]);
         assert_eq!(s.find("new").expect("find"), Some(b"v3".to_vec()));
-        assert_eq!(s.write_all(&[Write::Touch { token: "nobody", expiry: T0 + 5000 }]).expect("batch of one"), vec![Ok(false)]);
+        assert_eq!(
+            s.write_all(&[Write::Touch { token: "nobody", expiry: T0 + 5000 }])
+                .expect("batch of one"),
+            vec![Ok(false)]
+        );
     }
 
     #[test]
@@ -692,7 +781,11 @@ mod tests {
         assert_eq!(outcomes[5], Ok(true));
         assert_eq!(s.find("a").expect("find"), Some(b"a".to_vec()));
         assert_eq!(s.find("b").expect("find"), Some(b"b".to_vec()));
-        assert_eq!(s.find("kept").expect("find"), Some(b"kept".to_vec()), "the refused update changed nothing");
+        assert_eq!(
+            s.find("kept").expect("find"),
+            Some(b"kept".to_vec()),
+            "the refused update changed nothing"
+        );
         let refused = s.write_all(&[Write::Delete { token: "" }]).expect("batch of one bad write");
         assert!(matches!(refused[..], [Err(Error::InvalidToken(_))]), "{refused:?}");
     }

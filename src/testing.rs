@@ -51,4 +51,3 @@ pub fn open_with(config: &Config) -> (TestStore, ManualClock) {
 pub fn memory_store() -> (TestStore, ManualClock) {
     open_with(&Config { database: Database::Memory, ..Config::default() })
 }
-

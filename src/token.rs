@@ -66,7 +66,9 @@ pub fn validate_input(what: &str, value: &str) -> Result<()> {
         )));
     }
     if let Some((at, c)) = value.char_indices().find(|(_, c)| c.is_control()) {
-        return Err(Error::InvalidInput(format!("the {what} contains a control character ({c:?}) at byte {at}")));
+        return Err(Error::InvalidInput(format!(
+            "the {what} contains a control character ({c:?}) at byte {at}"
+        )));
     }
     Ok(())
 }
@@ -119,7 +121,8 @@ mod tests {
             assert!(matches!(validate_input("owner", bad), Err(Error::InvalidInput(_))), "{bad:?}");
         }
         validate_input("owner", "Ada Lovelace").expect("spaces are fine in an owner");
-        validate_input("owner", &"x".repeat(MAX_TOKEN_BYTES)).expect("256 bytes is the limit, inclusive");
+        validate_input("owner", &"x".repeat(MAX_TOKEN_BYTES))
+            .expect("256 bytes is the limit, inclusive");
     }
 
     #[test]

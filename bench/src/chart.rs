@@ -27,7 +27,8 @@ const SERIES_COLOURS: [RGBColor; 8] = [
 pub fn draw(results: &Results, path: &Path) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (1500, 520)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_error)?;
-    let title = format!("libsqlstore benchmark ({} run): {}", results.mode, results.machine.describe());
+    let title =
+        format!("libsqlstore benchmark ({} run): {}", results.mode, results.machine.describe());
     let root = root.titled(&title, ("sans-serif", 16)).map_err(plot_error)?;
     let panels = root.split_evenly((1, 3));
     store_panel(results, &panels[0])?;
@@ -38,7 +39,10 @@ pub fn draw(results: &Results, path: &Path) -> anyhow::Result<()> {
 }
 
 /// Bars of component ÷ native ops/s, one group per operation, one bar per table.
-fn store_panel(results: &Results, area: &DrawingArea<SVGBackend, plotters::coord::Shift>) -> anyhow::Result<()> {
+fn store_panel(
+    results: &Results,
+    area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+) -> anyhow::Result<()> {
     let mut cases: Vec<(Storage, u64)> = results
         .store
         .iter()
@@ -120,7 +124,9 @@ fn http_panel(
     chart
         .configure_mesh()
         .x_labels(connections.len().max(1))
-        .x_label_formatter(&|i| connections.get(*i).map(|c| format!("{c} conns")).unwrap_or_default())
+        .x_label_formatter(&|i| {
+            connections.get(*i).map(|c| format!("{c} conns")).unwrap_or_default()
+        })
         .y_desc("req/s")
         .draw()
         .map_err(plot_error)?;
@@ -142,7 +148,9 @@ fn http_panel(
             .map_err(plot_error)?
             .label(kind.label())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 12, y)], colour.stroke_width(2)));
-        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, colour.filled()))).map_err(plot_error)?;
+        chart
+            .draw_series(points.into_iter().map(|p| Circle::new(p, 3, colour.filled())))
+            .map_err(plot_error)?;
     }
     chart
         .configure_series_labels()

@@ -119,7 +119,10 @@ const RSS_EVERY: Duration = Duration::from_millis(100);
 /// gave up on shows as a non-2xx answer (503), and a timeout means a request that hung.
 const WRK_TIMEOUT: &str = "10s";
 
-pub async fn run(plan: &Plan, launch: &Launch) -> anyhow::Result<(Vec<HttpRow>, Vec<ServerReport>)> {
+pub async fn run(
+    plan: &Plan,
+    launch: &Launch,
+) -> anyhow::Result<(Vec<HttpRow>, Vec<ServerReport>)> {
     let work = tempfile::tempdir()?;
     let mut rows = Vec::new();
     let mut reports = Vec::new();
@@ -161,7 +164,9 @@ pub async fn run(plan: &Plan, launch: &Launch) -> anyhow::Result<(Vec<HttpRow>, 
             server: kind,
             storage: server.storage(),
             memory: memory(&mut samples.0, server.pid()),
-            sidecar: server.sidecar().map(|(name, pid)| (name.to_owned(), memory(&mut samples.1, pid))),
+            sidecar: server
+                .sidecar()
+                .map(|(name, pid)| (name.to_owned(), memory(&mut samples.1, pid))),
             sessions: counted.unwrap_or(u64::from(plan.http_sessions)),
             sessions_counted: counted.is_some(),
             database_mib: server.database_file().map(|f| database_mib(&f)),
@@ -255,7 +260,8 @@ fn sessions_held(server: &Server, launch: &Launch) -> Option<u64> {
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok());
+    let field =
+        |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok());
     Some(field("active:")? + field("expired:")?)
 }
 

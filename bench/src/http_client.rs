@@ -32,7 +32,11 @@ impl Client {
         write!(self.reader.get_mut(), "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}\r\n")?;
         let mut line = String::new();
         self.reader.read_line(&mut line)?;
-        let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("no status line")?;
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("no status line")?;
         let (mut length, mut session, mut chunked) = (0usize, None, false);
         loop {
             line.clear();

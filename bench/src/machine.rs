@@ -27,7 +27,11 @@ impl Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
-            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()))
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .and_then(|r| r.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
             .unwrap_or_else(|| "unknown".into());
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let mem_kib: f64 = meminfo
@@ -42,7 +46,10 @@ impl Machine {
             cpu,
             cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             memory_gib: mem_kib / (1024.0 * 1024.0),
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned(),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
             load_start: load_average(),
             load_end: 0.0,
             run_s: 0.0,
@@ -56,7 +63,16 @@ impl Machine {
     }
 
     pub fn describe(&self) -> String {
-        let mut text = format!("commit {}, {}; {}, {} cores, {:.0} GiB, Linux {}; load average {:.2} at start", self.commit, self.date, self.cpu, self.cores, self.memory_gib, self.kernel, self.load_start);
+        let mut text = format!(
+            "commit {}, {}; {}, {} cores, {:.0} GiB, Linux {}; load average {:.2} at start",
+            self.commit,
+            self.date,
+            self.cpu,
+            self.cores,
+            self.memory_gib,
+            self.kernel,
+            self.load_start
+        );
         if self.run_s > 0.0 {
             text += &format!(", {:.2} at end; the run took {:.0} s", self.load_end, self.run_s);
         }

@@ -119,7 +119,9 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("== {name}");
         std::time::Instant::now()
     };
-    let took = |started: std::time::Instant| eprintln!("  (took {:.0} s)", started.elapsed().as_secs_f64());
+    let took = |started: std::time::Instant| {
+        eprintln!("  (took {:.0} s)", started.elapsed().as_secs_f64())
+    };
     if wants("startup") {
         let started = section("start-up");
         results.startup = Some(startup::run(&runtime, load, &plan, &launch).await?);
@@ -145,7 +147,8 @@ async fn main() -> anyhow::Result<()> {
     machine.finish();
     results.machine = machine;
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let json_path = args.out.join("bench-results.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&results.to_json()?)? + "\n")?;
     let chart_path = args.out.join("bench-results.svg");
@@ -182,7 +185,10 @@ fn build_servers() -> anyhow::Result<()> {
     // them would rebuild what the outer one just built, and the next outer one again.
     for (name, _) in std::env::vars_os() {
         let n = name.to_string_lossy();
-        if n.starts_with("CARGO_PKG_") || n.starts_with("CARGO_MANIFEST_") || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE"].contains(&n.as_ref()) {
+        if n.starts_with("CARGO_PKG_")
+            || n.starts_with("CARGO_MANIFEST_")
+            || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE"].contains(&n.as_ref())
+        {
             command.env_remove(&name);
         }
     }

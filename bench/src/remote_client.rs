@@ -58,7 +58,10 @@ impl RemoteClient {
 
     /// `find`: the data of an active session, every row read.
     pub async fn find(&self, token: &str, now: u64) -> anyhow::Result<Option<Vec<u8>>> {
-        let mut rows = self.conn.query(&self.sql.find, libsql::params![id_of(token), i64::try_from(now)?]).await?;
+        let mut rows = self
+            .conn
+            .query(&self.sql.find, libsql::params![id_of(token), i64::try_from(now)?])
+            .await?;
         let data = match rows.next().await? {
             Some(row) => Some(row.get::<Vec<u8>>(0)?),
             None => None,
@@ -68,8 +71,19 @@ impl RemoteClient {
     }
 
     /// `commit` with an expiry in the future: the upsert (`now` keeps an active row's owner).
-    pub async fn commit(&self, token: &str, data: &[u8], expiry: u64, now: u64) -> anyhow::Result<()> {
-        let params = libsql::params![id_of(token), data.to_vec(), i64::try_from(expiry)?, i64::try_from(now)?];
+    pub async fn commit(
+        &self,
+        token: &str,
+        data: &[u8],
+        expiry: u64,
+        now: u64,
+    ) -> anyhow::Result<()> {
+        let params = libsql::params![
+            id_of(token),
+            data.to_vec(),
+            i64::try_from(expiry)?,
+            i64::try_from(now)?
+        ];
         self.conn.execute(&self.sql.upsert, params).await?;
         Ok(())
     }

@@ -48,23 +48,45 @@ struct Target {
 }
 
 impl Target {
-    fn at_least(key: &'static str, goal: &'static str, bound: f64, value: Option<f64>, detail: String) -> Target {
+    fn at_least(
+        key: &'static str,
+        goal: &'static str,
+        bound: f64,
+        value: Option<f64>,
+        detail: String,
+    ) -> Target {
         Target { key, goal, value, met: value.map(|v| v >= bound), detail }
     }
 
-    fn at_most(key: &'static str, goal: &'static str, bound: f64, value: Option<f64>, detail: String) -> Target {
+    fn at_most(
+        key: &'static str,
+        goal: &'static str,
+        bound: f64,
+        value: Option<f64>,
+        detail: String,
+    ) -> Target {
         Target { key, goal, value, met: value.map(|v| v <= bound), detail }
     }
 
     /// A latency bound on one load run: missed, with no figure, if the run stalled.
-    fn latency(key: &'static str, goal: &'static str, bound: f64, row: Option<&HttpRow>, latency: fn(&HttpRow) -> f64, detail: String) -> Target {
+    fn latency(
+        key: &'static str,
+        goal: &'static str,
+        bound: f64,
+        row: Option<&HttpRow>,
+        latency: fn(&HttpRow) -> f64,
+        detail: String,
+    ) -> Target {
         match row {
             Some(r) if r.stalled() => Target {
                 key,
                 goal,
                 value: None,
                 met: Some(false),
-                detail: format!("{detail}: STALLED, {} requests sent, none answered within the run", r.sent),
+                detail: format!(
+                    "{detail}: STALLED, {} requests sent, none answered within the run",
+                    r.sent
+                ),
             },
             _ => Target::at_most(key, goal, bound, row.map(latency), detail),
         }
@@ -82,13 +104,18 @@ impl Target {
 impl Results {
     /// Component ops/s ÷ native ops/s for `op` on `storage` with `sessions` stored.
     pub fn store_ratio(&self, storage: Storage, sessions: u64, op: Op) -> Option<f64> {
-        Some(self.store_ops(storage, sessions, op, Kind::Component)? / self.store_ops(storage, sessions, op, Kind::Native)?)
+        Some(
+            self.store_ops(storage, sessions, op, Kind::Component)?
+                / self.store_ops(storage, sessions, op, Kind::Native)?,
+        )
     }
 
     fn store_ops(&self, storage: Storage, sessions: u64, op: Op, kind: Kind) -> Option<f64> {
         self.store
             .iter()
-            .find(|r| r.storage == storage && r.sessions == sessions && r.op == op && r.kind == kind)
+            .find(|r| {
+                r.storage == storage && r.sessions == sessions && r.op == op && r.kind == kind
+            })
             .map(|r| r.figures.ops_per_s)
     }
 
@@ -98,7 +125,9 @@ impl Results {
     }
 
     fn http_row(&self, server: ServerKind, route: Route, connections: u32) -> Option<&HttpRow> {
-        self.http.iter().find(|r| r.server == server && r.route == route && r.connections == connections)
+        self.http
+            .iter()
+            .find(|r| r.server == server && r.route == route && r.connections == connections)
     }
 
     /// The SQLite-backed peer with the most req/s on `route` at `connections`, among all
@@ -106,7 +135,12 @@ impl Results {
     fn best_sqlite_peer(&self, route: Route, connections: u32) -> Option<&HttpRow> {
         self.http
             .iter()
-            .filter(|r| r.server.sqlite_peer() && r.route == route && r.connections == connections && r.requests > 0)
+            .filter(|r| {
+                r.server.sqlite_peer()
+                    && r.route == route
+                    && r.connections == connections
+                    && r.requests > 0
+            })
             .max_by(|a, b| a.req_per_s.total_cmp(&b.req_per_s))
     }
 
@@ -126,7 +160,9 @@ impl Results {
 
     fn targets(&self) -> Vec<Target> {
         let c = HEADLINE_CONNECTIONS;
-        let req = |r: Option<&HttpRow>| r.map(|r| format!("{:.0} req/s", r.req_per_s)).unwrap_or_else(|| "-".into());
+        let req = |r: Option<&HttpRow>| {
+            r.map(|r| format!("{:.0} req/s", r.req_per_s)).unwrap_or_else(|| "-".into())
+        };
         let mut t = Vec::new();
 
         // The edge app under `wasmtime serve`, file-backed.
@@ -138,28 +174,76 @@ impl Results {
             "edge.get.ratio_vs_no_store",
             ">= 0.7",
             0.7,
-            edge_get.zip(edge_floor.filter(|f| f.requests > 0)).map(|(g, f)| g.req_per_s / f.req_per_s),
+            edge_get
+                .zip(edge_floor.filter(|f| f.requests > 0))
+                .map(|(g, f)| g.req_per_s / f.req_per_s),
             format!("{c} conns: /get {}, no-store route {}", req(edge_get), req(edge_floor)),
         ));
-        t.push(Target::latency("edge.get.p99_ms", "<= 50", 50.0, edge_get, |r| r.p99_ms, format!("{c} conns, {}", req(edge_get))));
-        t.push(Target::latency("edge.get.p50_ms_one_connection", "<= 0.3", 0.3, edge_one, |r| r.p50_ms, format!("1 conn, {}", req(edge_one))));
-        t.push(Target::at_least("edge.put.req_per_s", ">= 1000", 1000.0, edge_put.map(|r| r.req_per_s), format!("{c} conns")));
-        t.push(Target::latency("edge.put.p99_ms", "<= 100", 100.0, edge_put, |r| r.p99_ms, format!("{c} conns, {}", req(edge_put))));
+        t.push(Target::latency(
+            "edge.get.p99_ms",
+            "<= 50",
+            50.0,
+            edge_get,
+            |r| r.p99_ms,
+            format!("{c} conns, {}", req(edge_get)),
+        ));
+        t.push(Target::latency(
+            "edge.get.p50_ms_one_connection",
+            "<= 0.3",
+            0.3,
+            edge_one,
+            |r| r.p50_ms,
+            format!("1 conn, {}", req(edge_one)),
+        ));
+        t.push(Target::at_least(
+            "edge.put.req_per_s",
+            ">= 1000",
+            1000.0,
+            edge_put.map(|r| r.req_per_s),
+            format!("{c} conns"),
+        ));
+        t.push(Target::latency(
+            "edge.put.p99_ms",
+            "<= 100",
+            100.0,
+            edge_put,
+            |r| r.p99_ms,
+            format!("{c} conns, {}", req(edge_put)),
+        ));
         let edge_runs: Vec<&HttpRow> = self
             .http
             .iter()
-            .filter(|r| r.server == ServerKind::EdgeApp && matches!(r.route, Route::Get | Route::Put))
+            .filter(|r| {
+                r.server == ServerKind::EdgeApp && matches!(r.route, Route::Get | Route::Put)
+            })
             .collect();
         let runs = format!("/get and /put, every run ({} runs)", edge_runs.len());
-        let sum = |f: fn(&HttpRow) -> u64| (!edge_runs.is_empty()).then(|| edge_runs.iter().map(|r| f(r)).sum::<u64>() as f64);
+        let sum = |f: fn(&HttpRow) -> u64| {
+            (!edge_runs.is_empty()).then(|| edge_runs.iter().map(|r| f(r)).sum::<u64>() as f64)
+        };
         // A run in which nothing was answered had every request it sent hang past its end.
         let hung = |r: &HttpRow| r.timeouts + if r.stalled() { r.sent } else { 0 };
-        t.push(Target::at_most("edge.timeouts", "0", 0.0, sum(hung), format!("{runs}; requests of a stalled run included")));
-        t.push(Target::at_most("edge.non_2xx", "0", 0.0, sum(|r| r.non_2xx + r.socket_errors), format!("{runs}; socket errors included")));
+        t.push(Target::at_most(
+            "edge.timeouts",
+            "0",
+            0.0,
+            sum(hung),
+            format!("{runs}; requests of a stalled run included"),
+        ));
+        t.push(Target::at_most(
+            "edge.non_2xx",
+            "0",
+            0.0,
+            sum(|r| r.non_2xx + r.socket_errors),
+            format!("{runs}; socket errors included"),
+        ));
 
         // The remote backend against the libsql crate's own client of the same sqld.
         let remote = self.remote_sessions();
-        for (key, op) in [("remote.find.ratio_vs_native", Op::Find), ("remote.commit.ratio_vs_native", Op::Commit)] {
+        for (key, op) in [
+            ("remote.find.ratio_vs_native", Op::Find),
+            ("remote.commit.ratio_vs_native", Op::Commit),
+        ] {
             let ops = |kind| remote.and_then(|n| self.store_ops(Storage::Remote, n, op, kind));
             let value = remote.and_then(|n| self.store_ratio(Storage::Remote, n, op));
             let detail = format!(
@@ -179,7 +263,12 @@ impl Results {
             100.0,
             serve.map(|s| s.cached.p50_ms),
             serve
-                .map(|s| format!("p50 of {} cached starts, max {:.0} ms; first start {:.0} ms", s.cached.ops, s.cached.max_ms, s.first_ms))
+                .map(|s| {
+                    format!(
+                        "p50 of {} cached starts, max {:.0} ms; first start {:.0} ms",
+                        s.cached.ops, s.cached.max_ms, s.first_ms
+                    )
+                })
                 .unwrap_or_default(),
         ));
         let ours = self.server(ServerKind::HostExample);
@@ -202,7 +291,8 @@ impl Results {
 
         // Durable puts against the tuned SQLite peer, and the best SQLite peer.
         let our_put = self.http_row(ServerKind::HostExample, Route::Put, c);
-        let tuned_put = self.http_row(ServerKind::SqlxTuned, Route::Put, c).filter(|r| r.requests > 0);
+        let tuned_put =
+            self.http_row(ServerKind::SqlxTuned, Route::Put, c).filter(|r| r.requests > 0);
         t.push(Target::at_least(
             "http.put.ratio_vs_sqlx_tuned",
             ">= 1.2",
@@ -210,7 +300,10 @@ impl Results {
             our_put.zip(tuned_put).map(|(o, p)| o.req_per_s / p.req_per_s),
             format!("{c} conns: host-example {}, sqlx-tuned {}", req(our_put), req(tuned_put)),
         ));
-        for (key, route) in [("http.get.ratio_vs_best_peer", Route::Get), ("http.put.ratio_vs_best_peer", Route::Put)] {
+        for (key, route) in [
+            ("http.get.ratio_vs_best_peer", Route::Get),
+            ("http.put.ratio_vs_best_peer", Route::Put),
+        ] {
             let best = self.best_sqlite_peer(route, c);
             t.push(Target::at_least(
                 key,
@@ -227,9 +320,17 @@ impl Results {
         }
 
         // Store level, sweep, instance start-up.
-        for (key, op) in [("store.find.ratio_vs_native", Op::Find), ("store.commit.ratio_vs_native", Op::Commit)] {
+        for (key, op) in
+            [("store.find.ratio_vs_native", Op::Find), ("store.commit.ratio_vs_native", Op::Commit)]
+        {
             let value = self.store_ratio(Storage::File, HEADLINE_SESSIONS, op);
-            t.push(Target::at_least(key, ">= 0.7", 0.7, value, format!("file, {HEADLINE_SESSIONS} sessions")));
+            t.push(Target::at_least(
+                key,
+                ">= 0.7",
+                0.7,
+                value,
+                format!("file, {HEADLINE_SESSIONS} sessions"),
+            ));
         }
         let sweep = self.component_sweep();
         t.push(Target::at_least(
@@ -237,7 +338,9 @@ impl Results {
             ">= 200000",
             200_000.0,
             sweep.map(|s| s.rows_per_s),
-            sweep.map(|s| format!("{} expired among {} active", s.expired, s.active)).unwrap_or_default(),
+            sweep
+                .map(|s| format!("{} expired among {} active", s.expired, s.active))
+                .unwrap_or_default(),
         ));
         let finds = sweep.and_then(|s| s.concurrent_finds);
         t.push(Target::at_most(
@@ -245,7 +348,9 @@ impl Results {
             "<= 20",
             20.0,
             finds.map(|f| f.max_ms),
-            finds.map(|f| format!("{} finds during the sweep, p99 {:.1} ms", f.ops, f.p99_ms)).unwrap_or_default(),
+            finds
+                .map(|f| format!("{} finds during the sweep, p99 {:.1} ms", f.ops, f.p99_ms))
+                .unwrap_or_default(),
         ));
         let startup = self.startup.as_ref().map(|s| s.first_find_file.p50_ms);
         t.push(Target {
@@ -269,9 +374,16 @@ impl Results {
         }
         for op in Op::ALL {
             for storage in [Storage::File, Storage::FileShared, Storage::Memory, Storage::Remote] {
-                for sessions in self.store.iter().map(|r| r.sessions).collect::<std::collections::BTreeSet<_>>() {
+                for sessions in
+                    self.store.iter().map(|r| r.sessions).collect::<std::collections::BTreeSet<_>>()
+                {
                     if let Some(r) = self.store_ratio(storage, sessions, op) {
-                        let key = format!("store.{}.{}.{}.ratio_vs_native", op.label(), storage.key(), sessions);
+                        let key = format!(
+                            "store.{}.{}.{}.ratio_vs_native",
+                            op.label(),
+                            storage.key(),
+                            sessions
+                        );
                         top.insert(key, json!(round3(r)));
                     }
                 }
@@ -312,10 +424,22 @@ impl Results {
         self.servers_table(&mut out);
         self.startup_table(&mut out);
         let _ = writeln!(out, "\n-- targets (reported, not asserted) --");
-        let _ = writeln!(out, "{:<32} {:>10}  {:<9} {:<12} {}", "target", "figure", "goal", "verdict", "from");
+        let _ = writeln!(
+            out,
+            "{:<32} {:>10}  {:<9} {:<12} {}",
+            "target", "figure", "goal", "verdict", "from"
+        );
         for t in self.targets() {
             let value = t.value.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
-            let _ = writeln!(out, "{:<32} {:>10}  {:<9} {:<12} {}", t.key, value, t.goal, t.verdict(), t.detail);
+            let _ = writeln!(
+                out,
+                "{:<32} {:>10}  {:<9} {:<12} {}",
+                t.key,
+                value,
+                t.goal,
+                t.verdict(),
+                t.detail
+            );
         }
         out
     }
@@ -342,16 +466,31 @@ impl Results {
         let _ = writeln!(
             out,
             "{:<11} {:>9} {:<7} | {:>10} {:>8} {:>8} | {:>10} {:>8} {:>8} | {:>6} | {:>9}",
-            "storage", "sessions", "op", "native/s", "p50 ms", "p99 ms", "comp/s", "p50 ms", "p99 ms", "ratio", "before/s"
+            "storage",
+            "sessions",
+            "op",
+            "native/s",
+            "p50 ms",
+            "p99 ms",
+            "comp/s",
+            "p50 ms",
+            "p99 ms",
+            "ratio",
+            "before/s"
         );
         for native in self.store.iter().filter(|r| r.kind == Kind::Native) {
             let Some(comp) = self.store.iter().find(|r| {
-                r.kind == Kind::Component && r.storage == native.storage && r.sessions == native.sessions && r.op == native.op
+                r.kind == Kind::Component
+                    && r.storage == native.storage
+                    && r.sessions == native.sessions
+                    && r.op == native.op
             }) else {
                 continue;
             };
             let (n, c) = (native.figures, comp.figures);
-            let before = self.previous_component_ops(comp).map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
+            let before = self
+                .previous_component_ops(comp)
+                .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
             let _ = writeln!(
                 out,
                 "{:<11} {:>9} {:<7} | {:>10.0} {:>8.3} {:>8.3} | {:>10.0} {:>8.3} {:>8.3} | {:>6.2} | {:>9}",
@@ -374,16 +513,28 @@ impl Results {
         if self.sweep.is_empty() {
             return;
         }
-        let _ = writeln!(out, "\n-- sweep (default batch; finds issued concurrently, 1 ms apart) --");
+        let _ =
+            writeln!(out, "\n-- sweep (default batch; finds issued concurrently, 1 ms apart) --");
         let _ = writeln!(
             out,
             "{:<9} {:>9} {:>9} {:>8} {:>8} {:>10} {:>10} | {:>6} {:>9} {:>9}",
-            "kind", "active", "expired", "batches", "total s", "rows/s", "batch max", "finds", "p99 ms", "max ms"
+            "kind",
+            "active",
+            "expired",
+            "batches",
+            "total s",
+            "rows/s",
+            "batch max",
+            "finds",
+            "p99 ms",
+            "max ms"
         );
         for s in &self.sweep {
             let (n, p99, max) = s
                 .concurrent_finds
-                .map(|f| (f.ops.to_string(), format!("{:.2}", f.p99_ms), format!("{:.2}", f.max_ms)))
+                .map(|f| {
+                    (f.ops.to_string(), format!("{:.2}", f.p99_ms), format!("{:.2}", f.max_ms))
+                })
                 .unwrap_or(("-".into(), "-".into(), "-".into()));
             let _ = writeln!(
                 out,
@@ -413,7 +564,16 @@ impl Results {
         let _ = writeln!(
             out,
             "{:<17} {:<5} {:>5} | {:>9} {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8}",
-            "server", "route", "conns", "req/s", "p50", "p99", "max", "timeouts", "non-2xx", "sock err"
+            "server",
+            "route",
+            "conns",
+            "req/s",
+            "p50",
+            "p99",
+            "max",
+            "timeouts",
+            "non-2xx",
+            "sock err"
         );
         for kind in ServerKind::ALL {
             for route in Route::ALL {
@@ -449,18 +609,37 @@ impl Results {
         let c = HEADLINE_CONNECTIONS;
         let _ = writeln!(out, "ratios at {c} connections:");
         for route in [Route::Get, Route::Put] {
-            if let (Some(ratio), Some(best)) = (self.http_ratio(route, c), self.best_sqlite_peer(route, c)) {
-                let _ = writeln!(out, "  {} host-example / best SQLite peer ({}): {ratio:.2}", route.path(), best.server.label());
+            if let (Some(ratio), Some(best)) =
+                (self.http_ratio(route, c), self.best_sqlite_peer(route, c))
+            {
+                let _ = writeln!(
+                    out,
+                    "  {} host-example / best SQLite peer ({}): {ratio:.2}",
+                    route.path(),
+                    best.server.label()
+                );
             }
         }
-        if let (Some(ours), Some(tuned)) =
-            (self.http_row(ServerKind::HostExample, Route::Put, c), self.http_row(ServerKind::SqlxTuned, Route::Put, c))
-        {
-            let _ = writeln!(out, "  /put host-example / sqlx-tuned: {:.2}", ours.req_per_s / tuned.req_per_s);
+        if let (Some(ours), Some(tuned)) = (
+            self.http_row(ServerKind::HostExample, Route::Put, c),
+            self.http_row(ServerKind::SqlxTuned, Route::Put, c),
+        ) {
+            let _ = writeln!(
+                out,
+                "  /put host-example / sqlx-tuned: {:.2}",
+                ours.req_per_s / tuned.req_per_s
+            );
         }
         for kind in [ServerKind::EdgeApp, ServerKind::EdgeAppReused, ServerKind::EdgeAppSqld] {
-            if let (Some(get), Some(floor)) = (self.http_row(kind, Route::Get, c), self.http_row(kind, Route::NoStore, c)) {
-                let _ = writeln!(out, "  /get {} / its no-store route: {:.2}", kind.label(), get.req_per_s / floor.req_per_s);
+            if let (Some(get), Some(floor)) =
+                (self.http_row(kind, Route::Get, c), self.http_row(kind, Route::NoStore, c))
+            {
+                let _ = writeln!(
+                    out,
+                    "  /get {} / its no-store route: {:.2}",
+                    kind.label(),
+                    get.req_per_s / floor.req_per_s
+                );
             }
         }
     }
@@ -473,7 +652,11 @@ impl Results {
             out,
             "\n-- servers: how each keeps sessions; memory in MiB (VmRSS sampled under load: median/max; VmHWM: peak since start) --"
         );
-        let _ = writeln!(out, "{:<17} | {:<15} {:>6} | {:>8} {:>7} | {}", "server", "RSS med/max", "peak", "sessions", "db+WAL", "storage");
+        let _ = writeln!(
+            out,
+            "{:<17} | {:<15} {:>6} | {:>8} {:>7} | {}",
+            "server", "RSS med/max", "peak", "sessions", "db+WAL", "storage"
+        );
         for s in &self.servers {
             let sessions = format!("{}{}", s.sessions, if s.sessions_counted { "" } else { "*" });
             let _ = writeln!(
@@ -487,7 +670,13 @@ impl Results {
                 s.storage
             );
             if let Some((name, m)) = &s.sidecar {
-                let _ = writeln!(out, "{:<17} | {:<15} {:>6} |", format!("  + {name}"), rss(m), mib(m.peak_rss_mib));
+                let _ = writeln!(
+                    out,
+                    "{:<17} | {:<15} {:>6} |",
+                    format!("  + {name}"),
+                    rss(m),
+                    mib(m.peak_rss_mib)
+                );
             }
         }
         let _ = writeln!(
@@ -500,13 +689,21 @@ impl Results {
     fn startup_table(&self, out: &mut String) {
         let Some(s) = &self.startup else { return };
         let _ = writeln!(out, "\n-- start-up (fresh instance from the pre-instantiated component, up to its first find) --");
-        let _ = writeln!(out, "component compile + link (Runtime::load, once per process): {:.0} ms", s.load_ms);
+        let _ = writeln!(
+            out,
+            "component compile + link (Runtime::load, once per process): {:.0} ms",
+            s.load_ms
+        );
         for (label, f) in [
             ("first find, file (10k sessions)", s.first_find_file),
             ("first find, :memory:", s.first_find_memory),
             ("find on a warm instance", s.warm_find),
         ] {
-            let _ = writeln!(out, "{label:<34} p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.3} ms", f.p50_ms, f.p99_ms, f.max_ms);
+            let _ = writeln!(
+                out,
+                "{label:<34} p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.3} ms",
+                f.p50_ms, f.p99_ms, f.max_ms
+            );
         }
         let v = &s.serve;
         let _ = writeln!(out, "host-example serve, spawn to listening:");
@@ -549,7 +746,14 @@ fn round3(v: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn row(server: ServerKind, route: Route, connections: u32, requests: u64, req_per_s: f64, p99_ms: f64) -> HttpRow {
+    fn row(
+        server: ServerKind,
+        route: Route,
+        connections: u32,
+        requests: u64,
+        req_per_s: f64,
+        p99_ms: f64,
+    ) -> HttpRow {
         HttpRow {
             server,
             route,
@@ -588,10 +792,17 @@ mod tests {
     fn a_stalled_run_misses_its_latency_targets_and_counts_as_timed_out() {
         let mut stalled = row(ServerKind::EdgeApp, Route::Get, 64, 0, 0.0, 0.0);
         stalled.sent = 64;
-        let r = results(vec![stalled, row(ServerKind::EdgeApp, Route::NoStore, 64, 20_000, 5_000.0, 15.0)]);
+        let r = results(vec![
+            stalled,
+            row(ServerKind::EdgeApp, Route::NoStore, 64, 20_000, 5_000.0, 15.0),
+        ]);
         let targets = r.targets();
         let p99 = target(&targets, "edge.get.p99_ms");
-        assert_eq!((p99.value, p99.met), (None, Some(false)), "a p99 of 0 from no answers must not pass");
+        assert_eq!(
+            (p99.value, p99.met),
+            (None, Some(false)),
+            "a p99 of 0 from no answers must not pass"
+        );
         assert!(p99.detail.contains("STALLED"), "{}", p99.detail);
         assert_eq!(target(&targets, "edge.timeouts").value, Some(64.0));
         assert_eq!(target(&targets, "edge.get.ratio_vs_no_store").met, Some(false));
@@ -606,11 +817,18 @@ mod tests {
             row(ServerKind::SqlxTuned, Route::Put, 64, 40_000, 10_000.0, 10.0),
             row(ServerKind::Redis, Route::Put, 64, 160_000, 40_000.0, 3.0),
         ]);
-        assert_eq!(r.best_sqlite_peer(Route::Put, 64).map(|b| b.server), Some(ServerKind::SqlxTuned));
+        assert_eq!(
+            r.best_sqlite_peer(Route::Put, 64).map(|b| b.server),
+            Some(ServerKind::SqlxTuned)
+        );
         assert_eq!(r.http_ratio(Route::Put, 64), Some(0.5));
         let targets = r.targets();
         let tuned = target(&targets, "http.put.ratio_vs_sqlx_tuned");
         assert_eq!((tuned.value, tuned.met), (Some(0.5), Some(false)));
-        assert_eq!(target(&targets, "edge.put.req_per_s").met, None, "a server that did not run is not measured");
+        assert_eq!(
+            target(&targets, "edge.put.req_per_s").met,
+            None,
+            "a server that did not run is not measured"
+        );
     }
 }

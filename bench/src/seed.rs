@@ -34,12 +34,21 @@ pub fn seed_file(path: &Path, active: u64, expired: u64, now: u64) -> anyhow::Re
         let insert = conn.prepare(&sql.upsert).await?;
         for i in 0..active {
             let expiry = i64::try_from(future_expiry(now as u64, i))?;
-            insert.execute(libsql::params![id_of(&token(Family::Active, i)), payload(i), expiry, now]).await?;
+            insert
+                .execute(libsql::params![id_of(&token(Family::Active, i)), payload(i), expiry, now])
+                .await?;
             insert.reset();
         }
         for i in 0..expired {
             let expiry = now.saturating_sub(3_600_000 - i64::try_from(i % 3_000_000)?);
-            insert.execute(libsql::params![id_of(&token(Family::Expired, i)), payload(i), expiry, now]).await?;
+            insert
+                .execute(libsql::params![
+                    id_of(&token(Family::Expired, i)),
+                    payload(i),
+                    expiry,
+                    now
+                ])
+                .await?;
             insert.reset();
         }
         drop(insert);

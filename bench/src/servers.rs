@@ -161,18 +161,37 @@ impl Server {
                 spawn_printing(host_example(launch, dir.path(), sqld_url), &log)
             }
             ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppReused => {
-                spawn_edge_app(launch, dir.path(), sqld_url, kind == ServerKind::EdgeAppReused, &log)
+                spawn_edge_app(
+                    launch,
+                    dir.path(),
+                    sqld_url,
+                    kind == ServerKind::EdgeAppReused,
+                    &log,
+                )
             }
-            ServerKind::Sqlx => spawn_printing(peer(&launch.bin_dir, "peer-sqlx", listen, &db), &log),
-            ServerKind::SqlxTuned => spawn_printing(peer(&launch.bin_dir, "peer-sqlx-tuned", listen, &db), &log),
-            ServerKind::Libsql => spawn_printing(peer(&launch.bin_dir, "peer-libsql", listen, &db), &log),
+            ServerKind::Sqlx => {
+                spawn_printing(peer(&launch.bin_dir, "peer-sqlx", listen, &db), &log)
+            }
+            ServerKind::SqlxTuned => {
+                spawn_printing(peer(&launch.bin_dir, "peer-sqlx-tuned", listen, &db), &log)
+            }
+            ServerKind::Libsql => {
+                spawn_printing(peer(&launch.bin_dir, "peer-libsql", listen, &db), &log)
+            }
             ServerKind::Redis => {
                 let url = sidecar_url.as_deref().context("the Redis peer has no redis-server")?;
                 spawn_printing(peer(&launch.bin_dir, "peer-redis", listen, url), &log)
             }
         };
         let started = started.with_context(|| format!("starting {}", kind.label()))?;
-        Ok(Server { kind, addr: started.addr, child: started.child, sidecar, reported_store: started.store, dir })
+        Ok(Server {
+            kind,
+            addr: started.addr,
+            child: started.child,
+            sidecar,
+            reported_store: started.store,
+            dir,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -220,7 +239,9 @@ impl Server {
                     journal()
                 )
             }
-            ServerKind::EdgeApp => format!("journal={} synchronous=full (SESSIONS_LOCKING default)", journal()),
+            ServerKind::EdgeApp => {
+                format!("journal={} synchronous=full (SESSIONS_LOCKING default)", journal())
+            }
             ServerKind::EdgeAppReused => {
                 format!(
                 "journal={} synchronous=full (SESSIONS_LOCKING default); instances reused for {EDGE_REUSE} requests",
@@ -280,7 +301,8 @@ pub fn host_example(launch: &Launch, data_dir: &Path, sqld_url: Option<&str>) ->
 pub fn fill_compile_cache(launch: &Launch) -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
     let log = data.path().join("server.log");
-    let mut started = spawn_printing(host_example(launch, data.path(), None), &log).context("filling the compile cache")?;
+    let mut started = spawn_printing(host_example(launch, data.path(), None), &log)
+        .context("filling the compile cache")?;
     terminate(&mut started.child);
     Ok(())
 }
@@ -301,7 +323,12 @@ pub fn spawn_printing(mut command: Command, log: &Path) -> anyhow::Result<Starte
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log)?)
         .spawn()
-        .with_context(|| format!("starting {:?} (build it with `cargo build --release -p bench --bins`)", command))?;
+        .with_context(|| {
+            format!(
+                "starting {:?} (build it with `cargo build --release -p bench --bins`)",
+                command
+            )
+        })?;
     let stdout = child.stdout.take().context("no stdout")?;
     let (tx, rx) = std::sync::mpsc::channel();
     // Read on a thread to bound the wait; it keeps draining stdout until the server exits.
@@ -355,7 +382,10 @@ fn spawn_edge_app(
     let started = Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        let addr = text.lines().find_map(|l| l.split("Serving HTTP on http://").nth(1)).map(|a| a.trim_end_matches('/'));
+        let addr = text
+            .lines()
+            .find_map(|l| l.split("Serving HTTP on http://").nth(1))
+            .map(|a| a.trim_end_matches('/'));
         if let Some(addr) = addr {
             let addr = addr.parse().with_context(|| format!("address {addr:?}"))?;
             return Ok(Started { child, addr, store: None });
@@ -392,7 +422,8 @@ fn clean_env(c: &mut Command) {
         let n = name.to_string_lossy();
         if n.starts_with("SESSIONS_")
             || n.starts_with("LIBSQLSTORE_")
-            || ["EDGE_SESSION_LIFETIME", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"].contains(&n.as_ref())
+            || ["EDGE_SESSION_LIFETIME", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"]
+                .contains(&n.as_ref())
         {
             c.env_remove(&name);
         }
@@ -462,7 +493,10 @@ pub fn status_mib(pid: u32, field: &str) -> Option<f64> {
 /// The component `./dev build` makes: in the target directory this binary was built into
 /// (`target/release/bench` → `target/wasm32-wasip2/release/libsqlstore.wasm`).
 pub fn component() -> anyhow::Result<PathBuf> {
-    let target = bin_dir()?.parent().context("the benchmark binary is not in a cargo target directory")?.to_owned();
+    let target = bin_dir()?
+        .parent()
+        .context("the benchmark binary is not in a cargo target directory")?
+        .to_owned();
     let path = target.join("wasm32-wasip2/release/libsqlstore.wasm");
     anyhow::ensure!(path.is_file(), "{} is missing: run ./dev build", path.display());
     Ok(path)
@@ -482,9 +516,17 @@ mod tests {
     fn database_in(dir: &Path, mode: &str) -> PathBuf {
         let path = dir.join(format!("{mode}.db"));
         futures::executor::block_on(async {
-            let db = libsql::Builder::new_local(path.to_str().expect("UTF-8 temp dir")).build().await.expect("open");
+            let db = libsql::Builder::new_local(path.to_str().expect("UTF-8 temp dir"))
+                .build()
+                .await
+                .expect("open");
             let conn = db.connect().expect("connect");
-            conn.query(&format!("PRAGMA journal_mode={mode}"), ()).await.expect("pragma").next().await.expect("row");
+            conn.query(&format!("PRAGMA journal_mode={mode}"), ())
+                .await
+                .expect("pragma")
+                .next()
+                .await
+                .expect("row");
             conn.execute("CREATE TABLE t (x)", ()).await.expect("create");
         });
         path
@@ -494,7 +536,10 @@ mod tests {
     fn the_journal_mode_is_read_back_from_the_file_header() {
         let dir = tempfile::tempdir().expect("temp dir");
         assert_eq!(journal_from_header(&database_in(dir.path(), "wal")).as_deref(), Some("wal"));
-        assert_eq!(journal_from_header(&database_in(dir.path(), "delete")).as_deref(), Some("rollback"));
+        assert_eq!(
+            journal_from_header(&database_in(dir.path(), "delete")).as_deref(),
+            Some("rollback")
+        );
         assert_eq!(journal_from_header(&dir.path().join("missing.db")), None);
     }
 }

@@ -28,7 +28,9 @@ impl Sqld {
             return Ok(());
         }
         let script = repo_root().join("tools/install-sqld.sh");
-        let status = Command::new(&script).status().with_context(|| format!("running {}", script.display()))?;
+        let status = Command::new(&script)
+            .status()
+            .with_context(|| format!("running {}", script.display()))?;
         anyhow::ensure!(status.success(), "{} failed", script.display());
         Ok(())
     }

@@ -59,12 +59,21 @@ pub fn load_runtime() -> anyhow::Result<(Runtime, Duration)> {
     Ok((runtime, started.elapsed()))
 }
 
-pub async fn run(runtime: &Runtime, load: Duration, plan: &Plan, launch: &Launch) -> anyhow::Result<StartupResult> {
+pub async fn run(
+    runtime: &Runtime,
+    load: Duration,
+    plan: &Plan,
+    launch: &Launch,
+) -> anyhow::Result<StartupResult> {
     let repeats = plan.startup_repeats;
     let dir = tempfile::tempdir()?;
     seed_file(&dir.path().join(DB_FILE), 10_000, 0, now_ms())?;
-    let file_options = || StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", format!("/data/{DB_FILE}"));
-    let memory_options = || StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", ":memory:");
+    let file_options =
+        || StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", format!("/data/{DB_FILE}"));
+    let memory_options = || {
+        StoreOptions { data_dir: None, ..StoreOptions::default() }
+            .env("SESSIONS_DATABASE", ":memory:")
+    };
     let tok = token(Family::Active, 42);
 
     let mut file = Vec::new();
@@ -128,7 +137,10 @@ fn serve_starts(cached: u32, launch: &Launch) -> anyhow::Result<ServeStartup> {
     }
     rss.sort_by(f64::total_cmp);
     let cached = figures(&mut times, total);
-    eprintln!("  host-example serve, cached starts: p50 {:.0} ms, max {:.0} ms", cached.p50_ms, cached.max_ms);
+    eprintln!(
+        "  host-example serve, cached starts: p50 {:.0} ms, max {:.0} ms",
+        cached.p50_ms, cached.max_ms
+    );
     Ok(ServeStartup {
         first_ms: ms(first),
         first_rss_mib: first_rss,
@@ -139,7 +151,12 @@ fn serve_starts(cached: u32, launch: &Launch) -> anyhow::Result<ServeStartup> {
 }
 
 /// Opens a store, times it up to its first answered find, closes it (not timed).
-async fn first_find(runtime: &Runtime, options: StoreOptions, tok: &str, expect_found: bool) -> anyhow::Result<Duration> {
+async fn first_find(
+    runtime: &Runtime,
+    options: StoreOptions,
+    tok: &str,
+    expect_found: bool,
+) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let store = ComponentStore::open(runtime, options)?;
     let found = store.find(tok).await?;

@@ -64,14 +64,22 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<StoreRow>
         let seeded = match case.storage {
             Storage::File | Storage::FileShared => {
                 let took = seed_file(&dir.path().join(DB_FILE), case.sessions, 0, now)?;
-                eprintln!("  seeded {} sessions into a file in {:.1}s", case.sessions, took.as_secs_f64());
+                eprintln!(
+                    "  seeded {} sessions into a file in {:.1}s",
+                    case.sessions,
+                    took.as_secs_f64()
+                );
                 true
             }
             Storage::Remote => {
                 let server = Sqld::start()?;
                 let started = Instant::now();
                 RemoteClient::connect(&server.url()).await?.seed(case.sessions, now).await?;
-                eprintln!("  seeded {} sessions into sqld in {:.1}s", case.sessions, started.elapsed().as_secs_f64());
+                eprintln!(
+                    "  seeded {} sessions into sqld in {:.1}s",
+                    case.sessions,
+                    started.elapsed().as_secs_f64()
+                );
                 sqld = Some(server);
                 true
             }
@@ -82,11 +90,14 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<StoreRow>
         // the top of the table, and the others pick among the rest.
         let mut deleted = 0;
         for kind in [Kind::Native, Kind::Component] {
-            let mut subject = Subject::open(kind, case.storage, dir.path(), url.as_deref(), runtime).await?;
+            let mut subject =
+                Subject::open(kind, case.storage, dir.path(), url.as_deref(), runtime).await?;
             if !seeded {
                 let started = Instant::now();
                 for i in 0..case.sessions {
-                    subject.commit(&token(Family::Active, i), &payload(i), future_expiry(now, i)).await?;
+                    subject
+                        .commit(&token(Family::Active, i), &payload(i), future_expiry(now, i))
+                        .await?;
                 }
                 eprintln!(
                     "  seeded {} sessions into {} :memory: in {:.1}s",
@@ -109,7 +120,13 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<StoreRow>
                     figures.p50_ms,
                     figures.p99_ms
                 );
-                rows.push(StoreRow { storage: case.storage, sessions: case.sessions, op, kind, figures });
+                rows.push(StoreRow {
+                    storage: case.storage,
+                    sessions: case.sessions,
+                    op,
+                    kind,
+                    figures,
+                });
             }
             subject.close().await;
         }
@@ -123,7 +140,9 @@ pub fn hash_ns_per_call() -> f64 {
     let tokens: Vec<String> = (0..1000).map(|i| token(Family::Active, i)).collect();
     let started = Instant::now();
     for i in 0..CALLS {
-        std::hint::black_box(libsqlstore::token::id_of(std::hint::black_box(&tokens[(i % 1000) as usize])));
+        std::hint::black_box(libsqlstore::token::id_of(std::hint::black_box(
+            &tokens[(i % 1000) as usize],
+        )));
     }
     started.elapsed().as_secs_f64() * 1e9 / CALLS as f64
 }
@@ -144,7 +163,8 @@ async fn measure(
     rng: &mut Rng,
     deleted: &mut u64,
 ) -> anyhow::Result<Figures> {
-    let (count, budget) = if op.writes() { (case.writes, case.budget) } else { (case.finds, case.budget) };
+    let (count, budget) =
+        if op.writes() { (case.writes, case.budget) } else { (case.finds, case.budget) };
     // Picks stay below every range any subject deletes.
     let pickable = case.sessions.saturating_sub(2 * case.writes).max(1);
     let mut samples: Vec<Duration> = Vec::with_capacity(count as usize);
@@ -160,9 +180,14 @@ async fn measure(
         let expiry = future_expiry(now_ms(), i + n);
         let t = Instant::now();
         match op {
-            Op::Find => anyhow::ensure!(subject.find(&tok).await?.is_some(), "seeded session {i} not found"),
+            Op::Find => {
+                anyhow::ensure!(subject.find(&tok).await?.is_some(), "seeded session {i} not found")
+            }
             Op::Commit => subject.commit(&tok, &data, expiry).await?,
-            Op::Touch => anyhow::ensure!(subject.touch(&tok, expiry).await?, "seeded session {i} not touched"),
+            Op::Touch => anyhow::ensure!(
+                subject.touch(&tok, expiry).await?,
+                "seeded session {i} not touched"
+            ),
             Op::Delete => {
                 subject.delete(&tok).await?;
                 *deleted += 1;

@@ -7,9 +7,9 @@
 use std::path::Path;
 
 use anyhow::Context;
-use libsqlstore_host::{Runtime, StoreOptions};
 use libsqlstore::backend::Backend;
 use libsqlstore::Config;
+use libsqlstore_host::{Runtime, StoreOptions};
 
 use crate::remote_client::RemoteClient;
 use crate::tokens::now_ms;
@@ -93,13 +93,20 @@ impl Subject {
     /// Opens a store of `kind` on `dir/sessions.db` (or `:memory:`, or the server at
     /// `server`, a URL, for `Storage::Remote`), with the storage's locking and every other
     /// setting at its default.
-    pub async fn open(kind: Kind, storage: Storage, dir: &Path, server: Option<&str>, runtime: &Runtime) -> anyhow::Result<Subject> {
+    pub async fn open(
+        kind: Kind,
+        storage: Storage,
+        dir: &Path,
+        server: Option<&str>,
+        runtime: &Runtime,
+    ) -> anyhow::Result<Subject> {
         if storage == Storage::Remote {
             let url = server.context("a remote store needs a server URL")?;
             return Ok(match kind {
                 Kind::Native => Subject::NativeRemote(RemoteClient::connect(url).await?),
                 Kind::Component => {
-                    let options = StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", url);
+                    let options = StoreOptions { data_dir: None, ..StoreOptions::default() }
+                        .env("SESSIONS_DATABASE", url);
                     let store = libsqlstore_host::ComponentStore::open(runtime, options)?;
                     // The first call sends the schema; keep it out of the figures.
                     store.stats().await?;
@@ -114,15 +121,18 @@ impl Subject {
                     Some(_) => dir.join(DB_FILE).to_str().context("non-UTF-8 path")?.to_owned(),
                     None => ":memory:".to_owned(),
                 };
-                let config = Config::from_vars([("SESSIONS_DATABASE", database.as_str()), ("SESSIONS_LOCKING", locking)])?;
+                let config = Config::from_vars([
+                    ("SESSIONS_DATABASE", database.as_str()),
+                    ("SESSIONS_LOCKING", locking),
+                ])?;
                 Subject::Native(libsqlstore::open(&config)?)
             }
             Kind::Component => {
                 let options = match storage.locking() {
-                    Some(_) => StoreOptions::in_dir(dir).env("SESSIONS_DATABASE", format!("/data/{DB_FILE}")),
-                    None => {
-                        StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", ":memory:")
-                    }
+                    Some(_) => StoreOptions::in_dir(dir)
+                        .env("SESSIONS_DATABASE", format!("/data/{DB_FILE}")),
+                    None => StoreOptions { data_dir: None, ..StoreOptions::default() }
+                        .env("SESSIONS_DATABASE", ":memory:"),
                 }
                 .env("SESSIONS_LOCKING", locking);
                 let store = libsqlstore_host::ComponentStore::open(runtime, options)?;

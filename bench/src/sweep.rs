@@ -39,7 +39,8 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<SweepResu
     let mut results = Vec::new();
     for kind in [Kind::Native, Kind::Component] {
         let dir = tempfile::tempdir()?;
-        let took = seed_file(&dir.path().join(DB_FILE), plan.sweep_active, plan.sweep_expired, now_ms())?;
+        let took =
+            seed_file(&dir.path().join(DB_FILE), plan.sweep_active, plan.sweep_expired, now_ms())?;
         eprintln!(
             "  seeded {} active + {} expired sessions in {:.1}s",
             plan.sweep_active,
@@ -59,7 +60,10 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<SweepResu
             result.max_batch_ms,
             result
                 .concurrent_finds
-                .map(|f| format!(", {} concurrent finds: p99 {:.1} ms, max {:.1} ms", f.ops, f.p99_ms, f.max_ms))
+                .map(|f| format!(
+                    ", {} concurrent finds: p99 {:.1} ms, max {:.1} ms",
+                    f.ops, f.p99_ms, f.max_ms
+                ))
                 .unwrap_or_default()
         );
         results.push(result);
@@ -67,13 +71,21 @@ pub async fn run(plan: &Plan, runtime: &Runtime) -> anyhow::Result<Vec<SweepResu
     Ok(results)
 }
 
-async fn sweep_native(plan: &Plan, dir: &std::path::Path, runtime: &Runtime) -> anyhow::Result<SweepResult> {
+async fn sweep_native(
+    plan: &Plan,
+    dir: &std::path::Path,
+    runtime: &Runtime,
+) -> anyhow::Result<SweepResult> {
     let mut subject = Subject::open(Kind::Native, Storage::File, dir, None, runtime).await?;
     let (removed, batches, total, max_batch) = sweep_all(&mut subject).await?;
     Ok(result(Kind::Native, plan, removed, batches, total, max_batch, None))
 }
 
-async fn sweep_component(plan: &Plan, dir: &std::path::Path, runtime: &Runtime) -> anyhow::Result<SweepResult> {
+async fn sweep_component(
+    plan: &Plan,
+    dir: &std::path::Path,
+    runtime: &Runtime,
+) -> anyhow::Result<SweepResult> {
     let store = libsqlstore_host::ComponentStore::open(
         runtime,
         StoreOptions::in_dir(dir)

@@ -36,7 +36,8 @@ pub fn payload(i: u64) -> Vec<u8> {
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let since =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 

@@ -94,7 +94,12 @@ async fn answer(stream: UnixStream, store: &ComponentStore) -> io::Result<()> {
     BufReader::new(read.take(MAX_REQUEST)).read_line(&mut request).await?;
     let reply = match request.trim() {
         "sweep" => match sweep_until_done(store).await {
-            Ok(run) => format!("ok removed={} batches={} ms={}", run.removed, run.batches, run.elapsed.as_millis()),
+            Ok(run) => format!(
+                "ok removed={} batches={} ms={}",
+                run.removed,
+                run.batches,
+                run.elapsed.as_millis()
+            ),
             Err(e) => format!("err {e}"),
         },
         "stats" => match store.stats().await {
@@ -112,9 +117,13 @@ async fn answer(stream: UnixStream, store: &ComponentStore) -> io::Result<()> {
 /// is not one of the lines above.
 pub async fn ask(data_dir: &Path, command: &str) -> Result<Answer, String> {
     let path = data_dir.join(SOCKET_NAME);
-    let stream = UnixStream::connect(&path)
-        .await
-        .map_err(|e| format!("a server holds {} but its control socket {} does not answer: {e}", data_dir.display(), path.display()))?;
+    let stream = UnixStream::connect(&path).await.map_err(|e| {
+        format!(
+            "a server holds {} but its control socket {} does not answer: {e}",
+            data_dir.display(),
+            path.display()
+        )
+    })?;
     let (read, mut write) = stream.into_split();
     write.write_all(format!("{command}\n").as_bytes()).await.map_err(|e| e.to_string())?;
     write.shutdown().await.map_err(|e| e.to_string())?;
@@ -135,7 +144,11 @@ fn parse_answer(line: &str) -> Result<Answer, String> {
             .ok_or_else(|| format!("unexpected answer {line:?}"))
     };
     if fields.starts_with("removed=") {
-        Ok(Answer::Sweep { removed: value("removed")?, batches: value("batches")?, ms: value("ms")? })
+        Ok(Answer::Sweep {
+            removed: value("removed")?,
+            batches: value("batches")?,
+            ms: value("ms")?,
+        })
     } else {
         Ok(Answer::Stats { active: value("active")?, expired: value("expired")? })
     }
@@ -147,9 +160,18 @@ mod tests {
 
     #[test]
     fn answers_parse_and_errors_carry_the_servers_message() {
-        assert_eq!(parse_answer("ok removed=5 batches=2 ms=7"), Ok(Answer::Sweep { removed: 5, batches: 2, ms: 7 }));
-        assert_eq!(parse_answer("ok active=3 expired=0"), Ok(Answer::Stats { active: 3, expired: 0 }));
-        assert_eq!(parse_answer("err database unavailable"), Err("the server answered: database unavailable".into()));
+        assert_eq!(
+            parse_answer("ok removed=5 batches=2 ms=7"),
+            Ok(Answer::Sweep { removed: 5, batches: 2, ms: 7 })
+        );
+        assert_eq!(
+            parse_answer("ok active=3 expired=0"),
+            Ok(Answer::Stats { active: 3, expired: 0 })
+        );
+        assert_eq!(
+            parse_answer("err database unavailable"),
+            Err("the server answered: database unavailable".into())
+        );
         assert!(parse_answer("ok active=x").is_err());
         assert!(parse_answer("").is_err());
     }

@@ -28,7 +28,9 @@ impl HostLock {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| fail(format!("cannot create {}: {e} (is the directory writable?)", path.display())))?;
+            .map_err(|e| {
+                fail(format!("cannot create {}: {e} (is the directory writable?)", path.display()))
+            })?;
         match file.try_lock() {
             Ok(()) => Ok(HostLock { _file: file }),
             Err(TryLockError::WouldBlock) => Err(fail(format!(

@@ -19,7 +19,8 @@ pub fn locate_component() -> Result<PathBuf, LoadError> {
     if let Ok(exe) = std::env::current_exe() {
         candidates.extend(exe.ancestors().skip(2).take(2).map(|dir| dir.join(IN_TARGET)));
     }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join(IN_TARGET));
+    candidates
+        .push(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join(IN_TARGET));
     candidates
         .iter()
         .find(|p| p.is_file())

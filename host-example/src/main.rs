@@ -14,7 +14,9 @@ use control::{Answer, ControlSocket};
 use hostlock::HostLock;
 use libsqlstore_host::options::GUEST_DATA_DIR;
 use libsqlstore_host::scheduler::{sweep_until_done, Schedule, Sweeper};
-use libsqlstore_host::{ComponentStore, HostClock, Runtime, SessionConfig, SessionManager, StoreOptions};
+use libsqlstore_host::{
+    ComponentStore, HostClock, Runtime, SessionConfig, SessionManager, StoreOptions,
+};
 
 #[derive(Parser)]
 #[command(version, about = "A wasmtime host for the libsqlstore session-store component")]
@@ -164,8 +166,12 @@ fn compile_cache(args: &StoreArgs) -> Option<PathBuf> {
     }
     args.compile_cache.clone().or_else(|| {
         let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()).map(PathBuf::from);
-        xdg.or_else(|| std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|home| PathBuf::from(home).join(".cache")))
-            .map(|cache| cache.join("libsqlstore"))
+        xdg.or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|d| !d.is_empty())
+                .map(|home| PathBuf::from(home).join(".cache"))
+        })
+        .map(|cache| cache.join("libsqlstore"))
     })
 }
 
@@ -213,13 +219,17 @@ async fn open_store(
         options = options.env(name, value.clone());
     }
     let store = ComponentStore::open(&runtime, options).map_err(|e| e.to_string())?;
-    store.stats().await.map_err(|e| format!("cannot use the database in {}: {e}", args.data_dir.display()))?;
+    store
+        .stats()
+        .await
+        .map_err(|e| format!("cannot use the database in {}: {e}", args.data_dir.display()))?;
     Ok(store)
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    std::fs::create_dir_all(&args.store.data_dir)
-        .map_err(|e| format!("cannot create the data directory {}: {e}", args.store.data_dir.display()))?;
+    std::fs::create_dir_all(&args.store.data_dir).map_err(|e| {
+        format!("cannot create the data directory {}: {e}", args.store.data_dir.display())
+    })?;
     // Many hosts may share a server; only a local file is served by one host at a time.
     let _host_lock = match args.store.is_local_file() {
         true => Some(HostLock::acquire(&args.store.data_dir).map_err(|e| e.to_string())?),
@@ -303,7 +313,9 @@ fn describe(schedule: &Schedule) -> String {
 
 async fn sweep(args: StoreArgs) -> Result<(), String> {
     if served_elsewhere(&args) {
-        if let Answer::Sweep { removed, batches, ms } = control::ask(&args.data_dir, "sweep").await? {
+        if let Answer::Sweep { removed, batches, ms } =
+            control::ask(&args.data_dir, "sweep").await?
+        {
             println!("removed {removed} expired sessions in {batches} batches ({ms} ms, by the running server)");
             return Ok(());
         }
@@ -312,7 +324,12 @@ async fn sweep(args: StoreArgs) -> Result<(), String> {
     let store = open_store(&args, "shared", &[], HostClock::default()).await?;
     let run = sweep_until_done(&store).await.map_err(|e| e.to_string())?;
     store.close().await;
-    println!("removed {} expired sessions in {} batches ({} ms)", run.removed, run.batches, run.elapsed.as_millis());
+    println!(
+        "removed {} expired sessions in {} batches ({} ms)",
+        run.removed,
+        run.batches,
+        run.elapsed.as_millis()
+    );
     Ok(())
 }
 

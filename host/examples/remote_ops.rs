@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 mod sqld;
 use sqld::Sqld;
 
-use libsqlstore_host::{ComponentStore, HostClock, PoolSettings, Runtime, StoreOptions};
 use libsqlstore::schema::{Sql, TableName};
+use libsqlstore_host::{ComponentStore, HostClock, PoolSettings, Runtime, StoreOptions};
 
 const ROUNDS: u64 = 5;
 
@@ -33,11 +33,17 @@ enum Client {
 }
 
 impl Client {
-    async fn commit(&self, token: &str, data: &[u8], expiry: u64) -> Result<(), Box<dyn std::error::Error>> {
+    async fn commit(
+        &self,
+        token: &str,
+        data: &[u8],
+        expiry: u64,
+    ) -> Result<(), Box<dyn std::error::Error>> {
         match self {
             Client::Component(store) => store.commit(token, data.to_vec(), expiry).await?,
             Client::Native(conn, sql) => {
-                conn.execute(&sql.upsert, libsql::params![token, data.to_vec(), expiry as i64]).await?;
+                conn.execute(&sql.upsert, libsql::params![token, data.to_vec(), expiry as i64])
+                    .await?;
             }
         }
         Ok(())
@@ -48,7 +54,8 @@ impl Client {
             Client::Component(store) => store.find(token).await?.is_some(),
             Client::Native(conn, sql) => {
                 let mut rows = conn.query(&sql.find, libsql::params![token, now as i64]).await?;
-                let found = rows.next().await?.map(|row| row.get::<Vec<u8>>(0)).transpose()?.is_some();
+                let found =
+                    rows.next().await?.map(|row| row.get::<Vec<u8>>(0)).transpose()?.is_some();
                 found
             }
         })
@@ -77,8 +84,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let sqld = Sqld::start(dir.path(), None)?;
     let runtime = Runtime::load(&component())?;
-    let unpooled = runtime.clone().with_pool_settings(PoolSettings { max_idle_per_host: 0, ..PoolSettings::default() })?;
-    let options = || StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", sqld.url());
+    let unpooled = runtime
+        .clone()
+        .with_pool_settings(PoolSettings { max_idle_per_host: 0, ..PoolSettings::default() })?;
+    let options = || {
+        StoreOptions { data_dir: None, ..StoreOptions::default() }
+            .env("SESSIONS_DATABASE", sqld.url())
+    };
     let pooled = ComponentStore::open(&runtime, options())?;
     pooled.stats().await?; // first call: creates the schema
     let unpooled = ComponentStore::open(&unpooled, options())?;
@@ -89,7 +101,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("component, pool off", Client::Component(unpooled)),
         ("native libsql remote", Client::Native(native, Box::new(Sql::new(&TableName::default())))),
     ]
-    .map(|(name, client)| Timings { name, client, commit: Vec::new(), find: Vec::new(), requests: None });
+    .map(|(name, client)| Timings {
+        name,
+        client,
+        commit: Vec::new(),
+        find: Vec::new(),
+        requests: None,
+    });
     let data = vec![b'x'; 200];
     let (now, expiry) = (HostClock::default().now_ms(), HostClock::default().now_ms() + 3_600_000);
     for round in 0..ROUNDS {
@@ -113,12 +131,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("libSQL server (sqld) on loopback, {ops} calls of each operation per client, 200-byte sessions");
-    println!("{:<22} {:<8} {:>9} {:>9} {:>9} {:>10}", "client", "op", "mean µs", "p50 µs", "p99 µs", "HTTP/call");
+    println!(
+        "{:<22} {:<8} {:>9} {:>9} {:>9} {:>10}",
+        "client", "op", "mean µs", "p50 µs", "p99 µs", "HTTP/call"
+    );
     for timings in &mut clients {
         for (op, latencies) in [("commit", &mut timings.commit), ("find", &mut timings.find)] {
             let (mean, p50, p99) = summary(latencies);
-            let per_call = timings.requests.map_or("-".to_owned(), |r| format!("{:.2}", r as f64 / (2 * ops) as f64));
-            println!("{:<22} {op:<8} {mean:>9.0} {p50:>9.0} {p99:>9.0} {per_call:>10}", timings.name);
+            let per_call = timings
+                .requests
+                .map_or("-".to_owned(), |r| format!("{:.2}", r as f64 / (2 * ops) as f64));
+            println!(
+                "{:<22} {op:<8} {mean:>9.0} {p50:>9.0} {p99:>9.0} {per_call:>10}",
+                timings.name
+            );
         }
     }
     let mean = |latencies: &mut Vec<Duration>| summary(latencies).0;
@@ -140,14 +166,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Mean, p50 and p99, in µs.
 fn summary(latencies: &mut [Duration]) -> (f64, f64, f64) {
     latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e6;
-    let mean = latencies.iter().map(Duration::as_secs_f64).sum::<f64>() / latencies.len() as f64 * 1e6;
+    let at = |q: f64| {
+        latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1e6
+    };
+    let mean =
+        latencies.iter().map(Duration::as_secs_f64).sum::<f64>() / latencies.len() as f64 * 1e6;
     (mean, at(0.50), at(0.99))
 }
 
 /// The component: `$LIBSQLSTORE_COMPONENT`, else where `./dev build` puts it (run from the
 /// repository's root).
 fn component() -> std::path::PathBuf {
-    std::env::var_os("LIBSQLSTORE_COMPONENT")
-        .map_or_else(|| "target/wasm32-wasip2/release/libsqlstore.wasm".into(), std::path::PathBuf::from)
+    std::env::var_os("LIBSQLSTORE_COMPONENT").map_or_else(
+        || "target/wasm32-wasip2/release/libsqlstore.wasm".into(),
+        std::path::PathBuf::from,
+    )
 }

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use libsqlstore_host::{HostClock, Runtime, ComponentStore, StoreOptions};
+use libsqlstore_host::{ComponentStore, HostClock, Runtime, StoreOptions};
 
 const CALLERS: usize = 64;
 
@@ -44,7 +44,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Runs `ops` calls from `CALLERS` tasks, caller `c` using instance `c % instances`; ops/s.
-async fn run<F, Fut>(stores: &[ComponentStore], ops: usize, call: F) -> Result<f64, libsqlstore_host::StoreError>
+async fn run<F, Fut>(
+    stores: &[ComponentStore],
+    ops: usize,
+    call: F,
+) -> Result<f64, libsqlstore_host::StoreError>
 where
     F: Fn(ComponentStore, usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<(), libsqlstore_host::StoreError>> + Send,
@@ -69,6 +73,8 @@ where
 /// The component: `$LIBSQLSTORE_COMPONENT`, else where `./dev build` puts it (run from the
 /// repository's root).
 fn component() -> std::path::PathBuf {
-    std::env::var_os("LIBSQLSTORE_COMPONENT")
-        .map_or_else(|| "target/wasm32-wasip2/release/libsqlstore.wasm".into(), std::path::PathBuf::from)
+    std::env::var_os("LIBSQLSTORE_COMPONENT").map_or_else(
+        || "target/wasm32-wasip2/release/libsqlstore.wasm".into(),
+        std::path::PathBuf::from,
+    )
 }

@@ -44,7 +44,9 @@ pub fn load(engine: &Engine, bytes: &[u8], dir: &Path) -> wasmtime::Result<(Comp
     match read_artifact(engine, &path) {
         Ok(Some(component)) => return Ok((component, Origin::Cache)),
         Ok(None) => {}
-        Err(why) => tracing::warn!(artifact = %path.display(), "compiled component not used, compiling again: {why}"),
+        Err(why) => {
+            tracing::warn!(artifact = %path.display(), "compiled component not used, compiling again: {why}")
+        }
     }
     let artifact = engine.precompile_component(bytes)?;
     // SAFETY: `artifact` was made just now by this engine from `bytes`.
@@ -72,7 +74,9 @@ fn read_artifact(engine: &Engine, path: &Path) -> Result<Option<Component>, Stri
     };
     let (checksum, artifact) = file.split_at_checked(32).ok_or("it is truncated")?;
     if Sha256::digest(artifact).as_slice() != checksum {
-        return Err("its checksum does not match: it is damaged or was not written by this host".into());
+        return Err(
+            "its checksum does not match: it is damaged or was not written by this host".into()
+        );
     }
     if Engine::detect_precompiled(artifact) != Some(Precompiled::Component) {
         return Err("it is not a compiled component".into());

@@ -233,12 +233,20 @@ mod tests {
     #[test]
     fn batches_are_bounded_by_count_and_by_bytes_and_a_large_write_goes_alone() {
         let queue = WriteQueue::default();
-        let _waiting: Vec<_> = (0..MAX_BATCH_WRITES + 3).map(|i| queue.push(commit(&i.to_string(), 1))).collect();
+        let _waiting: Vec<_> =
+            (0..MAX_BATCH_WRITES + 3).map(|i| queue.push(commit(&i.to_string(), 1))).collect();
         assert_eq!(queue.next_batch().expect("batch").writes.len(), MAX_BATCH_WRITES);
         assert_eq!(queue.next_batch().expect("batch").writes.len(), 3);
-        let _big: Vec<_> = ["x", "y", "z"].iter().map(|t| queue.push(commit(t, MAX_BATCH_BYTES / 2 + 1))).collect();
+        let _big: Vec<_> = ["x", "y", "z"]
+            .iter()
+            .map(|t| queue.push(commit(t, MAX_BATCH_BYTES / 2 + 1)))
+            .collect();
         let _huge = queue.push(commit("huge", MAX_BATCH_BYTES * 2));
-        assert_eq!(tokens(&queue.next_batch().expect("batch")), ["x"], "two halves and more do not fit");
+        assert_eq!(
+            tokens(&queue.next_batch().expect("batch")),
+            ["x"],
+            "two halves and more do not fit"
+        );
         assert_eq!(tokens(&queue.next_batch().expect("batch")), ["y"]);
         assert_eq!(tokens(&queue.next_batch().expect("batch")), ["z"]);
         assert_eq!(tokens(&queue.next_batch().expect("batch")), ["huge"], "over the bound, alone");
@@ -260,7 +268,10 @@ mod tests {
         assert_eq!(d.try_recv().expect("answered"), Err(failed));
         let (mut e, _) = queue.push(commit("e", 1));
         queue.next_batch().expect("batch").answer(Ok(vec![]));
-        assert!(matches!(e.try_recv().expect("answered"), Err(StoreError::Guest(_))), "a short answer fails the batch");
+        assert!(
+            matches!(e.try_recv().expect("answered"), Err(StoreError::Guest(_))),
+            "a short answer fails the batch"
+        );
     }
 
     #[test]

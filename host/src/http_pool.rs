@@ -116,17 +116,24 @@ impl HttpPool {
     /// An empty pool; connections are opened by the first requests.
     pub(crate) fn new(settings: PoolSettings) -> Result<HttpPool, rustls::Error> {
         let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let inner = PoolInner { settings, tls: Arc::new(tls), runtimes: Mutex::new(HashMap::new()) };
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let inner =
+            PoolInner { settings, tls: Arc::new(tls), runtimes: Mutex::new(HashMap::new()) };
         Ok(HttpPool { inner: Arc::new(inner) })
     }
 
     /// Sends `request` (its URI absolute: scheme and authority) on a pooled connection,
     /// bounded by `options` (see the module's documentation).
-    pub(crate) async fn send(&self, request: Request<WasiBody>, options: Option<RequestOptions>) -> Result<Sent, Error> {
+    pub(crate) async fn send(
+        &self,
+        request: Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<Sent, Error> {
         if request.uri().authority().is_none() {
             return Err(Error::HttpRequestUriInvalid);
         }
@@ -143,25 +150,32 @@ impl HttpPool {
         tokio::task::yield_now().await;
         // The connector gives up connecting after the connect timeout: past both, the
         // connection was there and the answer's first byte was not.
-        let head = tokio::time::timeout(connect_timeout.saturating_add(first_byte_timeout), client.request(request));
+        let head = tokio::time::timeout(
+            connect_timeout.saturating_add(first_byte_timeout),
+            client.request(request),
+        );
         let response = match head.await {
             Ok(response) => response.map_err(|e| wasi_error(&e))?,
             Err(_elapsed) => return Err(Error::ConnectionReadTimeout),
         };
-        let response = response.map(|incoming| TimedBody::new(incoming, between_bytes_timeout).boxed_unsync());
+        let response =
+            response.map(|incoming| TimedBody::new(incoming, between_bytes_timeout).boxed_unsync());
         Ok((response, Box::new(async { Ok(()) })))
     }
 
     /// The client for requests made on the current tokio runtime with `connect_timeout`.
     fn client(&self, connect_timeout: Duration) -> Result<Client<Connector, WasiBody>, Error> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|e| Error::InternalError(Some(e.to_string())))?;
-        let mut runtimes = self.inner.runtimes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| Error::InternalError(Some(e.to_string())))?;
+        let mut runtimes =
+            self.inner.runtimes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if !runtimes.contains_key(&runtime.id()) {
             runtimes.retain(|_, clients| clients.alive.strong_count() > 0);
         }
-        let clients = runtimes
-            .entry(runtime.id())
-            .or_insert_with(|| RuntimeClients { alive: watch(&runtime), by_connect_timeout: HashMap::new() });
+        let clients = runtimes.entry(runtime.id()).or_insert_with(|| RuntimeClients {
+            alive: watch(&runtime),
+            by_connect_timeout: HashMap::new(),
+        });
         let settings = self.inner.settings;
         let tls = &self.inner.tls;
         let client = clients
@@ -276,7 +290,12 @@ impl Connector {
         let authority = match uri.authority() {
             Some(authority) if authority.port().is_some() => authority.to_string(),
             Some(authority) => format!("{authority}:{}", if use_tls { 443 } else { 80 }),
-            None => return Err(ConnectFailure::Connect(io::Error::new(io::ErrorKind::InvalidInput, "no host"))),
+            None => {
+                return Err(ConnectFailure::Connect(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "no host",
+                )))
+            }
         };
         let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&authority))
             .await
@@ -289,7 +308,10 @@ impl Connector {
             return Ok(Stream::Plain(tcp));
         }
         let name = tls_server_name(&authority).map_err(|_| ConnectFailure::InvalidDnsName)?;
-        let tls = tokio_rustls::TlsConnector::from(self.tls).connect(name, tcp).await.map_err(ConnectFailure::Tls)?;
+        let tls = tokio_rustls::TlsConnector::from(self.tls)
+            .connect(name, tcp)
+            .await
+            .map_err(ConnectFailure::Tls)?;
         Ok(Stream::Tls(Box::new(tls)))
     }
 }
@@ -317,7 +339,11 @@ impl Connection for Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
@@ -326,14 +352,22 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
@@ -382,10 +416,15 @@ impl Body for TimedBody {
     type Data = Bytes;
     type Error = Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         match Pin::new(&mut self.incoming).poll_frame(cx) {
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Ready(Some(Err(e))) if e.is_timeout() => Poll::Ready(Some(Err(Error::HttpResponseTimeout))),
+            Poll::Ready(Some(Err(e))) if e.is_timeout() => {
+                Poll::Ready(Some(Err(Error::HttpResponseTimeout)))
+            }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Error::Hyper(e)))),
             Poll::Ready(Some(Ok(frame))) => {
                 self.timeout.reset();
@@ -472,7 +511,11 @@ mod tests {
     }
 
     /// Sends a GET and reads the whole body.
-    async fn fetch(pool: &HttpPool, url: &str, options: Option<RequestOptions>) -> Result<Bytes, Error> {
+    async fn fetch(
+        pool: &HttpPool,
+        url: &str,
+        options: Option<RequestOptions>,
+    ) -> Result<Bytes, Error> {
         let (response, _io) = pool.send(get(url), options).await?;
         Ok(response.into_body().collect().await?.to_bytes())
     }
@@ -488,7 +531,10 @@ mod tests {
         let outcome = pool().send(get(&url), options(100, 200, 5_000)).await;
         assert!(matches!(outcome, Err(Error::ConnectionReadTimeout)), "{:?}", outcome.map(|_| ()));
         let took = started.elapsed();
-        assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(3), "took {took:?}");
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(3),
+            "took {took:?}"
+        );
     }
 
     #[tokio::test]
@@ -529,11 +575,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_connection_is_reused_after_an_answer_read_to_the_end_and_not_after_an_abandoned_one() {
+    async fn a_connection_is_reused_after_an_answer_read_to_the_end_and_not_after_an_abandoned_one()
+    {
         let (url, accepted) = serve(keep_answering).await;
         let pool = pool();
         for _ in 0..5 {
-            assert_eq!(fetch(&pool, &url, None).await.expect("an answer"), Bytes::from_static(b"{}"));
+            assert_eq!(
+                fetch(&pool, &url, None).await.expect("an answer"),
+                Bytes::from_static(b"{}")
+            );
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "five requests, one connection");
         // Clones share the pool.
@@ -543,7 +593,11 @@ mod tests {
         let (url, accepted) = serve(|mut stream| async move {
             while read_head(&mut stream).await {
                 // Announces more than it sends at first: the reader gives up half-way.
-                if stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n{}").await.is_err() {
+                if stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n{}")
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -22,7 +22,9 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use libsqlstore::lockfile::{self, LockLine, BREAK_SUFFIX, LAST_SUFFIX, LOCK_SUFFIX, OWNER_TAG_PREFIX};
+use libsqlstore::lockfile::{
+    self, LockLine, BREAK_SUFFIX, LAST_SUFFIX, LOCK_SUFFIX, OWNER_TAG_PREFIX,
+};
 
 /// The lock as read: its exact text (to check it unchanged before removing it) and its line.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,7 +63,9 @@ impl OwnerFile {
         let file = OpenOptions::new().write(true).create_new(true).open(&staged)?;
         let locked = file.try_lock().map_err(|e| match e {
             TryLockError::Error(e) => e,
-            TryLockError::WouldBlock => io::Error::other("a file created just now is locked by someone else"),
+            TryLockError::WouldBlock => {
+                io::Error::other("a file created just now is locked by someone else")
+            }
         });
         let path = dir.join(&final_name);
         if let Err(e) = locked.and_then(|()| fs::rename(&staged, &path)) {
@@ -108,8 +112,8 @@ pub fn recover_abandoned_lock(database: &Path) -> bool {
 /// Removes `<database>-lock` if it carries `tag`: for a store whose instance is gone, so
 /// nothing can be using the lock it took. True if removed.
 pub fn release_own_lock(database: &Path, tag: &str) -> bool {
-    let removed =
-        read_held(database).is_some_and(|held| held.host() == Some(tag) && remove_if_unchanged(database, &held));
+    let removed = read_held(database)
+        .is_some_and(|held| held.host() == Some(tag) && remove_if_unchanged(database, &held));
     if removed {
         tracing::debug!(lock = %lock_path(database).display(), "released the lock of a discarded instance");
     }
@@ -143,7 +147,8 @@ fn owner_is_dead(owner: &Path) -> bool {
 /// `<db>-lock-last`, as a release does, so that reads without the lock see it change.
 fn remove_if_unchanged(database: &Path, held: &Held) -> bool {
     let breaker = lockfile::companion(database, BREAK_SUFFIX);
-    let Ok(breaker) = OpenOptions::new().write(true).create(true).truncate(false).open(breaker) else {
+    let Ok(breaker) = OpenOptions::new().write(true).create(true).truncate(false).open(breaker)
+    else {
         return false;
     };
     if breaker.lock().is_err() {
@@ -203,7 +208,12 @@ mod tests {
 
     /// Writes the lock as the component does; `host` `-` is a holder that gave no tag.
     fn write_lock(db: &Path, host: &str) {
-        let line = LockLine { owner: "abc".into(), host: (host != "-").then(|| host.into()), mode: Mode::Operation, acquired_ms: 1 };
+        let line = LockLine {
+            owner: "abc".into(),
+            host: (host != "-").then(|| host.into()),
+            mode: Mode::Operation,
+            acquired_ms: 1,
+        };
         fs::write(lock_path(db), line.render()).expect("write lock");
     }
 
@@ -237,7 +247,14 @@ mod tests {
     fn locks_whose_holder_cannot_be_checked_are_left_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("s.db");
-        for host in ["-", "pid:1:2", "flock:../etc/passwd", "flock:other.db-owner-1", "flock:s.db-owner-x/y", "flock:"] {
+        for host in [
+            "-",
+            "pid:1:2",
+            "flock:../etc/passwd",
+            "flock:other.db-owner-1",
+            "flock:s.db-owner-x/y",
+            "flock:",
+        ] {
             write_lock(&db, host);
             assert!(!recover_abandoned_lock(&db), "{host}");
             assert!(lock_path(&db).exists(), "{host}");
@@ -248,7 +265,8 @@ mod tests {
     fn only_the_stores_own_lock_is_released() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("s.db");
-        let (mine, other) = (OwnerFile::create(&db).expect("mine"), OwnerFile::create(&db).expect("other"));
+        let (mine, other) =
+            (OwnerFile::create(&db).expect("mine"), OwnerFile::create(&db).expect("other"));
         write_lock(&db, other.tag());
         assert!(!release_own_lock(&db, mine.tag()));
         assert!(lock_path(&db).exists());

@@ -49,7 +49,12 @@ impl StoreOptions {
     /// The host path of the database file, when it lives in the preopened directory.
     pub fn database_host_path(&self) -> Option<PathBuf> {
         let data_dir = self.data_dir.as_ref()?;
-        let guest = self.env.iter().rev().find(|(n, _)| n == "SESSIONS_DATABASE").map_or(DEFAULT_GUEST_DATABASE, |(_, v)| v);
+        let guest = self
+            .env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == "SESSIONS_DATABASE")
+            .map_or(DEFAULT_GUEST_DATABASE, |(_, v)| v);
         let relative = guest.strip_prefix(GUEST_DATA_DIR)?.strip_prefix('/')?;
         Some(data_dir.join(relative))
     }

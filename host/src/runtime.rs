@@ -7,14 +7,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime_wasi_http::{
-    RequestOptions, Result as HttpResult, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+    RequestOptions, Result as HttpResult, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+    WasiHttpView,
 };
 
 use crate::bindings::SessionStorePre;
@@ -62,8 +63,14 @@ impl WasiHttpHooks for OutgoingHooks {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = HttpResult<()>> + Send>,
-    ) -> Box<dyn Future<Output = HttpResult<(http::Response<WasiBody>, Box<dyn Future<Output = HttpResult<()>> + Send>)>> + Send>
-    {
+    ) -> Box<
+        dyn Future<
+                Output = HttpResult<(
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = HttpResult<()>> + Send>,
+                )>,
+            > + Send,
+    > {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let pool = self.pool.clone();
         Box::new(async move { pool.send(request, options).await })
@@ -111,7 +118,8 @@ impl Runtime {
     /// configuration skips compiling. Says where the component came from.
     pub fn load_cached(path: &Path, cache_dir: &Path) -> Result<(Runtime, Origin), LoadError> {
         let (engine, bytes) = (engine()?, read(path)?);
-        let (component, origin) = compiled::load(&engine, &bytes, cache_dir).map_err(|e| invalid(path, e))?;
+        let (component, origin) =
+            compiled::load(&engine, &bytes, cache_dir).map_err(|e| invalid(path, e))?;
         Ok((Runtime::link(path, engine, component)?, origin))
     }
 
@@ -145,17 +153,26 @@ impl Runtime {
 
     /// The names the component imports, e.g. `wasi:http/outgoing-handler@0.2.12`.
     pub fn imports(&self) -> Vec<String> {
-        self.component.component_type().imports(&self.engine).map(|(name, _)| name.to_owned()).collect()
+        self.component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect()
     }
 
     /// The names the component exports, e.g. `edge:sessions/store@0.2.1`.
     pub fn exports(&self) -> Vec<String> {
-        self.component.component_type().exports(&self.engine).map(|(name, _)| name.to_owned()).collect()
+        self.component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect()
     }
 }
 
 fn pool(settings: PoolSettings) -> Result<HttpPool, LoadError> {
-    HttpPool::new(settings).map_err(|e| LoadError::Engine(format!("cannot set up TLS for outgoing HTTP: {e}")))
+    HttpPool::new(settings)
+        .map_err(|e| LoadError::Engine(format!("cannot set up TLS for outgoing HTTP: {e}")))
 }
 
 /// The engine every store of a runtime runs on: epoch interruption for call deadlines.

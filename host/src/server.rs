@@ -21,7 +21,9 @@ use axum::routing::any;
 use axum::Router;
 use serde::Deserialize;
 
-use session_core::{devices_json, redact_credentials, revoked_json, Answer, Failure, JSON_CONTENT_TYPE};
+use session_core::{
+    devices_json, redact_credentials, revoked_json, Answer, Failure, JSON_CONTENT_TYPE,
+};
 
 use crate::error::StoreError;
 use crate::session::{LoginError, Saved, Session, SessionManager};
@@ -57,7 +59,11 @@ struct PutParams {
     message: Option<String>,
 }
 
-async fn put(State(m): State<SessionManager>, headers: HeaderMap, Query(p): Query<PutParams>) -> Response {
+async fn put(
+    State(m): State<SessionManager>,
+    headers: HeaderMap,
+    Query(p): Query<PutParams>,
+) -> Response {
     with_session(&m, "/put", &headers, |s| {
         s.put("message", p.message.unwrap_or_else(|| DEFAULT_MESSAGE.to_owned()));
         "stored\n".to_owned()
@@ -66,8 +72,10 @@ async fn put(State(m): State<SessionManager>, headers: HeaderMap, Query(p): Quer
 }
 
 async fn get(State(m): State<SessionManager>, headers: HeaderMap) -> Response {
-    with_session(&m, "/get", &headers, |s| s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned())
-        .await
+    with_session(&m, "/get", &headers, |s| {
+        s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+    })
+    .await
 }
 
 async fn renew(State(m): State<SessionManager>, headers: HeaderMap) -> Response {
@@ -91,7 +99,11 @@ struct LoginParams {
     user: Option<String>,
 }
 
-async fn login(State(m): State<SessionManager>, headers: HeaderMap, Query(p): Query<LoginParams>) -> Response {
+async fn login(
+    State(m): State<SessionManager>,
+    headers: HeaderMap,
+    Query(p): Query<LoginParams>,
+) -> Response {
     let Some(user) = p.user else { return answer(&m, Failure::MissingUser) };
     let session = match m.load(cookie_header(&headers)).await {
         Ok(session) => session,
@@ -99,7 +111,9 @@ async fn login(State(m): State<SessionManager>, headers: HeaderMap, Query(p): Qu
     };
     match m.login(&session, &user).await {
         Ok(outcome) => with_cookie(&m, "/login", reply(&m, outcome.answer()), &outcome.saved()),
-        Err(LoginError { error, saved }) => with_cookie(&m, "/login", store_failure(&m, "/login", &error), &saved),
+        Err(LoginError { error, saved }) => {
+            with_cookie(&m, "/login", store_failure(&m, "/login", &error), &saved)
+        }
     }
 }
 
@@ -124,7 +138,9 @@ async fn logout_everywhere(State(m): State<SessionManager>, headers: HeaderMap) 
         Err(e) => return store_failure(&m, "/logout-everywhere", &e),
     };
     match m.logout_everywhere(&session).await {
-        Ok(Some(revoked)) => save_then(&m, "/logout-everywhere", session, json(revoked_json(revoked))).await,
+        Ok(Some(revoked)) => {
+            save_then(&m, "/logout-everywhere", session, json(revoked_json(revoked))).await
+        }
         Ok(None) => answer(&m, Failure::NotLoggedIn),
         Err(e) => store_failure(&m, "/logout-everywhere", &e),
     }
@@ -155,7 +171,12 @@ async fn with_session(
 }
 
 /// Saves the session, then answers `response` with the cookie the save calls for.
-async fn save_then(m: &SessionManager, route: &'static str, session: Session, response: Response) -> Response {
+async fn save_then(
+    m: &SessionManager,
+    route: &'static str,
+    session: Session,
+    response: Response,
+) -> Response {
     let saved = match m.save(session).await {
         Ok(saved) => saved,
         Err(e) => return store_failure(m, route, &e),
@@ -168,7 +189,12 @@ async fn save_then(m: &SessionManager, route: &'static str, session: Session, re
 }
 
 /// `response` with the `Set-Cookie` that tells the client what `saved` did, if any.
-fn with_cookie(m: &SessionManager, route: &'static str, mut response: Response, saved: &Saved) -> Response {
+fn with_cookie(
+    m: &SessionManager,
+    route: &'static str,
+    mut response: Response,
+    saved: &Saved,
+) -> Response {
     match m.set_cookie(saved).map(|c| HeaderValue::from_str(&c)) {
         None => response,
         Some(Ok(value)) => {
@@ -176,7 +202,10 @@ fn with_cookie(m: &SessionManager, route: &'static str, mut response: Response, 
             response
         }
         Some(Err(_)) => {
-            tracing::error!(route, "the session cookie is not a valid header value: check the cookie name");
+            tracing::error!(
+                route,
+                "the session cookie is not a valid header value: check the cookie name"
+            );
             answer(m, Failure::Internal)
         }
     }

@@ -94,11 +94,15 @@ impl SessionManager {
                 true => Saved::Live { token, expiry },
                 false => Saved::Unchanged,
             },
-            Plan::Create { data, expiry } => Saved::Live { token: self.store.create(data, expiry).await?, expiry },
-            Plan::Update { token, data, expiry } => match self.store.update(&token, data, expiry).await? {
-                true => Saved::Live { token, expiry },
-                false => Saved::EndedMeanwhile,
-            },
+            Plan::Create { data, expiry } => {
+                Saved::Live { token: self.store.create(data, expiry).await?, expiry }
+            }
+            Plan::Update { token, data, expiry } => {
+                match self.store.update(&token, data, expiry).await? {
+                    true => Saved::Live { token, expiry },
+                    false => Saved::EndedMeanwhile,
+                }
+            }
             Plan::Renew { old, data, expiry } => match self.store.rotate(&old, expiry).await? {
                 Some(token) => match self.store.update(&token, data, expiry).await? {
                     true => Saved::Live { token, expiry },
@@ -136,11 +140,14 @@ impl SessionManager {
         };
         let token = new.token().to_owned();
         let expiry = login.expiry(&new);
-        let failed = |error| LoginError { error, saved: Saved::Live { token: token.clone(), expiry } };
+        let failed =
+            |error| LoginError { error, saved: Saved::Live { token: token.clone(), expiry } };
         match self.store.set_owner(&token, Some(login.user())).await {
             Ok(true) => {}
             Ok(false) => return Ok(LoginOutcome::EndedMeanwhile),
-            Err(StoreError::InvalidInput(_)) => return Ok(LoginOutcome::NameRefused { token, expiry }),
+            Err(StoreError::InvalidInput(_)) => {
+                return Ok(LoginOutcome::NameRefused { token, expiry })
+            }
             Err(e) => return Err(failed(e)),
         }
         let (data, expiry) = login.update(&new);

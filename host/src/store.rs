@@ -36,9 +36,9 @@ use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiHttpCtx;
 
+use crate::bindings::edge::sessions::types::Error as WitError;
 use crate::bindings::exports::edge::sessions::store::{SessionWrite, Write};
 use crate::bindings::exports::edge::sessions::{store as wit_store, sweeper as wit_sweeper};
-use crate::bindings::edge::sessions::types::Error as WitError;
 use crate::bindings::SessionStore as Bindings;
 use crate::error::{LoadError, StoreError};
 use crate::group_commit::{Flusher, WriteOutcome, WriteQueue};
@@ -87,7 +87,10 @@ impl ComponentStore {
         let owner = match options.database_host_path() {
             Some(db) => Some(OwnerFile::create(&db).map_err(|e| LoadError::DataDir {
                 path: db.parent().map(Path::to_path_buf).unwrap_or_default(),
-                reason: format!("cannot create the store's owner file beside {}: {e}", db.display()),
+                reason: format!(
+                    "cannot create the store's owner file beside {}: {e}",
+                    db.display()
+                ),
             })?),
             None => None,
         };
@@ -118,13 +121,20 @@ impl ComponentStore {
     /// Group-committed with the writes of other callers (see [`crate::group_commit`]):
     /// acknowledged once the transaction that carries it is durable.
     pub async fn commit(&self, token: &str, data: Vec<u8>, expiry: u64) -> Result<(), StoreError> {
-        self.write(Write::Commit(SessionWrite { token: token.to_owned(), data, expiry })).await.map(drop)
+        self.write(Write::Commit(SessionWrite { token: token.to_owned(), data, expiry }))
+            .await
+            .map(drop)
     }
 
     /// Replaces the data and expiry of an active session; false (nothing stored) if none
     /// is active. Never creates one, so a save racing a delete cannot undo it.
     /// Group-committed, as [`ComponentStore::commit`].
-    pub async fn update(&self, token: &str, data: Vec<u8>, expiry: u64) -> Result<bool, StoreError> {
+    pub async fn update(
+        &self,
+        token: &str,
+        data: Vec<u8>,
+        expiry: u64,
+    ) -> Result<bool, StoreError> {
         self.write(Write::Update(SessionWrite { token: token.to_owned(), data, expiry })).await
     }
 
@@ -141,7 +151,11 @@ impl ComponentStore {
     }
 
     /// Active sessions as (id, data) in id order after the id `after`, at most `limit`.
-    pub async fn page(&self, after: Option<&str>, limit: u32) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    pub async fn page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.call(export!(edge_sessions_store().call_page(after, limit))).await
     }
 
@@ -170,7 +184,10 @@ impl ComponentStore {
     pub async fn sessions_of(&self, owner: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let listed: Vec<wit_store::SessionInfo> =
             self.call(export!(edge_sessions_store().call_sessions_of(owner))).await?;
-        Ok(listed.into_iter().map(|s| SessionInfo { id: s.id, owner: s.owner, expiry: s.expiry }).collect())
+        Ok(listed
+            .into_iter()
+            .map(|s| SessionInfo { id: s.id, owner: s.owner, expiry: s.expiry })
+            .collect())
     }
 
     /// Deletes every session of `owner` ("log out everywhere") except the one whose token
@@ -245,7 +262,10 @@ impl ComponentStore {
     }
 
     /// One `write-all` call: a batch of writes in one transaction, each write's outcome.
-    pub(crate) async fn write_all(&self, writes: &[Write]) -> Result<Vec<WriteOutcome>, StoreError> {
+    pub(crate) async fn write_all(
+        &self,
+        writes: &[Write],
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
         self.call(export!(edge_sessions_store().call_write_all(writes))).await
     }
 
@@ -362,7 +382,10 @@ impl Worker {
             .allow_blocking_current_thread(true);
         if let Some(dir) = &self.options.data_dir {
             wasi.preopened_dir(dir, GUEST_DATA_DIR, FsPerms::ReadWrite).map_err(|e| {
-                StoreError::Unavailable(format!("cannot preopen the data directory {}: {e:#}", dir.display()))
+                StoreError::Unavailable(format!(
+                    "cannot preopen the data directory {}: {e:#}",
+                    dir.display()
+                ))
             })?;
         }
         let limits = StoreLimitsBuilder::new().memory_size(self.options.memory_limit).build();
@@ -404,7 +427,9 @@ impl Worker {
 
     /// Removes the database's lock file if the process holding it has exited.
     fn recover_abandoned_lock(&self) -> bool {
-        self.options.database_host_path().is_some_and(|db| lockrecovery::recover_abandoned_lock(&db))
+        self.options
+            .database_host_path()
+            .is_some_and(|db| lockrecovery::recover_abandoned_lock(&db))
     }
 }
 

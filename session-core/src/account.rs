@@ -137,9 +137,13 @@ impl LoginOutcome {
     /// Status and body.
     pub fn answer(&self) -> Answer {
         match self {
-            LoginOutcome::LoggedIn { .. } => {
-                Answer { status: 200, body: LOGGED_IN.to_owned(), retry_after_s: None, clear_cookie: false, allow: None }
-            }
+            LoginOutcome::LoggedIn { .. } => Answer {
+                status: 200,
+                body: LOGGED_IN.to_owned(),
+                retry_after_s: None,
+                clear_cookie: false,
+                allow: None,
+            },
             LoginOutcome::NameRefused { .. } => Failure::InvalidInput.answer(),
             LoginOutcome::EndedMeanwhile => Failure::SessionEnded.answer(),
         }
@@ -148,7 +152,8 @@ impl LoginOutcome {
     /// What the client's cookie becomes ([`CookieSpec::set_cookie`](crate::CookieSpec::set_cookie)).
     pub fn saved(&self) -> Saved {
         match self {
-            LoginOutcome::LoggedIn { token, expiry } | LoginOutcome::NameRefused { token, expiry } => {
+            LoginOutcome::LoggedIn { token, expiry }
+            | LoginOutcome::NameRefused { token, expiry } => {
                 Saved::Live { token: token.clone(), expiry: *expiry }
             }
             LoginOutcome::EndedMeanwhile => Saved::EndedMeanwhile,
@@ -207,14 +212,21 @@ mod tests {
         let session = existing(NOW + 5000, &[("message", "hi")]);
         let login = Login::plan(&session, "alice", NOW, None, HOUR);
         assert_eq!(login.user(), "alice");
-        assert_eq!(login.rotation(), Some(("old-token", NOW + 5000)), "the expiry a save would write");
+        assert_eq!(
+            login.rotation(),
+            Some(("old-token", NOW + 5000)),
+            "the expiry a save would write"
+        );
         let new = NewToken::Rotated("new-token".into());
         assert_eq!(new.token(), "new-token");
         let (data, expiry) = login.update(&new);
         assert_eq!(expiry, NOW + 5000);
         assert_eq!(login.expiry(&new), NOW + 5000);
         let record = decoded(&data);
-        assert_eq!((record.deadline, &record.values["message"], &record.values["user"]), (NOW + 5000, &Value::from("hi"), &Value::from("alice")));
+        assert_eq!(
+            (record.deadline, &record.values["message"], &record.values["user"]),
+            (NOW + 5000, &Value::from("hi"), &Value::from("alice"))
+        );
     }
 
     #[test]
@@ -233,7 +245,10 @@ mod tests {
         assert!(decoded(&data).values.is_empty(), "created anonymous: the owner comes first");
         let new = NewToken::Created("t".into());
         let (data, expiry) = login.update(&new);
-        assert_eq!((expiry, &decoded(&data).values["user"]), (NOW + 3_600_000, &Value::from("bob")));
+        assert_eq!(
+            (expiry, &decoded(&data).values["user"]),
+            (NOW + 3_600_000, &Value::from("bob"))
+        );
     }
 
     #[test]
@@ -245,7 +260,10 @@ mod tests {
         assert!(decoded(&data).values.is_empty(), "nothing of the ended session is carried over");
         let (data, _) = login.update(&NewToken::Created("t".into()));
         let record = decoded(&data);
-        assert_eq!((record.values.get("message"), &record.values["user"]), (None, &Value::from("alice")));
+        assert_eq!(
+            (record.values.get("message"), &record.values["user"]),
+            (None, &Value::from("alice"))
+        );
         assert_eq!(record.deadline, NOW + 3_600_000);
     }
 
@@ -262,12 +280,19 @@ mod tests {
         let spec = CookieSpec::default();
         let ok = LoginOutcome::LoggedIn { token: "t".into(), expiry: NOW + 2000 };
         assert_eq!((ok.answer().status, ok.answer().body.as_str()), (200, "logged in\n"));
-        assert_eq!(spec.set_cookie(&ok.saved(), NOW).as_deref(), Some("session=t; Path=/; Max-Age=2; HttpOnly; SameSite=Lax"));
+        assert_eq!(
+            spec.set_cookie(&ok.saved(), NOW).as_deref(),
+            Some("session=t; Path=/; Max-Age=2; HttpOnly; SameSite=Lax")
+        );
         let refused = LoginOutcome::NameRefused { token: "t".into(), expiry: NOW + 2000 };
         assert_eq!(refused.answer(), Failure::InvalidInput.answer());
         assert_eq!(refused.answer().status, 400);
         assert!(!refused.answer().clear_cookie);
-        assert_eq!(refused.saved(), Saved::Live { token: "t".into(), expiry: NOW + 2000 }, "the rotated token is the cookie");
+        assert_eq!(
+            refused.saved(),
+            Saved::Live { token: "t".into(), expiry: NOW + 2000 },
+            "the rotated token is the cookie"
+        );
         let ended = LoginOutcome::EndedMeanwhile;
         assert_eq!((ended.answer().status, ended.saved()), (409, Saved::EndedMeanwhile));
         assert_eq!(spec.set_cookie(&ended.saved(), NOW), Some(spec.clear()));
@@ -275,8 +300,14 @@ mod tests {
 
     #[test]
     fn the_fixed_texts_never_echo_the_name_and_are_the_documented_ones() {
-        assert_eq!(Failure::InvalidInput.answer().body, "invalid user name: use 1 to 256 bytes without control characters\n");
-        assert_eq!(Failure::MissingUser.answer().body, "missing the user parameter: /login?user=NAME\n");
+        assert_eq!(
+            Failure::InvalidInput.answer().body,
+            "invalid user name: use 1 to 256 bytes without control characters\n"
+        );
+        assert_eq!(
+            Failure::MissingUser.answer().body,
+            "missing the user parameter: /login?user=NAME\n"
+        );
         assert_eq!(Failure::MissingUser.answer().status, 400);
         assert_eq!(Failure::NotLoggedIn.answer().body, "not logged in\n");
         assert_eq!(Failure::NotLoggedIn.answer().status, 401);
@@ -289,7 +320,11 @@ mod tests {
             devices_json([("b-id", 5), ("a-id", 7)]),
             r#"{"sessions":[{"id":"b-id","expiry":5},{"id":"a-id","expiry":7}]}"#
         );
-        assert_eq!(devices_json([("q\"", 1)]), r#"{"sessions":[{"id":"q\"","expiry":1}]}"#, "escaped as JSON");
+        assert_eq!(
+            devices_json([("q\"", 1)]),
+            r#"{"sessions":[{"id":"q\"","expiry":1}]}"#,
+            "escaped as JSON"
+        );
         let parsed: Value = serde_json::from_str(&devices_json([("x", u64::MAX)])).expect("json");
         assert_eq!(parsed["sessions"][0]["expiry"].as_u64(), Some(u64::MAX));
     }

@@ -119,7 +119,12 @@ mod tests {
     #[test]
     fn only_a_refused_method_sends_allow() {
         assert_eq!(Failure::MethodNotAllowed(Route::Login).answer().allow, Some("POST"));
-        for failure in [Failure::InvalidToken, Failure::NotLoggedIn, Failure::SessionEnded, Failure::Unavailable] {
+        for failure in [
+            Failure::InvalidToken,
+            Failure::NotLoggedIn,
+            Failure::SessionEnded,
+            Failure::Unavailable,
+        ] {
             assert_eq!(failure.answer().allow, None, "{failure:?}");
         }
     }

@@ -69,7 +69,10 @@ impl CookieSpec {
 
     fn format(&self, value: &str, max_age_s: u64) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
-        format!("{}={value}; Path=/; Max-Age={max_age_s}; HttpOnly; SameSite=Lax{secure}", self.name)
+        format!(
+            "{}={value}; Path=/; Max-Age={max_age_s}; HttpOnly; SameSite=Lax{secure}",
+            self.name
+        )
     }
 }
 

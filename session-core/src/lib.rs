@@ -130,7 +130,10 @@ mod route;
 mod session;
 mod time;
 
-pub use account::{devices_json, revoked_json, Login, LoginOutcome, NewToken, JSON_CONTENT_TYPE, LOGGED_IN, USER_KEY};
+pub use account::{
+    devices_json, revoked_json, Login, LoginOutcome, NewToken, JSON_CONTENT_TYPE, LOGGED_IN,
+    USER_KEY,
+};
 pub use answer::{Answer, Failure, RETRY_AFTER_S};
 pub use cookie::{max_age_s, CookieSpec, DEFAULT_COOKIE_NAME, MAX_AGE_CAP_S};
 pub use record::Record;

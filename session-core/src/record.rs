@@ -45,7 +45,10 @@ mod tests {
             String::from_utf8(record(1_767_225_600_000, "hi \"you\"").encode()).expect("utf-8"),
             r#"{"deadline":1767225600000,"values":{"message":"hi \"you\""}}"#
         );
-        assert_eq!(Record { deadline: 0, values: Map::new() }.encode(), br#"{"deadline":0,"values":{}}"#);
+        assert_eq!(
+            Record { deadline: 0, values: Map::new() }.encode(),
+            br#"{"deadline":0,"values":{}}"#
+        );
     }
 
     #[test]

@@ -53,13 +53,26 @@ mod tests {
             redact_credentials("a libsql://u:p@x.turso.io/path and https://k@h?q=1 end"),
             "a libsql://***@x.turso.io/path and https://***@h?q=1 end"
         );
-        assert_eq!(redact_credentials("http://a:b@c@d"), "http://***@d", "the last @ ends the user information");
+        assert_eq!(
+            redact_credentials("http://a:b@c@d"),
+            "http://***@d",
+            "the last @ ends the user information"
+        );
     }
 
     #[test]
     fn text_without_credentials_is_untouched() {
-        for message in ["", "cannot reach the libSQL server at http://127.0.0.1:8080", "no url", "x://", "mail a@b"] {
-            assert!(matches!(redact_credentials(message), Cow::Borrowed(m) if m == message), "{message}");
+        for message in [
+            "",
+            "cannot reach the libSQL server at http://127.0.0.1:8080",
+            "no url",
+            "x://",
+            "mail a@b",
+        ] {
+            assert!(
+                matches!(redact_credentials(message), Cow::Borrowed(m) if m == message),
+                "{message}"
+            );
         }
     }
 }

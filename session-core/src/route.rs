@@ -120,7 +120,11 @@ mod tests {
         for route in [Route::Get, Route::Devices] {
             assert!(route.allows("GET") && route.allows("HEAD"), "{route:?}");
             for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"] {
-                assert_eq!(route.check(method), Err(Failure::MethodNotAllowed(route)), "{route:?} {method}");
+                assert_eq!(
+                    route.check(method),
+                    Err(Failure::MethodNotAllowed(route)),
+                    "{route:?} {method}"
+                );
             }
             assert_eq!(route.allow(), "GET, HEAD");
         }
@@ -167,9 +171,15 @@ mod tests {
         );
         assert_eq!((post_only.retry_after_s, post_only.clear_cookie), (None, false));
         let read = Route::Devices.check("POST").unwrap_err().answer();
-        assert_eq!((read.status, read.body.as_str(), read.allow), (405, "method not allowed; use GET or HEAD\n", Some("GET, HEAD")));
+        assert_eq!(
+            (read.status, read.body.as_str(), read.allow),
+            (405, "method not allowed; use GET or HEAD\n", Some("GET, HEAD"))
+        );
         let put = Route::Put.check("DELETE").unwrap_err().answer();
-        assert_eq!((put.body.as_str(), put.allow), ("method not allowed; use GET or POST\n", Some("GET, POST")));
+        assert_eq!(
+            (put.body.as_str(), put.allow),
+            ("method not allowed; use GET or POST\n", Some("GET, POST"))
+        );
     }
 
     #[test]

@@ -93,9 +93,16 @@ impl Session {
     /// The session a cookie named: `found` is the store's `find` answer for `token`. No
     /// data, or data that is not a session [`Record`], gives a fresh session (the token is
     /// not adopted).
-    pub fn from_store(token: &str, found: Option<&[u8]>, now_ms: u64, lifetime: Duration) -> Session {
+    pub fn from_store(
+        token: &str,
+        found: Option<&[u8]>,
+        now_ms: u64,
+        lifetime: Duration,
+    ) -> Session {
         match found.and_then(Record::decode) {
-            Some(record) => Session { token: Some(token.to_owned()), record, status: Status::Unmodified },
+            Some(record) => {
+                Session { token: Some(token.to_owned()), record, status: Status::Unmodified }
+            }
             None => Session::fresh(now_ms, lifetime),
         }
     }
@@ -169,11 +176,19 @@ impl Session {
     pub fn plan(self, now_ms: u64, idle_timeout: Option<Duration>) -> Plan {
         let expiry = self.expiry(now_ms, idle_timeout);
         match (self.status, self.token) {
-            (Status::Unmodified, Some(token)) if idle_timeout.is_some() => Plan::Touch { token, expiry },
-            (Status::Unmodified | Status::Destroyed, None) | (Status::Unmodified, Some(_)) => Plan::Nothing,
+            (Status::Unmodified, Some(token)) if idle_timeout.is_some() => {
+                Plan::Touch { token, expiry }
+            }
+            (Status::Unmodified | Status::Destroyed, None) | (Status::Unmodified, Some(_)) => {
+                Plan::Nothing
+            }
             (Status::Destroyed, Some(token)) => Plan::Delete { token },
-            (Status::Modified | Status::Renewed, None) => Plan::Create { data: self.record.encode(), expiry },
-            (Status::Modified, Some(token)) => Plan::Update { token, data: self.record.encode(), expiry },
+            (Status::Modified | Status::Renewed, None) => {
+                Plan::Create { data: self.record.encode(), expiry }
+            }
+            (Status::Modified, Some(token)) => {
+                Plan::Update { token, data: self.record.encode(), expiry }
+            }
             (Status::Renewed, Some(old)) => Plan::Renew { old, data: self.record.encode(), expiry },
         }
     }
@@ -225,14 +240,24 @@ mod tests {
     fn an_unchanged_session_stores_nothing_without_an_idle_timeout() {
         assert_eq!(existing(NOW + 5000).plan(NOW, None), Plan::Nothing);
         assert_eq!(Session::fresh(NOW, HOUR).plan(NOW, None), Plan::Nothing);
-        assert_eq!(Session::fresh(NOW, HOUR).plan(NOW, Some(MIN)), Plan::Nothing, "nothing to touch");
+        assert_eq!(
+            Session::fresh(NOW, HOUR).plan(NOW, Some(MIN)),
+            Plan::Nothing,
+            "nothing to touch"
+        );
     }
 
     #[test]
     fn an_idle_timeout_touches_an_unchanged_session_never_past_its_deadline() {
         let far = NOW + 3_600_000;
-        assert_eq!(existing(far).plan(NOW, Some(MIN)), Plan::Touch { token: "tok".into(), expiry: NOW + 60_000 });
-        assert_eq!(existing(NOW + 1000).plan(NOW, Some(MIN)), Plan::Touch { token: "tok".into(), expiry: NOW + 1000 });
+        assert_eq!(
+            existing(far).plan(NOW, Some(MIN)),
+            Plan::Touch { token: "tok".into(), expiry: NOW + 60_000 }
+        );
+        assert_eq!(
+            existing(NOW + 1000).plan(NOW, Some(MIN)),
+            Plan::Touch { token: "tok".into(), expiry: NOW + 1000 }
+        );
         assert_eq!(
             existing(far).plan(NOW, Some(Duration::MAX)),
             Plan::Touch { token: "tok".into(), expiry: far },
@@ -244,7 +269,9 @@ mod tests {
     fn a_changed_existing_session_is_updated_never_upserted() {
         let mut s = existing(NOW + 5000);
         s.put("message", "new");
-        let Plan::Update { token, data, expiry } = s.plan(NOW, None) else { panic!("not an update") };
+        let Plan::Update { token, data, expiry } = s.plan(NOW, None) else {
+            panic!("not an update")
+        };
         assert_eq!((token.as_str(), expiry), ("tok", NOW + 5000));
         assert_eq!(Record::decode(&data).expect("record").values["message"], "new");
     }
@@ -267,10 +294,16 @@ mod tests {
         let Plan::Renew { old, data, expiry } = s.plan(NOW, None) else { panic!("not a renewal") };
         assert_eq!((old.as_str(), expiry), ("tok", NOW + 5000));
         let record = Record::decode(&data).expect("record");
-        assert_eq!((record.values["message"].as_str(), record.values["more"].as_i64()), (Some("hi"), Some(1)));
+        assert_eq!(
+            (record.values["message"].as_str(), record.values["more"].as_i64()),
+            (Some("hi"), Some(1))
+        );
         let mut fresh = Session::fresh(NOW, HOUR);
         fresh.renew();
-        assert!(matches!(fresh.plan(NOW, None), Plan::Create { .. }), "a fresh session has no old token");
+        assert!(
+            matches!(fresh.plan(NOW, None), Plan::Create { .. }),
+            "a fresh session has no old token"
+        );
     }
 
     #[test]

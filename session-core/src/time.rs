@@ -33,7 +33,11 @@ mod tests {
 
     #[test]
     fn a_huge_lifetime_saturates_in_the_future_and_never_wraps_into_the_past() {
-        for huge in [Duration::MAX, Duration::from_millis(u64::MAX), Duration::from_millis(u64::MAX - NOW + 1)] {
+        for huge in [
+            Duration::MAX,
+            Duration::from_millis(u64::MAX),
+            Duration::from_millis(u64::MAX - NOW + 1),
+        ] {
             assert_eq!(offset(NOW, huge), MAX_TIMESTAMP, "{huge:?}");
         }
         assert_eq!(millis(Duration::MAX), u64::MAX);

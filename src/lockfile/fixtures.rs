@@ -8,11 +8,7 @@ use super::FileLock;
 
 /// The lock of `<dir>/s.db`, with a liveness tag.
 pub(crate) fn lock_in(dir: &Path, timeout: Duration) -> FileLock {
-    FileLock::for_database(
-        &dir.join("s.db"),
-        timeout,
-        Some("flock:s.db-owner-01ab".into()),
-    )
+    FileLock::for_database(&dir.join("s.db"), timeout, Some("flock:s.db-owner-01ab".into()))
 }
 
 /// The places of the queue in `dir`.

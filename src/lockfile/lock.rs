@@ -82,12 +82,8 @@ impl FileLock {
     /// random owner id written into it.
     fn take(&self, mode: Mode) -> Result<String> {
         let owner = RandomTokens.draw()?;
-        let line = LockLine {
-            owner,
-            host: self.host.clone(),
-            mode,
-            acquired_ms: WallClock.now_ms(),
-        };
+        let line =
+            LockLine { owner, host: self.host.clone(), mode, acquired_ms: WallClock.now_ms() };
         let started = Instant::now();
         let arrival = self.queue.carried_arrival().unwrap_or(line.acquired_ms);
         // A lock that is plainly there is not worth writing a candidate for.
@@ -235,11 +231,8 @@ mod tests {
             Some(owner),
             "the released line is the last lock"
         );
-        let left: Vec<_> = fs::read_dir(dir.path())
-            .expect("list")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
+        let left: Vec<_> =
+            fs::read_dir(dir.path()).expect("list").flatten().map(|e| e.path()).collect();
         assert_eq!(left, [last], "no staged file is left behind");
     }
 
@@ -308,9 +301,7 @@ mod tests {
         );
         drop(guard);
         assert!(
-            lock_in(dir.path(), Duration::from_millis(100))
-                .acquire()
-                .is_ok(),
+            lock_in(dir.path(), Duration::from_millis(100)).acquire().is_ok(),
             "free once released"
         );
     }
@@ -332,9 +323,7 @@ mod tests {
     #[test]
     fn an_exclusive_lock_is_reported_as_such_and_released_when_dropped() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let held = lock_in(dir.path(), Duration::from_secs(1))
-            .hold()
-            .expect("free lock");
+        let held = lock_in(dir.path(), Duration::from_secs(1)).hold().expect("free lock");
         let path = held.lock.path().to_owned();
         match lock_in(dir.path(), Duration::from_millis(50)).acquire() {
             Err(Error::Unavailable(msg)) => assert!(msg.contains("held exclusively"), "{msg}"),
@@ -354,11 +343,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let lock = lock_in(dir.path(), Duration::from_secs(1));
         let guard = lock.acquire().expect("free lock");
-        fs::write(
-            lock.path(),
-            "owner=someone-else host=- mode=operation acquired_ms=1",
-        )
-        .expect("replace");
+        fs::write(lock.path(), "owner=someone-else host=- mode=operation acquired_ms=1")
+            .expect("replace");
         drop(guard);
         assert!(lock.path().exists(), "another owner's lock must survive");
     }

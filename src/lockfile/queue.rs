@@ -70,14 +70,8 @@ impl Queue {
             if started.elapsed() >= lock.busy_timeout() {
                 return Err(lock.busy_error());
             }
-            let factor = u32::try_from(ahead.len())
-                .unwrap_or(u32::MAX)
-                .min(MAX_PAUSE_FACTOR);
-            std::thread::sleep(if ahead.is_empty() {
-                MIN_PAUSE
-            } else {
-                pauses.next() * factor
-            });
+            let factor = u32::try_from(ahead.len()).unwrap_or(u32::MAX).min(MAX_PAUSE_FACTOR);
+            std::thread::sleep(if ahead.is_empty() { MIN_PAUSE } else { pauses.next() * factor });
             if ahead.last().is_some_and(|next| !place.is_there(next)) {
                 ahead = place.ahead();
             }
@@ -127,10 +121,7 @@ struct Place<'a> {
 
 impl<'a> Place<'a> {
     fn join(queue: &'a Queue, arrival: u64, owner: &str) -> Place<'a> {
-        let place = Place {
-            queue,
-            name: format!("{}{arrival:020}.{owner}", queue.wait_prefix),
-        };
+        let place = Place { queue, name: format!("{}{arrival:020}.{owner}", queue.wait_prefix) };
         place.make();
         place
     }
@@ -219,10 +210,7 @@ mod tests {
         let mut a = Pauses::seeded_from("owner-a");
         let mut b = Pauses::seeded_from("owner-b");
         let (xs, ys): (Vec<_>, Vec<_>) = (0..1000).map(|_| (a.next(), b.next())).unzip();
-        assert!(xs
-            .iter()
-            .chain(&ys)
-            .all(|p| (MIN_PAUSE..=MAX_PAUSE).contains(p)));
+        assert!(xs.iter().chain(&ys).all(|p| (MIN_PAUSE..=MAX_PAUSE).contains(p)));
         assert_ne!(xs, ys);
         let mean = xs.iter().sum::<Duration>() / 1000;
         assert!(
@@ -236,21 +224,14 @@ mod tests {
     fn until(what: impl Fn() -> String, done: impl Fn() -> bool) {
         let started = Instant::now();
         while !done() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "never happened: {}",
-                what()
-            );
+            assert!(started.elapsed() < Duration::from_secs(10), "never happened: {}", what());
             std::thread::yield_now();
         }
     }
 
     /// Waits until `dir` holds `n` places.
     fn until_places(dir: &Path, n: usize) {
-        until(
-            || format!("{n} places, seen {:?}", places(dir)),
-            || places(dir).len() == n,
-        );
+        until(|| format!("{n} places, seen {:?}", places(dir)), || places(dir).len() == n);
     }
 
     #[test]
@@ -275,11 +256,7 @@ mod tests {
             waiter.join().expect("waiter");
         }
         assert_eq!(*order.lock().expect("order"), [0, 1, 2, 3, 4, 5]);
-        assert_eq!(
-            places(dir.path()),
-            Vec::<String>::new(),
-            "each waiter removed its place"
-        );
+        assert_eq!(places(dir.path()), Vec::<String>::new(), "each waiter removed its place");
     }
 
     /// Waits until a millisecond of the wall clock has begun, so that the next arrival differs.
@@ -363,15 +340,8 @@ mod tests {
         });
         until_places(dir.path(), 2);
         drop(guard);
-        let waited = waiter
-            .join()
-            .expect("waiter")
-            .expect("the lock, out of turn");
+        let waited = waiter.join().expect("waiter").expect("the lock, out of turn");
         assert!(waited < Duration::from_millis(500), "{waited:?}");
-        assert_eq!(
-            places(dir.path()),
-            Vec::<String>::new(),
-            "the dead place and its own are gone"
-        );
+        assert_eq!(places(dir.path()), Vec::<String>::new(), "the dead place and its own are gone");
     }
 }

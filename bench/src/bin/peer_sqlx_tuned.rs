@@ -6,7 +6,9 @@
 use std::str::FromStr;
 
 use bench::peer::{app, args::PeerArgs, sqlx_settings};
-use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tower_sessions_sqlx_store::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use tower_sessions_sqlx_store::SqliteStore;
 
 /// Connections in the pool.

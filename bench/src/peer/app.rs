@@ -41,7 +41,10 @@ pub fn announce_sqlite(journal_mode: &str, synchronous: i64, pool: Option<u32>) 
         other => other.to_string(),
     };
     let pool = pool.map(|n| format!(" pool={n}")).unwrap_or_else(|| " one connection".to_owned());
-    println!("store: journal={} synchronous={synchronous}{pool}", journal_mode.to_ascii_lowercase());
+    println!(
+        "store: journal={} synchronous={synchronous}{pool}",
+        journal_mode.to_ascii_lowercase()
+    );
 }
 
 /// Binds `listen`, prints `listening on http://ADDR` on stdout (the benchmark waits for

@@ -19,7 +19,9 @@ impl PeerArgs {
         while let Some(flag) = args.next() {
             let value = args.next().with_context(|| format!("{flag} needs a value"))?;
             match flag.as_str() {
-                "--listen" => listen = Some(value.parse().with_context(|| format!("--listen {value}"))?),
+                "--listen" => {
+                    listen = Some(value.parse().with_context(|| format!("--listen {value}"))?)
+                }
                 "--store" => store = Some(value),
                 other => bail!("unknown flag {other}; use --listen ADDR --store LOCATION"),
             }

@@ -15,12 +15,10 @@ pub fn lifetime() -> Result<Duration, String> {
         Err(_) => Ok(DEFAULT_LIFETIME),
         Ok(value) => match humantime::parse_duration(value.trim()) {
             Ok(d) if !d.is_zero() => Ok(d),
-            Ok(_) => Err(format!(
-                "{LIFETIME_VAR}={value:?}: must be longer than zero"
-            )),
-            Err(e) => Err(format!(
-                "{LIFETIME_VAR}={value:?}: {e}; use a duration such as 30m or 24h"
-            )),
+            Ok(_) => Err(format!("{LIFETIME_VAR}={value:?}: must be longer than zero")),
+            Err(e) => {
+                Err(format!("{LIFETIME_VAR}={value:?}: {e}; use a duration such as 30m or 24h"))
+            }
         },
     }
 }

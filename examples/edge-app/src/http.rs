@@ -34,12 +34,7 @@ impl Request {
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .collect();
         let cookie = (!cookies.is_empty()).then(|| cookies.join("; "));
-        Request {
-            method: method_name(request.method()),
-            path,
-            query,
-            cookie,
-        }
+        Request { method: method_name(request.method()), path, query, cookie }
     }
 
     /// The first value of query parameter `name`, percent-decoded.
@@ -80,20 +75,12 @@ pub struct Response {
 
 impl Response {
     pub fn text(status: u16, body: impl Into<String>) -> Response {
-        Response {
-            status,
-            content_type: TEXT_PLAIN,
-            body: body.into(),
-            headers: Vec::new(),
-        }
+        Response { status, content_type: TEXT_PLAIN, body: body.into(), headers: Vec::new() }
     }
 
     /// A 200 response with a JSON body.
     pub fn json(body: String) -> Response {
-        Response {
-            content_type: session_core::JSON_CONTENT_TYPE,
-            ..Response::text(200, body)
-        }
+        Response { content_type: session_core::JSON_CONTENT_TYPE, ..Response::text(200, body) }
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
@@ -106,21 +93,10 @@ impl Response {
 /// error for the host to report; a client gone mid-body is not an error worth reporting.
 pub fn send(response: Response, out: ResponseOutparam) {
     let mut fields: Vec<(String, Vec<u8>)> = vec![
-        (
-            "content-type".to_owned(),
-            response.content_type.as_bytes().to_vec(),
-        ),
-        (
-            "content-length".to_owned(),
-            response.body.len().to_string().into_bytes(),
-        ),
+        ("content-type".to_owned(), response.content_type.as_bytes().to_vec()),
+        ("content-length".to_owned(), response.body.len().to_string().into_bytes()),
     ];
-    fields.extend(
-        response
-            .headers
-            .into_iter()
-            .map(|(k, v)| (k, v.into_bytes())),
-    );
+    fields.extend(response.headers.into_iter().map(|(k, v)| (k, v.into_bytes())));
     let outgoing = match Fields::from_list(&fields) {
         Ok(headers) => OutgoingResponse::new(headers),
         Err(e) => return fail(out, format!("invalid response header: {e:?}")),

@@ -43,19 +43,15 @@ pub fn respond(request: &Request) -> Response {
     }
     match route {
         Route::Put => {
-            let message = request
-                .query_param("message")
-                .unwrap_or_else(|| DEFAULT_MESSAGE.to_owned());
+            let message =
+                request.query_param("message").unwrap_or_else(|| DEFAULT_MESSAGE.to_owned());
             with_session(request, |s| {
                 s.put("message", message);
                 "stored\n".to_owned()
             })
         }
         Route::Get => with_session(request, |s| {
-            s.get("message")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
+            s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned()
         }),
         Route::Renew => with_session(request, |s| {
             s.renew();
@@ -126,7 +122,8 @@ fn lifetime(route: &str) -> Option<std::time::Duration> {
 fn loaded(request: &Request) -> Result<(Session, std::time::Duration), Response> {
     let route = request.path.as_str();
     let lifetime = lifetime(route).ok_or_else(|| answer(Failure::Internal))?;
-    let session = session::load(request.cookie.as_deref(), lifetime).map_err(|e| store_failure(route, &e))?;
+    let session =
+        session::load(request.cookie.as_deref(), lifetime).map_err(|e| store_failure(route, &e))?;
     Ok((session, lifetime))
 }
 
@@ -195,8 +192,5 @@ fn answer(failure: Failure) -> Response {
 /// The server's log: the instance's stderr, which the host keeps (`wasmtime serve` prints
 /// it on its own stderr). Credentials in URLs are masked.
 fn log(route: &str, status: u16, detail: &str) {
-    eprintln!(
-        "edge-app: {route} answered {status}: {}",
-        redact_credentials(detail)
-    );
+    eprintln!("edge-app: {route} answered {status}: {}", redact_credentials(detail));
 }

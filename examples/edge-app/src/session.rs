@@ -47,15 +47,10 @@ pub fn save(session: Session) -> Result<Saved, StoreError> {
             true => Saved::Live { token, expiry },
             false => Saved::Unchanged,
         },
-        Plan::Create { data, expiry } => Saved::Live {
-            token: store::create(&data, expiry)?,
-            expiry,
-        },
-        Plan::Update {
-            token,
-            data,
-            expiry,
-        } => match store::update(&token, &data, expiry)? {
+        Plan::Create { data, expiry } => {
+            Saved::Live { token: store::create(&data, expiry)?, expiry }
+        }
+        Plan::Update { token, data, expiry } => match store::update(&token, &data, expiry)? {
             true => Saved::Live { token, expiry },
             false => Saved::EndedMeanwhile,
         },
@@ -89,10 +84,7 @@ pub fn login(
     lifetime: Duration,
 ) -> Result<LoginOutcome, LoginError> {
     let login = Login::plan(session, user, now_ms(), None, lifetime);
-    let failed = |error| LoginError {
-        error,
-        saved: Saved::Unchanged,
-    };
+    let failed = |error| LoginError { error, saved: Saved::Unchanged };
     let rotated = match login.rotation() {
         Some((token, expiry)) => store::rotate(token, expiry).map_err(failed)?,
         None => None,
@@ -106,13 +98,7 @@ pub fn login(
     };
     let token = new.token().to_owned();
     let expiry = login.expiry(&new);
-    let failed = |error| LoginError {
-        error,
-        saved: Saved::Live {
-            token: token.clone(),
-            expiry,
-        },
-    };
+    let failed = |error| LoginError { error, saved: Saved::Live { token: token.clone(), expiry } };
     match store::set_owner(&token, Some(login.user())) {
         Ok(true) => {}
         Ok(false) => return Ok(LoginOutcome::EndedMeanwhile),
@@ -120,12 +106,10 @@ pub fn login(
         Err(e) => return Err(failed(e)),
     }
     let (data, expiry) = login.update(&new);
-    Ok(
-        match store::update(&token, &data, expiry).map_err(failed)? {
-            true => LoginOutcome::LoggedIn { token, expiry },
-            false => LoginOutcome::EndedMeanwhile,
-        },
-    )
+    Ok(match store::update(&token, &data, expiry).map_err(failed)? {
+        true => LoginOutcome::LoggedIn { token, expiry },
+        false => LoginOutcome::EndedMeanwhile,
+    })
 }
 
 /// The `/devices` body for the session's user; `None` if not logged in.
@@ -134,9 +118,7 @@ pub fn devices(session: &Session) -> Result<Option<String>, StoreError> {
         return Ok(None);
     };
     let listed = store::sessions_of(user)?;
-    Ok(Some(session_core::devices_json(
-        listed.iter().map(|s| (s.id.as_str(), s.expiry)),
-    )))
+    Ok(Some(session_core::devices_json(listed.iter().map(|s| (s.id.as_str(), s.expiry)))))
 }
 
 /// Ends every other session of the session's user; the `/logout-everywhere` body, or
@@ -153,7 +135,5 @@ pub fn logout_everywhere(session: &Session) -> Result<Option<String>, StoreError
 /// the same one the store compares expiries against).
 pub fn now_ms() -> u64 {
     let now = wasip2::clocks::wall_clock::now();
-    now.seconds
-        .saturating_mul(1000)
-        .saturating_add(u64::from(now.nanoseconds / 1_000_000))
+    now.seconds.saturating_mul(1000).saturating_add(u64::from(now.nanoseconds / 1_000_000))
 }

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{assert_intact, client, data_dir, native, run, seed_expired, single_value, Server, BIN};
+use common::{
+    assert_intact, client, data_dir, native, run, seed_expired, single_value, Server, BIN,
+};
 use reqwest::StatusCode;
 
 fn expired_left(stdout: &str) -> u64 {
@@ -16,7 +18,11 @@ fn expired_left(stdout: &str) -> u64 {
 }
 
 fn removed(stdout: &str) -> u64 {
-    stdout.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{stdout}"))
+    stdout
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"))
 }
 
 #[tokio::test]
@@ -32,7 +38,11 @@ async fn sweeps_every_second_beside_a_busy_server_clear_the_backlog_and_no_clien
             let client = client();
             let (mut failures, mut slowest, mut requests) = (Vec::new(), Duration::ZERO, 0u32);
             while !stop.load(Ordering::SeqCst) && requests < 20_000 {
-                let path = if requests % 2 == 0 { format!("/put?message=c{c}-{requests}") } else { "/get".into() };
+                let path = if requests % 2 == 0 {
+                    format!("/put?message=c{c}-{requests}")
+                } else {
+                    "/get".into()
+                };
                 let started = Instant::now();
                 match client.get(format!("{base}{path}")).send().await {
                     Ok(r) if r.status() == StatusCode::OK => {}
@@ -59,7 +69,10 @@ async fn sweeps_every_second_beside_a_busy_server_clear_the_backlog_and_no_clien
         if expired_left(&stats) == 0 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the backlog was not cleared within a minute");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the backlog was not cleared within a minute"
+        );
         tokio::time::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed())).await;
     }
     stop.store(true, Ordering::SeqCst);
@@ -85,7 +98,9 @@ async fn two_sweeps_at_once_on_one_file_remove_each_session_exactly_once() {
     seed_expired(dir.path(), 30_000).await;
     let sweep = || {
         let data = dir.path().to_owned();
-        std::thread::spawn(move || run(&["sweep", "--data-dir", data_dir(&data), "--sweep-batch", "500"]))
+        std::thread::spawn(move || {
+            run(&["sweep", "--data-dir", data_dir(&data), "--sweep-batch", "500"])
+        })
     };
     let (first, second) = (sweep(), sweep());
     let mut total = 0;
@@ -95,7 +110,10 @@ async fn two_sweeps_at_once_on_one_file_remove_each_session_exactly_once() {
     }
     assert_eq!(total, 30_000);
     let conn = native(&dir.path().join("sessions.db")).await;
-    assert_eq!(single_value(&conn, "SELECT count(*) FROM sessions").await, libsql::Value::Integer(0));
+    assert_eq!(
+        single_value(&conn, "SELECT count(*) FROM sessions").await,
+        libsql::Value::Integer(0)
+    );
     assert_intact(&dir.path().join("sessions.db")).await;
 }
 
@@ -105,7 +123,15 @@ async fn a_sweep_killed_mid_chunk_is_finished_by_the_next_one_at_once() {
     seed_expired(dir.path(), 200_000).await;
     let lock = dir.path().join("sessions.db-lock");
     let mut sweep = Command::new(BIN)
-        .args(["sweep", "--data-dir", data_dir(dir.path()), "--sweep-batch", "1000000", "--sweep-budget", "0"])
+        .args([
+            "sweep",
+            "--data-dir",
+            data_dir(dir.path()),
+            "--sweep-batch",
+            "1000000",
+            "--sweep-budget",
+            "0",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn sweep");
@@ -118,7 +144,8 @@ async fn a_sweep_killed_mid_chunk_is_finished_by_the_next_one_at_once() {
     sweep.kill().expect("SIGKILL");
     sweep.wait().expect("reaped");
     let started = Instant::now();
-    let (ok, stdout, stderr) = run(&["sweep", "--data-dir", data_dir(dir.path()), "--busy-timeout", "2s"]);
+    let (ok, stdout, stderr) =
+        run(&["sweep", "--data-dir", data_dir(dir.path()), "--busy-timeout", "2s"]);
     assert!(ok, "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(60));
     let (_, stats, _) = run(&["stats", "--data-dir", data_dir(dir.path())]);

@@ -16,7 +16,10 @@ async fn put_then_get_returns_the_message() {
     let server = Server::start(dir.path(), &[]);
     let client = client();
     assert_eq!(text(&client, &server.url("/put")).await, (StatusCode::OK, "stored\n".into()));
-    assert_eq!(text(&client, &server.url("/get")).await, (StatusCode::OK, "Hello from a session!".into()));
+    assert_eq!(
+        text(&client, &server.url("/get")).await,
+        (StatusCode::OK, "Hello from a session!".into())
+    );
     let fresh = reqwest::Client::new();
     assert_eq!(text(&fresh, &server.url("/get")).await.1, "", "another client has no session");
 }
@@ -26,7 +29,8 @@ async fn the_cookie_is_http_only_and_same_site_lax() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), &["--secure"]);
     let response = reqwest::get(server.url("/put")).await.expect("put");
-    let cookie = response.headers().get("set-cookie").expect("cookie").to_str().expect("ascii").to_owned();
+    let cookie =
+        response.headers().get("set-cookie").expect("cookie").to_str().expect("ascii").to_owned();
     for part in ["session=", "HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=86400"] {
         assert!(cookie.contains(part), "{cookie} lacks {part}");
     }
@@ -49,8 +53,16 @@ async fn malformed_unknown_and_forged_cookies_get_a_fresh_session() {
     let server = Server::start(dir.path(), &[]);
     let plain = reqwest::Client::new();
     let long = format!("session={}", "x".repeat(5000));
-    for cookie in ["session=has spaces in it", "session=", "session=unknown-token-abc", "session=%00%01", long.as_str(), "garbage"] {
-        let response = plain.get(server.url("/put")).header("cookie", cookie).send().await.expect("request");
+    for cookie in [
+        "session=has spaces in it",
+        "session=",
+        "session=unknown-token-abc",
+        "session=%00%01",
+        long.as_str(),
+        "garbage",
+    ] {
+        let response =
+            plain.get(server.url("/put")).header("cookie", cookie).send().await.expect("request");
         assert_eq!(response.status(), StatusCode::OK, "cookie {cookie:?}");
         let token = session_cookie(&response).expect("a fresh session cookie");
         assert_eq!(token.len(), 43);
@@ -77,12 +89,23 @@ async fn renew_issues_a_new_token_and_invalidates_the_old_one() {
     let plain = reqwest::Client::new();
     let put = plain.get(server.url("/put")).send().await.expect("put");
     let old = session_cookie(&put).expect("cookie");
-    let renew = plain.get(server.url("/renew")).header("cookie", format!("session={old}")).send().await.expect("renew");
+    let renew = plain
+        .get(server.url("/renew"))
+        .header("cookie", format!("session={old}"))
+        .send()
+        .await
+        .expect("renew");
     let new = session_cookie(&renew).expect("new cookie");
     assert_ne!(old, new);
-    let with = |token: &str| plain.get(server.url("/get")).header("cookie", format!("session={token}")).send();
+    let with = |token: &str| {
+        plain.get(server.url("/get")).header("cookie", format!("session={token}")).send()
+    };
     assert_eq!(with(&new).await.expect("get").text().await.expect("body"), "Hello from a session!");
-    assert_eq!(with(&old).await.expect("get").text().await.expect("body"), "", "the old token is dead");
+    assert_eq!(
+        with(&old).await.expect("get").text().await.expect("body"),
+        "",
+        "the old token is dead"
+    );
 }
 
 #[tokio::test]
@@ -106,15 +129,26 @@ async fn sweep_and_stats_beside_a_running_server_go_through_it() {
     let server = Server::start(dir.path(), &[]);
     let client = client();
     text(&client, &server.url("/put")).await;
-    let lock_before = std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the server's lock");
+    let lock_before =
+        std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the server's lock");
     let (ok, stdout, stderr) = run(&["stats", "--data-dir", data_dir]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("active: 1"), "{stdout}");
     let (ok, stdout, stderr) = run(&["sweep", "--data-dir", data_dir]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("removed 0 expired sessions") && stdout.contains("by the running server"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("lock"), lock_before);
-    assert_eq!(text(&client, &server.url("/get")).await.1, "Hello from a session!", "the server is unharmed");
+    assert!(
+        stdout.contains("removed 0 expired sessions") && stdout.contains("by the running server"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("lock"),
+        lock_before
+    );
+    assert_eq!(
+        text(&client, &server.url("/get")).await.1,
+        "Hello from a session!",
+        "the server is unharmed"
+    );
     drop(server);
     let (ok, stdout, stderr) = run(&["stats", "--data-dir", data_dir]);
     assert!(ok, "{stderr}");
@@ -124,8 +158,10 @@ async fn sweep_and_stats_beside_a_running_server_go_through_it() {
 #[tokio::test]
 async fn an_expired_session_is_not_served_and_the_timer_removes_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server =
-        Server::start(dir.path(), &["--lifetime", "1s", "--cleanup-cron", "* * * * * *", "--locking", "shared"]);
+    let server = Server::start(
+        dir.path(),
+        &["--lifetime", "1s", "--cleanup-cron", "* * * * * *", "--locking", "shared"],
+    );
     let client = client();
     text(&client, &server.url("/put")).await;
     let data_dir = dir.path().to_str().expect("utf-8");
@@ -136,7 +172,10 @@ async fn an_expired_session_is_not_served_and_the_timer_removes_it() {
         if served.is_empty() && stats.contains("active: 0\nexpired: 0") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "still served {served:?} / stored {stats:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still served {served:?} / stored {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -156,7 +195,10 @@ async fn sweep_and_stats_subcommands_print_the_right_numbers() {
             store.commit(&format!("old{i}"), b"{}".to_vec(), then + 60_000).await.expect("commit");
         }
         for i in 0..3 {
-            store.commit(&format!("live{i}"), b"{}".to_vec(), then + 2 * 3_600_000).await.expect("commit");
+            store
+                .commit(&format!("live{i}"), b"{}".to_vec(), then + 2 * 3_600_000)
+                .await
+                .expect("commit");
         }
         store.close().await;
     }
@@ -165,7 +207,8 @@ async fn sweep_and_stats_subcommands_print_the_right_numbers() {
     assert_eq!(stdout, "active: 3\nexpired: 1100\n");
     // No time budget: every call deletes a full batch of 500 (a budgeted first call
     // deletes 100 to measure its rate).
-    let (ok, stdout, stderr) = run(&["sweep", "--data-dir", data_dir, "--sweep-batch", "500", "--sweep-budget", "0"]);
+    let (ok, stdout, stderr) =
+        run(&["sweep", "--data-dir", data_dir, "--sweep-batch", "500", "--sweep-budget", "0"]);
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("removed 1100 expired sessions in 3 batches"), "{stdout}");
     let (_, stdout, _) = run(&["stats", "--data-dir", data_dir]);
@@ -252,7 +295,11 @@ async fn every_acknowledged_put_survives_sigkill() {
         let (status, body) = text(client, &restarted.url("/get")).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, message.as_str()));
     }
-    eprintln!("{} acknowledged puts verified in {:?} after restart", acknowledged.len(), started.elapsed());
+    eprintln!(
+        "{} acknowledged puts verified in {:?} after restart",
+        acknowledged.len(),
+        started.elapsed()
+    );
 }
 
 /// Saves of existing sessions from many clients at once go to the store as group
@@ -268,12 +315,17 @@ async fn every_acknowledged_save_of_concurrent_sessions_survives_sigkill() {
         let (base, stop) = (base.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             let client = client();
-            assert_eq!(text(&client, &format!("{base}/put?message=w{w}-0")).await.0, StatusCode::OK, "session created");
+            assert_eq!(
+                text(&client, &format!("{base}/put?message=w{w}-0")).await.0,
+                StatusCode::OK,
+                "session created"
+            );
             // (last acknowledged save, last one sent): the stored message lies between.
             let (mut acknowledged, mut sent) = (0, 0);
             while !stop.load(Ordering::SeqCst) && sent < 20_000 {
                 sent += 1;
-                let saved = match client.get(format!("{base}/put?message=w{w}-{sent}")).send().await {
+                let saved = match client.get(format!("{base}/put?message=w{w}-{sent}")).send().await
+                {
                     Ok(r) => r.status() == StatusCode::OK && r.text().await.is_ok(),
                     Err(_) => false,
                 };
@@ -313,7 +365,13 @@ async fn every_acknowledged_save_of_concurrent_sessions_survives_sigkill() {
 fn a_second_host_on_the_same_data_dir_refuses_to_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _first = Server::start(dir.path(), &[]);
-    let (ok, _, stderr) = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().expect("utf-8")]);
+    let (ok, _, stderr) = run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.path().to_str().expect("utf-8"),
+    ]);
     assert!(!ok);
     assert!(stderr.contains("locked by another running host"), "{stderr}");
 }
@@ -324,7 +382,13 @@ fn an_unusable_data_dir_refuses_to_start() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "not a directory").expect("write");
     let under_file = file.join("data");
-    let (ok, _, stderr) = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", under_file.to_str().expect("utf-8")]);
+    let (ok, _, stderr) = run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        under_file.to_str().expect("utf-8"),
+    ]);
     assert!(!ok);
     assert!(stderr.contains("cannot create the data directory"), "{stderr}");
 }
@@ -333,12 +397,14 @@ fn an_unusable_data_dir_refuses_to_start() {
 fn a_missing_or_invalid_component_refuses_to_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().to_str().expect("utf-8");
-    let (ok, _, stderr) = run(&["stats", "--data-dir", data, "--component", "/nonexistent/libsqlstore.wasm"]);
+    let (ok, _, stderr) =
+        run(&["stats", "--data-dir", data, "--component", "/nonexistent/libsqlstore.wasm"]);
     assert!(!ok);
     assert!(stderr.contains("not found"), "{stderr}");
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, "this is text").expect("write");
-    let (ok, _, stderr) = run(&["stats", "--data-dir", data, "--component", bogus.to_str().expect("utf-8")]);
+    let (ok, _, stderr) =
+        run(&["stats", "--data-dir", data, "--component", bogus.to_str().expect("utf-8")]);
     assert!(!ok);
     assert!(stderr.contains("not a usable WebAssembly component"), "{stderr}");
 }
@@ -350,7 +416,15 @@ fn a_malformed_setting_refuses_to_start_naming_it() {
     let (ok, _, stderr) = run(&["stats", "--data-dir", data, "--table", "x; DROP TABLE y"]);
     assert!(!ok);
     assert!(stderr.contains("SESSIONS_TABLE"), "{stderr}");
-    let (ok, _, stderr) = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--cleanup-cron", "whenever"]);
+    let (ok, _, stderr) = run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+        "--cleanup-cron",
+        "whenever",
+    ]);
     assert!(!ok);
     assert!(stderr.contains("invalid cron expression"), "{stderr}");
 }
@@ -364,7 +438,12 @@ async fn call(client: &reqwest::Client, url: &str) -> (StatusCode, Option<String
 
 /// GET `path` as the holder of `token`, without a cookie jar.
 async fn call_as(token: &str, url: &str) -> (StatusCode, Option<String>, String) {
-    let response = reqwest::Client::new().get(url).header("cookie", format!("session={token}")).send().await.expect("request");
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("cookie", format!("session={token}"))
+        .send()
+        .await
+        .expect("request");
     let (status, token) = (response.status(), session_cookie(&response));
     (status, token, response.text().await.expect("body"))
 }
@@ -380,12 +459,20 @@ async fn login_rotates_the_token_the_old_one_dies_and_the_values_stay() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "logged in\n"));
     let new = new.expect("the login sets a new cookie");
     assert_ne!(new, old);
-    assert_eq!(text(&client, &server.url("/get")).await, (StatusCode::OK, "kept".into()), "/get still sees the values");
+    assert_eq!(
+        text(&client, &server.url("/get")).await,
+        (StatusCode::OK, "kept".into()),
+        "/get still sees the values"
+    );
     assert_eq!(call_as(&old, &server.url("/get")).await.2, "", "the pre-login token is dead");
     assert_eq!(call_as(&old, &server.url("/devices")).await.0, StatusCode::UNAUTHORIZED);
     let fresh = common::client();
     let (status, token, _) = call(&fresh, &server.url("/login?user=bob")).await;
-    assert_eq!((status, token.map(|t| t.len())), (StatusCode::OK, Some(43)), "a login without a session creates one");
+    assert_eq!(
+        (status, token.map(|t| t.len())),
+        (StatusCode::OK, Some(43)),
+        "a login without a session creates one"
+    );
 }
 
 #[tokio::test]
@@ -398,8 +485,12 @@ async fn devices_lists_every_login_of_the_user_by_id_as_json() {
     call(&other, &server.url("/login?user=bob")).await;
     let response = laptop.get(server.url("/devices")).send().await.expect("devices");
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
-    let listed: serde_json::Value = serde_json::from_str(&response.text().await.expect("body")).expect("json");
+    assert_eq!(
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&response.text().await.expect("body")).expect("json");
     let sessions = listed["sessions"].as_array().expect("a sessions array");
     let mut ids: Vec<&str> = sessions.iter().map(|s| s["id"].as_str().expect("an id")).collect();
     ids.sort();
@@ -418,14 +509,34 @@ async fn logout_everywhere_ends_the_other_devices_and_keeps_this_one() {
     call(&laptop, &server.url("/login?user=alice")).await;
     call(&phone, &server.url("/login?user=alice")).await;
     call(&other, &server.url("/login?user=bob")).await;
-    let response = laptop.get(server.url("/logout-everywhere")).send().await.expect("logout everywhere");
-    assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
-    assert_eq!((response.status(), response.text().await.expect("body")), (StatusCode::OK, r#"{"revoked":1}"#.to_owned()));
-    assert_eq!(text(&phone, &server.url("/devices")).await.0, StatusCode::UNAUTHORIZED, "the other device is logged out");
+    let response =
+        laptop.get(server.url("/logout-everywhere")).send().await.expect("logout everywhere");
+    assert_eq!(
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    assert_eq!(
+        (response.status(), response.text().await.expect("body")),
+        (StatusCode::OK, r#"{"revoked":1}"#.to_owned())
+    );
+    assert_eq!(
+        text(&phone, &server.url("/devices")).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the other device is logged out"
+    );
     assert_eq!(text(&laptop, &server.url("/get")).await.1, "here", "this device is not");
     let (_, body) = text(&laptop, &server.url("/devices")).await;
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).expect("json")["sessions"].as_array().map(Vec::len), Some(1));
-    assert_eq!(text(&other, &server.url("/devices")).await.0, StatusCode::OK, "another user is untouched");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")["sessions"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        text(&other, &server.url("/devices")).await.0,
+        StatusCode::OK,
+        "another user is untouched"
+    );
 }
 
 #[tokio::test]
@@ -441,11 +552,19 @@ async fn a_renewed_login_stays_the_users_device_and_logout_everywhere_ends_it() 
     assert_eq!(text(&laptop, &server.url("/get")).await.1, "mine", "the values moved");
     let (_, body) = text(&laptop, &server.url("/devices")).await;
     let listed: serde_json::Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(listed["sessions"][0]["id"].as_str(), Some(common::id_of(&renewed).as_str()), "still alice's: {body}");
+    assert_eq!(
+        listed["sessions"][0]["id"].as_str(),
+        Some(common::id_of(&renewed).as_str()),
+        "still alice's: {body}"
+    );
     call(&phone, &server.url("/login?user=alice")).await;
     let (status, _, body) = call(&phone, &server.url("/logout-everywhere")).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"revoked":1}"#));
-    assert_eq!(call_as(&renewed, &server.url("/get")).await.2, "", "the renewed session ended with the others");
+    assert_eq!(
+        call_as(&renewed, &server.url("/get")).await.2,
+        "",
+        "the renewed session ended with the others"
+    );
 }
 
 #[tokio::test]
@@ -458,15 +577,30 @@ async fn a_name_the_store_refuses_is_400_and_the_session_is_still_rotated_anonym
         let jar = client();
         let old = call(&jar, &server.url("/put?message=mine")).await.1.expect("cookie");
         let (status, new, body) = call(&jar, &server.url(&format!("/login?user={name}"))).await;
-        assert_eq!((status, body.as_str()), (StatusCode::BAD_REQUEST, refused.as_str()), "{name:?}");
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::BAD_REQUEST, refused.as_str()),
+            "{name:?}"
+        );
         let new = new.expect("the cookie carries the rotated token");
         assert_ne!(new, old);
         assert_eq!(call_as(&old, &server.url("/get")).await.2, "", "the old token is dead");
-        assert_eq!(text(&jar, &server.url("/get")).await.1, "mine", "nothing in the session was lost");
-        assert_eq!(text(&jar, &server.url("/devices")).await.0, StatusCode::UNAUTHORIZED, "still anonymous");
+        assert_eq!(
+            text(&jar, &server.url("/get")).await.1,
+            "mine",
+            "nothing in the session was lost"
+        );
+        assert_eq!(
+            text(&jar, &server.url("/devices")).await.0,
+            StatusCode::UNAUTHORIZED,
+            "still anonymous"
+        );
     }
     let (status, token, body) = call(&client(), &server.url("/login")).await;
-    assert_eq!((status, token, body), (StatusCode::BAD_REQUEST, None, session_core::Failure::MissingUser.answer().body));
+    assert_eq!(
+        (status, token, body),
+        (StatusCode::BAD_REQUEST, None, session_core::Failure::MissingUser.answer().body)
+    );
 }
 
 #[tokio::test]
@@ -475,10 +609,18 @@ async fn devices_and_logout_everywhere_need_a_login() {
     let server = Server::start(dir.path(), &[]);
     let client = client();
     for path in ["/devices", "/logout-everywhere"] {
-        assert_eq!(text(&client, &server.url(path)).await, (StatusCode::UNAUTHORIZED, "not logged in\n".into()), "{path} fresh");
+        assert_eq!(
+            text(&client, &server.url(path)).await,
+            (StatusCode::UNAUTHORIZED, "not logged in\n".into()),
+            "{path} fresh"
+        );
     }
     call(&client, &server.url("/put?message=anonymous")).await;
     for path in ["/devices", "/logout-everywhere"] {
-        assert_eq!(text(&client, &server.url(path)).await, (StatusCode::UNAUTHORIZED, "not logged in\n".into()), "{path}");
+        assert_eq!(
+            text(&client, &server.url(path)).await,
+            (StatusCode::UNAUTHORIZED, "not logged in\n".into()),
+            "{path}"
+        );
     }
 }

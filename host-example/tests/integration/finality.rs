@@ -40,10 +40,15 @@ impl Served {
             .spawn()
             .expect("spawn host-example");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("the listening line");
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the listening line");
         let Some(base) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
             let _ = child.kill();
-            panic!("host-example did not start: {line:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            panic!(
+                "host-example did not start: {line:?}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
         };
         Served { child, base, data: data_dir, log }
     }
@@ -103,8 +108,14 @@ struct Race {
 impl Race {
     /// Creates a session, then sends `RACERS` `/put`s with its cookie and `ender_path` in
     /// the middle of them, all at once.
-    async fn run(server: &Served, client: &reqwest::Client, round: usize, ender_path: &str) -> Race {
-        let first = request(client, server.url(&format!("/put?message=r{round}-initial")), None).await;
+    async fn run(
+        server: &Served,
+        client: &reqwest::Client,
+        round: usize,
+        ender_path: &str,
+    ) -> Race {
+        let first =
+            request(client, server.url(&format!("/put?message=r{round}-initial")), None).await;
         assert_eq!(first.status, StatusCode::OK, "{}", first.body);
         let old = first.cookie.expect("a session cookie");
         let mut saves = Vec::new();
@@ -115,8 +126,11 @@ impl Race {
                 ender = Some(tokio::spawn(async move { request(&client, url, Some(&old)).await }));
             }
             let message = format!("r{round}-{i}");
-            let (client, url, old) = (client.clone(), server.url(&format!("/put?message={message}")), old.clone());
-            saves.push(tokio::spawn(async move { (message, request(&client, url, Some(&old)).await) }));
+            let (client, url, old) =
+                (client.clone(), server.url(&format!("/put?message={message}")), old.clone());
+            saves.push(tokio::spawn(
+                async move { (message, request(&client, url, Some(&old)).await) },
+            ));
         }
         let ender = ender.expect("the ender was sent").await.expect("ender task");
         let mut done = Vec::new();
@@ -136,7 +150,9 @@ impl Race {
             match reply.status {
                 StatusCode::OK => match reply.cookie.as_deref() {
                     Some(token) if token == self.old => before += 1,
-                    Some(token) if token.len() == 43 => fresh.push((token.to_owned(), message.clone())),
+                    Some(token) if token.len() == 43 => {
+                        fresh.push((token.to_owned(), message.clone()))
+                    }
                     other => panic!("a save answered 200 with cookie {other:?}"),
                 },
                 StatusCode::CONFLICT => {
@@ -152,9 +168,18 @@ impl Race {
 }
 
 /// After the race: the old token finds nothing, each fresh session holds its message.
-async fn check_live(server: &Served, client: &reqwest::Client, old: &str, fresh: &[(String, String)]) {
+async fn check_live(
+    server: &Served,
+    client: &reqwest::Client,
+    old: &str,
+    fresh: &[(String, String)],
+) {
     let after = request(client, server.url("/get"), Some(old)).await;
-    assert_eq!((after.status, after.body.as_str()), (StatusCode::OK, ""), "the old token still works");
+    assert_eq!(
+        (after.status, after.body.as_str()),
+        (StatusCode::OK, ""),
+        "the old token still works"
+    );
     for (token, message) in fresh {
         let got = request(client, server.url("/get"), Some(token)).await;
         assert_eq!((got.status, got.body.as_str()), (StatusCode::OK, message.as_str()), "{token}");
@@ -168,28 +193,39 @@ struct Stored {
 
 impl Stored {
     async fn open(data_dir: &Path) -> Stored {
-        let db = libsql::Builder::new_local(data_dir.join("sessions.db")).build().await.expect("open the database");
+        let db = libsql::Builder::new_local(data_dir.join("sessions.db"))
+            .build()
+            .await
+            .expect("open the database");
         Stored { conn: db.connect().expect("connect") }
     }
 
     async fn integrity_check(&self) -> String {
-        let mut rows = self.conn.query("PRAGMA integrity_check", ()).await.expect("integrity_check");
+        let mut rows =
+            self.conn.query("PRAGMA integrity_check", ()).await.expect("integrity_check");
         rows.next().await.expect("row").expect("a result").get::<String>(0).expect("text")
     }
 
     /// The message of the active session `token`, if there is one.
     async fn message(&self, token: &str) -> Option<String> {
         let now = i64::try_from(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_millis(),
         )
         .expect("ms");
         let mut rows = self
             .conn
-            .query("SELECT data FROM sessions WHERE id = ?1 AND expiry > ?2", libsql::params![common::id_of(token), now])
+            .query(
+                "SELECT data FROM sessions WHERE id = ?1 AND expiry > ?2",
+                libsql::params![common::id_of(token), now],
+            )
             .await
             .expect("select");
         let row = rows.next().await.expect("row")?;
-        let record = Record::decode(&row.get::<Vec<u8>>(0).expect("blob")).expect("a session record");
+        let record =
+            Record::decode(&row.get::<Vec<u8>>(0).expect("blob")).expect("a session record");
         Some(record.values.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_owned())
     }
 }
@@ -205,7 +241,11 @@ async fn stop_and_check_stored(server: Served, dead: &[String], live: &[(String,
         assert_eq!(stored.message(old).await, None, "an ended session {old} is stored as active");
     }
     for (token, message) in live {
-        assert_eq!(stored.message(token).await.as_deref(), Some(message.as_str()), "acknowledged session {token} lost");
+        assert_eq!(
+            stored.message(token).await.as_deref(),
+            Some(message.as_str()),
+            "acknowledged session {token} lost"
+        );
     }
 }
 
@@ -235,7 +275,8 @@ async fn a_logout_racing_80_saves_of_the_same_session_is_final() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_renewal_racing_80_saves_of_the_same_session_leaves_the_old_token_dead_and_the_new_one_working() {
+async fn a_renewal_racing_80_saves_of_the_same_session_leaves_the_old_token_dead_and_the_new_one_working(
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Served::start(dir.path(), &[]);
     let client = reqwest::Client::new();
@@ -273,10 +314,12 @@ async fn a_503_answer_names_no_path_pid_or_lock_holder_and_the_detail_goes_to_th
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Served::start(dir.path(), &["--locking", "shared", "--busy-timeout", "200ms"]);
     let client = reqwest::Client::new();
-    let token = request(&client, server.url("/put?message=kept"), None).await.cookie.expect("cookie");
+    let token =
+        request(&client, server.url("/put?message=kept"), None).await.cookie.expect("cookie");
     // Another live process's lock, as the component writes it: this test process holds it.
     let lock = server.data.join("sessions.db-lock");
-    let owner = libsqlstore_host::lockrecovery::OwnerFile::create(&server.data.join("sessions.db")).expect("owner file");
+    let owner = libsqlstore_host::lockrecovery::OwnerFile::create(&server.data.join("sessions.db"))
+        .expect("owner file");
     let now_ms = libsqlstore_host::HostClock::default().now_ms();
     let line = libsqlstore::lockfile::LockLine {
         owner: "another-instance".into(),
@@ -288,22 +331,41 @@ async fn a_503_answer_names_no_path_pid_or_lock_holder_and_the_detail_goes_to_th
     let data_path = server.data.to_str().expect("utf-8").to_owned();
     let pid = std::process::id().to_string();
     for path in ["/get", "/put?message=blocked", "/renew", "/destroy"] {
-        let response =
-            client.get(server.url(path)).header("cookie", format!("session={token}")).send().await.expect("request");
+        let response = client
+            .get(server.url(path))
+            .header("cookie", format!("session={token}"))
+            .send()
+            .await
+            .expect("request");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
         assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
         let body = response.text().await.expect("body");
         assert_eq!(body, Failure::Unavailable.answer().body, "{path}");
-        for internal in
-            [data_path.as_str(), "/data", "sessions.db", pid.as_str(), "another-instance", "host=", "owner", "lock"]
-        {
+        for internal in [
+            data_path.as_str(),
+            "/data",
+            "sessions.db",
+            pid.as_str(),
+            "another-instance",
+            "host=",
+            "owner",
+            "lock",
+        ] {
             assert!(!body.contains(internal), "{path}: the body {body:?} holds {internal:?}");
         }
     }
-    assert!(server.log().contains("another-instance"), "the detail reaches the server log: {}", server.log());
+    assert!(
+        server.log().contains("another-instance"),
+        "the detail reaches the server log: {}",
+        server.log()
+    );
     std::fs::remove_file(&lock).expect("remove the lock");
     let after = request(&client, server.url("/get"), Some(&token)).await;
-    assert_eq!((after.status, after.body.as_str()), (StatusCode::OK, "kept"), "served again once the lock is gone");
+    assert_eq!(
+        (after.status, after.body.as_str()),
+        (StatusCode::OK, "kept"),
+        "served again once the lock is gone"
+    );
     let data = server.data.clone();
     assert!(server.stop().success());
     let stored = Stored::open(&data).await;
@@ -327,7 +389,11 @@ async fn answers(base: &str) -> Vec<(String, StatusCode, String)> {
             let response = request.send().await.expect("request");
             let status = response.status();
             let headers = format!("{:?}", response.headers());
-            seen.push((path.to_owned(), status, format!("{headers}\n{}", response.text().await.expect("body"))));
+            seen.push((
+                path.to_owned(),
+                status,
+                format!("{headers}\n{}", response.text().await.expect("body")),
+            ));
         }
     }
     seen
@@ -369,13 +435,23 @@ async fn a_password_in_the_database_url_never_reaches_an_http_client() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(libsqlstore_host::server::serve(listener, libsqlstore_host::server::router(manager), async {
-        let _ = stopped.await;
-    }));
+    let served = tokio::spawn(libsqlstore_host::server::serve(
+        listener,
+        libsqlstore_host::server::router(manager),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let seen = answers(&base).await;
-    assert!(seen.iter().any(|(_, status, _)| *status == StatusCode::INTERNAL_SERVER_ERROR), "{seen:?}");
+    assert!(
+        seen.iter().any(|(_, status, _)| *status == StatusCode::INTERNAL_SERVER_ERROR),
+        "{seen:?}"
+    );
     for (path, status, seen) in seen {
-        assert!(matches!(status, StatusCode::OK | StatusCode::INTERNAL_SERVER_ERROR), "{path} ({status}): {seen}");
+        assert!(
+            matches!(status, StatusCode::OK | StatusCode::INTERNAL_SERVER_ERROR),
+            "{path} ({status}): {seen}"
+        );
         for secret in ["s3cret", "user:", "127.0.0.1:1", "SESSIONS_DATABASE"] {
             assert!(!seen.contains(secret), "{path} ({status}) shows {secret:?}: {seen}");
         }

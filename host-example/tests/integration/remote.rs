@@ -5,8 +5,8 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, run, text, Server};
 use common::sqld::Sqld;
+use common::{client, run, text, Server};
 use libsqlstore_host::{ComponentStore, StoreOptions};
 use reqwest::StatusCode;
 
@@ -54,7 +54,15 @@ async fn two_hosts_sweeping_at_once_remove_each_expired_session_exactly_once() {
     let sweep = |data: std::path::PathBuf| {
         let url = url.clone();
         std::thread::spawn(move || {
-            run(&["sweep", "--database", &url, "--sweep-batch", "50", "--data-dir", data.to_str().expect("utf-8")])
+            run(&[
+                "sweep",
+                "--database",
+                &url,
+                "--sweep-batch",
+                "50",
+                "--data-dir",
+                data.to_str().expect("utf-8"),
+            ])
         })
     };
     let (first, second) = (sweep(dir.path().join("x")), sweep(dir.path().join("y")));
@@ -69,7 +77,13 @@ async fn two_hosts_sweeping_at_once_remove_each_expired_session_exactly_once() {
         removed += n;
     }
     assert_eq!(removed, EXPIRED, "each expired session removed exactly once in total");
-    let (_, stats, _) = run(&["stats", "--database", &url, "--data-dir", dir.path().join("x").to_str().expect("utf-8")]);
+    let (_, stats, _) = run(&[
+        "stats",
+        "--database",
+        &url,
+        "--data-dir",
+        dir.path().join("x").to_str().expect("utf-8"),
+    ]);
     assert_eq!(stats, "active: 1\nexpired: 0\n");
 }
 
@@ -85,9 +99,16 @@ async fn a_stopped_server_means_503s_then_recovery_with_nothing_lost() {
     let started = Instant::now();
     let (status, body) = text(&client, &host.url("/get")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body, session_core::Failure::Unavailable.answer().body, "the reason goes to the log, not the client");
+    assert_eq!(
+        body,
+        session_core::Failure::Unavailable.answer().body,
+        "the reason goes to the log, not the client"
+    );
     assert!(started.elapsed() < Duration::from_secs(6), "503 took {:?}", started.elapsed());
-    assert_eq!(text(&client, &host.url("/put?message=lost")).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        text(&client, &host.url("/put?message=lost")).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     sqld.restart().expect("sqld restarts");
     assert_eq!(text(&client, &host.url("/get")).await, (StatusCode::OK, "durable".into()));
 }

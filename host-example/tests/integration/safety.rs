@@ -19,7 +19,8 @@ use reqwest::StatusCode;
 use common::runtime;
 
 fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill");
+    let status =
+        Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill");
     assert!(status.success(), "kill {signal}");
 }
 
@@ -34,7 +35,15 @@ async fn a_writer_paused_for_any_time_keeps_its_lock_and_nothing_is_lost() {
     let lock = dir.path().join("sessions.db-lock");
     // One sweep call over the whole batch: a long transaction under the lock.
     let sweep = Command::new(BIN)
-        .args(["sweep", "--data-dir", data_dir(dir.path()), "--sweep-batch", "1000000", "--sweep-budget", "0"])
+        .args([
+            "sweep",
+            "--data-dir",
+            data_dir(dir.path()),
+            "--sweep-batch",
+            "1000000",
+            "--sweep-budget",
+            "0",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn sweep");
@@ -53,14 +62,27 @@ async fn a_writer_paused_for_any_time_keeps_its_lock_and_nothing_is_lost() {
     };
     // However long the pause: the lock looks a day old, and another writer comes along.
     let day_ago = SystemTime::now() - Duration::from_secs(24 * 3600);
-    std::fs::File::options().write(true).open(&lock).and_then(|f| f.set_modified(day_ago)).expect("age");
-    let writer = ComponentStore::open(runtime(), StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "300ms"))
-        .expect("store");
+    std::fs::File::options()
+        .write(true)
+        .open(&lock)
+        .and_then(|f| f.set_modified(day_ago))
+        .expect("age");
+    let writer = ComponentStore::open(
+        runtime(),
+        StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "300ms"),
+    )
+    .expect("store");
     match writer.commit("written-later", b"kept".to_vec(), u64::MAX).await {
-        Err(StoreError::Unavailable(msg)) => assert!(msg.contains("locked by another instance"), "{msg}"),
+        Err(StoreError::Unavailable(msg)) => {
+            assert!(msg.contains("locked by another instance"), "{msg}")
+        }
         other => panic!("the paused writer's lock was not respected: {other:?}"),
     }
-    assert_eq!(std::fs::read_to_string(&lock).expect("lock"), held, "the lock is still the paused writer's");
+    assert_eq!(
+        std::fs::read_to_string(&lock).expect("lock"),
+        held,
+        "the lock is still the paused writer's"
+    );
     signal(&sweep, "-CONT");
     let out = sweep.wait_with_output().expect("sweep ends");
     assert!(out.status.success());
@@ -78,21 +100,35 @@ async fn a_listing_over_millions_of_expired_rows_lets_writers_in() {
     let dir = tempfile::tempdir().expect("tempdir");
     seed_expired(dir.path(), 2_000_000).await;
     let lister = ComponentStore::open(runtime(), StoreOptions::in_dir(dir.path())).expect("store");
-    let writer = ComponentStore::open(runtime(), StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "1s"))
-        .expect("store");
+    let writer = ComponentStore::open(
+        runtime(),
+        StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "1s"),
+    )
+    .expect("store");
     let listing = tokio::spawn(async move { lister.all().await });
     let mut acknowledged = Vec::new();
     let started = Instant::now();
     while !listing.is_finished() && acknowledged.len() < 200 {
         let token = format!("live{:04}", acknowledged.len());
-        writer.commit(&token, token.as_bytes().to_vec(), u64::MAX).await.expect("a writer gets in beside the listing");
+        writer
+            .commit(&token, token.as_bytes().to_vec(), u64::MAX)
+            .await
+            .expect("a writer gets in beside the listing");
         acknowledged.push(token);
     }
     let listed = listing.await.expect("join").expect("all");
-    eprintln!("{} commits beside a listing of 2M rows in {:?}", acknowledged.len(), started.elapsed());
+    eprintln!(
+        "{} commits beside a listing of 2M rows in {:?}",
+        acknowledged.len(),
+        started.elapsed()
+    );
     assert!(!acknowledged.is_empty());
-    let live: std::collections::HashSet<String> = acknowledged.iter().map(|t| common::id_of(t)).collect();
-    assert!(listed.iter().all(|(id, _)| live.contains(id)), "only active sessions are listed, by id");
+    let live: std::collections::HashSet<String> =
+        acknowledged.iter().map(|t| common::id_of(t)).collect();
+    assert!(
+        listed.iter().all(|(id, _)| live.contains(id)),
+        "only active sessions are listed, by id"
+    );
     for token in &acknowledged {
         assert_eq!(writer.find(token).await.expect("find"), Some(token.as_bytes().to_vec()));
     }
@@ -109,14 +145,25 @@ struct NamespacedServer {
 impl NamespacedServer {
     fn start(dir: &Path) -> Option<NamespacedServer> {
         let mut child = Command::new("unshare")
-            .args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                BIN,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .ok()?;
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take()?), &mut line).ok()?;
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take()?), &mut line)
+            .ok()?;
         let base = line.trim().strip_prefix("listening on ")?.to_owned();
         Some(NamespacedServer { child, base })
     }
@@ -153,17 +200,25 @@ async fn a_server_in_its_own_pid_namespace_keeps_its_lock_against_cron_commands_
     for i in 0..10 {
         acknowledged.push(put(i).await);
     }
-    let lock = std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the server's lock");
+    let lock =
+        std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the server's lock");
     for command in ["stats", "sweep"] {
         let (ok, _, stderr) = run(&[command, "--data-dir", data_dir(dir.path())]);
         assert!(ok, "{command} beside the server: {stderr}");
     }
     // A host of another process that opens the file itself checks the holder and waits.
-    let other = ComponentStore::open(runtime(), StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "200ms"))
-        .expect("store");
+    let other = ComponentStore::open(
+        runtime(),
+        StoreOptions::in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "200ms"),
+    )
+    .expect("store");
     assert!(matches!(other.stats().await, Err(StoreError::Unavailable(_))));
     other.close().await;
-    assert_eq!(std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("lock"), lock, "still the server's");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("lock"),
+        lock,
+        "still the server's"
+    );
     for i in 10..20 {
         acknowledged.push(put(i).await);
     }
@@ -192,7 +247,10 @@ impl SmallDisk {
         let dir = tempfile::tempdir().ok()?;
         let mount = dir.path().join("disk");
         std::fs::create_dir(&mount).ok()?;
-        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&mount).status();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&mount)
+            .status();
         ok.is_ok_and(|s| s.success()).then_some(SmallDisk { _dir: dir, mount })
     }
 
@@ -215,7 +273,12 @@ impl Drop for SmallDisk {
 }
 
 async fn put(client: &reqwest::Client, base: &str, message: &str) -> StatusCode {
-    client.get(format!("{base}/put?message={message}")).send().await.map(|r| r.status()).unwrap_or(StatusCode::BAD_GATEWAY)
+    client
+        .get(format!("{base}/put?message={message}"))
+        .send()
+        .await
+        .map(|r| r.status())
+        .unwrap_or(StatusCode::BAD_GATEWAY)
 }
 
 #[tokio::test]
@@ -247,7 +310,10 @@ async fn a_full_disk_fails_calls_cleanly_in_both_lock_modes_and_loses_nothing() 
             }
         }
         if locking == "shared" {
-            assert!(!disk.mount.join("sessions.db-lock").exists(), "a failed call leaves no lock behind");
+            assert!(
+                !disk.mount.join("sessions.db-lock").exists(),
+                "a failed call leaves no lock behind"
+            );
         }
         let staged: Vec<_> = std::fs::read_dir(&disk.mount)
             .expect("list")
@@ -258,7 +324,11 @@ async fn a_full_disk_fails_calls_cleanly_in_both_lock_modes_and_loses_nothing() 
         std::fs::remove_file(&filler).expect("free the disk");
         let started = Instant::now();
         let c = client();
-        assert_eq!(put(&c, &server.base, "after").await, StatusCode::OK, "{locking}: works once space is freed");
+        assert_eq!(
+            put(&c, &server.base, "after").await,
+            StatusCode::OK,
+            "{locking}: works once space is freed"
+        );
         assert!(started.elapsed() < Duration::from_secs(2), "{locking}: no wait for a stale lock");
         acknowledged.push((c, "after".into()));
         // A restart on a full disk either works (exclusive: removing the killed server's lock
@@ -266,13 +336,18 @@ async fn a_full_disk_fails_calls_cleanly_in_both_lock_modes_and_loses_nothing() 
         // problem; once freed, all is there.
         server.kill9();
         let filler = disk.fill();
-        let (ok, _, stderr) = run(&["stats", "--data-dir", data_dir(&disk.mount), "--locking", locking]);
+        let (ok, _, stderr) =
+            run(&["stats", "--data-dir", data_dir(&disk.mount), "--locking", locking]);
         assert!(ok || stderr.contains("space"), "{locking}: {stderr}");
         assert!(locking == "exclusive" || !ok, "shared: a lock cannot be written on a full disk");
         std::fs::remove_file(&filler).expect("free the disk");
         let restarted = Server::start(&disk.mount, &["--locking", locking]);
         for (client, message) in &acknowledged {
-            assert_eq!(text(client, &restarted.url("/get")).await, (StatusCode::OK, message.clone()), "{locking}");
+            assert_eq!(
+                text(client, &restarted.url("/get")).await,
+                (StatusCode::OK, message.clone()),
+                "{locking}"
+            );
         }
         drop(restarted);
         assert_intact(&disk.mount.join("sessions.db")).await;

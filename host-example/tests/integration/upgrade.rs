@@ -24,9 +24,15 @@ async fn write_legacy_file(db: &Path) {
     .await
     .expect("the 0.1 schema");
     conn.execute("BEGIN", ()).await.expect("begin");
-    let insert = conn.prepare("INSERT INTO sessions VALUES (?1, ?2, 32503680000000)").await.expect("prepare");
+    let insert = conn
+        .prepare("INSERT INTO sessions VALUES (?1, ?2, 32503680000000)")
+        .await
+        .expect("prepare");
     for i in 0..MIGRATED {
-        insert.execute(libsql::params![legacy_token(i), format!("data-{i}").into_bytes()]).await.expect("insert");
+        insert
+            .execute(libsql::params![legacy_token(i), format!("data-{i}").into_bytes()])
+            .await
+            .expect("insert");
         insert.reset();
     }
     conn.execute("COMMIT", ()).await.expect("commit");
@@ -58,19 +64,36 @@ async fn an_upgrade_killed_mid_way_is_finished_by_the_next_open_with_nothing_los
         std::thread::sleep(Duration::from_micros(200));
     }
     let _ = child.wait();
-    assert!(killed_mid_way, "the upgrade finished before its journal was seen: nothing was interrupted");
+    assert!(
+        killed_mid_way,
+        "the upgrade finished before its journal was seen: nothing was interrupted"
+    );
     assert!(std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0), "killed with a hot journal");
 
     let options = StoreOptions::in_dir(dir.path()).env("SESSIONS_LOCKING", "shared");
     let store = ComponentStore::open(common::runtime(), options).expect("store opens");
-    assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: MIGRATED as u64, expired: 0 });
+    assert_eq!(
+        store.stats().await.expect("stats"),
+        SessionCounts { active: MIGRATED as u64, expired: 0 }
+    );
     for i in (0..MIGRATED).step_by(997).chain([MIGRATED - 1]) {
         let token = legacy_token(i);
-        assert_eq!(store.find(&token).await.expect("find"), Some(format!("data-{i}").into_bytes()), "{token}");
+        assert_eq!(
+            store.find(&token).await.expect("find"),
+            Some(format!("data-{i}").into_bytes()),
+            "{token}"
+        );
     }
     store.close().await;
     let conn = common::native(&db).await;
-    let counts = common::single_value(&conn, "SELECT count(*) = count(DISTINCT id) AND count(*) = sum(length(id) = 43) FROM sessions").await;
+    let counts = common::single_value(
+        &conn,
+        "SELECT count(*) = count(DISTINCT id) AND count(*) = sum(length(id) = 43) FROM sessions",
+    )
+    .await;
     assert_eq!(counts, libsql::Value::Integer(1), "one row per session, each keyed by its id");
-    assert_eq!(common::single_value(&conn, "PRAGMA integrity_check").await, libsql::Value::Text("ok".into()));
+    assert_eq!(
+        common::single_value(&conn, "PRAGMA integrity_check").await,
+        libsql::Value::Text("ok".into())
+    );
 }

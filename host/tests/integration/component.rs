@@ -11,12 +11,14 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::sqld::Sqld;
-use libsqlstore_host::lockrecovery::OwnerFile;
 use libsqlstore::lockfile::{self, LockLine, Mode};
-use libsqlstore_host::{HostClock, Runtime, SessionCounts, ComponentStore, StoreError, StoreOptions, SweepReport};
+use libsqlstore_host::lockrecovery::OwnerFile;
+use libsqlstore_host::{
+    ComponentStore, HostClock, Runtime, SessionCounts, StoreError, StoreOptions, SweepReport,
+};
 
-use conformance::{conformance, open, Backend, Fixture};
 use common::runtime;
+use conformance::{conformance, open, Backend, Fixture};
 
 fn in_dir(dir: &Path) -> StoreOptions {
     StoreOptions::in_dir(dir)
@@ -131,7 +133,11 @@ async fn sweeps_are_bounded_and_report_exact_counts(backend: Backend) {
     }
     assert_eq!(
         reports,
-        [SweepReport { removed: 4, more: true }, SweepReport { removed: 4, more: true }, SweepReport { removed: 2, more: false }]
+        [
+            SweepReport { removed: 4, more: true },
+            SweepReport { removed: 4, more: true },
+            SweepReport { removed: 2, more: false }
+        ]
     );
     assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 1, expired: 0 });
 }
@@ -167,7 +173,10 @@ async fn bad_input_gets_typed_errors_and_stored_data_survives(backend: Backend) 
     store.commit("keep", b"precious".to_vec(), expiry).await.expect("commit");
     for bad in ["", "has space", "tab\t", &"x".repeat(300)] {
         assert!(matches!(store.find(bad).await, Err(StoreError::InvalidToken(_))), "{bad:?}");
-        assert!(matches!(store.commit(bad, vec![], expiry).await, Err(StoreError::InvalidToken(_))));
+        assert!(matches!(
+            store.commit(bad, vec![], expiry).await,
+            Err(StoreError::InvalidToken(_))
+        ));
     }
     assert_eq!(store.commit("keep", vec![0; 1001], expiry).await, Err(StoreError::TooLarge(1000)));
     assert_eq!(store.create(vec![0; 1001], expiry).await, Err(StoreError::TooLarge(1000)));
@@ -177,7 +186,11 @@ async fn bad_input_gets_typed_errors_and_stored_data_survives(backend: Backend) 
     assert_eq!(store.find("past").await.expect("find"), None);
     store.commit("max", b"x".to_vec(), u64::MAX).await.expect("max expiry");
     clock.advance(Duration::from_secs(100 * 365 * 24 * 3600));
-    assert_eq!(store.find("max").await.expect("find"), Some(b"x".to_vec()), "u64::MAX never expires");
+    assert_eq!(
+        store.find("max").await.expect("find"),
+        Some(b"x".to_vec()),
+        "u64::MAX never expires"
+    );
     assert_eq!(store.find("keep").await.expect("find"), None, "100 years later");
 }
 
@@ -206,7 +219,9 @@ async fn concurrent_writes_go_as_one_group_commit_each_with_its_own_outcome(back
                 61 => Answer::Updated(store.update("nobody", b"x".to_vec(), expiry).await),
                 62 => Answer::Committed(store.commit("bad token", b"x".to_vec(), expiry).await),
                 63 => Answer::Committed(store.commit("big", vec![0; 65], expiry).await),
-                _ => Answer::Committed(store.commit(&format!("tok{i}"), format!("data{i}").into_bytes(), expiry).await),
+                _ => Answer::Committed(
+                    store.commit(&format!("tok{i}"), format!("data{i}").into_bytes(), expiry).await,
+                ),
             };
             (i, answer)
         });
@@ -218,14 +233,25 @@ async fn concurrent_writes_go_as_one_group_commit_each_with_its_own_outcome(back
     }
     assert_eq!(answers[60].1, Answer::Updated(Ok(true)));
     assert_eq!(answers[61].1, Answer::Updated(Ok(false)), "update never creates");
-    assert!(matches!(answers[62].1, Answer::Committed(Err(StoreError::InvalidToken(_)))), "{:?}", answers[62]);
-    assert_eq!(answers[63].1, Answer::Committed(Err(StoreError::TooLarge(64))), "a refused write fails alone");
+    assert!(
+        matches!(answers[62].1, Answer::Committed(Err(StoreError::InvalidToken(_)))),
+        "{:?}",
+        answers[62]
+    );
+    assert_eq!(
+        answers[63].1,
+        Answer::Committed(Err(StoreError::TooLarge(64))),
+        "a refused write fails alone"
+    );
     if backend == Backend::Sqld {
         assert_eq!(store.http_requests() - requests_before, 1, "64 writes, one round trip");
     }
     let reopened = open(fixture.options());
     for i in 0..60 {
-        assert_eq!(reopened.find(&format!("tok{i}")).await.expect("find"), Some(format!("data{i}").into_bytes()));
+        assert_eq!(
+            reopened.find(&format!("tok{i}")).await.expect("find"),
+            Some(format!("data{i}").into_bytes())
+        );
     }
     assert_eq!(reopened.find("live").await.expect("find"), Some(b"v1".to_vec()));
     assert_eq!(reopened.find("nobody").await.expect("find"), None);
@@ -281,7 +307,10 @@ async fn a_database_outside_any_preopen_is_unavailable_with_a_hint() {
         Err(StoreError::Unavailable(msg)) => assert!(msg.contains("preopen"), "{msg}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }
-    let memory = open(StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", ":memory:"));
+    let memory = open(
+        StoreOptions { data_dir: None, ..StoreOptions::default() }
+            .env("SESSIONS_DATABASE", ":memory:"),
+    );
     memory.commit("tok", b"x".to_vec(), u64::MAX).await.expect(":memory: needs no preopen");
 }
 
@@ -292,7 +321,10 @@ async fn a_file_that_is_not_a_database_is_unavailable_and_untouched() {
     std::fs::write(dir.path().join("sessions.db"), &garbage).expect("write");
     let store = open(in_dir(dir.path()));
     assert!(matches!(store.find("tok").await, Err(StoreError::Unavailable(_))));
-    assert!(matches!(store.commit("tok", vec![1], u64::MAX).await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(
+        store.commit("tok", vec![1], u64::MAX).await,
+        Err(StoreError::Unavailable(_))
+    ));
     assert_eq!(std::fs::read(dir.path().join("sessions.db")).expect("read"), garbage);
 }
 
@@ -305,18 +337,33 @@ async fn a_live_lock_is_never_broken_however_old_and_calls_recover_when_it_is_re
     // still flocked, so its lock must stand.
     let paused = OwnerFile::create(&dir.path().join("sessions.db")).expect("owner file");
     let lock = dir.path().join("sessions.db-lock");
-    let line = LockLine { owner: "paused".into(), host: Some(paused.tag().into()), mode: Mode::Operation, acquired_ms: 1 }
-        .render();
+    let line = LockLine {
+        owner: "paused".into(),
+        host: Some(paused.tag().into()),
+        mode: Mode::Operation,
+        acquired_ms: 1,
+    }
+    .render();
     std::fs::write(&lock, &line).expect("hold the lock");
     let year_ago = SystemTime::now() - Duration::from_secs(365 * 24 * 3600);
-    std::fs::File::options().write(true).open(&lock).and_then(|f| f.set_modified(year_ago)).expect("age it");
+    std::fs::File::options()
+        .write(true)
+        .open(&lock)
+        .and_then(|f| f.set_modified(year_ago))
+        .expect("age it");
     for _ in 0..2 {
         match store.commit("tok", b"y".to_vec(), u64::MAX).await {
-            Err(StoreError::Unavailable(msg)) => assert!(msg.contains("locked by another instance"), "{msg}"),
+            Err(StoreError::Unavailable(msg)) => {
+                assert!(msg.contains("locked by another instance"), "{msg}")
+            }
             other => panic!("expected Unavailable, got {other:?}"),
         }
     }
-    assert_eq!(std::fs::read_to_string(&lock).expect("lock"), line, "the paused writer still holds it");
+    assert_eq!(
+        std::fs::read_to_string(&lock).expect("lock"),
+        line,
+        "the paused writer still holds it"
+    );
     std::fs::remove_file(&lock).expect("the writer resumes and releases");
     assert_eq!(store.find("tok").await.expect("find"), Some(b"x".to_vec()));
 }
@@ -326,7 +373,10 @@ async fn an_exclusive_instance_keeps_the_file_until_its_host_closes_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let owner = open(in_dir(dir.path()).env("SESSIONS_LOCKING", "exclusive"));
     owner.commit("tok", b"kept".to_vec(), u64::MAX).await.expect("commit");
-    assert!(dir.path().join("sessions.db-wal").exists(), "exclusive locking runs SQLite in WAL mode");
+    assert!(
+        dir.path().join("sessions.db-wal").exists(),
+        "exclusive locking runs SQLite in WAL mode"
+    );
     let other = open(in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "100ms"));
     for _ in 0..2 {
         match other.find("tok").await {
@@ -338,7 +388,10 @@ async fn an_exclusive_instance_keeps_the_file_until_its_host_closes_it() {
     // The guest never runs a destructor when its instance is dropped: the host removes the lock.
     owner.close().await;
     assert!(!dir.path().join("sessions.db-lock").exists(), "closing the store released the lock");
-    assert_eq!(other.find("tok").await.expect("a shared opener reads the WAL file"), Some(b"kept".to_vec()));
+    assert_eq!(
+        other.find("tok").await.expect("a shared opener reads the WAL file"),
+        Some(b"kept".to_vec())
+    );
     other.commit("tok2", b"shared".to_vec(), u64::MAX).await.expect("commit");
     other.close().await;
     let again = open(in_dir(dir.path()).env("SESSIONS_LOCKING", "exclusive"));
@@ -360,7 +413,11 @@ async fn a_lock_left_by_a_process_that_exited_is_recovered_at_once_by_a_restarte
     let restarted = open(in_dir(dir.path()).env("SESSIONS_BUSY_TIMEOUT", "10s"));
     let started = Instant::now();
     assert_eq!(restarted.find("tok").await.expect("find"), Some(b"x".to_vec()));
-    assert!(started.elapsed() < Duration::from_secs(2), "recovered without waiting: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "recovered without waiting: {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -368,15 +425,19 @@ async fn the_host_reads_the_lock_line_the_component_wrote() {
     let dir = tempfile::tempdir().expect("tempdir");
     let owner = open(in_dir(dir.path()).env("SESSIONS_LOCKING", "exclusive"));
     owner.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
-    let text = std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the instance's lock");
+    let text =
+        std::fs::read_to_string(dir.path().join("sessions.db-lock")).expect("the instance's lock");
     let line = LockLine::parse(&text).expect("the host parses the line the component wrote");
     assert_eq!(line.owner.len(), 43, "{text}");
     assert_eq!(line.mode, Mode::Exclusive, "{text}");
     let tag = line.host.as_deref().expect("a liveness tag");
-    let owner_file = lockfile::owner_file_of("sessions.db", tag).expect("a tag naming an owner file");
+    let owner_file =
+        lockfile::owner_file_of("sessions.db", tag).expect("a tag naming an owner file");
     assert!(dir.path().join(owner_file).exists(), "{text} names this store's owner file");
     // The host's recovery reads the same line: the holder is alive, so nothing is removed.
-    assert!(!libsqlstore_host::lockrecovery::recover_abandoned_lock(&dir.path().join("sessions.db")));
+    assert!(!libsqlstore_host::lockrecovery::recover_abandoned_lock(
+        &dir.path().join("sessions.db")
+    ));
     owner.close().await;
     assert!(!dir.path().join("sessions.db-lock").exists());
     assert!(!dir.path().join(owner_file).exists(), "a closed store's owner file is removed");
@@ -389,7 +450,10 @@ async fn a_guest_over_its_memory_limit_fails_typed_and_the_next_call_works() {
     let store = open(options);
     store.commit("tok", b"x".to_vec(), u64::MAX).await.expect("commit");
     let result = store.commit("big", vec![7; 64 << 20], u64::MAX).await;
-    assert!(matches!(result, Err(StoreError::Guest(_)) | Err(StoreError::TooLarge(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(StoreError::Guest(_)) | Err(StoreError::TooLarge(_))),
+        "{result:?}"
+    );
     assert_eq!(store.find("tok").await.expect("fresh instance"), Some(b"x".to_vec()));
     assert_eq!(store.find("big").await.expect("find"), None);
 }
@@ -412,7 +476,9 @@ async fn a_stopped_server_gives_unavailable_within_the_timeout_and_recovery_lose
     sqld.stop();
     let started = Instant::now();
     match store.find("tok").await {
-        Err(StoreError::Unavailable(msg)) => assert!(msg.contains("cannot reach the libSQL server"), "{msg}"),
+        Err(StoreError::Unavailable(msg)) => {
+            assert!(msg.contains("cannot reach the libSQL server"), "{msg}")
+        }
         other => panic!("expected Unavailable, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
@@ -429,7 +495,8 @@ async fn a_wrong_auth_token_is_unavailable_naming_auth() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server_key = SigningKey::from_bytes(&[7; 32]);
     let key_file = dir.path().join("jwt.key");
-    std::fs::write(&key_file, URL_SAFE_NO_PAD.encode(server_key.verifying_key().as_bytes())).expect("key");
+    std::fs::write(&key_file, URL_SAFE_NO_PAD.encode(server_key.verifying_key().as_bytes()))
+        .expect("key");
     let sqld = Sqld::start(dir.path(), Some(&key_file)).expect("sqld with auth");
     let jwt = |key: &SigningKey| {
         let signed = format!(
@@ -468,9 +535,19 @@ async fn the_local_only_build_refuses_server_urls_with_invalid_config() {
         panic!("the local-only component is missing: ./dev build makes it");
     };
     let runtime = Runtime::load(&path).expect("loads");
-    assert!(runtime.imports().iter().all(|i| !i.starts_with("wasi:http")), "{:?}", runtime.imports());
-    let store = ComponentStore::open(&runtime, StoreOptions::default().env("SESSIONS_DATABASE", "http://127.0.0.1:9")).expect("open");
-    assert!(matches!(store.find("tok").await, Err(StoreError::InvalidConfig(m)) if m.contains("no remote backend")));
+    assert!(
+        runtime.imports().iter().all(|i| !i.starts_with("wasi:http")),
+        "{:?}",
+        runtime.imports()
+    );
+    let store = ComponentStore::open(
+        &runtime,
+        StoreOptions::default().env("SESSIONS_DATABASE", "http://127.0.0.1:9"),
+    )
+    .expect("open");
+    assert!(
+        matches!(store.find("tok").await, Err(StoreError::InvalidConfig(m)) if m.contains("no remote backend"))
+    );
 }
 
 #[tokio::test]
@@ -520,8 +597,12 @@ mod compile_cache {
 
     fn load(cache: &Path) -> Origin {
         let (runtime, origin) = Runtime::load_cached(&common::component(), cache).expect("loads");
-        let store = ComponentStore::open(&runtime, StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", ":memory:"))
-            .expect("store");
+        let store = ComponentStore::open(
+            &runtime,
+            StoreOptions { data_dir: None, ..StoreOptions::default() }
+                .env("SESSIONS_DATABASE", ":memory:"),
+        )
+        .expect("store");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
         rt.block_on(async {
             store.commit("tok", b"works".to_vec(), u64::MAX).await.expect("commit");
@@ -532,7 +613,10 @@ mod compile_cache {
 
     /// The one artifact in `cache`.
     fn artifact(cache: &Path) -> std::path::PathBuf {
-        let files: Vec<_> = std::fs::read_dir(cache).expect("cache dir").map(|e| e.expect("entry").path()).collect();
+        let files: Vec<_> = std::fs::read_dir(cache)
+            .expect("cache dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
         assert_eq!(files.len(), 1, "{files:?}");
         assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("cwasm"));
         files[0].clone()

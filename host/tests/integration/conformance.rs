@@ -23,7 +23,9 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let sqld = match backend {
             Backend::File => None,
-            Backend::Sqld => Some(Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)")),
+            Backend::Sqld => {
+                Some(Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)"))
+            }
         };
         Fixture { dir, sqld }
     }

@@ -8,9 +8,9 @@ use crate::conformance;
 use std::path::Path;
 use std::time::Duration;
 
-use conformance::{conformance, open, Backend, Fixture};
 use common::sqld::Sqld;
 use common::{contains, database_bytes, id_of};
+use conformance::{conformance, open, Backend, Fixture};
 use libsqlstore_host::{ComponentStore, HostClock, SessionCounts, StoreError, StoreOptions};
 
 const HOUR: u64 = 3_600_000;
@@ -45,10 +45,17 @@ async fn set_owner_answers_whether_the_session_is_active_and_none_clears_it(back
     assert!(!store.set_owner("unknown-token", Some("alice")).await.expect("unknown"));
     let short = store.create(b"b".to_vec(), now + 1000).await.expect("create");
     clock.advance(Duration::from_secs(2));
-    assert!(!store.set_owner(&short, Some("alice")).await.expect("expired"), "an expired session gets no owner");
+    assert!(
+        !store.set_owner(&short, Some("alice")).await.expect("expired"),
+        "an expired session gets no owner"
+    );
     assert!(store.set_owner(&token, None).await.expect("clear"));
     assert_eq!(store.sessions_of("alice").await.expect("sessions-of"), vec![]);
-    assert_eq!(store.find(&token).await.expect("find"), Some(b"a".to_vec()), "clearing the owner keeps the session");
+    assert_eq!(
+        store.find(&token).await.expect("find"),
+        Some(b"a".to_vec()),
+        "clearing the owner keeps the session"
+    );
 }
 
 async fn sessions_of_lists_only_active_sessions_soonest_expiry_first(backend: Backend) {
@@ -67,9 +74,12 @@ async fn sessions_of_lists_only_active_sessions_soonest_expiry_first(backend: Ba
     clock.advance(Duration::from_secs(2));
     owned.sort_by_key(|(_, expiry)| *expiry);
     let listed = store.sessions_of("alice").await.expect("sessions-of");
-    let expected: Vec<(String, Option<String>, u64)> =
-        owned.iter().map(|(token, expiry)| (id_of(token), Some("alice".to_owned()), *expiry)).collect();
-    let got: Vec<(String, Option<String>, u64)> = listed.into_iter().map(|s| (s.id, s.owner, s.expiry)).collect();
+    let expected: Vec<(String, Option<String>, u64)> = owned
+        .iter()
+        .map(|(token, expiry)| (id_of(token), Some("alice".to_owned()), *expiry))
+        .collect();
+    let got: Vec<(String, Option<String>, u64)> =
+        listed.into_iter().map(|s| (s.id, s.owner, s.expiry)).collect();
     assert_eq!(got, expected, "active only, soonest expiry first, ids not tokens");
     assert_eq!(store.sessions_of("nobody").await.expect("sessions-of"), vec![]);
 }
@@ -88,9 +98,14 @@ async fn revoke_owner_keeps_this_device_and_never_touches_another_owner(backend:
             token
         }
     };
-    let (here, a2, a3, bob) = (owned("alice").await, owned("alice").await, owned("alice").await, owned("bob").await);
+    let (here, a2, a3, bob) =
+        (owned("alice").await, owned("alice").await, owned("alice").await, owned("bob").await);
     assert_eq!(store.revoke_owner("alice", Some(&here)).await.expect("revoke-owner"), 2);
-    assert_eq!(store.find(&here).await.expect("find"), Some(b"alice".to_vec()), "this device stays");
+    assert_eq!(
+        store.find(&here).await.expect("find"),
+        Some(b"alice".to_vec()),
+        "this device stays"
+    );
     for gone in [&a2, &a3] {
         assert_eq!(store.find(gone).await.expect("find"), None);
     }
@@ -101,10 +116,21 @@ async fn revoke_owner_keeps_this_device_and_never_touches_another_owner(backend:
         0,
         "a keep token of another owner ends nothing of alice's"
     );
-    assert_eq!(store.revoke_owner("alice", Some(&a2)).await.expect("revoke-owner"), 0, "an ended keep ends nothing");
+    assert_eq!(
+        store.revoke_owner("alice", Some(&a2)).await.expect("revoke-owner"),
+        0,
+        "an ended keep ends nothing"
+    );
     assert_eq!(store.revoke_owner("alice", None).await.expect("revoke-owner"), 2);
-    assert_eq!((store.find(&here).await.expect("find"), store.find(&a4).await.expect("find")), (None, None));
-    assert_eq!(store.find(&bob).await.expect("find"), Some(b"bob".to_vec()), "bob's session is untouched");
+    assert_eq!(
+        (store.find(&here).await.expect("find"), store.find(&a4).await.expect("find")),
+        (None, None)
+    );
+    assert_eq!(
+        store.find(&bob).await.expect("find"),
+        Some(b"bob".to_vec()),
+        "bob's session is untouched"
+    );
     assert_eq!(store.sessions_of("bob").await.expect("sessions-of").len(), 1);
     assert_eq!(store.revoke_owner("alice", None).await.expect("nothing left"), 0);
 }
@@ -126,7 +152,10 @@ async fn revoke_deletes_by_listed_id(backend: Backend) {
     assert_eq!(listed, vec![(id_of(&kept), b"y".to_vec())]);
     assert!(store.revoke(&listed[0].0).await.expect("revoke an id all() listed"));
     assert_eq!(store.find(&kept).await.expect("find"), None);
-    assert!(!store.revoke(&kept).await.expect("a token is not an id"), "nothing has the token as its id");
+    assert!(
+        !store.revoke(&kept).await.expect("a token is not an id"),
+        "nothing has the token as its id"
+    );
 }
 
 async fn rotate_moves_data_and_owner_to_a_fresh_token_and_the_old_one_dies(backend: Backend) {
@@ -140,7 +169,11 @@ async fn rotate_moves_data_and_owner_to_a_fresh_token_and_the_old_one_dies(backe
     assert_eq!(store.find(&new).await.expect("find new"), Some(b"precious".to_vec()));
     let listed = store.sessions_of("alice").await.expect("sessions-of");
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].id.as_str(), listed[0].expiry), (id_of(&new).as_str(), now + 2 * HOUR), "the owner moved along");
+    assert_eq!(
+        (listed[0].id.as_str(), listed[0].expiry),
+        (id_of(&new).as_str(), now + 2 * HOUR),
+        "the owner moved along"
+    );
     assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 1, expired: 0 });
     assert_eq!(store.rotate(&old, now + HOUR).await.expect("rotate the dead token"), None);
 }
@@ -204,7 +237,11 @@ async fn malformed_owners_and_ids_are_invalid_input_and_change_nothing(backend: 
     assert_eq!(store.find(&token).await.expect("find"), Some(b"precious".to_vec()));
     assert_eq!(store.find(&other).await.expect("find"), Some(b"limit".to_vec()));
     let listed = store.sessions_of("alice").await.expect("sessions-of");
-    assert_eq!(listed.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), vec![id_of(&token)], "the owner is unchanged");
+    assert_eq!(
+        listed.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        vec![id_of(&token)],
+        "the owner is unchanged"
+    );
     assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 2, expired: 0 });
 }
 
@@ -229,7 +266,8 @@ async fn assert_the_fixture_sessions_are_findable(store: &ComponentStore) {
     assert_eq!(store.find(FIXTURE_EXPIRED).await.expect("find"), None);
     let mut ids: Vec<String> = FIXTURE_ACTIVE.iter().map(|(t, _)| id_of(t)).collect();
     ids.sort();
-    let listed: Vec<String> = store.all().await.expect("all").into_iter().map(|(id, _)| id).collect();
+    let listed: Vec<String> =
+        store.all().await.expect("all").into_iter().map(|(id, _)| id).collect();
     assert_eq!(listed, ids);
 }
 
@@ -252,7 +290,10 @@ async fn a_file_written_by_the_0_1_component_is_upgraded_and_keeps_no_token() {
 async fn a_sweep_that_upgrades_a_0_1_table_on_sqld_reports_what_it_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqld = Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)");
-    let remote = libsql::Builder::new_remote(sqld.url(), String::new()).build().await.expect("remote client");
+    let remote = libsql::Builder::new_remote(sqld.url(), String::new())
+        .build()
+        .await
+        .expect("remote client");
     remote
         .connect()
         .expect("connect")
@@ -265,7 +306,11 @@ async fn a_sweep_that_upgrades_a_0_1_table_on_sqld_reports_what_it_removed() {
         .expect("write the 0.1 table");
     let store = open(StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", sqld.url()));
     let report = store.sweep().await.expect("the first call upgrades, and sweeps");
-    assert_eq!((report.removed, report.more), (1, false), "the expired session it removed is counted");
+    assert_eq!(
+        (report.removed, report.more),
+        (1, false),
+        "the expired session it removed is counted"
+    );
     assert_eq!(store.find("live-token").await.expect("find").as_deref(), Some(&b"kept"[..]));
     assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 1, expired: 0 });
 }
@@ -275,7 +320,10 @@ async fn a_0_1_table_on_sqld_is_upgraded_and_every_session_stays_findable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqld = Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)");
     // The 0.1 layout, written over sqld's HTTP API.
-    let remote = libsql::Builder::new_remote(sqld.url(), String::new()).build().await.expect("remote client");
+    let remote = libsql::Builder::new_remote(sqld.url(), String::new())
+        .build()
+        .await
+        .expect("remote client");
     let conn = remote.connect().expect("connect");
     let year_3000 = 32_503_680_000_000_i64;
     conn.execute_batch(&format!(
@@ -291,9 +339,15 @@ async fn a_0_1_table_on_sqld_is_upgraded_and_every_session_stays_findable() {
     let store = open(StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", sqld.url()));
     assert_the_fixture_sessions_are_findable(&store).await;
     let token = FIXTURE_ACTIVE[0].0;
-    assert!(store.set_owner(token, Some("alice")).await.expect("an upgraded session takes an owner"));
+    assert!(store
+        .set_owner(token, Some("alice"))
+        .await
+        .expect("an upgraded session takes an owner"));
     assert_eq!(store.sessions_of("alice").await.expect("sessions-of")[0].id, id_of(token));
-    let mut rows = conn.query("SELECT count(*) = sum(length(id) = 43) FROM sessions", ()).await.expect("count ids");
+    let mut rows = conn
+        .query("SELECT count(*) = sum(length(id) = 43) FROM sessions", ())
+        .await
+        .expect("count ids");
     let row = rows.next().await.expect("row").expect("a row");
     assert_eq!(row.get::<i64>(0).expect("count"), 1, "every row keyed by its id");
 }
@@ -316,7 +370,10 @@ async fn no_token_created_reaches_the_database_file_or_its_journal() {
         }
         let rotated = store.rotate(&created[0], expiry).await.expect("rotate").expect("rotated");
         store.delete(&created[1]).await.expect("delete");
-        store.commit(&format!("committed-{locking}-token"), b"c".to_vec(), expiry).await.expect("commit");
+        store
+            .commit(&format!("committed-{locking}-token"), b"c".to_vec(), expiry)
+            .await
+            .expect("commit");
         assert!(store.update(&created[2], b"updated".to_vec(), expiry).await.expect("update"));
         assert_eq!(store.revoke_owner(&owner, Some(&rotated)).await.expect("revoke-owner"), 8);
         // Read while the store is open (journal or WAL present), then after it closed.
@@ -327,7 +384,10 @@ async fn no_token_created_reaches_the_database_file_or_its_journal() {
         tokens.push(format!("committed-{locking}-token"));
         let closed_bytes = database_bytes(&db);
         for token in &tokens {
-            assert!(!contains(&open_bytes, token) && !contains(&closed_bytes, token), "{token} reached the file ({locking})");
+            assert!(
+                !contains(&open_bytes, token) && !contains(&closed_bytes, token),
+                "{token} reached the file ({locking})"
+            );
         }
     }
     assert!(contains(&database_bytes(&db), &id_of(&tokens[15])), "ids are what the file holds");

@@ -20,9 +20,10 @@ use common::runtime;
 
 /// A store on the server at `url`, with extra `SESSIONS_*` settings.
 fn store(url: &str, settings: &[(&str, &str)]) -> ComponentStore {
-    let options = settings
-        .iter()
-        .fold(StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", url), |o, (n, v)| o.env(n, *v));
+    let options = settings.iter().fold(
+        StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", url),
+        |o, (n, v)| o.env(n, *v),
+    );
     ComponentStore::open(runtime(), options).expect("store opens")
 }
 
@@ -63,7 +64,11 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Request {
     let head = read_head(reader);
     let length = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>())
+        })
         .and_then(Result::ok)
         .unwrap_or(0);
     let mut body = vec![0; length];
@@ -77,7 +82,10 @@ fn hold_until_closed(reader: &mut BufReader<TcpStream>) {
     while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
 }
 
-fn expect_unavailable(result: Result<impl std::fmt::Debug, StoreError>, containing: &str) -> String {
+fn expect_unavailable(
+    result: Result<impl std::fmt::Debug, StoreError>,
+    containing: &str,
+) -> String {
     match result {
         Err(StoreError::Unavailable(msg)) => {
             assert!(msg.contains(containing), "{msg}");
@@ -108,7 +116,8 @@ async fn a_server_trickling_its_answer_is_unavailable_once_the_whole_call_timeou
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
         read_request(&mut reader);
         let mut writer = stream;
-        let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n";
+        let head =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n";
         if writer.write_all(head).is_err() {
             return;
         }
@@ -270,9 +279,15 @@ async fn an_auth_refusal_before_the_body_is_read_names_the_auth_token_every_time
         for attempt in 0..3 {
             // A fresh instance each time, as per-request hosts have.
             let store = store(url, &settings);
-            let msg = expect_unavailable(store.commit("tok", data.clone(), u64::MAX).await, "refused the auth token");
+            let msg = expect_unavailable(
+                store.commit("tok", data.clone(), u64::MAX).await,
+                "refused the auth token",
+            );
             assert!(!msg.contains(SECRET_TOKEN), "attempt {attempt}: {msg}");
-            assert!(!msg.contains("EPIPE") && !msg.contains("cannot reach"), "attempt {attempt}: {msg}");
+            assert!(
+                !msg.contains("EPIPE") && !msg.contains("cannot reach"),
+                "attempt {attempt}: {msg}"
+            );
             // The request, and at most one empty pipeline asking again for the status.
             assert!(store.http_requests() <= 2, "{} requests", store.http_requests());
         }
@@ -282,7 +297,8 @@ async fn an_auth_refusal_before_the_body_is_read_names_the_auth_token_every_time
 /// A Hrana server that answers every pipeline well-formed, except that each `execute`
 /// result carries the rows in `ROWS` (set per test through the handler's choice).
 fn hrana_answer(request: &Request, rows: &str) -> String {
-    let body: serde_json::Value = serde_json::from_slice(&request.body).expect("a JSON pipeline request");
+    let body: serde_json::Value =
+        serde_json::from_slice(&request.body).expect("a JSON pipeline request");
     assert!(request.head.starts_with("POST /v2/pipeline "), "{}", request.head);
     let results: Vec<String> = body["requests"]
         .as_array()
@@ -302,7 +318,10 @@ fn hrana_answer(request: &Request, rows: &str) -> String {
         })
         .collect();
     let json = format!(r#"{{"baton":null,"base_url":null,"results":[{}]}}"#, results.join(","));
-    format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}", json.len())
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
+        json.len()
+    )
 }
 
 fn answer_with_rows(stream: TcpStream, rows: &str) {
@@ -315,17 +334,30 @@ fn answer_with_rows(stream: TcpStream, rows: &str) {
 #[tokio::test]
 async fn garbled_stats_answers_are_storage_errors_never_zero_counts() {
     let servers = [
-        serve(|s| answer_with_rows(s, r#"[[{"type":"text","value":"many"},{"type":"text","value":"few"}]]"#)),
+        serve(|s| {
+            answer_with_rows(
+                s,
+                r#"[[{"type":"text","value":"many"},{"type":"text","value":"few"}]]"#,
+            )
+        }),
         serve(|s| answer_with_rows(s, "[]")),
         serve(|s| answer_with_rows(s, r#"[[{"type":"integer","value":"5"}]]"#)),
-        serve(|s| answer_with_rows(s, r#"[[{"type":"integer","value":"-5"},{"type":"integer","value":"0"}]]"#)),
+        serve(|s| {
+            answer_with_rows(
+                s,
+                r#"[[{"type":"integer","value":"-5"},{"type":"integer","value":"0"}]]"#,
+            )
+        }),
         serve(|s| answer_with_rows(s, r#"[[{"type":"null"},{"type":"float","value":2.5}]]"#)),
     ];
     for url in &servers {
         expect_storage(store(url, &[]).stats().await, "unexpected answer from the libSQL server");
     }
-    let well_formed = serve(|s| answer_with_rows(s, r#"[[{"type":"integer","value":"5"},{"type":"integer","value":"2"}]]"#));
-    let counts = store(&well_formed, &[]).stats().await.expect("the fake server itself speaks Hrana");
+    let well_formed = serve(|s| {
+        answer_with_rows(s, r#"[[{"type":"integer","value":"5"},{"type":"integer","value":"2"}]]"#)
+    });
+    let counts =
+        store(&well_formed, &[]).stats().await.expect("the fake server itself speaks Hrana");
     assert_eq!((counts.active, counts.expired), (5, 2));
 }
 
@@ -345,12 +377,20 @@ async fn a_password_in_the_database_url_never_reaches_an_error_message() {
         ("postgres://admin:hunter2@db.example", None),
         ("http://db.example:8080", Some(secret)),
     ] {
-        let settings: Vec<(&str, &str)> = token.map(|t| ("SESSIONS_AUTH_TOKEN", t)).into_iter().collect();
+        let settings: Vec<(&str, &str)> =
+            token.map(|t| ("SESSIONS_AUTH_TOKEN", t)).into_iter().collect();
         let store = store(url, &settings);
-        for result in [store.find("tok").await.map(drop), store.stats().await.map(drop), store.sweep().await.map(drop)] {
+        for result in [
+            store.find("tok").await.map(drop),
+            store.stats().await.map(drop),
+            store.sweep().await.map(drop),
+        ] {
             match result {
                 Err(StoreError::InvalidConfig(msg)) => {
-                    assert!(msg.contains("SESSIONS_DATABASE") && !msg.contains(secret), "{url}: {msg}")
+                    assert!(
+                        msg.contains("SESSIONS_DATABASE") && !msg.contains(secret),
+                        "{url}: {msg}"
+                    )
                 }
                 other => panic!("{url}: expected InvalidConfig, got {other:?}"),
             }
@@ -366,14 +406,20 @@ async fn the_auth_token_is_absent_from_every_server_error_message() {
         let request = read_request(&mut reader);
         let body = format!("bad gateway; you sent: {}", request.head.replace("\r\n", " "));
         let mut writer = stream;
-        let _ = writer.write_all(format!("HTTP/1.1 502 Bad Gateway\r\ncontent-length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        let _ = writer.write_all(
+            format!("HTTP/1.1 502 Bad Gateway\r\ncontent-length: {}\r\n\r\n{body}", body.len())
+                .as_bytes(),
+        );
     });
     let teapot = serve(|stream| {
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
         let request = read_request(&mut reader);
         let mut writer = stream;
         let body = request.head;
-        let _ = writer.write_all(format!("HTTP/1.1 418 I'm a teapot\r\ncontent-length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        let _ = writer.write_all(
+            format!("HTTP/1.1 418 I'm a teapot\r\ncontent-length: {}\r\n\r\n{body}", body.len())
+                .as_bytes(),
+        );
     });
     let closed = {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -386,6 +432,9 @@ async fn the_auth_token_is_absent_from_every_server_error_message() {
     assert!(msg.contains("bad gateway") && !msg.contains(SECRET_TOKEN), "{msg}");
     let msg = expect_storage(store(&teapot, &settings).find("tok").await, "HTTP 418");
     assert!(!msg.contains(SECRET_TOKEN), "{msg}");
-    let msg = expect_unavailable(store(&closed, &settings).find("tok").await, "cannot reach the libSQL server");
+    let msg = expect_unavailable(
+        store(&closed, &settings).find("tok").await,
+        "cannot reach the libSQL server",
+    );
     assert!(!msg.contains(SECRET_TOKEN), "{msg}");
 }

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::sqld::Sqld;
-use libsqlstore_host::{ComponentStore, HostClock, PoolSettings, Runtime, StoreError, StoreOptions};
+use libsqlstore_host::{
+    ComponentStore, HostClock, PoolSettings, Runtime, StoreError, StoreOptions,
+};
 
 /// A TCP proxy on 127.0.0.1 in front of `upstream`: counts the connections it accepts and
 /// those still open (until both directions have ended). It lives as long as the test.
@@ -55,7 +57,11 @@ impl CountingProxy {
     async fn until_open_at_most(&self, most: usize, limit: Duration) -> Duration {
         let started = Instant::now();
         while self.open() > most {
-            assert!(started.elapsed() < limit, "{} connections still open after {limit:?}", self.open());
+            assert!(
+                started.elapsed() < limit,
+                "{} connections still open after {limit:?}",
+                self.open()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         started.elapsed()
@@ -93,12 +99,15 @@ fn start_sqld(dir: &std::path::Path) -> Sqld {
 }
 
 fn address(url: &str) -> SocketAddr {
-    url.strip_prefix("http://").and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("not an http://IP:PORT URL: {url}"))
+    url.strip_prefix("http://")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("not an http://IP:PORT URL: {url}"))
 }
 
 /// A store of `runtime` on the server at `url`, with no data directory.
 fn store(runtime: &Runtime, url: &str) -> ComponentStore {
-    let options = StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", url);
+    let options =
+        StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", url);
     ComponentStore::open(runtime, options).expect("store opens")
 }
 
@@ -130,7 +139,10 @@ async fn calls_from_many_stores_and_fresh_instances_share_one_kept_alive_connect
         fresh.close().await;
     }
     let requests = long_lived.http_requests() + another.http_requests() + 20;
-    eprintln!("{requests} requests through the component opened {} connection(s)", proxy.accepted());
+    eprintln!(
+        "{requests} requests through the component opened {} connection(s)",
+        proxy.accepted()
+    );
     assert!(requests >= 270, "{requests} requests");
     assert!(proxy.accepted() <= 2, "{requests} requests opened {} connections", proxy.accepted());
     assert_eq!(proxy.open(), proxy.accepted(), "the connections are kept open between calls");
@@ -146,8 +158,15 @@ async fn a_server_restarted_between_calls_is_reached_again_without_an_error() {
     for restart in 0..3 {
         // The pooled connection dies with the server; the next call must not fail on it.
         sqld.restart().expect("sqld restarts");
-        assert_eq!(store.find("before").await, Ok(Some(b"kept".to_vec())), "after restart {restart}");
-        store.commit(&format!("after{restart}"), b"new".to_vec(), in_an_hour()).await.expect("commit after the restart");
+        assert_eq!(
+            store.find("before").await,
+            Ok(Some(b"kept".to_vec())),
+            "after restart {restart}"
+        );
+        store
+            .commit(&format!("after{restart}"), b"new".to_vec(), in_an_hour())
+            .await
+            .expect("commit after the restart");
     }
     assert_eq!(store.find("after2").await.expect("find"), Some(b"new".to_vec()));
 }
@@ -194,7 +213,10 @@ async fn no_more_than_the_idle_limit_stay_open_after_concurrent_calls() {
     let proxy = CountingProxy::start(address(&sqld.url()));
     let settings = PoolSettings { max_idle_per_host: 2, ..PoolSettings::default() };
     let runtime = common::runtime().clone().with_pool_settings(settings).expect("a pool");
-    store(&runtime, &proxy.url).commit("tok", b"data".to_vec(), in_an_hour()).await.expect("commit");
+    store(&runtime, &proxy.url)
+        .commit("tok", b"data".to_vec(), in_an_hour())
+        .await
+        .expect("commit");
     let mut calls = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let store = store(&runtime, &proxy.url);
@@ -208,7 +230,11 @@ async fn no_more_than_the_idle_limit_stay_open_after_concurrent_calls() {
         done.expect("a caller panicked");
     }
     eprintln!("8 concurrent callers opened {} connection(s)", proxy.accepted());
-    assert!(proxy.accepted() > 2, "the callers ran concurrently: {} connection(s)", proxy.accepted());
+    assert!(
+        proxy.accepted() > 2,
+        "the callers ran concurrently: {} connection(s)",
+        proxy.accepted()
+    );
     proxy.until_open_at_most(2, Duration::from_secs(10)).await;
 }
 
@@ -224,10 +250,15 @@ async fn failures_are_the_errors_of_wasmtimes_default_handler() {
     };
     let not_tls = sqld.url().replace("http://", "https://");
     let runtime = common::runtime();
-    for (url, error) in [(refused.as_str(), "connection refused"), (not_tls.as_str(), "TlsProtocolError")] {
+    for (url, error) in
+        [(refused.as_str(), "connection refused"), (not_tls.as_str(), "TlsProtocolError")]
+    {
         match store(runtime, url).find("tok").await {
             Err(StoreError::Unavailable(msg)) => {
-                assert!(msg.contains("cannot reach the libSQL server") && msg.contains(error), "{url}: {msg}")
+                assert!(
+                    msg.contains("cannot reach the libSQL server") && msg.contains(error),
+                    "{url}: {msg}"
+                )
             }
             other => panic!("{url}: expected Unavailable, got {other:?}"),
         }

@@ -31,9 +31,7 @@ impl LocalBackend {
             let stmt = self.stmt(Stmt::Scan)?;
             stmt.reset();
             let chunk = block_on(async {
-                let mut rows = stmt
-                    .query(params![cursor.as_str(), now, LIST_CHUNK])
-                    .await?;
+                let mut rows = stmt.query(params![cursor.as_str(), now, LIST_CHUNK]).await?;
                 let mut examined = 0;
                 let mut last = None;
                 while let Some(row) = rows.next().await? {
@@ -74,12 +72,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut s, clock) = open_with(&file_config(dir.path()));
         for i in 0..5000 {
-            s.commit(&format!("b{i:05}"), b"gone", T0 + 10)
-                .expect("commit");
+            s.commit(&format!("b{i:05}"), b"gone", T0 + 10).expect("commit");
         }
         for token in ["a", "b02500x", "c", "d", "e"] {
-            s.commit(token, token.as_bytes(), T0 + 10_000)
-                .expect("commit");
+            s.commit(token, token.as_bytes(), T0 + 10_000).expect("commit");
         }
         clock.0.set(T0 + 10);
         let mut active: Vec<(String, &str)> = ["a", "b02500x", "c", "d", "e"]

@@ -78,16 +78,14 @@ impl LocalBackend {
     /// `Backend::apply` gives it.
     fn change_row(&self, change: &Change<'_>, now: i64) -> Result<bool> {
         match change {
-            Change::Upsert { id, data, expiry } => execute(
-                self.stmt(Stmt::Upsert)?,
-                params![id.as_str(), *data, *expiry, now],
-            )
-            .map(|_| true),
-            Change::Update { id, data, expiry } => execute(
-                self.stmt(Stmt::Update)?,
-                params![id.as_str(), *data, *expiry, now],
-            )
-            .map(|n| n == 1),
+            Change::Upsert { id, data, expiry } => {
+                execute(self.stmt(Stmt::Upsert)?, params![id.as_str(), *data, *expiry, now])
+                    .map(|_| true)
+            }
+            Change::Update { id, data, expiry } => {
+                execute(self.stmt(Stmt::Update)?, params![id.as_str(), *data, *expiry, now])
+                    .map(|n| n == 1)
+            }
             Change::Touch { id, expiry } => {
                 execute(self.stmt(Stmt::Touch)?, params![id.as_str(), *expiry, now]).map(|n| n == 1)
             }
@@ -138,29 +136,22 @@ impl Backend for LocalBackend {
         let _guard = self.lock()?;
         rows(self.stmt(Stmt::SessionsOf)?, params![owner, now], |row| {
             let expiry = u64::try_from(row.get::<i64>(2)?).unwrap_or(0);
-            Ok(SessionInfo {
-                id: row.get(0)?,
-                owner: row.get(1)?,
-                expiry,
-            })
+            Ok(SessionInfo { id: row.get(0)?, owner: row.get(1)?, expiry })
         })
     }
 
     fn revoke_owner(&mut self, owner: &str, keep: Option<&str>, now: i64) -> Result<u64> {
         let _guard = self.lock()?;
-        let was_active = rows(
-            self.stmt(Stmt::RevokeOwner)?,
-            params![owner, keep, now],
-            |row| row.get::<bool>(0),
-        )?;
+        let was_active = rows(self.stmt(Stmt::RevokeOwner)?, params![owner, keep, now], |row| {
+            row.get::<bool>(0)
+        })?;
         Ok(was_active.into_iter().filter(|&active| active).count() as u64)
     }
 
     fn revoke(&mut self, id: &str, now: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        let was_active = rows(self.stmt(Stmt::Revoke)?, params![id, now], |row| {
-            row.get::<bool>(0)
-        })?;
+        let was_active =
+            rows(self.stmt(Stmt::Revoke)?, params![id, now], |row| row.get::<bool>(0))?;
         Ok(was_active.first().copied().unwrap_or(false))
     }
 
@@ -171,9 +162,8 @@ impl Backend for LocalBackend {
                 execute(b.stmt(Stmt::RotateDrop)?, params![old])?;
                 return Ok(Rotation::Rotated);
             }
-            let active = rows(b.stmt(Stmt::IsActive)?, params![old, now], |row| {
-                row.get::<bool>(0)
-            })?;
+            let active =
+                rows(b.stmt(Stmt::IsActive)?, params![old, now], |row| row.get::<bool>(0))?;
             Ok(if active.first().copied().unwrap_or(false) {
                 Rotation::Taken
             } else {
@@ -190,10 +180,7 @@ impl Backend for LocalBackend {
             return self.change_row(change, now).map(|done| vec![done]);
         }
         self.transaction(&Stmt::WRITES, |b| {
-            changes
-                .iter()
-                .map(|change| b.change_row(change, now))
-                .collect()
+            changes.iter().map(|change| b.change_row(change, now)).collect()
         })
     }
 
@@ -202,10 +189,7 @@ impl Backend for LocalBackend {
         let stmt = self.stmt(Stmt::Counts)?;
         let counts = block_on(async {
             let mut rows = stmt.query(params![now]).await?;
-            let row = rows
-                .next()
-                .await?
-                .ok_or(libsql::Error::QueryReturnedNoRows)?;
+            let row = rows.next().await?.ok_or(libsql::Error::QueryReturnedNoRows)?;
             Ok::<_, libsql::Error>(SessionCounts {
                 active: u64::try_from(row.get::<i64>(0)?).unwrap_or(0),
                 expired: u64::try_from(row.get::<i64>(1)?).unwrap_or(0),
@@ -276,9 +260,6 @@ mod tests {
         assert_eq!(b.find("tok").expect("find"), Some(b"from a".to_vec()));
         b.commit("tok", b"from b", T0 + 1000).expect("commit");
         assert_eq!(a.find("tok").expect("find"), Some(b"from b".to_vec()));
-        assert!(
-            !dir.path().join("sessions.db-lock").exists(),
-            "no lock is held between calls"
-        );
+        assert!(!dir.path().join("sessions.db-lock").exists(), "no lock is held between calls");
     }
 }

@@ -92,10 +92,7 @@ impl LocalBackend {
             return Ok(&writer.conn);
         }
         let db = block_on(libsql::Builder::new_local(&self.path).build())?;
-        let writer = Writer {
-            conn: db.connect()?,
-            _db: db,
-        };
+        let writer = Writer { conn: db.connect()?, _db: db };
         Ok(&self.writer.get_or_init(|| writer).conn)
     }
 
@@ -185,9 +182,7 @@ fn use_unix_none_vfs() -> Result<()> {
         if registered {
             Ok(())
         } else {
-            Err(Error::Storage(
-                "this libSQL build has no unix-none VFS".into(),
-            ))
+            Err(Error::Storage("this libSQL build has no unix-none VFS".into()))
         }
     })
     .clone()
@@ -201,10 +196,7 @@ fn check_parent_dir(path: &Path) -> Result<()> {
     match std::fs::metadata(parent) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
-            return Err(Error::Unavailable(format!(
-                "{} is not a directory",
-                parent.display()
-            )));
+            return Err(Error::Unavailable(format!("{} is not a directory", parent.display())));
         }
         Err(e) => {
             return Err(Error::Unavailable(format!(
@@ -237,22 +229,14 @@ mod tests {
             busy_timeout: std::time::Duration::from_millis(50),
             ..file_config(dir.path())
         };
-        let exclusive = Config {
-            locking: crate::config::Locking::Exclusive,
-            ..shared.clone()
-        };
+        let exclusive = Config { locking: crate::config::Locking::Exclusive, ..shared.clone() };
         let (mut owner, _) = open_with(&exclusive);
         owner.commit("tok", b"kept", T0 + 1000).expect("commit");
-        assert!(
-            dir.path().join("sessions.db-lock").exists(),
-            "the lock is held between calls"
-        );
+        assert!(dir.path().join("sessions.db-lock").exists(), "the lock is held between calls");
         // A shared opener meets the lock at its first call, an exclusive one at open.
         let (mut shared_store, _) = open_with(&shared);
-        let attempts = [
-            shared_store.find("tok").map(drop),
-            LocalBackend::open(&exclusive).map(drop),
-        ];
+        let attempts =
+            [shared_store.find("tok").map(drop), LocalBackend::open(&exclusive).map(drop)];
         for attempt in attempts {
             match attempt {
                 Err(Error::Unavailable(msg)) => assert!(msg.contains("held exclusively"), "{msg}"),
@@ -262,10 +246,7 @@ mod tests {
         }
         drop(shared_store);
         drop(owner);
-        assert!(
-            !dir.path().join("sessions.db-lock").exists(),
-            "closing releases the lock"
-        );
+        assert!(!dir.path().join("sessions.db-lock").exists(), "closing releases the lock");
         // The file was left in WAL mode; a shared opener turns it back and sees everything.
         let (mut later, _) = open_with(&shared);
         assert_eq!(later.find("tok").expect("find"), Some(b"kept".to_vec()));
@@ -293,11 +274,7 @@ mod tests {
             call(&mut s).unwrap_or_else(|e| panic!("{name} as the first call: {e:?}"));
             s.commit("after", b"y", T0 + 1000)
                 .unwrap_or_else(|e| panic!("commit after {name}: {e:?}"));
-            assert_eq!(
-                s.find("after").expect("find"),
-                Some(b"y".to_vec()),
-                "after {name}"
-            );
+            assert_eq!(s.find("after").expect("find"), Some(b"y".to_vec()), "after {name}");
         }
     }
 
@@ -316,10 +293,7 @@ mod tests {
             Err(other) => panic!("expected Unavailable, got {other:?}"),
             Ok(_) => panic!("expected Unavailable, got an answer"),
         }
-        assert_eq!(
-            std::fs::read(dir.path().join("sessions.db")).expect("read"),
-            garbage
-        );
+        assert_eq!(std::fs::read(dir.path().join("sessions.db")).expect("read"), garbage);
     }
 
     #[test]
@@ -331,10 +305,7 @@ mod tests {
             Err(Error::Unavailable(msg)) => assert!(msg.contains("not accessible"), "{msg}"),
             other => panic!("expected Unavailable, got {other:?}"),
         }
-        let exclusive = Config {
-            locking: Locking::Exclusive,
-            ..shared
-        };
+        let exclusive = Config { locking: Locking::Exclusive, ..shared };
         match LocalBackend::open(&exclusive) {
             Err(Error::Unavailable(msg)) => assert!(msg.contains("not accessible"), "{msg}"),
             Err(other) => panic!("expected Unavailable, got {other:?}"),
@@ -363,10 +334,7 @@ mod tests {
             .open(&lock_path)
             .and_then(|f| f.set_modified(ancient))
             .expect("age");
-        assert!(matches!(
-            s.commit("tok", b"y", T0 + 1000),
-            Err(Error::Unavailable(_))
-        ));
+        assert!(matches!(s.commit("tok", b"y", T0 + 1000), Err(Error::Unavailable(_))));
         assert_eq!(
             std::fs::read_to_string(&lock_path).expect("lock"),
             line,

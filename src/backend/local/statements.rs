@@ -72,10 +72,7 @@ pub(super) struct Statements {
 
 impl Statements {
     pub(super) fn new(sql: Sql) -> Statements {
-        Statements {
-            sql,
-            prepared: Default::default(),
-        }
+        Statements { sql, prepared: Default::default() }
     }
 
     /// `which`, prepared on first use. A table that is missing makes the prepare fail; the
@@ -102,11 +99,7 @@ impl Statements {
     /// Creates the table and its indexes unless they exist, in one transaction (so the
     /// table never exists without them). Call with the lock held, outside a transaction.
     fn ensure_schema(&self, conn: &Connection) -> libsql::Result<()> {
-        in_transaction(
-            conn,
-            |e| e,
-            || block_on(conn.execute_batch(&self.ddl())).map(drop),
-        )
+        in_transaction(conn, |e| e, || block_on(conn.execute_batch(&self.ddl())).map(drop))
     }
 
     /// The table and index statements, `IF NOT EXISTS` each.
@@ -126,11 +119,8 @@ pub(super) fn in_transaction<T, E>(
     work: impl FnOnce() -> std::result::Result<T, E>,
 ) -> std::result::Result<T, E> {
     block_on(conn.execute("BEGIN IMMEDIATE", ())).map_err(&failed)?;
-    let done = work().and_then(|value| {
-        block_on(conn.execute("COMMIT", ()))
-            .map(|_| value)
-            .map_err(&failed)
-    });
+    let done = work()
+        .and_then(|value| block_on(conn.execute("COMMIT", ())).map(|_| value).map_err(&failed));
     if done.is_err() && !conn.is_autocommit() {
         let _ = block_on(conn.execute("ROLLBACK", ()));
     }
@@ -140,9 +130,7 @@ pub(super) fn in_transaction<T, E>(
 impl LocalBackend {
     /// `which`, prepared on first use; call with the lock held.
     pub(super) fn stmt(&self, which: Stmt) -> Result<&Statement> {
-        self.stmts
-            .get(self.conn().map_err(storage)?, which)
-            .map_err(storage)
+        self.stmts.get(self.conn().map_err(storage)?, which).map_err(storage)
     }
 
     /// Runs `work` inside BEGIN IMMEDIATE … COMMIT, rolling back if it fails. `uses` are
@@ -200,10 +188,7 @@ mod tests {
     fn a_custom_table_name_is_used() {
         let dir = tempfile::tempdir().expect("tempdir");
         let table = crate::schema::TableName::new("web_sessions").expect("valid");
-        let config = Config {
-            table,
-            ..file_config(dir.path())
-        };
+        let config = Config { table, ..file_config(dir.path()) };
         let (mut s, _) = open_with(&config);
         s.commit("tok", b"x", T0 + 1000).expect("commit");
         assert_eq!(s.find("tok").expect("find"), Some(b"x".to_vec()));
@@ -214,15 +199,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut backend = LocalBackend::open(&file_config(dir.path())).expect("open");
         backend.find("x", 0).expect("creates the table");
-        for sql in [
-            &backend.stmts.sql.sessions_of,
-            &backend.stmts.sql.revoke_owner,
-        ] {
+        for sql in [&backend.stmts.sql.sessions_of, &backend.stmts.sql.revoke_owner] {
             let plan = block_on(async {
-                let mut rows = backend
-                    .conn()?
-                    .query(&format!("EXPLAIN QUERY PLAN {sql}"), ())
-                    .await?;
+                let mut rows =
+                    backend.conn()?.query(&format!("EXPLAIN QUERY PLAN {sql}"), ()).await?;
                 let mut plan = Vec::new();
                 while let Some(row) = rows.next().await? {
                     plan.push(row.get::<String>(3)?);
@@ -231,14 +211,10 @@ mod tests {
             })
             .expect("explain");
             assert!(
-                plan.iter()
-                    .any(|step| step.contains("USING INDEX sessions_owner_idx")),
+                plan.iter().any(|step| step.contains("USING INDEX sessions_owner_idx")),
                 "{sql}: {plan:?}"
             );
-            assert!(
-                !plan.iter().any(|step| step.starts_with("SCAN")),
-                "{sql}: {plan:?}"
-            );
+            assert!(!plan.iter().any(|step| step.starts_with("SCAN")), "{sql}: {plan:?}");
             assert!(
                 !plan.iter().any(|step| step.contains("TEMP B-TREE")),
                 "{sql}: sorted by the index: {plan:?}"
@@ -251,15 +227,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = crate::testing::file_config(dir.path());
         let mut b = LocalBackend::open(&config).expect("open");
-        b.apply(
-            &[Change::Upsert {
-                id: "before".into(),
-                data: b"x",
-                expiry: 1000,
-            }],
-            0,
-        )
-        .expect("upsert");
+        b.apply(&[Change::Upsert { id: "before".into(), data: b"x", expiry: 1000 }], 0)
+            .expect("upsert");
         // The engine refuses one row of the batch, after another was written.
         block_on(b.conn().expect("the connection").execute_batch(
             "CREATE TRIGGER refuse BEFORE INSERT ON sessions WHEN NEW.data = x'ff' \
@@ -267,40 +236,17 @@ mod tests {
         ))
         .expect("trigger");
         let batch = [
-            Change::Upsert {
-                id: "a".into(),
-                data: b"a",
-                expiry: 1000,
-            },
-            Change::Update {
-                id: "before".into(),
-                data: b"changed",
-                expiry: 1000,
-            },
-            Change::Upsert {
-                id: "b".into(),
-                data: &[0xff],
-                expiry: 1000,
-            },
+            Change::Upsert { id: "a".into(), data: b"a", expiry: 1000 },
+            Change::Update { id: "before".into(), data: b"changed", expiry: 1000 },
+            Change::Upsert { id: "b".into(), data: &[0xff], expiry: 1000 },
         ];
         let refused = b.apply(&batch, 0);
         assert!(matches!(refused, Err(Error::Storage(m)) if m.contains("refused by a trigger")));
-        assert_eq!(
-            b.find("a", 0).expect("find"),
-            None,
-            "rolled back with the rest"
-        );
+        assert_eq!(b.find("a", 0).expect("find"), None, "rolled back with the rest");
         assert_eq!(b.find("before", 0).expect("find"), Some(b"x".to_vec()));
         let good = [
-            Change::Upsert {
-                id: "a".into(),
-                data: b"a",
-                expiry: 3000,
-            },
-            Change::Touch {
-                id: "before".into(),
-                expiry: 2000,
-            },
+            Change::Upsert { id: "a".into(), data: b"a", expiry: 3000 },
+            Change::Touch { id: "before".into(), expiry: 2000 },
         ];
         assert_eq!(b.apply(&good, 0).expect("next batch"), vec![true, true]);
         drop(b);
@@ -310,9 +256,6 @@ mod tests {
             Some(b"a".to_vec()),
             "the batch reached the file"
         );
-        assert_eq!(
-            reopened.find("before", 1500).expect("find"),
-            Some(b"x".to_vec())
-        );
+        assert_eq!(reopened.find("before", 1500).expect("find"), Some(b"x".to_vec()));
     }
 }

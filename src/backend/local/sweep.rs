@@ -42,21 +42,13 @@ impl LocalBackend {
             let target = self.sweep_chunk(budget).min(batch - removed);
             let chunk = match self.sweep_chunk_of(now, target) {
                 Ok(chunk) => chunk,
-                Err(_) if removed > 0 => {
-                    return Ok(SweepReport {
-                        removed,
-                        more: true,
-                    })
-                }
+                Err(_) if removed > 0 => return Ok(SweepReport { removed, more: true }),
                 Err(e) => return Err(e),
             };
             removed += chunk.removed;
             let spent = one_call_at_a_time && budget.is_some_and(|b| started.elapsed() >= b);
             if !chunk.more || removed >= batch || spent {
-                return Ok(SweepReport {
-                    removed,
-                    more: chunk.more,
-                });
+                return Ok(SweepReport { removed, more: chunk.more });
             }
         }
     }
@@ -88,17 +80,11 @@ impl LocalBackend {
             any_expired.reset();
             let more = block_on(async {
                 let mut rows = any_expired.query(params![now]).await?;
-                let row = rows
-                    .next()
-                    .await?
-                    .ok_or(libsql::Error::QueryReturnedNoRows)?;
+                let row = rows.next().await?.ok_or(libsql::Error::QueryReturnedNoRows)?;
                 row.get::<i64>(0)
             });
             any_expired.reset();
-            Ok(SweepReport {
-                removed,
-                more: more.map_err(storage)? != 0,
-            })
+            Ok(SweepReport { removed, more: more.map_err(storage)? != 0 })
         })?;
         drop(guard);
         if report.removed == target && target > 0 {
@@ -117,51 +103,20 @@ mod tests {
     #[test]
     fn a_sweep_from_a_fresh_instance_removes_the_whole_batch_in_chunks() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = Config {
-            sweep_batch: 1000,
-            ..file_config(dir.path())
-        };
+        let config = Config { sweep_batch: 1000, ..file_config(dir.path()) };
         let (mut s, clock) = open_with(&config);
         for i in 0..2500 {
-            s.commit(&format!("old{i:04}"), b"x", T0 + 10)
-                .expect("commit");
+            s.commit(&format!("old{i:04}"), b"x", T0 + 10).expect("commit");
         }
         s.commit("live", b"x", T0 + 10_000).expect("commit");
         clock.0.set(T0 + 10);
         let (mut fresh, fresh_clock) = open_with(&config);
         fresh_clock.0.set(T0 + 10);
-        assert_eq!(
-            fresh.sweep().expect("sweep"),
-            SweepReport {
-                removed: 1000,
-                more: true
-            }
-        );
-        assert_eq!(
-            fresh.sweep().expect("sweep"),
-            SweepReport {
-                removed: 1000,
-                more: true
-            }
-        );
-        assert_eq!(
-            fresh.sweep().expect("sweep"),
-            SweepReport {
-                removed: 500,
-                more: false
-            }
-        );
-        assert_eq!(
-            s.stats().expect("stats"),
-            SessionCounts {
-                active: 1,
-                expired: 0
-            }
-        );
-        assert!(
-            !dir.path().join("sessions.db-lock").exists(),
-            "no lock is left between calls"
-        );
+        assert_eq!(fresh.sweep().expect("sweep"), SweepReport { removed: 1000, more: true });
+        assert_eq!(fresh.sweep().expect("sweep"), SweepReport { removed: 1000, more: true });
+        assert_eq!(fresh.sweep().expect("sweep"), SweepReport { removed: 500, more: false });
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 1, expired: 0 });
+        assert!(!dir.path().join("sessions.db-lock").exists(), "no lock is left between calls");
     }
 
     #[test]
@@ -174,16 +129,9 @@ mod tests {
         };
         let (mut s, clock) = open_with(&config);
         for i in 0..300_000 {
-            s.commit(&format!("old{i:06}"), b"x", T0 + 10)
-                .expect("commit");
+            s.commit(&format!("old{i:06}"), b"x", T0 + 10).expect("commit");
         }
         clock.0.set(T0 + 10);
-        assert_eq!(
-            s.sweep().expect("sweep"),
-            SweepReport {
-                removed: 300_000,
-                more: false
-            }
-        );
+        assert_eq!(s.sweep().expect("sweep"), SweepReport { removed: 300_000, more: false });
     }
 }

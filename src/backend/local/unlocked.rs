@@ -66,12 +66,7 @@ impl Reader {
                 .build(),
         )
         .ok()?;
-        Some(Reader {
-            file,
-            conn: db.connect().ok()?,
-            _db: db,
-            find: OnceCell::new(),
-        })
+        Some(Reader { file, conn: db.connect().ok()?, _db: db, find: OnceCell::new() })
     }
 
     /// The file's header if it is a database in rollback-journal mode. `None` otherwise: an
@@ -198,11 +193,7 @@ mod tests {
         let quiet = Quiet::begin(&lock).expect("free again");
         let held = writer.acquire().expect("free lock");
         assert!(!quiet.still(&lock), "a writer holds the lock");
-        assert_eq!(
-            Quiet::begin(&lock),
-            None,
-            "no read starts while the lock is held"
-        );
+        assert_eq!(Quiet::begin(&lock), None, "no read starts while the lock is held");
         drop(held);
 
         let quiet = Quiet::begin(&lock).expect("free after a release");
@@ -210,10 +201,7 @@ mod tests {
         for _ in 0..3 {
             drop(writer.acquire().expect("free lock"));
         }
-        assert!(
-            !quiet.still(&lock),
-            "every release is told apart from the one before"
-        );
+        assert!(!quiet.still(&lock), "every release is told apart from the one before");
     }
 
     #[test]
@@ -235,16 +223,10 @@ mod tests {
             "the finds took no lock"
         );
 
-        let busy = Config {
-            busy_timeout: Duration::from_millis(50),
-            ..config
-        };
+        let busy = Config { busy_timeout: Duration::from_millis(50), ..config };
         let (mut waiting, _) = open_with(&busy);
-        let holder = FileLock::for_database(
-            &dir.path().join("sessions.db"),
-            Duration::from_secs(1),
-            None,
-        );
+        let holder =
+            FileLock::for_database(&dir.path().join("sessions.db"), Duration::from_secs(1), None);
         let held = holder.acquire().expect("free lock");
         assert!(
             matches!(waiting.find("tok"), Err(Error::Unavailable(_))),
@@ -265,26 +247,16 @@ mod tests {
         let find = |r: &Reader| r.find(&reader.stmts.sql, &id, T0 as i64);
         let stored = |data: &[u8]| Some(Some((id.clone(), data.to_vec())));
 
-        assert_eq!(
-            reader.read_unlocked(find),
-            stored(b"first"),
-            "nobody wrote: kept"
-        );
+        assert_eq!(reader.read_unlocked(find), stored(b"first"), "nobody wrote: kept");
         let came_and_went = reader.read_unlocked(|r| {
             let found = find(r);
             writer.commit("tok", b"second", T0 + 1000).expect("commit");
             found
         });
-        assert_eq!(
-            came_and_went, None,
-            "a writer took the lock and released it"
-        );
+        assert_eq!(came_and_went, None, "a writer took the lock and released it");
 
-        let lock = FileLock::for_database(
-            &dir.path().join("sessions.db"),
-            Duration::from_secs(1),
-            None,
-        );
+        let lock =
+            FileLock::for_database(&dir.path().join("sessions.db"), Duration::from_secs(1), None);
         let mut held = None;
         assert_eq!(
             reader.read_unlocked(|r| find(r).inspect(|_| held = lock.acquire().ok())),
@@ -316,11 +288,7 @@ mod tests {
         });
         assert_eq!(mid_write, None, "the journal is in use");
         std::fs::write(&journal, b"").expect("empty the journal");
-        assert_eq!(
-            reader.read_unlocked(find),
-            stored(b"\0"),
-            "kept again once nothing moves"
-        );
+        assert_eq!(reader.read_unlocked(find), stored(b"\0"), "kept again once nothing moves");
     }
 
     #[test]
@@ -329,9 +297,7 @@ mod tests {
         let (mut store, _) = open_with(&file_config(dir.path()));
         let tokens: Vec<String> = (0..40).map(|i| format!("tok{i}")).collect();
         for token in &tokens {
-            store
-                .commit(token, b"committed", T0 + 1000)
-                .expect("commit");
+            store.commit(token, b"committed", T0 + 1000).expect("commit");
         }
         drop(store);
 
@@ -351,26 +317,15 @@ mod tests {
             std::fs::copy(dir.path().join(name), crashed.path().join(name)).expect("copy");
         }
         let journal = crashed.path().join("sessions.db-journal");
-        assert!(
-            std::fs::metadata(&journal).expect("journal").len() > 0,
-            "the journal is hot"
-        );
+        assert!(std::fs::metadata(&journal).expect("journal").len() > 0, "the journal is hot");
 
         let config = file_config(crashed.path());
         let backend = LocalBackend::open(&config).expect("open");
         let id = crate::token::id_of("tok7");
-        assert_eq!(
-            backend.find_unlocked(&id, T0 as i64),
-            None,
-            "not trusted without the lock"
-        );
+        assert_eq!(backend.find_unlocked(&id, T0 as i64), None, "not trusted without the lock");
         let (mut store, _) = open_with(&config);
         for token in &tokens {
-            assert_eq!(
-                store.find(token).expect("find"),
-                Some(b"committed".to_vec()),
-                "{token}"
-            );
+            assert_eq!(store.find(token).expect("find"), Some(b"committed".to_vec()), "{token}");
         }
         let left = std::fs::read(&journal).expect("journal");
         assert!(
@@ -412,25 +367,18 @@ mod tests {
         };
         let well_formed = |token: &str, stored: &[u8]| -> Option<u32> {
             let text = std::str::from_utf8(stored).ok()?;
-            let version: u32 = text
-                .strip_prefix(token)?
-                .strip_prefix(" v")?
-                .get(..8)?
-                .parse()
-                .ok()?;
+            let version: u32 =
+                text.strip_prefix(token)?.strip_prefix(" v")?.get(..8)?.parse().ok()?;
             (data(token, version) == stored).then_some(version)
         };
-        let committed: Vec<Vec<std::sync::atomic::AtomicU32>> = (0..WRITERS)
-            .map(|_| (0..SESSIONS).map(|_| Default::default()).collect())
-            .collect();
+        let committed: Vec<Vec<std::sync::atomic::AtomicU32>> =
+            (0..WRITERS).map(|_| (0..SESSIONS).map(|_| Default::default()).collect()).collect();
         let done = std::sync::atomic::AtomicBool::new(false);
         {
             let (mut store, _) = open_with(&config);
             for w in 0..WRITERS {
                 for s in 0..SESSIONS {
-                    store
-                        .commit(&token(w, s), &data(&token(w, s), 0), u64::MAX)
-                        .expect("seed");
+                    store.commit(&token(w, s), &data(&token(w, s), 0), u64::MAX).expect("seed");
                 }
             }
         }
@@ -445,11 +393,7 @@ mod tests {
                         let writes: Vec<Write<'_>> = tokens
                             .iter()
                             .zip(&datas)
-                            .map(|(token, data)| Write::Commit {
-                                token,
-                                data,
-                                expiry: u64::MAX,
-                            })
+                            .map(|(token, data)| Write::Commit { token, data, expiry: u64::MAX })
                             .collect();
                         for outcome in store.write_all(&writes).expect("batch") {
                             outcome.expect("write");

@@ -37,9 +37,8 @@ impl LocalBackend {
                 let mut after = 0i64;
                 loop {
                     let chunk: Vec<(i64, String)> = block_on(async {
-                        let mut rows = conn
-                            .query(&sql.legacy_rows, params![after, UPGRADE_CHUNK])
-                            .await?;
+                        let mut rows =
+                            conn.query(&sql.legacy_rows, params![after, UPGRADE_CHUNK]).await?;
                         let mut chunk = Vec::new();
                         while let Some(row) = rows.next().await? {
                             chunk.push((row.get::<i64>(0)?, row.get::<String>(1)?));
@@ -95,8 +94,8 @@ mod tests {
     const LEGACY_NOW: u64 = 1_800_000_000_000;
 
     fn legacy_fixture(dir: &Path) -> Config {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("host/tests/fixtures/sessions-0.1.db");
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("host/tests/fixtures/sessions-0.1.db");
         std::fs::copy(fixture, dir.join("sessions.db")).expect("copy the 0.1 fixture");
         file_config(dir)
     }
@@ -106,12 +105,7 @@ mod tests {
         std::fs::read_dir(dir)
             .expect("read dir")
             .filter_map(|entry| entry.ok())
-            .filter(|entry| {
-                entry
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("sessions.db")
-            })
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with("sessions.db"))
             .filter(|entry| {
                 let bytes = std::fs::read(entry.path()).expect("read");
                 bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
@@ -122,15 +116,9 @@ mod tests {
 
     #[test]
     fn a_file_in_the_0_1_layout_is_upgraded_in_place_and_every_token_still_finds_its_session() {
-        for locking in [
-            crate::config::Locking::Shared,
-            crate::config::Locking::Exclusive,
-        ] {
+        for locking in [crate::config::Locking::Shared, crate::config::Locking::Exclusive] {
             let dir = tempfile::tempdir().expect("tempdir");
-            let config = Config {
-                locking,
-                ..legacy_fixture(dir.path())
-            };
+            let config = Config { locking, ..legacy_fixture(dir.path()) };
             let clock = crate::testing::ManualClock::default();
             clock.0.set(LEGACY_NOW);
             let backend = LocalBackend::open(&config).expect("open");
@@ -143,26 +131,14 @@ mod tests {
                 );
             }
             assert_eq!(s.find(LEGACY_EXPIRED).expect("find"), None);
-            let mut ids: Vec<String> = LEGACY_ACTIVE
-                .iter()
-                .map(|(t, _)| crate::token::id_of(t))
-                .collect();
+            let mut ids: Vec<String> =
+                LEGACY_ACTIVE.iter().map(|(t, _)| crate::token::id_of(t)).collect();
             ids.sort();
             assert_eq!(
-                s.all()
-                    .expect("all")
-                    .into_iter()
-                    .map(|(id, _)| id)
-                    .collect::<Vec<_>>(),
+                s.all().expect("all").into_iter().map(|(id, _)| id).collect::<Vec<_>>(),
                 ids
             );
-            assert_eq!(
-                s.stats().expect("stats"),
-                SessionCounts {
-                    active: 3,
-                    expired: 1
-                }
-            );
+            assert_eq!(s.stats().expect("stats"), SessionCounts { active: 3, expired: 1 });
             assert!(s
                 .set_owner(LEGACY_ACTIVE[0].0, Some("ada"))
                 .expect("owners work after the upgrade"));
@@ -178,28 +154,18 @@ mod tests {
 
     #[test]
     fn no_token_reaches_the_file_its_journal_or_its_free_pages() {
-        for locking in [
-            crate::config::Locking::Shared,
-            crate::config::Locking::Exclusive,
-        ] {
+        for locking in [crate::config::Locking::Shared, crate::config::Locking::Exclusive] {
             let dir = tempfile::tempdir().expect("tempdir");
-            let config = Config {
-                locking,
-                ..file_config(dir.path())
-            };
+            let config = Config { locking, ..file_config(dir.path()) };
             let (mut s, _) = open_with(&config);
             let mut tokens = Vec::new();
             for i in 0..50 {
-                let token = s
-                    .create(format!("session {i}").as_bytes(), T0 + 10_000)
-                    .expect("create");
+                let token =
+                    s.create(format!("session {i}").as_bytes(), T0 + 10_000).expect("create");
                 s.set_owner(&token, Some("ada")).expect("set_owner");
                 tokens.push(token);
             }
-            let rotated = s
-                .rotate(&tokens[0], T0 + 20_000)
-                .expect("rotate")
-                .expect("rotated");
+            let rotated = s.rotate(&tokens[0], T0 + 20_000).expect("rotate").expect("rotated");
             s.delete(&tokens[1]).expect("delete");
             s.revoke_owner("ada", Some(&rotated)).expect("revoke_owner");
             tokens.push(rotated);

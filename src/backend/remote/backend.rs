@@ -26,9 +26,16 @@ struct Server {
 
 impl RemoteBackend {
     pub fn new(url: &str, config: &Config) -> RemoteBackend {
-        let transport =
-            Transport::new(url, config.auth_token.clone(), config.remote_timeout, config.remote_max_response);
-        RemoteBackend { server: Server { transport, schema_sent: false }, sql: Sql::new(&config.table) }
+        let transport = Transport::new(
+            url,
+            config.auth_token.clone(),
+            config.remote_timeout,
+            config.remote_max_response,
+        );
+        RemoteBackend {
+            server: Server { transport, schema_sent: false },
+            sql: Sql::new(&config.table),
+        }
     }
 }
 
@@ -52,7 +59,9 @@ impl Server {
                 hrana::without_schema(&mut body);
                 match hrana::op_response(self.transport.pipeline(&body)?, false)? {
                     Answered::Done(response) => Ok(response),
-                    Answered::Legacy(_) => Err(Error::Storage("the table is still in the 0.1 layout after its upgrade".into())),
+                    Answered::Legacy(_) => Err(Error::Storage(
+                        "the table is still in the 0.1 layout after its upgrade".into(),
+                    )),
                 }
             }
         }
@@ -70,11 +79,15 @@ impl Server {
             if !still_legacy {
                 return Ok(false);
             }
-            let mut chunk = Upgrade::rows(results.last().ok_or_else(|| no_answer("the first rows"))?)?;
+            let mut chunk =
+                Upgrade::rows(results.last().ok_or_else(|| no_answer("the first rows"))?)?;
             while !chunk.is_empty() {
-                let rekeyed: Vec<(i64, String)> =
-                    chunk.iter().map(|(rowid, token)| (*rowid, crate::token::id_of(token))).collect();
-                let answer = self.transport.pipeline(&Upgrade::rekey(sql, baton.clone(), &rekeyed))?;
+                let rekeyed: Vec<(i64, String)> = chunk
+                    .iter()
+                    .map(|(rowid, token)| (*rowid, crate::token::id_of(token)))
+                    .collect();
+                let answer =
+                    self.transport.pipeline(&Upgrade::rekey(sql, baton.clone(), &rekeyed))?;
                 baton = baton_of(&answer)?;
                 let results = Upgrade::results(&answer)?;
                 chunk = Upgrade::rows(results.last().ok_or_else(|| no_answer("the next rows"))?)?;
@@ -116,11 +129,21 @@ fn no_answer(what: &str) -> Error {
 
 impl Backend for RemoteBackend {
     fn find(&mut self, id: &str, now: i64) -> Result<Option<Vec<u8>>> {
-        hrana::found_data(&self.server.exec(&self.sql, &self.sql.find, vec![text(id), int(now)], true)?)
+        hrana::found_data(&self.server.exec(
+            &self.sql,
+            &self.sql.find,
+            vec![text(id), int(now)],
+            true,
+        )?)
     }
 
     fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
-        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.insert_new, vec![text(id), blob(data), int(expiry)], false)?)
+        hrana::changed_one(&self.server.exec(
+            &self.sql,
+            &self.sql.insert_new,
+            vec![text(id), blob(data), int(expiry)],
+            false,
+        )?)
     }
 
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
@@ -128,26 +151,47 @@ impl Backend for RemoteBackend {
     }
 
     fn page(&mut self, after: &str, limit: u32, now: i64) -> Result<Vec<Entry>> {
-        hrana::entries(&self.server.exec(&self.sql, &self.sql.page, vec![text(after), int(now), int(i64::from(limit))], true)?)
+        hrana::entries(&self.server.exec(
+            &self.sql,
+            &self.sql.page,
+            vec![text(after), int(now), int(i64::from(limit))],
+            true,
+        )?)
     }
 
     fn counts(&mut self, now: i64) -> Result<SessionCounts> {
-        hrana::session_counts(&self.server.exec(&self.sql, &self.sql.counts, vec![int(now)], true)?)
+        hrana::session_counts(&self.server.exec(
+            &self.sql,
+            &self.sql.counts,
+            vec![int(now)],
+            true,
+        )?)
     }
 
     /// One pipeline (one round trip) deletes the whole batch: the time budget does not
     /// apply, the server's own write lock is held only while it runs the batch.
     fn sweep(&mut self, now: i64, batch: u32, _budget: Option<Duration>) -> Result<SweepReport> {
-        let response = self.server.run(&self.sql, hrana::batch(hrana::sweep_batch(&self.sql, now, batch)))?;
+        let response =
+            self.server.run(&self.sql, hrana::batch(hrana::sweep_batch(&self.sql, now, batch)))?;
         hrana::sweep_report(response)
     }
 
     fn set_owner(&mut self, id: &str, owner: Option<&str>, now: i64) -> Result<bool> {
-        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.set_owner, vec![text(id), opt_text(owner), int(now)], false)?)
+        hrana::changed_one(&self.server.exec(
+            &self.sql,
+            &self.sql.set_owner,
+            vec![text(id), opt_text(owner), int(now)],
+            false,
+        )?)
     }
 
     fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
-        hrana::session_infos(&self.server.exec(&self.sql, &self.sql.sessions_of, vec![text(owner), int(now)], true)?)
+        hrana::session_infos(&self.server.exec(
+            &self.sql,
+            &self.sql.sessions_of,
+            vec![text(owner), int(now)],
+            true,
+        )?)
     }
 
     fn revoke_owner(&mut self, owner: &str, keep: Option<&str>, now: i64) -> Result<u64> {
@@ -156,12 +200,20 @@ impl Backend for RemoteBackend {
     }
 
     fn revoke(&mut self, id: &str, now: i64) -> Result<bool> {
-        hrana::active_deleted(&self.server.exec(&self.sql, &self.sql.revoke, vec![text(id), int(now)], true)?).map(|n| n > 0)
+        hrana::active_deleted(&self.server.exec(
+            &self.sql,
+            &self.sql.revoke,
+            vec![text(id), int(now)],
+            true,
+        )?)
+        .map(|n| n > 0)
     }
 
     /// One transactional batch, one round trip.
     fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation> {
-        let response = self.server.run(&self.sql, hrana::batch(hrana::rotate_batch(&self.sql, old, new, expiry, now)))?;
+        let response = self
+            .server
+            .run(&self.sql, hrana::batch(hrana::rotate_batch(&self.sql, old, new, expiry, now)))?;
         hrana::rotation(response)
     }
 

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use libsql_hrana::proto::{
     Batch, BatchCond, BatchResult, BatchStep, BatchStreamReq, CloseStreamReq, Error as HranaError,
-    ExecuteStreamReq, PipelineReqBody, PipelineRespBody, Stmt, StmtResult, StreamRequest, StreamResponse,
-    StreamResult, Value,
+    ExecuteStreamReq, PipelineReqBody, PipelineRespBody, Stmt, StmtResult, StreamRequest,
+    StreamResponse, StreamResult, Value,
 };
 
 use crate::backend::{Change, Rotation, SessionCounts, SessionInfo, SweepReport};
@@ -99,10 +99,18 @@ pub fn op_response(resp: PipelineRespBody, with_schema: bool) -> Result<Answered
     if with_schema {
         match results.next() {
             Some(StreamResult::Ok { response: StreamResponse::Batch(b) }) => {
-                let legacy = b.result.step_results.first().cloned().flatten().is_some_and(|probe| !probe.rows.is_empty());
+                let legacy = b
+                    .result
+                    .step_results
+                    .first()
+                    .cloned()
+                    .flatten()
+                    .is_some_and(|probe| !probe.rows.is_empty());
                 if legacy {
                     let succeeded = match results.next() {
-                        Some(StreamResult::Ok { response }) if !has_step_errors(&response) => Some(response),
+                        Some(StreamResult::Ok { response }) if !has_step_errors(&response) => {
+                            Some(response)
+                        }
                         _ => None,
                     };
                     return Ok(Answered::Legacy(succeeded));
@@ -158,7 +166,12 @@ impl Upgrade {
         let mut requests: Vec<StreamRequest> = sql
             .legacy_upgrade
             .split("; ")
-            .chain([sql.create_table.as_str(), &sql.create_index, &sql.create_owner_index, "COMMIT"])
+            .chain([
+                sql.create_table.as_str(),
+                &sql.create_index,
+                &sql.create_owner_index,
+                "COMMIT",
+            ])
             .map(|text| execute(stmt(text, [], false)))
             .collect();
         requests.push(StreamRequest::Close(CloseStreamReq {}));
@@ -167,7 +180,8 @@ impl Upgrade {
 
     /// ROLLBACK and the end of the stream.
     pub fn abandon(baton: String) -> PipelineReqBody {
-        let requests = vec![execute(stmt("ROLLBACK", [], false)), StreamRequest::Close(CloseStreamReq {})];
+        let requests =
+            vec![execute(stmt("ROLLBACK", [], false)), StreamRequest::Close(CloseStreamReq {})];
         PipelineReqBody { baton: Some(baton), requests }
     }
 
@@ -177,7 +191,9 @@ impl Upgrade {
         resp.results
             .iter()
             .filter_map(|result| match result {
-                StreamResult::Ok { response: StreamResponse::Execute(e) } => Some(Ok(e.result.clone())),
+                StreamResult::Ok { response: StreamResponse::Execute(e) } => {
+                    Some(Ok(e.result.clone()))
+                }
                 StreamResult::Ok { .. } => None,
                 StreamResult::Error { error } => Some(Err(map_error(error.clone()))),
                 StreamResult::None => Some(Err(protocol("an upgrade step did not run"))),
@@ -232,10 +248,11 @@ fn transaction(stmts: Vec<Stmt>) -> Batch {
     let commit = stmts.len() + 1;
     let mut steps = vec![BatchStep { condition: None, stmt: stmt("BEGIN IMMEDIATE", [], false) }];
     steps.extend(
-        stmts.into_iter().chain([stmt("COMMIT", [], false)]).enumerate().map(|(i, stmt)| BatchStep {
-            condition: Some(BatchCond::Ok { step: i as u32 }),
-            stmt,
-        }),
+        stmts
+            .into_iter()
+            .chain([stmt("COMMIT", [], false)])
+            .enumerate()
+            .map(|(i, stmt)| BatchStep { condition: Some(BatchCond::Ok { step: i as u32 }), stmt }),
     );
     steps.push(BatchStep {
         condition: Some(BatchCond::Not { cond: Box::new(BatchCond::Ok { step: commit as u32 }) }),
@@ -258,11 +275,19 @@ fn committed_all(resp: StreamResponse, n: usize) -> Result<Vec<StmtResult>> {
     };
     // The ROLLBACK step (the last) fails harmlessly when the transaction committed.
     let through_commit = n + 2;
-    let result = BatchResult { step_errors: b.result.step_errors.iter().take(through_commit).cloned().collect(), ..b.result };
+    let result = BatchResult {
+        step_errors: b.result.step_errors.iter().take(through_commit).cloned().collect(),
+        ..b.result
+    };
     first_step_error(&result)?;
     let ran = || protocol("a transaction step did not run");
-    let results: Vec<StmtResult> =
-        result.step_results.into_iter().skip(1).take(n).map(|step| step.ok_or_else(ran)).collect::<Result<_>>()?;
+    let results: Vec<StmtResult> = result
+        .step_results
+        .into_iter()
+        .skip(1)
+        .take(n)
+        .map(|step| step.ok_or_else(ran))
+        .collect::<Result<_>>()?;
     if results.len() != n {
         return Err(ran());
     }
@@ -273,8 +298,12 @@ fn committed_all(resp: StreamResponse, n: usize) -> Result<Vec<StmtResult>> {
 /// is one `execute` (a statement is a transaction of its own).
 pub fn apply_request(sql: &Sql, changes: &[Change<'_>], now: i64) -> StreamRequest {
     let stmt_of = |change: &Change<'_>| match change {
-        Change::Upsert { id, data, expiry } => stmt(&sql.upsert, [text(id), blob(data), int(*expiry), int(now)], false),
-        Change::Update { id, data, expiry } => stmt(&sql.update, [text(id), blob(data), int(*expiry), int(now)], false),
+        Change::Upsert { id, data, expiry } => {
+            stmt(&sql.upsert, [text(id), blob(data), int(*expiry), int(now)], false)
+        }
+        Change::Update { id, data, expiry } => {
+            stmt(&sql.update, [text(id), blob(data), int(*expiry), int(now)], false)
+        }
         Change::Touch { id, expiry } => stmt(&sql.touch, [text(id), int(*expiry), int(now)], false),
         Change::Delete { id } => stmt(&sql.delete, [text(id)], false),
     };
@@ -303,7 +332,10 @@ pub fn applied(resp: StreamResponse, changes: &[Change<'_>]) -> Result<Vec<bool>
 
 /// Sweep as one transaction: delete a batch; are any expired left?
 pub fn sweep_batch(sql: &Sql, now: i64, limit: u32) -> Batch {
-    transaction(vec![stmt(&sql.sweep, [int(now), int(i64::from(limit))], false), stmt(&sql.any_expired, [int(now)], true)])
+    transaction(vec![
+        stmt(&sql.sweep, [int(now), int(i64::from(limit))], false),
+        stmt(&sql.any_expired, [int(now)], true),
+    ])
 }
 
 /// What a [`sweep_batch`] did; an error if it did not commit.
@@ -332,7 +364,13 @@ pub fn first_int(result: &StmtResult) -> Result<i64> {
 pub fn found_data(result: &StmtResult) -> Result<Option<Vec<u8>>> {
     match result.rows.as_slice() {
         [] => Ok(None),
-        [row] => row.values.first().map(as_blob).transpose()?.map(Some).ok_or_else(|| protocol("a row without data")),
+        [row] => row
+            .values
+            .first()
+            .map(as_blob)
+            .transpose()?
+            .map(Some)
+            .ok_or_else(|| protocol("a row without data")),
         _ => Err(protocol("more than one row for one token")),
     }
 }
@@ -344,7 +382,9 @@ pub fn session_counts(result: &StmtResult) -> Result<SessionCounts> {
         return Err(protocol("expected one row of counts"));
     };
     let count = |i: usize| match row.values.get(i) {
-        Some(Value::Integer { value }) => u64::try_from(*value).map_err(|_| protocol("a negative count")),
+        Some(Value::Integer { value }) => {
+            u64::try_from(*value).map_err(|_| protocol("a negative count"))
+        }
         _ => Err(protocol("expected two integer counts")),
     };
     Ok(SessionCounts { active: count(0)?, expired: count(1)? })
@@ -445,11 +485,20 @@ mod tests {
     #[test]
     fn a_pipeline_runs_schema_then_operation_then_close() {
         let sql = Sql::new(&TableName::default());
-        let body = pipeline(Some(schema_batch(&sql)), execute(stmt(&sql.find, [text("t"), int(5)], true)));
+        let body =
+            pipeline(Some(schema_batch(&sql)), execute(stmt(&sql.find, [text("t"), int(5)], true)));
         let json = serde_json::to_value(&body).expect("serialise");
-        let types: Vec<_> = json["requests"].as_array().expect("requests").iter().map(|r| r["type"].clone()).collect();
+        let types: Vec<_> = json["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| r["type"].clone())
+            .collect();
         assert_eq!(types, ["batch", "execute", "close"]);
-        assert_eq!(json["requests"][1]["stmt"]["args"][1], serde_json::json!({"type": "integer", "value": "5"}));
+        assert_eq!(
+            json["requests"][1]["stmt"]["args"][1],
+            serde_json::json!({"type": "integer", "value": "5"})
+        );
         assert!(json["baton"].is_null());
     }
 
@@ -459,7 +508,12 @@ mod tests {
         let mut body = pipeline(Some(schema_batch(&sql)), batch(sweep_batch(&sql, 5, 10)));
         without_schema(&mut body);
         let json = serde_json::to_value(&body).expect("serialise");
-        let types: Vec<_> = json["requests"].as_array().expect("requests").iter().map(|r| r["type"].clone()).collect();
+        let types: Vec<_> = json["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| r["type"].clone())
+            .collect();
         assert_eq!(types, ["batch", "close"]);
         assert_eq!(json["requests"][0]["batch"]["steps"][1]["stmt"]["sql"], sql.sweep.as_str());
     }
@@ -477,7 +531,9 @@ mod tests {
             {"type":"ok","response":{"type":"execute","result":{"cols":[],"rows":[[{"type":"text","value":"a"},{"type":"blob","base64":"aGk"}]],"affected_row_count":0,"last_insert_rowid":null}}},
             {"type":"ok","response":{"type":"close"}}]}"#,
         );
-        let Answered::Done(response) = op_response(resp, false).expect("ok") else { panic!("not legacy") };
+        let Answered::Done(response) = op_response(resp, false).expect("ok") else {
+            panic!("not legacy")
+        };
         let result = stmt_result(response).expect("execute");
         assert_eq!(entries(&result).expect("rows"), vec![("a".to_owned(), b"hi".to_vec())]);
     }
@@ -489,12 +545,16 @@ mod tests {
             {"type":"ok","response":{"type":"batch","result":{"step_results":[{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null},null],"step_errors":[null,{"message":"table x may not be created","code":"SQLITE_ERROR"}]}}},
             {"type":"error","error":{"message":"not run","code":"X"}}]}"#,
         );
-        assert!(matches!(op_response(resp, true), Err(Error::Storage(m)) if m.contains("may not be created")));
+        assert!(
+            matches!(op_response(resp, true), Err(Error::Storage(m)) if m.contains("may not be created"))
+        );
     }
 
     #[test]
     fn busy_servers_are_unavailable() {
-        let resp = parse(r#"{"baton":null,"base_url":null,"results":[{"type":"error","error":{"message":"database is locked","code":"SQLITE_BUSY"}}]}"#);
+        let resp = parse(
+            r#"{"baton":null,"base_url":null,"results":[{"type":"error","error":{"message":"database is locked","code":"SQLITE_BUSY"}}]}"#,
+        );
         assert!(matches!(op_response(resp, false), Err(Error::Unavailable(_))));
     }
 
@@ -505,7 +565,10 @@ mod tests {
 
     #[test]
     fn counts_come_from_one_row_of_two_integers() {
-        let ok = execute_result(r#"[[{"type":"integer","value":"3"},{"type":"integer","value":"4"}]]"#, 0);
+        let ok = execute_result(
+            r#"[[{"type":"integer","value":"3"},{"type":"integer","value":"4"}]]"#,
+            0,
+        );
         assert_eq!(session_counts(&ok), Ok(SessionCounts { active: 3, expired: 4 }));
     }
 
@@ -521,16 +584,30 @@ mod tests {
             r#"[[{"type":"integer","value":"-1"},{"type":"integer","value":"4"}]]"#,
             r#"[[{"type":"integer","value":"1"},{"type":"integer","value":"1"}],[{"type":"integer","value":"1"},{"type":"integer","value":"1"}]]"#,
         ] {
-            assert!(matches!(session_counts(&execute_result(rows, 0)), Err(Error::Storage(_))), "{rows}");
+            assert!(
+                matches!(session_counts(&execute_result(rows, 0)), Err(Error::Storage(_))),
+                "{rows}"
+            );
         }
     }
 
     #[test]
     fn find_reads_no_row_as_no_session_and_refuses_garbled_rows() {
         assert_eq!(found_data(&execute_result("[]", 0)), Ok(None));
-        assert_eq!(found_data(&execute_result(r#"[[{"type":"blob","base64":"aGk"}]]"#, 0)), Ok(Some(b"hi".to_vec())));
-        for rows in ["[[]]", r#"[[{"type":"null"}]]"#, r#"[[{"type":"integer","value":"1"}]]"#, r#"[[{"type":"blob","base64":"aGk"}],[{"type":"blob","base64":"aGk"}]]"#] {
-            assert!(matches!(found_data(&execute_result(rows, 0)), Err(Error::Storage(_))), "{rows}");
+        assert_eq!(
+            found_data(&execute_result(r#"[[{"type":"blob","base64":"aGk"}]]"#, 0)),
+            Ok(Some(b"hi".to_vec()))
+        );
+        for rows in [
+            "[[]]",
+            r#"[[{"type":"null"}]]"#,
+            r#"[[{"type":"integer","value":"1"}]]"#,
+            r#"[[{"type":"blob","base64":"aGk"}],[{"type":"blob","base64":"aGk"}]]"#,
+        ] {
+            assert!(
+                matches!(found_data(&execute_result(rows, 0)), Err(Error::Storage(_))),
+                "{rows}"
+            );
         }
     }
 
@@ -543,7 +620,12 @@ mod tests {
 
     #[test]
     fn listings_refuse_rows_that_are_not_token_and_data() {
-        for rows in ["[[]]", r#"[[{"type":"text","value":"a"}]]"#, r#"[[{"type":"integer","value":"1"},{"type":"blob","base64":"aGk"}]]"#, r#"[[{"type":"text","value":"a"},{"type":"null"}]]"#] {
+        for rows in [
+            "[[]]",
+            r#"[[{"type":"text","value":"a"}]]"#,
+            r#"[[{"type":"integer","value":"1"},{"type":"blob","base64":"aGk"}]]"#,
+            r#"[[{"type":"text","value":"a"},{"type":"null"}]]"#,
+        ] {
             assert!(matches!(entries(&execute_result(rows, 0)), Err(Error::Storage(_))), "{rows}");
         }
     }
@@ -569,8 +651,12 @@ mod tests {
     }
 
     fn batch_response(results: &[Option<&str>]) -> StreamResponse {
-        let steps: Vec<String> = results.iter().map(|r| r.map_or("null".to_owned(), |rows| rows.to_owned())).collect();
-        let errors: Vec<&str> = results.iter().map(|r| if r.is_some() { "null" } else { r#"{"message":"not run","code":"X"}"# }).collect();
+        let steps: Vec<String> =
+            results.iter().map(|r| r.map_or("null".to_owned(), |rows| rows.to_owned())).collect();
+        let errors: Vec<&str> = results
+            .iter()
+            .map(|r| if r.is_some() { "null" } else { r#"{"message":"not run","code":"X"}"# })
+            .collect();
         let json = format!(
             r#"{{"type":"batch","result":{{"step_results":[{}],"step_errors":[{}]}}}}"#,
             steps.join(","),
@@ -579,8 +665,10 @@ mod tests {
         serde_json::from_str(&json).expect("batch response")
     }
 
-    const NO_ROWS: &str = r#"{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}"#;
-    const ONE_CHANGED: &str = r#"{"cols":[],"rows":[],"affected_row_count":1,"last_insert_rowid":null}"#;
+    const NO_ROWS: &str =
+        r#"{"cols":[],"rows":[],"affected_row_count":0,"last_insert_rowid":null}"#;
+    const ONE_CHANGED: &str =
+        r#"{"cols":[],"rows":[],"affected_row_count":1,"last_insert_rowid":null}"#;
     const TRUE_ROW: &str = r#"{"cols":[],"rows":[[{"type":"integer","value":"1"}]],"affected_row_count":0,"last_insert_rowid":null}"#;
     const FALSE_ROW: &str = r#"{"cols":[],"rows":[[{"type":"integer","value":"0"}]],"affected_row_count":0,"last_insert_rowid":null}"#;
 
@@ -590,11 +678,21 @@ mod tests {
             baton: None,
             base_url: None,
             results: vec![
-                StreamResult::Ok { response: batch_response(&[Some(TRUE_ROW), Some(NO_ROWS), Some(NO_ROWS), None]) },
-                StreamResult::Error { error: HranaError { message: "no such column: id".into(), code: "SQLITE_ERROR".into() } },
+                StreamResult::Ok {
+                    response: batch_response(&[Some(TRUE_ROW), Some(NO_ROWS), Some(NO_ROWS), None]),
+                },
+                StreamResult::Error {
+                    error: HranaError {
+                        message: "no such column: id".into(),
+                        code: "SQLITE_ERROR".into(),
+                    },
+                },
             ],
         };
-        assert!(matches!(op_response(resp, true), Ok(Answered::Legacy(None))), "a failed operation is sent again");
+        assert!(
+            matches!(op_response(resp, true), Ok(Answered::Legacy(None))),
+            "a failed operation is sent again"
+        );
         let swept = PipelineRespBody {
             baton: None,
             base_url: None,
@@ -609,17 +707,43 @@ mod tests {
                 },
             ],
         };
-        let Ok(Answered::Legacy(Some(response))) = op_response(swept, true) else { panic!("a sweep that ran keeps its answer") };
-        assert_eq!(sweep_report(response).expect("report"), SweepReport { removed: 1, more: false });
+        let Ok(Answered::Legacy(Some(response))) = op_response(swept, true) else {
+            panic!("a sweep that ran keeps its answer")
+        };
+        assert_eq!(
+            sweep_report(response).expect("report"),
+            SweepReport { removed: 1, more: false }
+        );
     }
 
     #[test]
     fn rotation_reads_the_copy_then_the_collision_check() {
-        let rotated = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), Some(ONE_CHANGED), Some(FALSE_ROW), Some(NO_ROWS), None]);
+        let rotated = batch_response(&[
+            Some(NO_ROWS),
+            Some(ONE_CHANGED),
+            Some(ONE_CHANGED),
+            Some(FALSE_ROW),
+            Some(NO_ROWS),
+            None,
+        ]);
         assert_eq!(rotation(rotated).expect("rotated"), Rotation::Rotated);
-        let taken = batch_response(&[Some(NO_ROWS), Some(NO_ROWS), Some(NO_ROWS), Some(TRUE_ROW), Some(NO_ROWS), None]);
+        let taken = batch_response(&[
+            Some(NO_ROWS),
+            Some(NO_ROWS),
+            Some(NO_ROWS),
+            Some(TRUE_ROW),
+            Some(NO_ROWS),
+            None,
+        ]);
         assert_eq!(rotation(taken).expect("taken"), Rotation::Taken);
-        let inactive = batch_response(&[Some(NO_ROWS), Some(NO_ROWS), Some(NO_ROWS), Some(FALSE_ROW), Some(NO_ROWS), None]);
+        let inactive = batch_response(&[
+            Some(NO_ROWS),
+            Some(NO_ROWS),
+            Some(NO_ROWS),
+            Some(FALSE_ROW),
+            Some(NO_ROWS),
+            None,
+        ]);
         assert_eq!(rotation(inactive).expect("not active"), Rotation::NotActive);
         let rolled_back = batch_response(&[Some(NO_ROWS), None, None, None, None, Some(NO_ROWS)]);
         assert!(matches!(rotation(rolled_back), Err(Error::Storage(_))));
@@ -633,19 +757,52 @@ mod tests {
             Change::Touch { id: "c".into(), expiry: 9 },
             Change::Delete { id: "d".into() },
         ];
-        let StreamRequest::Batch(request) = apply_request(&Sql::new(&TableName::default()), &changes, 1) else {
+        let StreamRequest::Batch(request) =
+            apply_request(&Sql::new(&TableName::default()), &changes, 1)
+        else {
             panic!("a batch of changes is a transactional batch")
         };
-        assert_eq!(request.batch.steps.len(), changes.len() + 3, "BEGIN, the changes, COMMIT, ROLLBACK");
-        let committed = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), Some(NO_ROWS), Some(ONE_CHANGED), Some(NO_ROWS), Some(NO_ROWS), None]);
+        assert_eq!(
+            request.batch.steps.len(),
+            changes.len() + 3,
+            "BEGIN, the changes, COMMIT, ROLLBACK"
+        );
+        let committed = batch_response(&[
+            Some(NO_ROWS),
+            Some(ONE_CHANGED),
+            Some(NO_ROWS),
+            Some(ONE_CHANGED),
+            Some(NO_ROWS),
+            Some(NO_ROWS),
+            None,
+        ]);
         assert_eq!(applied(committed, &changes).expect("applied"), vec![true, false, true, true]);
-        let rolled_back = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), None, None, None, None, Some(NO_ROWS)]);
+        let rolled_back = batch_response(&[
+            Some(NO_ROWS),
+            Some(ONE_CHANGED),
+            None,
+            None,
+            None,
+            None,
+            Some(NO_ROWS),
+        ]);
         assert!(matches!(applied(rolled_back, &changes), Err(Error::Storage(_))));
         let short = batch_response(&[Some(NO_ROWS), Some(ONE_CHANGED), Some(NO_ROWS)]);
-        assert!(matches!(applied(short, &changes), Err(Error::Storage(_))), "fewer results than changes");
+        assert!(
+            matches!(applied(short, &changes), Err(Error::Storage(_))),
+            "fewer results than changes"
+        );
         let alone = &changes[1..2];
-        assert!(matches!(apply_request(&Sql::new(&TableName::default()), alone, 1), StreamRequest::Execute(_)), "one change, one statement");
-        let executed = |affected: u64| StreamResponse::Execute(ExecuteStreamResp { result: execute_result("[]", affected) });
+        assert!(
+            matches!(
+                apply_request(&Sql::new(&TableName::default()), alone, 1),
+                StreamRequest::Execute(_)
+            ),
+            "one change, one statement"
+        );
+        let executed = |affected: u64| {
+            StreamResponse::Execute(ExecuteStreamResp { result: execute_result("[]", affected) })
+        };
         assert_eq!(applied(executed(0), alone).expect("applied"), vec![false]);
         assert_eq!(applied(executed(1), alone).expect("applied"), vec![true]);
     }
@@ -655,14 +812,20 @@ mod tests {
         let rows = r#"[[{"type":"integer","value":"1"}],[{"type":"integer","value":"0"}],[{"type":"integer","value":"1"}]]"#;
         assert_eq!(active_deleted(&execute_result(rows, 3)), Ok(2));
         assert_eq!(active_deleted(&execute_result("[]", 0)), Ok(0));
-        assert!(matches!(active_deleted(&execute_result(r#"[[{"type":"text","value":"1"}]]"#, 1)), Err(Error::Storage(_))));
+        assert!(matches!(
+            active_deleted(&execute_result(r#"[[{"type":"text","value":"1"}]]"#, 1)),
+            Err(Error::Storage(_))
+        ));
     }
 
     #[test]
     fn owner_listings_read_null_as_no_owner_and_refuse_garbled_rows() {
         let rows = r#"[[{"type":"text","value":"id1"},{"type":"text","value":"ada"},{"type":"integer","value":"7"}],[{"type":"text","value":"id2"},{"type":"null"},{"type":"integer","value":"9"}]]"#;
         let infos = session_infos(&execute_result(rows, 0)).expect("rows");
-        assert_eq!(infos[0], SessionInfo { id: "id1".into(), owner: Some("ada".into()), expiry: 7 });
+        assert_eq!(
+            infos[0],
+            SessionInfo { id: "id1".into(), owner: Some("ada".into()), expiry: 7 }
+        );
         assert_eq!(infos[1].owner, None);
         let garbled = r#"[[{"type":"text","value":"id1"},{"type":"text","value":"ada"}]]"#;
         assert!(matches!(session_infos(&execute_result(garbled, 0)), Err(Error::Storage(_))));
@@ -674,15 +837,38 @@ mod tests {
         let start = serde_json::to_value(Upgrade::start(&sql)).expect("serialise");
         assert!(start["baton"].is_null());
         assert_eq!(start["requests"][0]["stmt"]["sql"], "BEGIN IMMEDIATE");
-        let rekey = serde_json::to_value(Upgrade::rekey(&sql, "b1".into(), &[(4, "id4".into()), (9, "id9".into())])).expect("serialise");
+        let rekey = serde_json::to_value(Upgrade::rekey(
+            &sql,
+            "b1".into(),
+            &[(4, "id4".into()), (9, "id9".into())],
+        ))
+        .expect("serialise");
         assert_eq!(rekey["baton"], "b1");
-        assert_eq!(rekey["requests"][1]["stmt"]["args"][1], serde_json::json!({"type": "text", "value": "id9"}));
-        assert_eq!(rekey["requests"][2]["stmt"]["args"][0], serde_json::json!({"type": "integer", "value": "9"}), "next chunk after the last rowid");
+        assert_eq!(
+            rekey["requests"][1]["stmt"]["args"][1],
+            serde_json::json!({"type": "text", "value": "id9"})
+        );
+        assert_eq!(
+            rekey["requests"][2]["stmt"]["args"][0],
+            serde_json::json!({"type": "integer", "value": "9"}),
+            "next chunk after the last rowid"
+        );
         let finish = serde_json::to_value(Upgrade::finish(&sql, "b2".into())).expect("serialise");
-        let steps: Vec<String> = finish["requests"].as_array().expect("requests").iter().map(|r| r["stmt"]["sql"].as_str().unwrap_or("close").to_owned()).collect();
-        assert!(steps[0].contains("RENAME COLUMN token TO id") && steps[1].contains("ADD COLUMN owner"), "{steps:?}");
+        let steps: Vec<String> = finish["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| r["stmt"]["sql"].as_str().unwrap_or("close").to_owned())
+            .collect();
+        assert!(
+            steps[0].contains("RENAME COLUMN token TO id") && steps[1].contains("ADD COLUMN owner"),
+            "{steps:?}"
+        );
         assert_eq!(steps[steps.len() - 2..], ["COMMIT", "close"]);
-        let rows = execute_result(r#"[[{"type":"integer","value":"3"},{"type":"text","value":"tok"}]]"#, 0);
+        let rows = execute_result(
+            r#"[[{"type":"integer","value":"3"},{"type":"text","value":"tok"}]]"#,
+            0,
+        );
         assert_eq!(Upgrade::rows(&rows).expect("rows"), vec![(3, "tok".to_owned())]);
     }
 }

@@ -17,12 +17,12 @@
 //! component import `wasi:http/outgoing-handler`; hosts without networking load the
 //! local-only build (`--no-default-features`).
 
+#[cfg(all(feature = "remote", target_arch = "wasm32"))]
+mod backend;
 #[cfg(feature = "remote")]
 pub mod hrana;
 #[cfg(all(feature = "remote", target_arch = "wasm32"))]
 mod transport;
-#[cfg(all(feature = "remote", target_arch = "wasm32"))]
-mod backend;
 
 use super::Backend;
 use crate::config::Config;

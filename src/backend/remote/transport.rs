@@ -23,8 +23,8 @@ use futures::future::{select, Either};
 use libsql_hrana::proto::{PipelineReqBody, PipelineRespBody};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    http_error_code, ErrorCode, Fields, FutureIncomingResponse, IncomingResponse, Method, OutgoingBody,
-    OutgoingRequest, RequestOptions, Scheme,
+    http_error_code, ErrorCode, Fields, FutureIncomingResponse, IncomingResponse, Method,
+    OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 use wstd::future::FutureExt as _;
@@ -73,7 +73,12 @@ struct Answer {
 impl Transport {
     /// `base_url` comes from `config::Database::Remote`: `http://…` or `https://…`, no
     /// path. `timeout` bounds each whole call; `max_response` each answer's bytes.
-    pub fn new(base_url: &str, auth_token: Option<Secret>, timeout: Duration, max_response: u64) -> Transport {
+    pub fn new(
+        base_url: &str,
+        auth_token: Option<Secret>,
+        timeout: Duration,
+        max_response: u64,
+    ) -> Transport {
         let (scheme, authority) = match base_url.split_once("://") {
             Some(("https", authority)) => (Scheme::Https, authority),
             Some((_, authority)) => (Scheme::Http, authority),
@@ -96,11 +101,13 @@ impl Transport {
     /// `Storage` for an answer over the size limit, any other status, or a body that is
     /// not a pipeline response.
     pub fn pipeline(&self, body: &PipelineReqBody) -> Result<PipelineRespBody> {
-        let json = serde_json::to_vec(body).map_err(|e| Error::Storage(format!("cannot encode a Hrana request: {e}")))?;
+        let json = serde_json::to_vec(body)
+            .map_err(|e| Error::Storage(format!("cannot encode a Hrana request: {e}")))?;
         let deadline = wstd::time::Duration::from(self.timeout);
         // The timer is made inside `block_on`: it registers with that call's reactor.
         let answer =
-            wstd::runtime::block_on(async { self.exchange(&json).timeout(deadline).await }).map_err(|_elapsed| self.timed_out())??;
+            wstd::runtime::block_on(async { self.exchange(&json).timeout(deadline).await })
+                .map_err(|_elapsed| self.timed_out())??;
         self.interpret(answer)
     }
 
@@ -126,7 +133,8 @@ impl Transport {
             // is scrubbed whole, never cut to a prefix at the quote's end.
             let token_len = self.auth_token.as_ref().map_or(0, |t| t.expose().len());
             let limit = (QUOTE_READ_BYTES + token_len) as u64;
-            let quoted = read_body(response, limit, 0).await.map_or_else(|_unread| Vec::new(), |b| b.bytes);
+            let quoted =
+                read_body(response, limit, 0).await.map_or_else(|_unread| Vec::new(), |b| b.bytes);
             return Ok(Answer { status, body: quoted });
         }
         sent.map_err(|e| self.unreachable(&format!("sending the request failed: {e}")))?;
@@ -134,11 +142,14 @@ impl Transport {
         if let Some(length) = announced.filter(|&length| length > self.max_response) {
             return Err(self.too_large(Some(length)));
         }
-        let read = read_body(response, self.max_response, announced.unwrap_or(0)).await.map_err(|e| match e {
-            ReadError::Http(code) if is_timeout(&code) => self.timed_out(),
-            ReadError::Http(code) => self.broke_off(&describe(&code)),
-            ReadError::Other(why) => self.broke_off(&why),
-        })?;
+        let read =
+            read_body(response, self.max_response, announced.unwrap_or(0)).await.map_err(|e| {
+                match e {
+                    ReadError::Http(code) if is_timeout(&code) => self.timed_out(),
+                    ReadError::Http(code) => self.broke_off(&describe(&code)),
+                    ReadError::Other(why) => self.broke_off(&why),
+                }
+            })?;
         if read.truncated {
             return Err(self.too_large(None));
         }
@@ -151,7 +162,8 @@ impl Transport {
     /// outer error is a request this host cannot make, the inner one a failed exchange.
     async fn post(&self, json: &[u8]) -> Result<std::result::Result<Posted, Head>> {
         let request = self.request(json.len())?;
-        let body = request.body().map_err(|()| self.unreachable("the request body was already taken"))?;
+        let body =
+            request.body().map_err(|()| self.unreachable("the request body was already taken"))?;
         let pending = match outgoing_handler::handle(request, Some(self.options())) {
             Ok(pending) => pending,
             Err(code) => return Ok(Err(Head::Http(code))),
@@ -191,17 +203,25 @@ impl Transport {
     fn request(&self, length: usize) -> Result<OutgoingRequest> {
         let mut headers = vec![("content-type".to_owned(), b"application/json".to_vec())];
         if let Some(token) = &self.auth_token {
-            headers.push(("authorization".to_owned(), format!("Bearer {}", token.expose()).into_bytes()));
+            headers.push((
+                "authorization".to_owned(),
+                format!("Bearer {}", token.expose()).into_bytes(),
+            ));
         }
         let fields = Fields::from_list(&headers).map_err(|_| {
-            Error::InvalidConfig("SESSIONS_AUTH_TOKEN: not a valid HTTP header value; give the bare token".into())
+            Error::InvalidConfig(
+                "SESSIONS_AUTH_TOKEN: not a valid HTTP header value; give the bare token".into(),
+            )
         })?;
         // The length lets the server read a plain body rather than a chunked one; a host
         // that sets it itself (and forbids it) sends the body just the same.
         let _ = fields.set("content-length", &[length.to_string().into_bytes()]);
         let request = OutgoingRequest::new(fields);
         let bad_url = || {
-            Error::InvalidConfig(format!("SESSIONS_DATABASE={}: the host refuses this server address", self.base_url))
+            Error::InvalidConfig(format!(
+                "SESSIONS_DATABASE={}: the host refuses this server address",
+                self.base_url
+            ))
         };
         request.set_method(&Method::Post).map_err(|()| bad_url())?;
         request.set_scheme(Some(&self.scheme)).map_err(|()| bad_url())?;
@@ -216,7 +236,8 @@ impl Transport {
     /// does not support one keeps its default.
     fn options(&self) -> RequestOptions {
         let options = RequestOptions::new();
-        let nanos = u64::try_from((self.timeout + HOST_TIMEOUT_MARGIN).as_nanos()).unwrap_or(u64::MAX);
+        let nanos =
+            u64::try_from((self.timeout + HOST_TIMEOUT_MARGIN).as_nanos()).unwrap_or(u64::MAX);
         let _ = options.set_connect_timeout(Some(nanos));
         let _ = options.set_first_byte_timeout(Some(nanos));
         let _ = options.set_between_bytes_timeout(Some(nanos));
@@ -225,10 +246,18 @@ impl Transport {
 
     /// The store's result for a complete answer.
     fn interpret(&self, answer: Answer) -> Result<PipelineRespBody> {
-        let quote = || self.scrub(&String::from_utf8_lossy(&answer.body)).chars().take(QUOTED_BODY_CHARS).collect::<String>();
+        let quote = || {
+            self.scrub(&String::from_utf8_lossy(&answer.body))
+                .chars()
+                .take(QUOTED_BODY_CHARS)
+                .collect::<String>()
+        };
         match answer.status {
             200 => serde_json::from_slice(&answer.body).map_err(|e| {
-                Error::Storage(format!("unexpected answer from the libSQL server at {}: {e}", self.base_url))
+                Error::Storage(format!(
+                    "unexpected answer from the libSQL server at {}: {e}",
+                    self.base_url
+                ))
             }),
             401 | 403 => Err(self.refused(answer.status)),
             s if (500..600).contains(&s) => Err(Error::Unavailable(format!(
@@ -255,7 +284,11 @@ impl Transport {
     }
 
     fn unreachable(&self, why: &str) -> Error {
-        Error::Unavailable(format!("cannot reach the libSQL server at {}: {}", self.base_url, self.scrub(why)))
+        Error::Unavailable(format!(
+            "cannot reach the libSQL server at {}: {}",
+            self.base_url,
+            self.scrub(why)
+        ))
     }
 
     fn refused(&self, status: u16) -> Error {
@@ -276,7 +309,11 @@ impl Transport {
     }
 
     fn broke_off(&self, why: &str) -> Error {
-        Error::Unavailable(format!("the libSQL server at {} broke off its answer: {}", self.base_url, self.scrub(why)))
+        Error::Unavailable(format!(
+            "the libSQL server at {} broke off its answer: {}",
+            self.base_url,
+            self.scrub(why)
+        ))
     }
 
     fn too_large(&self, announced: Option<u64>) -> Error {
@@ -292,7 +329,8 @@ impl Transport {
 /// Writes the whole request body and finishes it. `body` is a parameter, so it is dropped
 /// after the stream written from it, as WASI requires of a parent resource.
 async fn send_body(body: OutgoingBody, json: &[u8]) -> std::result::Result<(), String> {
-    let stream = body.write().map_err(|()| "the request body stream was already taken".to_owned())?;
+    let stream =
+        body.write().map_err(|()| "the request body stream was already taken".to_owned())?;
     let output = AsyncOutputStream::new(stream);
     output.write_all(json).await.map_err(|e| e.to_string())?;
     drop(output);
@@ -300,7 +338,9 @@ async fn send_body(body: OutgoingBody, json: &[u8]) -> std::result::Result<(), S
 }
 
 /// Waits for the answer's status and headers.
-async fn response_head(pending: &FutureIncomingResponse) -> std::result::Result<IncomingResponse, Head> {
+async fn response_head(
+    pending: &FutureIncomingResponse,
+) -> std::result::Result<IncomingResponse, Head> {
     // The pollable is a child of `pending`: it is dropped at the end of this statement.
     AsyncPollable::new(pending.subscribe()).wait_for().await;
     match pending.get() {
@@ -338,9 +378,17 @@ struct Body {
 ///
 /// `response` is a parameter and `stream` is declared before `ready`, so each resource is
 /// dropped after its children, as WASI requires.
-async fn read_body(response: IncomingResponse, limit: u64, expected: u64) -> std::result::Result<Body, ReadError> {
-    let body = response.consume().map_err(|()| ReadError::Other("the answer's body was already taken".into()))?;
-    let stream = body.stream().map_err(|()| ReadError::Other("the answer's body stream was already taken".into()))?;
+async fn read_body(
+    response: IncomingResponse,
+    limit: u64,
+    expected: u64,
+) -> std::result::Result<Body, ReadError> {
+    let body = response
+        .consume()
+        .map_err(|()| ReadError::Other("the answer's body was already taken".into()))?;
+    let stream = body
+        .stream()
+        .map_err(|()| ReadError::Other("the answer's body stream was already taken".into()))?;
     let ready = AsyncPollable::new(stream.subscribe());
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(usize::MAX).min(limit));
@@ -376,13 +424,23 @@ enum ReadError {
 /// connection broke (see `Transport::refusal`); a refused connection, a DNS or TLS
 /// failure or a timeout cannot.
 fn may_hide_an_answer(code: &ErrorCode) -> bool {
-    matches!(code, ErrorCode::HttpProtocolError | ErrorCode::ConnectionTerminated | ErrorCode::InternalError(_))
+    matches!(
+        code,
+        ErrorCode::HttpProtocolError
+            | ErrorCode::ConnectionTerminated
+            | ErrorCode::InternalError(_)
+    )
 }
 
 /// Whether the host gave up on a wait of its own (its connect, first-byte or
 /// between-bytes timeout, the call's backstop).
 fn is_timeout(code: &ErrorCode) -> bool {
-    matches!(code, ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout)
+    matches!(
+        code,
+        ErrorCode::ConnectionTimeout
+            | ErrorCode::ConnectionReadTimeout
+            | ErrorCode::ConnectionWriteTimeout
+    )
 }
 
 /// A status with its reason phrase: `401 Unauthorized`.
@@ -393,7 +451,9 @@ fn status_text(status: u16) -> String {
 /// A `wasi:http` error as words.
 fn describe(error: &ErrorCode) -> String {
     match error {
-        ErrorCode::DnsError(e) => format!("DNS error ({})", e.rcode.as_deref().unwrap_or("no answer")),
+        ErrorCode::DnsError(e) => {
+            format!("DNS error ({})", e.rcode.as_deref().unwrap_or("no answer"))
+        }
         ErrorCode::ConnectionRefused => "connection refused".to_owned(),
         ErrorCode::ConnectionTimeout => "connection timed out".to_owned(),
         ErrorCode::ConnectionReadTimeout => "read timed out".to_owned(),

@@ -54,7 +54,10 @@ impl Server {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill");
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
         assert!(status.success());
     }
 
@@ -101,7 +104,11 @@ pub async fn text(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
 /// Runs the binary to completion; (success, stdout, stderr).
 pub fn run(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN).args(args).output().expect("run host-example");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
@@ -122,7 +129,10 @@ pub async fn seed_expired(dir: &Path, count: usize) {
     assert!(ok, "{stderr}");
     let conn = native(&dir.join("sessions.db")).await;
     conn.execute("BEGIN", ()).await.expect("begin");
-    let insert = conn.prepare("INSERT INTO sessions (id, data, expiry) VALUES (?1, x'00', 1)").await.expect("prepare");
+    let insert = conn
+        .prepare("INSERT INTO sessions (id, data, expiry) VALUES (?1, x'00', 1)")
+        .await
+        .expect("prepare");
     for i in 0..count {
         insert.execute([format!("expired{i:08}")]).await.expect("insert");
         insert.reset();

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// The component `./dev build` makes (`$LIBSQLSTORE_COMPONENT` names another).
 pub fn component() -> PathBuf {
-    std::env::var_os("LIBSQLSTORE_COMPONENT").map_or_else(|| built("target/wasm32-wasip2/release/libsqlstore.wasm"), PathBuf::from)
+    std::env::var_os("LIBSQLSTORE_COMPONENT")
+        .map_or_else(|| built("target/wasm32-wasip2/release/libsqlstore.wasm"), PathBuf::from)
 }
 
 /// The component built without the remote backend (no `wasi:http` import), by `./dev build`.
@@ -23,7 +24,9 @@ fn built(relative: &str) -> PathBuf {
 /// The component, loaded once per test binary.
 pub fn runtime() -> &'static libsqlstore_host::Runtime {
     static RUNTIME: std::sync::OnceLock<libsqlstore_host::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| libsqlstore_host::Runtime::load(&component()).expect("the component is built (./dev build)"))
+    RUNTIME.get_or_init(|| {
+        libsqlstore_host::Runtime::load(&component()).expect("the component is built (./dev build)")
+    })
 }
 
 /// Opens the database natively; only while no instance is inside a transaction.
@@ -39,7 +42,10 @@ pub async fn single_value(conn: &libsql::Connection, sql: &str) -> libsql::Value
 
 pub async fn assert_intact(db: &Path) {
     let conn = native(db).await;
-    assert_eq!(single_value(&conn, "PRAGMA integrity_check").await, libsql::Value::Text("ok".into()));
+    assert_eq!(
+        single_value(&conn, "PRAGMA integrity_check").await,
+        libsql::Value::Text("ok".into())
+    );
 }
 
 /// The id the store keeps for `token`: base64url (no padding) of its SHA-256, computed here

@@ -23,12 +23,13 @@ impl Sqld {
         if let Some(path) = std::env::var_os("SQLD_BIN") {
             return Ok(PathBuf::from(path));
         }
-        let candidates = [PathBuf::from(INSTALLED), Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(INSTALLED)];
-        candidates
-            .iter()
-            .find(|p| p.is_file())
-            .cloned()
-            .ok_or_else(|| format!("sqld not found at {INSTALLED}; run ./dev setup or set SQLD_BIN"))
+        let candidates = [
+            PathBuf::from(INSTALLED),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(INSTALLED),
+        ];
+        candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+            format!("sqld not found at {INSTALLED}; run ./dev setup or set SQLD_BIN")
+        })
     }
 
     /// Starts sqld with its data under `dir` on a free loopback port. With `auth_key_file`
