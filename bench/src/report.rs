@@ -426,8 +426,8 @@ impl Results {
         let _ = writeln!(out, "\n-- targets (reported, not asserted) --");
         let _ = writeln!(
             out,
-            "{:<32} {:>10}  {:<9} {:<12} {}",
-            "target", "figure", "goal", "verdict", "from"
+            "{:<32} {:>10}  {:<9} {:<12} from",
+            "target", "figure", "goal", "verdict"
         );
         for t in self.targets() {
             let value = t.value.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
@@ -654,8 +654,8 @@ impl Results {
         );
         let _ = writeln!(
             out,
-            "{:<17} | {:<15} {:>6} | {:>8} {:>7} | {}",
-            "server", "RSS med/max", "peak", "sessions", "db+WAL", "storage"
+            "{:<17} | {:<15} {:>6} | {:>8} {:>7} | storage",
+            "server", "RSS med/max", "peak", "sessions", "db+WAL"
         );
         for s in &self.servers {
             let sessions = format!("{}{}", s.sessions, if s.sessions_counted { "" } else { "*" });

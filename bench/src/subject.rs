@@ -82,7 +82,7 @@ pub enum Subject {
     /// Whatever `libsqlstore::open` returns: the backend the component itself picks.
     Native(libsqlstore::SessionStore<Box<dyn Backend>>),
     /// The libsql crate's remote client, for `Storage::Remote`.
-    NativeRemote(RemoteClient),
+    NativeRemote(Box<RemoteClient>),
     Component(libsqlstore_host::ComponentStore),
 }
 
@@ -103,7 +103,7 @@ impl Subject {
         if storage == Storage::Remote {
             let url = server.context("a remote store needs a server URL")?;
             return Ok(match kind {
-                Kind::Native => Subject::NativeRemote(RemoteClient::connect(url).await?),
+                Kind::Native => Subject::NativeRemote(Box::new(RemoteClient::connect(url).await?)),
                 Kind::Component => {
                     let options = StoreOptions { data_dir: None, ..StoreOptions::default() }
                         .env("SESSIONS_DATABASE", url);

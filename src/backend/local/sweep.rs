@@ -52,7 +52,6 @@ impl LocalBackend {
             }
         }
     }
-    /// Deletes up to `batch` expired rows, oldest first, in chunks: each chunk is one
 
     /// Rows the next sweep chunk may delete: the budget times the measured rate.
     fn sweep_chunk(&self, budget: Option<Duration>) -> u64 {
