@@ -13,12 +13,15 @@
 //! | `stats` | `ok active=<n> expired=<n>` |
 //! | anything else, or a failure | `err <message>` |
 //!
+//! A client that sends no request line within [`REQUEST_TIMEOUT`] is closed.
+//!
 //! A client ([`ask`]) is used only when a server holds the data directory (see
 //! [`crate::hostlock::HostLock::is_held`]); the socket is removed when the server stops,
 //! and a stale one (a server killed by SIGKILL) is replaced by the next server.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -31,6 +34,9 @@ pub const SOCKET_NAME: &str = "control.sock";
 
 /// Longest request line read.
 const MAX_REQUEST: u64 = 64;
+
+/// How long a client has to send its request line; a silent one is closed.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What [`ask`] got back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +97,10 @@ impl Drop for ControlSocket {
 async fn answer(stream: UnixStream, store: &ComponentStore) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut request = String::new();
-    BufReader::new(read.take(MAX_REQUEST)).read_line(&mut request).await?;
+    let mut reader = BufReader::new(read.take(MAX_REQUEST));
+    tokio::time::timeout(REQUEST_TIMEOUT, reader.read_line(&mut request)).await.map_err(
+        |_| io::Error::new(io::ErrorKind::TimedOut, "no request line within the timeout"),
+    )??;
     let reply = match request.trim() {
         "sweep" => match sweep_until_done(store).await {
             Ok(run) => format!(

@@ -8,6 +8,7 @@
 //! socket instead (see `control`).
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use libsqlstore_host::LoadError;
@@ -23,10 +24,12 @@ impl HostLock {
     pub fn acquire(data_dir: &Path) -> Result<HostLock, LoadError> {
         let path = data_dir.join("host.lock");
         let fail = |reason: String| LoadError::DataDir { path: data_dir.to_owned(), reason };
+        // Never through a symlink planted in the directory: a root server would create its target.
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| {
                 fail(format!("cannot create {}: {e} (is the directory writable?)", path.display()))

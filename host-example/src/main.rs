@@ -12,8 +12,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use control::{Answer, ControlSocket};
 use hostlock::HostLock;
+use libsqlstore_host::connections::Limits;
 use libsqlstore_host::options::GUEST_DATA_DIR;
 use libsqlstore_host::scheduler::{sweep_until_done, Schedule, Sweeper};
+use libsqlstore_host::{datadir, server};
 use libsqlstore_host::{
     ComponentStore, HostClock, Runtime, SessionConfig, SessionManager, StoreOptions,
 };
@@ -130,6 +132,14 @@ struct ServeArgs {
     /// Mark the cookie Secure (when served behind HTTPS).
     #[arg(long)]
     secure: bool,
+    /// How long a client has to send a whole request head, from connecting or from the end
+    /// of its previous response (so it also bounds an idle kept-alive connection).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    header_read_timeout: Duration,
+    /// Most client connections open at once; past it the longest-idle one is closed.
+    /// Default: the open-file limit less a reserve for the database and the runtime.
+    #[arg(long)]
+    max_connections: Option<usize>,
     /// On SIGINT/SIGTERM, how long requests in flight may take to finish before the server
     /// closes anyway (e.g. 10s).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
@@ -138,6 +148,10 @@ struct ServeArgs {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Files the component creates (the database, its journal, lock files) are readable by
+    // this user only: WASI gives the guest no file modes.
+    // SAFETY: umask only sets the process's file-creation mask.
+    unsafe { libc::umask(0o077) };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -227,7 +241,7 @@ async fn open_store(
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    std::fs::create_dir_all(&args.store.data_dir).map_err(|e| {
+    datadir::prepare(&args.store.data_dir).map_err(|e| {
         format!("cannot create the data directory {}: {e}", args.store.data_dir.display())
     })?;
     // Many hosts may share a server; only a local file is served by one host at a time.
@@ -270,6 +284,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         sweep = ?schedule.as_ref().map(describe),
         "serving sessions"
     );
+    let defaults = Limits::default();
+    let limits = Limits {
+        header_read: args.header_read_timeout,
+        max_connections: args.max_connections.unwrap_or(defaults.max_connections),
+    };
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let signalled = {
         let stopping = stopping.clone();
@@ -279,7 +298,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     };
     tokio::select! {
-        served = libsqlstore_host::server::serve(listener, libsqlstore_host::server::router(manager), signalled) => {
+        served = server::serve(listener, server::router(manager), limits, signalled) => {
             served.map_err(|e| format!("server error: {e}"))?;
         }
         () = async {

@@ -28,12 +28,14 @@
 //! | [`ComponentStore`] | one database: one instance behind a FIFO mutex, every call bounded |
 //! | `group_commit` | writes waiting for the instance, sent as one `write-all` transaction |
 //! | [`StoreOptions`] | where a store's data lives, its `SESSIONS_*` settings, its bounds |
+//! | [`datadir`] | the data directory, created readable by this user only |
 //! | [`HostClock`] | the wall clock the guest reads (Unix milliseconds), adjustable in tests |
 //! | [`StoreError`], [`LoadError`] | what a call or a set-up step can fail with, typed |
 //! | [`lockrecovery`] | the host's half of the lock protocol: owner files, dead-lock recovery |
 //! | [`SessionManager`] | cookies and session records over a store; final logout and renewal |
 //! | [`Sweeper`], [`Schedule`] | sweeps on a timer or a cron expression |
 //! | [`server`] | (feature `server`) HTTP routes of the session contract over a manager |
+//! | [`connections`] | (feature `server`) connections bounded in head-read time and number |
 //!
 //! The README's "Embedding the library" snippet is the fuller example; it is compiled as a
 //! doctest of this crate (`cargo test -p libsqlstore-host --doc`). The `host-example` demo
@@ -42,6 +44,9 @@
 mod bindings;
 pub mod clock;
 pub mod compiled;
+#[cfg(feature = "server")]
+pub mod connections;
+pub mod datadir;
 pub mod error;
 mod group_commit;
 pub mod http_pool;

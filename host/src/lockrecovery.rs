@@ -20,6 +20,7 @@
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use libsqlstore::lockfile::{
@@ -147,8 +148,14 @@ fn owner_is_dead(owner: &Path) -> bool {
 /// `<db>-lock-last`, as a release does, so that reads without the lock see it change.
 fn remove_if_unchanged(database: &Path, held: &Held) -> bool {
     let breaker = lockfile::companion(database, BREAK_SUFFIX);
-    let Ok(breaker) = OpenOptions::new().write(true).create(true).truncate(false).open(breaker)
-    else {
+    // Never through a symlink planted beside the database: a root host would create its target.
+    let breaker = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(breaker);
+    let Ok(breaker) = breaker else {
         return false;
     };
     if breaker.lock().is_err() {

@@ -3,6 +3,10 @@
 //! `/login?user=NAME`, `/devices` (JSON list of the user's sessions) and
 //! `/logout-everywhere` (ends the user's other sessions), as `session_core` specifies them.
 //!
+//! Methods as `session_core::Route` says: reads answer GET and HEAD, the routes that end,
+//! rotate or log in a session POST only, `/put` GET and POST; any other method is 405 with
+//! `Allow`, before the session is loaded. An unknown path is 404.
+//!
 //! Status codes: 200 done; 400 a token the store refuses, a `/login` without `user`, or a
 //! user name the store refuses (the session was still rotated: the cookie carries the new
 //! token); 401 `/devices` or `/logout-everywhere` on a session that is not logged in; 409
@@ -14,17 +18,20 @@
 
 use std::future::Future;
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use serde::Deserialize;
 
 use session_core::{
-    devices_json, redact_credentials, revoked_json, Answer, Failure, JSON_CONTENT_TYPE,
+    devices_json, redact_credentials, revoked_json, Answer, Failure, Route, JSON_CONTENT_TYPE,
+    NOT_FOUND,
 };
 
+use crate::connections::{self, Limits};
 use crate::error::StoreError;
 use crate::session::{LoginError, Saved, Session, SessionManager};
 
@@ -41,17 +48,29 @@ pub fn router(manager: SessionManager) -> Router {
         .route("/login", any(login))
         .route("/devices", any(devices))
         .route("/logout-everywhere", any(logout_everywhere))
+        .layer(middleware::from_fn_with_state(manager.clone(), methods))
+        .fallback(|| async { (StatusCode::NOT_FOUND, NOT_FOUND) })
         .with_state(manager)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and
-/// lets requests in flight finish.
+/// Serves `router` on `listener` under `limits` until `shutdown` resolves, then stops
+/// accepting and lets requests in flight finish (see [`connections::serve`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    connections::serve(listener, router, limits, shutdown).await
+}
+
+/// A method the route does not answer is 405, before anything is loaded.
+async fn methods(State(m): State<SessionManager>, request: Request, next: Next) -> Response {
+    let refused = Route::of(request.uri().path()).map(|r| r.check(request.method().as_str()));
+    match refused {
+        Some(Err(failure)) => answer(&m, failure),
+        _ => next.run(request).await,
+    }
 }
 
 #[derive(Deserialize)]
@@ -239,6 +258,9 @@ fn reply(m: &SessionManager, answer: Answer) -> Response {
     let headers = response.headers_mut();
     if let Some(seconds) = answer.retry_after_s {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if let Some(allow) = answer.allow {
+        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     }
     if answer.clear_cookie {
         if let Ok(value) = HeaderValue::from_str(&m.clear_cookie()) {

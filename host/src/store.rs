@@ -40,6 +40,7 @@ use crate::bindings::edge::sessions::types::Error as WitError;
 use crate::bindings::exports::edge::sessions::store::{SessionWrite, Write};
 use crate::bindings::exports::edge::sessions::{store as wit_store, sweeper as wit_sweeper};
 use crate::bindings::SessionStore as Bindings;
+use crate::datadir;
 use crate::error::{LoadError, StoreError};
 use crate::group_commit::{Flusher, WriteOutcome, WriteQueue};
 use crate::lockrecovery::{self, OwnerFile};
@@ -76,12 +77,13 @@ struct Inner {
 }
 
 impl ComponentStore {
-    /// Opens a store: creates the data directory if missing. The database itself is
+    /// Opens a store: creates the data directory if missing, readable by this user only
+    /// ([`datadir::prepare`]). The database itself is
     /// opened by the first call (see [`ComponentStore::stats`] for a cheap check that it
     /// works).
     pub fn open(runtime: &Runtime, options: StoreOptions) -> Result<ComponentStore, LoadError> {
         if let Some(dir) = &options.data_dir {
-            std::fs::create_dir_all(dir)
+            datadir::prepare(dir)
                 .map_err(|e| LoadError::DataDir { path: dir.clone(), reason: e.to_string() })?;
         }
         let owner = match options.database_host_path() {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{client, run, session_cookie, text, Server};
+use common::{client, request, run, session_cookie, text, Server};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -89,8 +89,7 @@ async fn renew_issues_a_new_token_and_invalidates_the_old_one() {
     let plain = reqwest::Client::new();
     let put = plain.get(server.url("/put")).send().await.expect("put");
     let old = session_cookie(&put).expect("cookie");
-    let renew = plain
-        .get(server.url("/renew"))
+    let renew = request(&plain, &server.url("/renew"))
         .header("cookie", format!("session={old}"))
         .send()
         .await
@@ -431,15 +430,14 @@ fn a_malformed_setting_refuses_to_start_naming_it() {
 
 /// GET `path` with `client`; (status, new session token if one was set, body).
 async fn call(client: &reqwest::Client, url: &str) -> (StatusCode, Option<String>, String) {
-    let response = client.get(url).send().await.expect("request");
+    let response = request(client, url).send().await.expect("request");
     let (status, token) = (response.status(), session_cookie(&response));
     (status, token, response.text().await.expect("body"))
 }
 
 /// GET `path` as the holder of `token`, without a cookie jar.
 async fn call_as(token: &str, url: &str) -> (StatusCode, Option<String>, String) {
-    let response = reqwest::Client::new()
-        .get(url)
+    let response = request(&reqwest::Client::new(), url)
         .header("cookie", format!("session={token}"))
         .send()
         .await
@@ -509,8 +507,10 @@ async fn logout_everywhere_ends_the_other_devices_and_keeps_this_one() {
     call(&laptop, &server.url("/login?user=alice")).await;
     call(&phone, &server.url("/login?user=alice")).await;
     call(&other, &server.url("/login?user=bob")).await;
-    let response =
-        laptop.get(server.url("/logout-everywhere")).send().await.expect("logout everywhere");
+    let response = request(&laptop, &server.url("/logout-everywhere"))
+        .send()
+        .await
+        .expect("logout everywhere");
     assert_eq!(
         response.headers().get("content-type").and_then(|v| v.to_str().ok()),
         Some("application/json")

@@ -85,7 +85,7 @@ struct Reply {
 }
 
 async fn request(client: &reqwest::Client, url: String, token: Option<&str>) -> Reply {
-    let mut request = client.get(url);
+    let mut request = common::request(client, &url);
     if let Some(token) = token {
         request = request.header("cookie", format!("session={token}"));
     }
@@ -331,8 +331,7 @@ async fn a_503_answer_names_no_path_pid_or_lock_holder_and_the_detail_goes_to_th
     let data_path = server.data.to_str().expect("utf-8").to_owned();
     let pid = std::process::id().to_string();
     for path in ["/get", "/put?message=blocked", "/renew", "/destroy"] {
-        let response = client
-            .get(server.url(path))
+        let response = common::request(&client, &server.url(path))
             .header("cookie", format!("session={token}"))
             .send()
             .await
@@ -382,7 +381,7 @@ async fn answers(base: &str) -> Vec<(String, StatusCode, String)> {
     let mut seen = Vec::new();
     for path in ["/put?message=x", "/get", "/renew", "/destroy"] {
         for cookie in [None, Some("session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")] {
-            let mut request = client.get(format!("{base}{path}"));
+            let mut request = common::request(&client, &format!("{base}{path}"));
             if let Some(cookie) = cookie {
                 request = request.header("cookie", cookie);
             }
@@ -438,6 +437,7 @@ async fn a_password_in_the_database_url_never_reaches_an_http_client() {
     let served = tokio::spawn(libsqlstore_host::server::serve(
         listener,
         libsqlstore_host::server::router(manager),
+        libsqlstore_host::connections::Limits::default(),
         async {
             let _ = stopped.await;
         },

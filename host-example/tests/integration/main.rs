@@ -9,6 +9,7 @@ mod common;
 mod cron;
 mod e2e;
 mod finality;
+mod hardening;
 mod remote;
 mod safety;
 mod upgrade;

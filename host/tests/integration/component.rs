@@ -69,6 +69,29 @@ async fn the_default_database_is_sessions_db_in_the_preopened_dir() {
     assert!(dir.path().join("sessions.db").is_file());
 }
 
+#[tokio::test]
+async fn dead_waiters_places_and_a_killed_writers_staged_line_are_gone_after_the_next_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    open(in_dir(dir.path())).commit("first", b"x".to_vec(), u64::MAX).await.expect("commit");
+    let epoch_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("clock");
+    let long_ago = u64::try_from(epoch_ms.as_millis()).expect("ms") - HOUR;
+    for i in 0..400 {
+        let place = format!("sessions.db-wait.{:020}.dead{i}", long_ago + i);
+        std::fs::write(dir.path().join(place), b"").expect("a dead waiter's place");
+    }
+    let staged = "owner=killed host=- mode=operation acquired_ms=1\n";
+    std::fs::write(dir.path().join("sessions.db-lock.killed"), staged).expect("staged line");
+    let next = open(in_dir(dir.path()));
+    next.commit("tok", b"y".to_vec(), u64::MAX).await.expect("the next writer");
+    let litter: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(|e| e.expect("entry").file_name().into_string().ok())
+        .filter(|name| name.contains("-wait.") || name.starts_with("sessions.db-lock."))
+        .collect();
+    assert!(litter.is_empty(), "{} left, e.g. {:?}", litter.len(), litter.first());
+    assert_eq!(next.find("first").await.expect("find"), Some(b"x".to_vec()));
+}
+
 async fn a_fresh_instance_sees_earlier_commits(backend: Backend) {
     let fixture = Fixture::new(backend);
     let clock = HostClock::default();

@@ -95,8 +95,18 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().cookie_store(true).build().expect("client")
 }
 
+/// A request to `url` with the method its route takes, as a client following the contract
+/// sends it: GET where the route answers GET, else POST (`session_core::Route`).
+pub fn request(client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+    let path = reqwest::Url::parse(url).map(|u| u.path().to_owned()).unwrap_or_default();
+    match session_core::Route::of(&path) {
+        Some(route) if !route.allows("GET") => client.post(url),
+        _ => client.get(url),
+    }
+}
+
 pub async fn text(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
-    let response = client.get(url).send().await.expect("request");
+    let response = request(client, url).send().await.expect("request");
     let status = response.status();
     (status, response.text().await.expect("body"))
 }
