@@ -58,6 +58,10 @@ source "$examples/edge-app/tools.sh"
 setup_step "installing wasmtime and wac" ensure_edge_tools
 # `npm install`, not `npm ci`: jco's dependencies name per-platform optional packages at versions the
 # registry does not have; npm 11 leaves them out of the lock file, and `npm ci` then refuses it.
+# The libsqlstore package (packages/libsqlstore-js) first: every example installs it by name
+# from file: and its build (jco, in its own dev dependencies) writes the transpiled component.
+package_install() { (cd "$root/packages/libsqlstore-js" && npm install --no-audit --no-fund --loglevel=error && npm run build --silent); }
+setup_step "npm install and build in packages/libsqlstore-js" package_install
 npm_install() { (cd "$examples/node" && npm install --no-audit --no-fund --loglevel=error); }
 setup_step "npm install in examples/node" npm_install
 # A real libSQL server for the shared-store tests (unless SQLD_BIN names one already).
@@ -114,7 +118,7 @@ echo "==> cron sweeps" >&2
 (cd "$examples/cron" && python3 -m unittest -v test_cron) 2>&1 | tee "$logs/cron.log"
 count_unittest "$logs/cron.log"
 
-echo "==> Node host via jco" >&2
+echo "==> Node host via jco, the package's own tests, Hono on Node" >&2
 (cd "$examples/node" && npm test --silent) 2>&1 | tee "$logs/node.log"
 count_node "$logs/node.log" "${PIPESTATUS[0]}"
 

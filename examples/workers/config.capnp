@@ -43,6 +43,8 @@ const sessionsWorker :Workerd.Worker = (
     (name = "SESSIONS_SWEEP_BATCH", fromEnvironment = "SESSIONS_SWEEP_BATCH"),
     (name = "SESSIONS_MAX_DATA_BYTES", fromEnvironment = "SESSIONS_MAX_DATA_BYTES"),
     (name = "EDGE_SESSION_LIFETIME", fromEnvironment = "EDGE_SESSION_LIFETIME"),
+    # `hono`: serve the routes through the Hono middleware (libsqlstore/hono).
+    (name = "EDGE_APP", fromEnvironment = "EDGE_APP"),
   ],
   globalOutbound = "network",
 );

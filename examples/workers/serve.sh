@@ -23,8 +23,8 @@
 # names a prebuilt session-store component; otherwise the repository's is built with cargo.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../edge-js/serve-lib.sh
-source "$here/../edge-js/serve-lib.sh"
+# shellcheck source=../lib/edge-serve.sh
+source "$here/../lib/edge-serve.sh"
 
 listen=127.0.0.1:8787
 scheduled_listen=127.0.0.1:0

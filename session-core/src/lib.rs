@@ -2,7 +2,7 @@
 //! stored as, the session cookie, the arithmetic of deadlines, the decision of what a
 //! request's save must do, and which methods each route answers. The async wasmtime host
 //! (`libsqlstore-host`) and the sync wasi:http guest (`examples/edge-app`) both use this
-//! crate; the JavaScript hosts (`examples/edge-js/sessions.js`) follow the same contract.
+//! crate; the JavaScript hosts (`packages/libsqlstore-js/sessions.js`) follow the same contract.
 //!
 //! # The stored record
 //!

@@ -9,28 +9,20 @@
 //
 // Settings come from the environment: SESSIONS_DATABASE (a libSQL server URL, or :memory:
 // for a local trial), SESSIONS_AUTH_TOKEN, every other SESSIONS_* variable, and
-// EDGE_SESSION_LIFETIME. They are checked before serving: a malformed value ends the
+// EDGE_SESSION_LIFETIME; EDGE_APP=hono serves the routes through the package's Hono
+// middleware (libsqlstore/hono). They are checked before serving: a malformed value ends the
 // program with a message naming the variable. SIGINT or SIGTERM stops accepting, lets the
 // requests in flight finish, and exits.
 
-import { StorePool } from '../../edge-js/pool.js';
-import { createApp, readSettings, redact } from '../../edge-js/sessions.js';
-import { instantiate } from '../build/libsqlstore/libsqlstore.js';
+import { Hono } from 'hono';
+import { createApp, readSettings, redact } from 'libsqlstore';
+import { createStorePool } from 'libsqlstore/deno';
+import { sessionRoutes } from 'libsqlstore/hono';
 
 /** Idle component instances kept (about 3 MiB each): a server has memory for its peak concurrency. */
 const MAX_IDLE_INSTANCES = 64;
 
 const USAGE = 'usage: main.js [--listen HOST:PORT]   (settings: SESSIONS_DATABASE, SESSIONS_AUTH_TOKEN, ...)';
-
-const compiled = new Map();
-
-/** Compiles each core module (shipped beside this file) once. */
-function getCoreModule(name) {
-  if (!compiled.has(name)) {
-    compiled.set(name, Deno.readFile(new URL(`./${name}`, import.meta.url)).then((bytes) => WebAssembly.compile(bytes)));
-  }
-  return compiled.get(name);
-}
 
 function listenAddress(args) {
   let listen = '127.0.0.1:8000';
@@ -81,12 +73,19 @@ function startSweeping(app, intervalMs) {
 async function main() {
   const { hostname, port } = listenAddress(Deno.args);
   const settings = readSettings(Deno.env.toObject());
-  const pool = new StorePool({ instantiate, getCoreModule, env: settings.storeEnv, maxIdle: MAX_IDLE_INSTANCES });
+  // The core modules are copied beside this bundle (scripts/build.js).
+  const pool = createStorePool(settings.storeEnv, { maxIdle: MAX_IDLE_INSTANCES, coreModulesUrl: new URL('./', import.meta.url) });
   const intervalMs = await pool.use(async (store) => {
     await store.checkConfig();
     return store.cleanupInterval();
   });
   const app = createApp({ pool, settings });
+  let { fetch } = app;
+  if (Deno.env.get('EDGE_APP') === 'hono') {
+    const hono = new Hono();
+    hono.route('/', sessionRoutes({ pool, lifetime: settings.lifetimeMs, authToken: settings.storeEnv.SESSIONS_AUTH_TOKEN }));
+    fetch = (request) => hono.fetch(request);
+  }
   const stopSweeping = intervalMs === undefined ? () => {} : startSweeping(app, intervalMs);
   if (intervalMs === undefined) console.log('cleanup disabled (SESSIONS_CLEANUP_INTERVAL=0)');
   const server = Deno.serve(
@@ -98,7 +97,7 @@ async function main() {
         console.log(`listening on http://${host}:${addr.port}`);
       },
     },
-    app.fetch,
+    fetch,
   );
   const stop = () => {
     stopSweeping();

@@ -4,9 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { request, startEdge } from '../../edge-js/test/hosts.js';
-import { devices, login } from '../../edge-js/test/owners.js';
-import { idOf, sleep, startSqld } from '../../edge-js/test/sqld.js';
+import { request, startEdge } from '../../../packages/libsqlstore-js/test/hosts.js';
+import { devices, login } from '../../../packages/libsqlstore-js/test/owners.js';
+import { idOf, sleep, startSqld } from '../../../packages/libsqlstore-js/test/sqld.js';
 
 test('Deno and workerd share sessions through one sqld', async (t) => {
   const sqld = await startSqld(t);

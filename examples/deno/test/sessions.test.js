@@ -1,4 +1,4 @@
-// The shared edge behaviour (../../edge-js/test/suite.js) with the Deno server.
-import { sessionSuite } from '../../edge-js/test/suite.js';
+// The shared edge behaviour (../../../packages/libsqlstore-js/test/suite.js) with the Deno server.
+import { sessionSuite } from '../../../packages/libsqlstore-js/test/suite.js';
 
 sessionSuite('deno');

@@ -28,9 +28,9 @@ def free_port():
 
 def mint_auth():
     """An Ed25519 key for sqld and JWTs for clients, as Turso uses them (minted by
-    examples/edge-js/test/sqld.js): {"publicKeyPem", "token", "foreignToken"}; the foreign
+    packages/libsqlstore-js/test/sqld.js): {"publicKeyPem", "token", "foreignToken"}; the foreign
     token is well-formed but signed with another key."""
-    out = subprocess.run(["node", os.path.join(ROOT, "examples", "edge-js", "test", "sqld.js")],
+    out = subprocess.run(["node", os.path.join(ROOT, "packages", "libsqlstore-js", "test", "sqld.js")],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 

@@ -13,8 +13,7 @@
 
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../../edge-js/sessions.js';
-import { sweepUntilDone } from '../../edge-js/store.js';
+import { parseDuration, sweepUntilDone } from 'libsqlstore';
 import { HostClock } from './clock.js';
 import { createSessionServer } from './server.js';
 import { GUEST_DATA_DIR, openStore } from './store.js';

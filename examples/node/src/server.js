@@ -1,5 +1,5 @@
 // The session routes over node:http: each request goes, as a Web `Request`, to the app that
-// every JavaScript host shares (../../edge-js/sessions.js: /put[?message=], /get, /renew,
+// every JavaScript host shares (the libsqlstore package's sessions.js: /put[?message=], /get, /renew,
 // /destroy, /login?user=NAME, /devices, /logout-everywhere, the methods each answers, their
 // status codes and fixed error texts), and its `Response` is written back. A path or method
 // the routes do not answer is refused (404, 405) before a Web `Request` is built, which
@@ -9,12 +9,12 @@
 
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
-import { DEFAULT_LIFETIME_MS, createApp, refuseRequest } from '../../edge-js/sessions.js';
+import { DEFAULT_LIFETIME_MS, createApp, refuseRequest } from 'libsqlstore';
 
 /**
  * An http.Server serving the routes.
  * @param {object} options
- * @param {import('../../edge-js/store.js').SessionStore} options.store from openStore
+ * @param {import('libsqlstore').SessionStore} options.store from openStore
  * @param {Record<string,string>} options.env the store's environment (its auth token is kept out of logs)
  * @param {import('./clock.js').HostClock} options.clock the clock the store sees
  * @param {number} [options.lifetimeMs] how long a fresh session lasts

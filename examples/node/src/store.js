@@ -2,50 +2,21 @@
 // instance per `openStore`, in a WASI sandbox that holds exactly one preopened directory
 // (the data directory, seen as /data) and only the SESSIONS_* variables it is given: the
 // host process's other files and environment stay out of reach. The instance comes wrapped
-// as the SessionStore every JavaScript host uses (../../edge-js/store.js).
+// as the SessionStore every JavaScript host uses (the libsqlstore package, whose
+// libsqlstore/node entry holds the synchronous transpilation and the filesystem workaround).
 //
 // The component's calls are synchronous here (no JSPI): one that must wait for another
 // instance's lock on the database (SESSIONS_BUSY_TIMEOUT) blocks this thread for that long.
 
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { clocks } from '@bytecodealliance/preview2-shim';
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
-import { instantiate } from '../dist/libsqlstore/libsqlstore.js';
-import { SessionStore } from '../../edge-js/store.js';
+import { SessionStore } from 'libsqlstore';
+import { adaptFilesystem, getCoreModule, instantiate } from 'libsqlstore/node';
 import { HostClock } from './clock.js';
 
 /** Where the data directory appears inside the component. */
 export const GUEST_DATA_DIR = '/data';
-
-const coreModules = new Map();
-
-/** Compiles each core module of the transpiled component once per process. */
-function coreModule(name) {
-  if (!coreModules.has(name)) {
-    const url = new URL(`../dist/libsqlstore/${name}`, import.meta.url);
-    coreModules.set(name, readFile(url).then((bytes) => WebAssembly.compile(bytes)));
-  }
-  return coreModules.get(name);
-}
-
-const adapted = Symbol('libsqlstore.openAtAdapted');
-
-/**
- * wasi-libc sets `mutate-directory` on every writable open, as the WASI filesystem spec
- * suggests for POSIX compatibility; wasmtime ignores it on files, but preview2-shim 0.26
- * refuses such opens as `unsupported`, so SQLite could not open its database. The flag only
- * asks for the directory's write permission, which a read-write preopen already grants, so
- * it is dropped before the shim sees it.
- */
-function adaptOpenAt(Descriptor) {
-  if (Descriptor.prototype[adapted]) return;
-  const openAt = Descriptor.prototype.openAt;
-  Descriptor.prototype.openAt = function (pathFlags, path, openFlags, descriptorFlags) {
-    return openAt.call(this, pathFlags, path, openFlags, { ...descriptorFlags, mutateDirectory: false });
-  };
-  Descriptor.prototype[adapted] = true;
-}
 
 /**
  * Opens a store.
@@ -67,7 +38,7 @@ export async function openStore({ dataDir, env = {}, clock = new HostClock() } =
     },
   });
   const imports = shim.getImportObject();
-  adaptOpenAt(imports['wasi:filesystem/types'].Descriptor);
-  const instance = await instantiate(coreModule, imports);
+  adaptFilesystem(imports);
+  const instance = await instantiate(getCoreModule, imports);
   return new SessionStore(instance);
 }

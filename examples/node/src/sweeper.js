@@ -1,7 +1,7 @@
 // Sweeping expired sessions from a timer: the component says how often
 // (`cleanup-interval()`, set by SESSIONS_CLEANUP_INTERVAL), this host owns the timer.
 
-import { sweepUntilDone } from '../../edge-js/store.js';
+import { sweepUntilDone } from 'libsqlstore';
 
 /** Node's setInterval cannot wait longer than this (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;

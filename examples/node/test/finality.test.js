@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { HostClock } from '../src/clock.js';
-import { MAX_TIMESTAMP, SessionManager } from '../../edge-js/sessions.js';
+import { MAX_TIMESTAMP, SessionManager } from 'libsqlstore';
 import { fileEnv, get, integrityCheck, open, spawnHost, startServer, stopHost, tempDir } from './helpers.js';
 
 const RACERS = 80;

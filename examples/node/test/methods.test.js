@@ -1,7 +1,7 @@
 // The methods each route answers, served by the Node host over real HTTP on loopback with
 // the real component: state-changing routes answer POST only, reads GET and HEAD, anything
 // else is 405 before the session is loaded. The scenarios are every JavaScript host's
-// (../../edge-js/test/methods.js).
+// (../../../packages/libsqlstore-js/test/methods.js).
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import {
   aGetOfAStateChangingRouteChangesNothing,
   otherMethodsOfDestroyChangeNothing,
   readsAnswerGetAndHeadAndPutTakesPost,
-} from '../../edge-js/test/methods.js';
+} from '../../../packages/libsqlstore-js/test/methods.js';
 import { get, startServer } from './helpers.js';
 
 test('a GET of renew, destroy, login or logout-everywhere is 405 Allow: POST and changes nothing', async (t) => {

@@ -1,11 +1,11 @@
 // The routes of a logged-in user (/login?user=NAME, /devices, /logout-everywhere) served by
 // the Node host over real HTTP on loopback, with the real component: on a database file
 // and on a real libSQL server (sqld). The scenarios are every JavaScript host's
-// (../../edge-js/test/owners.js).
+// (../../../packages/libsqlstore-js/test/owners.js).
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from '../../edge-js/test/hosts.js';
+import { request } from '../../../packages/libsqlstore-js/test/hosts.js';
 import {
   badUserNamesAreRefused,
   devices,
@@ -14,8 +14,8 @@ import {
   loginRotatesTheSession,
   logoutEverywhereKeepsThisSession,
   ownerScenarios,
-} from '../../edge-js/test/owners.js';
-import { idOf, startSqld } from '../../edge-js/test/sqld.js';
+} from '../../../packages/libsqlstore-js/test/owners.js';
+import { idOf, startSqld } from '../../../packages/libsqlstore-js/test/sqld.js';
 import { startServer } from './helpers.js';
 
 const HOUR = 3_600_000;

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_MESSAGE } from '../../edge-js/sessions.js';
+import { DEFAULT_MESSAGE } from 'libsqlstore';
 import { fileEnv, get, startServer } from './helpers.js';
 
 const HOUR = 3_600_000;

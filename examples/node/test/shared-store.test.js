@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { HostClock } from '../src/clock.js';
 import { openStore } from '../src/store.js';
 import { MAIN, get, spawnHost, startMockedSweeper, startServer, stopHost } from './helpers.js';
-import { mintAuth, startSqld } from '../../edge-js/test/sqld.js';
+import { mintAuth, startSqld } from '../../../packages/libsqlstore-js/test/sqld.js';
 
 const run = promisify(execFile);
 const MINUTE = 60_000;

@@ -5,7 +5,7 @@ import test, { mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sweepUntilDone } from '../../edge-js/store.js';
+import { sweepUntilDone } from 'libsqlstore';
 import { HostClock } from '../src/clock.js';
 import { startSweeper } from '../src/sweeper.js';
 import { fileEnv, open, startMockedSweeper, tempDir } from './helpers.js';

@@ -1,4 +1,4 @@
-// Builds what the Worker needs (see ../../edge-js/build.js): the component, its JSPI
+// Builds what the Worker needs (see ../../lib/edge-build.js): the component, its JSPI
 // transpilation in build/libsqlstore/, and dist/: worker.js, the Worker bundled as one ES
 // module, with the core WebAssembly modules beside it as module imports. Checks that
 // config.capnp names exactly the core modules the transpilation wrote.
@@ -6,7 +6,7 @@ import * as esbuild from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildExample } from '../../edge-js/build.js';
+import { buildExample } from '../../lib/edge-build.js';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
 const names = await buildExample({

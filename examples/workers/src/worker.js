@@ -6,20 +6,25 @@
 // URL; `:memory:` for local trials), SESSIONS_AUTH_TOKEN (a secret), any other SESSIONS_*
 // variable of the store, and EDGE_SESSION_LIFETIME. They are read and checked when the
 // Worker starts, so a malformed value stops the start (workerd exits, a deploy is refused)
-// with a message naming the variable, before any request is served.
+// with a message naming the variable, before any request is served. EDGE_APP=hono serves the
+// same routes through the package's Hono middleware (libsqlstore/hono) instead.
 
 import { env } from 'cloudflare:workers';
-import { StorePool } from '../../edge-js/pool.js';
-import { createApp, readSettings, redact } from '../../edge-js/sessions.js';
-import { instantiate } from '../build/libsqlstore/libsqlstore.js';
-import coreModules from '../build/libsqlstore/core-modules.js';
+import { Hono } from 'hono';
+import { createApp, readSettings, redact } from 'libsqlstore';
+import { sessionRoutes } from 'libsqlstore/hono';
+import { createStorePool } from 'libsqlstore/workerd';
 
 /** The settings, checked: a malformed one throws here, which stops the Worker's start. */
 async function start() {
   const settings = readSettings(env);
-  const pool = new StorePool({ instantiate, getCoreModule: (name) => coreModules[name], env: settings.storeEnv });
+  const pool = createStorePool(env);
   await pool.use((store) => store.checkConfig());
-  return createApp({ pool, settings });
+  const app = createApp({ pool, settings });
+  if (env.EDGE_APP !== 'hono') return app;
+  const hono = new Hono();
+  hono.route('/', sessionRoutes({ pool, lifetime: settings.lifetimeMs, authToken: settings.storeEnv.SESSIONS_AUTH_TOKEN }));
+  return { ...app, fetch: (request) => hono.fetch(request) };
 }
 
 let app;

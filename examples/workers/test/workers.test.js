@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { request, startEdge, startHostExample } from '../../edge-js/test/hosts.js';
-import { idOf, startSqld } from '../../edge-js/test/sqld.js';
+import { request, startEdge, startHostExample } from '../../../packages/libsqlstore-js/test/hosts.js';
+import { idOf, startSqld } from '../../../packages/libsqlstore-js/test/sqld.js';
 
 test('two workerd processes share sessions through one sqld', async (t) => {
   const sqld = await startSqld(t);

@@ -63,13 +63,17 @@ export class StorePool {
    *   the compiled core module of each name the transpilation wrote (`libsqlstore.core.wasm`, ...)
    * @param {Record<string, string>} options.env the component's whole environment (SESSIONS_*)
    * @param {number} [options.maxIdle] idle instances kept for later requests
+   * @param {Record<string, string>} [options.preopens] guest path → host directory (Node
+   *   only; edge runtimes have no durable filesystem)
+   * @param {(imports: object) => void} [options.adaptImports] changes the WASI imports
+   *   before each instantiation (a host's workarounds)
    */
-  constructor({ instantiate, getCoreModule, env, maxIdle = DEFAULT_MAX_IDLE }) {
+  constructor({ instantiate, getCoreModule, env, maxIdle = DEFAULT_MAX_IDLE, preopens = {}, adaptImports }) {
     const database = env.SESSIONS_DATABASE;
     this.#open = async () => {
       const shim = new WASIShim({
         sandbox: {
-          preopens: {},
+          preopens: { ...preopens },
           env: { ...env },
           args: ['libsqlstore'],
           // Only a libSQL server URL needs the network.
@@ -79,6 +83,7 @@ export class StorePool {
       const imports = shim.getImportObject();
       const poll = imports['wasi:io/poll'];
       imports['wasi:io/poll'] = { ...poll, poll: promptPoll(poll.poll) };
+      adaptImports?.(imports);
       return new SessionStore(await instantiate(getCoreModule, imports));
     };
     // A :memory: database lives in one instance: every request must use that one.

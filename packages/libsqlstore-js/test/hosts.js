@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const EXAMPLES = fileURLToPath(new URL('../../', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const ROOT = join(EXAMPLES, '..');
 export const COMPONENT =
   process.env.LIBSQLSTORE_COMPONENT ?? join(ROOT, 'target', 'wasm32-wasip2', 'release', 'libsqlstore.wasm');

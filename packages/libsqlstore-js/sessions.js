@@ -292,6 +292,36 @@ export class Session {
 }
 
 /**
+ * The session cookie's attributes. The defaults are session-core's cookie:
+ * `session=<token>; Path=/; Max-Age=<s>; HttpOnly; SameSite=Lax` (plus `Secure` over https).
+ * @typedef {object} CookieOptions
+ * @property {string} [name] the cookie's name (default `session`)
+ * @property {string} [path] its Path (default `/`)
+ * @property {string} [domain] its Domain (default none: this host only)
+ * @property {boolean} [secure] add `Secure` (default: when the request came over https)
+ * @property {'Strict'|'Lax'|'None'|false} [sameSite] its SameSite (default `Lax`; false leaves it out)
+ * @property {boolean} [httpOnly] add `HttpOnly` (default true)
+ */
+
+/** Checks cookie options, filling in the defaults. @throws {SettingsError} */
+export function cookieOptions({ name = COOKIE_NAME, path = '/', domain, secure, sameSite = 'Lax', httpOnly = true } = {}) {
+  const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  if (!token.test(name)) throw new SettingsError('cookie.name', `cookie name ${JSON.stringify(name)} is not an HTTP token`);
+  for (const [what, value] of [['path', path], ['domain', domain]]) {
+    if (value !== undefined && !/^[\x21-\x3a\x3c-\x7e]*$/.test(value)) {
+      throw new SettingsError(`cookie.${what}`, `cookie ${what} ${JSON.stringify(value)} holds a character a cookie attribute cannot`);
+    }
+  }
+  if (sameSite !== false && !['Strict', 'Lax', 'None'].includes(sameSite)) {
+    throw new SettingsError('cookie.sameSite', `cookie sameSite ${JSON.stringify(sameSite)}: use Strict, Lax, None or false`);
+  }
+  if (sameSite === 'None' && secure === false) {
+    throw new SettingsError('cookie.sameSite', 'cookie sameSite None needs secure (browsers refuse it otherwise)');
+  }
+  return { name, path, domain, secure, sameSite, httpOnly };
+}
+
+/**
  * Loads and saves the sessions of one store instance. A save says what it did:
  * `{ kind: 'unchanged' }`, `{ kind: 'live', token, expiry }`, `{ kind: 'ended' }` (this
  * request ended it) or `{ kind: 'ended-meanwhile' }` (it had ended before this request could
@@ -303,19 +333,21 @@ export class SessionManager {
    * @param {object} [options]
    * @param {() => number} [options.now] the wall clock the store sees, ms since the epoch
    * @param {number} [options.lifetimeMs] how long a fresh session lasts
-   * @param {boolean} [options.secure] add `Secure` to the cookie
+   * @param {boolean} [options.secure] add `Secure` to the cookie (unless `cookie.secure` says otherwise)
+   * @param {CookieOptions} [options.cookie] the cookie's name and attributes
    */
-  constructor(store, { now = Date.now, lifetimeMs = DEFAULT_LIFETIME_MS, secure = false } = {}) {
+  constructor(store, { now = Date.now, lifetimeMs = DEFAULT_LIFETIME_MS, secure = false, cookie } = {}) {
     this.store = store;
     this.now = now;
     this.lifetimeMs = lifetimeMs;
-    this.secure = secure;
+    this.cookie = cookieOptions(cookie);
+    this.secure = this.cookie.secure ?? secure;
   }
 
   /** The session named by a `Cookie:` header, or a fresh one. Throws only StoreErrors the store raises. */
   async load(cookieHeader) {
     const fresh = new Session({ deadline: offset(this.now(), this.lifetimeMs) });
-    const token = cookieValue(cookieHeader ?? '', COOKIE_NAME);
+    const token = cookieValue(cookieHeader ?? '', this.cookie.name);
     if (token === undefined || token === '') return fresh;
     let data;
     try {
@@ -365,8 +397,8 @@ export class SessionManager {
    * `{ saved, error }`: `saved` is what the cookie must say (`live` T, or `ended-meanwhile`
    * when T ended before the login finished: a concurrent logout); `error` is the StoreError
    * that stopped the login once T existed (`invalid-input` for a name the store refuses),
-   * undefined when the session is logged in. Throws the StoreErrors raised before T
-   * existed (then nothing changed).
+   * undefined when the session is logged in; `record` (`{ deadline, values }`) is what T
+   * holds once logged in. Throws the StoreErrors raised before T existed (then nothing changed).
    */
   async login(session, user) {
     let { token, deadline, values } = session;
@@ -376,6 +408,7 @@ export class SessionManager {
       token = await this.store.create(encodeRecord(deadline, values), deadline);
     }
     const saved = { kind: 'live', token, expiry: deadline };
+    const record = { deadline, values: { ...values, user } };
     try {
       if (!(await this.store.setOwner(token, user))) return { saved: { kind: 'ended-meanwhile' } };
       const loggedIn = encodeRecord(deadline, { ...values, user });
@@ -383,7 +416,7 @@ export class SessionManager {
     } catch (error) {
       return { saved, error };
     }
-    return { saved };
+    return { saved, record };
   }
 
   /** The `Set-Cookie` value that tells the client what `saved` did, if any. */
@@ -405,8 +438,14 @@ export class SessionManager {
   }
 
   #cookie(value, maxAge) {
-    const secure = this.secure ? '; Secure' : '';
-    return `${COOKIE_NAME}=${value}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`;
+    const { name, path, domain, sameSite, httpOnly } = this.cookie;
+    let cookie = `${name}=${value}; Path=${path}`;
+    if (domain) cookie += `; Domain=${domain}`;
+    cookie += `; Max-Age=${maxAge}`;
+    if (httpOnly) cookie += '; HttpOnly';
+    if (sameSite) cookie += `; SameSite=${sameSite}`;
+    if (this.secure) cookie += '; Secure';
+    return cookie;
   }
 }
 
@@ -420,28 +459,182 @@ function json(value) {
   return new Response(JSON.stringify(value), { status: 200, headers: { 'content-type': 'application/json' } });
 }
 
+/** The answer to a request whose session ended while it ran (409, nothing stored). */
+export function sessionEndedAnswer() {
+  return text(ANSWERS.sessionEnded);
+}
+
+/** The answer to /devices or /logout-everywhere without a logged-in session (401). */
+export function notLoggedInAnswer() {
+  return text(ANSWERS.notLoggedIn);
+}
+
 /**
- * The routes of a logged-in user: each takes the request's loaded session, its manager and
- * query, and resolves `{ answer, saved }`, the Response to send, or `{ error, saved }`, a
- * StoreError answered as every route's failures are; `saved` (if any) is what the cookie
- * must say either way.
+ * The answer to a failure `e` of the request for `path` (session-core's `Failure::answer`):
+ * 413, 400 or 503 with Retry-After for the StoreErrors that say so, 500 for any other;
+ * fixed texts, the details (redacted of `authToken`) logged with `log` for 503 and 500.
+ */
+export function failureAnswer(e, { path, log = console.error, authToken } = {}) {
+  const logFailure = (what, detail) => log(redact(`${what}: ${detail?.stack ?? detail}`, authToken));
+  if (e instanceof StoreError) {
+    switch (e.kind) {
+      case 'too-large':
+        return text(ANSWERS.tooLarge(e.detail));
+      case 'invalid-token':
+        return text(ANSWERS.invalidToken);
+      case 'invalid-input':
+        return text(ANSWERS.invalidInput);
+      case 'unavailable':
+        logFailure(`request ${path} answered 503`, e.message);
+        return text(ANSWERS.unavailable, { 'retry-after': RETRY_AFTER_S });
+      default:
+        break;
+    }
+  }
+  logFailure(`request ${path} answered 500`, e);
+  return text(ANSWERS.internal);
+}
+
+/**
+ * `response` with the `Set-Cookie` that tells the client what `saved` did, if any (appended:
+ * the application's own cookies stay). A response with immutable headers is copied.
+ */
+function withCookie(response, manager, saved) {
+  const setCookie = saved && manager.setCookie(saved);
+  if (!setCookie) return response;
+  try {
+    response.headers.append('set-cookie', setCookie);
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    copy.headers.append('set-cookie', setCookie);
+    return copy;
+  }
+}
+
+/**
+ * What a request's route gets besides its Session: the store calls of a logged-in user,
+ * in session-core's order, and the record of what they already saved.
+ */
+export class RequestSession {
+  /** What a login saved (its new token, or that the session ended meanwhile), if one ran. */
+  saved = undefined;
+  /** Set by a route whose answer must not save the session (an application error). */
+  abandoned = false;
+
+  /**
+   * @param {SessionManager} manager
+   * @param {Session} session
+   */
+  constructor(manager, session) {
+    this.manager = manager;
+    this.session = session;
+  }
+
+  /** The store instance lent to this request. */
+  get store() {
+    return this.manager.store;
+  }
+
+  /**
+   * Logs the session in as `user` (SessionManager.login): it gets a new token at once; its
+   * cookie goes out with the answer. Resolves true when logged in, false when the session
+   * ended meanwhile (the answer becomes 409). Throws the StoreError that stopped it
+   * (`invalid-input` for a name the store refuses: 400; the cookie still moves to the new
+   * token when it exists).
+   */
+  async login(user) {
+    const { saved, error, record } = await this.manager.login(this.session, user);
+    this.saved = saved;
+    if (record) Object.assign(this.session, { token: saved.token, ...record, status: 'unmodified' });
+    if (error) throw error;
+    return saved.kind === 'live';
+  }
+
+  /** The user's active sessions (`[{ id, expiry }]`, soonest expiry first); undefined when not logged in. */
+  async devices() {
+    const user = this.session.user();
+    if (user === undefined) return undefined;
+    const sessions = await this.store.sessionsOf(user);
+    return sessions.map(({ id, expiry }) => ({ id, expiry }));
+  }
+
+  /** Ends every other session of the user; resolves how many, undefined when not logged in. */
+  async logoutEverywhere() {
+    const user = this.session.user();
+    if (user === undefined) return undefined;
+    return this.store.revokeOwner(user, this.session.token);
+  }
+
+  /**
+   * Saves the session after the route answered `response`, and returns the answer to send:
+   * `response` with the cookie, or a 409 with the cookie cleared when the session ended
+   * while the request ran (nothing stored).
+   */
+  async finish(response) {
+    if (this.abandoned) return this.saved ? withCookie(response, this.manager, this.saved) : response;
+    const later = await this.manager.save(this.session);
+    const saved = later.kind === 'unchanged' && this.saved ? this.saved : later;
+    if (saved.kind === 'ended-meanwhile') return withCookie(sessionEndedAnswer(), this.manager, saved);
+    return withCookie(response, this.manager, saved);
+  }
+}
+
+/**
+ * The session life of a request, for every way of serving one (createApp, the Hono
+ * middleware): an instance from `pool` lent to the request alone; its session loaded from
+ * the cookie; `route(requestSession)` run, resolving the Response; the session saved
+ * (finality: a save that finds the session ended meanwhile answers 409, cookie cleared);
+ * failures answered as `failureAnswer` does. Returns `handle(request, route)`.
+ * @param {object} options
+ * @param {{ use<T>(fn: (store: import('./store.js').SessionStore) => Promise<T>): Promise<T> }} options.pool
+ * @param {number} [options.lifetimeMs] how long a fresh session lasts
+ * @param {CookieOptions} [options.cookie] the cookie's name and attributes
+ * @param {(message: string) => void} [options.log] receives server-side failures (redacted)
+ * @param {string} [options.authToken] redacted from the log
+ * @param {() => number} [options.now] the wall clock the store sees, ms since the epoch
+ */
+export function sessionHandler({ pool, lifetimeMs = DEFAULT_LIFETIME_MS, cookie, log = console.error, authToken, now = Date.now }) {
+  const checked = cookieOptions(cookie);
+  return async function handle(request, route) {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    try {
+      return await pool.use(async (store) => {
+        const manager = new SessionManager(store, { now, lifetimeMs, secure: url.protocol === 'https:', cookie: checked });
+        const scope = new RequestSession(manager, await manager.load(request.headers.get('cookie')));
+        let response;
+        try {
+          response = await route(scope);
+        } catch (e) {
+          // A failure once a login gave the session a new token keeps that token.
+          if (scope.saved) return withCookie(failureAnswer(e, { path, log, authToken }), manager, scope.saved);
+          throw e;
+        }
+        return await scope.finish(response);
+      });
+    } catch (e) {
+      return failureAnswer(e, { path, log, authToken });
+    }
+  };
+}
+
+/**
+ * The routes of a logged-in user: each takes the request's RequestSession and query and
+ * resolves the Response; a StoreError thrown is answered as every route's failures are.
  */
 const USER_ROUTES = {
-  '/login': async (session, manager, query) => {
-    const { saved, error } = await manager.login(session, query.get('user'));
-    if (error) return { error, saved };
-    return { answer: text(saved.kind === 'ended-meanwhile' ? ANSWERS.sessionEnded : [200, 'logged in\n']), saved };
+  '/login': async (scope, query) => {
+    await scope.login(query.get('user'));
+    return text([200, 'logged in\n']);
   },
-  '/devices': async (session, manager) => {
-    const user = session.user();
-    if (user === undefined) return { answer: text(ANSWERS.notLoggedIn) };
-    const sessions = await manager.store.sessionsOf(user);
-    return { answer: json({ sessions: sessions.map(({ id, expiry }) => ({ id, expiry })) }) };
+  '/devices': async (scope) => {
+    const sessions = await scope.devices();
+    return sessions === undefined ? notLoggedInAnswer() : json({ sessions });
   },
-  '/logout-everywhere': async (session, manager) => {
-    const user = session.user();
-    if (user === undefined) return { answer: text(ANSWERS.notLoggedIn) };
-    return { answer: json({ revoked: await manager.store.revokeOwner(user, session.token) }) };
+  '/logout-everywhere': async (scope) => {
+    const revoked = await scope.logoutEverywhere();
+    return revoked === undefined ? notLoggedInAnswer() : json({ revoked });
   },
 };
 
@@ -464,6 +657,46 @@ export function refuseRequest(path, method) {
   return text([405, `method not allowed; use ${methods.join(' or ')}\n`], { allow: methods.join(', ') });
 }
 
+/** The answer to a request body over `limit` bytes (413; the routes take none). */
+export function bodyTooLargeAnswer(limit = MAX_REQUEST_BODY_BYTES) {
+  return text([413, `request body over ${limit} bytes; these routes take no body\n`]);
+}
+
+/** The answer to /login without a `user` parameter (400). */
+export function missingUserAnswer() {
+  return text(ANSWERS.missingUser);
+}
+
+/**
+ * The demo routes' work, for any framework: the route at `path` (a key of ROUTE_METHODS)
+ * acting on the request's RequestSession with the URL's `query`; resolves the Response the
+ * session handler then saves. /login without a user is answered 400 before any store call
+ * by the callers (see `missingUserAnswer`).
+ */
+export function runRoute(path, scope, query) {
+  const changeSession = SESSION_ROUTES[path];
+  if (changeSession) return text([200, changeSession(scope.session, query)]);
+  return USER_ROUTES[path](scope, query);
+}
+
+/** Refuses a request body over MAX_REQUEST_BODY_BYTES without reading more of it. */
+export async function bodyTooLarge(request, limit = MAX_REQUEST_BODY_BYTES) {
+  if (!request.body) return false;
+  const declared = Number(request.headers.get('content-length'));
+  if (declared > limit) return true;
+  let seen = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return false;
+    seen += value.byteLength;
+    if (seen > limit) {
+      await reader.cancel();
+      return true;
+    }
+  }
+}
+
 /**
  * The HTTP application: `fetch(request)` answers one request; `sweep()` removes every
  * expired session, batch after batch.
@@ -474,93 +707,22 @@ export function refuseRequest(path, method) {
  *   component's environment (for redacting its auth token) and the session lifetime
  * @param {(message: string) => void} [options.log] receives server-side failures (already redacted)
  * @param {() => number} [options.now] the wall clock the store sees, ms since the epoch
+ * @param {CookieOptions} [options.cookie] the cookie's name and attributes
  */
-export function createApp({ pool, settings, log = console.error, now = Date.now }) {
+export function createApp({ pool, settings, log = console.error, now = Date.now, cookie }) {
   const authToken = settings.storeEnv.SESSIONS_AUTH_TOKEN;
   const logFailure = (what, e) => log(redact(`${what}: ${e?.stack ?? e}`, authToken));
-
-  function failure(path, e) {
-    if (e instanceof StoreError) {
-      switch (e.kind) {
-        case 'too-large':
-          return text(ANSWERS.tooLarge(e.detail));
-        case 'invalid-token':
-          return text(ANSWERS.invalidToken);
-        case 'invalid-input':
-          return text(ANSWERS.invalidInput);
-        case 'unavailable':
-          logFailure(`request ${path} answered 503`, e.message);
-          return text(ANSWERS.unavailable, { 'retry-after': RETRY_AFTER_S });
-        default:
-          break;
-      }
-    }
-    logFailure(`request ${path} answered 500`, e);
-    return text(ANSWERS.internal);
-  }
-
-  /** Refuses a request body over MAX_REQUEST_BODY_BYTES without reading more of it. */
-  async function bodyTooLarge(request) {
-    if (!request.body) return false;
-    const declared = Number(request.headers.get('content-length'));
-    if (declared > MAX_REQUEST_BODY_BYTES) return true;
-    let seen = 0;
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return false;
-      seen += value.byteLength;
-      if (seen > MAX_REQUEST_BODY_BYTES) {
-        await reader.cancel();
-        return true;
-      }
-    }
-  }
-
-  /** `response` with the `Set-Cookie` that tells the client what `saved` did, if any. */
-  function withCookie(response, manager, saved) {
-    const setCookie = saved && manager.setCookie(saved);
-    if (setCookie) response.headers.set('set-cookie', setCookie);
-    return response;
-  }
-
-  /** A route of SESSION_ROUTES: the session is changed in memory, then saved. */
-  async function sessionRoute(route, session, manager, query) {
-    const body = route(session, query);
-    const saved = await manager.save(session);
-    if (saved.kind === 'ended-meanwhile') return withCookie(text(ANSWERS.sessionEnded), manager, saved);
-    return withCookie(text([200, body]), manager, saved);
-  }
-
-  /** A route of USER_ROUTES; a failure after the session got a new token keeps that token. */
-  async function userRoute(path, route, session, manager, query) {
-    const { answer, saved, error } = await route(session, manager, query);
-    return withCookie(error ? failure(path, error) : answer, manager, saved);
-  }
+  const handle = sessionHandler({ pool, lifetimeMs: settings.lifetimeMs, cookie, log, authToken, now });
 
   async function fetch(request) {
     const url = new URL(request.url);
     const path = url.pathname;
     const refused = refuseRequest(path, request.method);
     if (refused) return refused;
-    const changeSession = SESSION_ROUTES[path];
-    const forUser = USER_ROUTES[path];
-    if (await bodyTooLarge(request)) {
-      return text([413, `request body over ${MAX_REQUEST_BODY_BYTES} bytes; these routes take no body\n`]);
-    }
+    if (await bodyTooLarge(request)) return bodyTooLargeAnswer();
     const query = url.searchParams;
-    if (path === '/login' && !query.has('user')) return text(ANSWERS.missingUser);
-    const secure = url.protocol === 'https:';
-    try {
-      return await pool.use(async (store) => {
-        const manager = new SessionManager(store, { now, lifetimeMs: settings.lifetimeMs, secure });
-        const session = await manager.load(request.headers.get('cookie'));
-        if (changeSession) return sessionRoute(changeSession, session, manager, query);
-        return userRoute(path, forUser, session, manager, query);
-      });
-    } catch (e) {
-      return failure(path, e);
-    }
+    if (path === '/login' && !query.has('user')) return missingUserAnswer();
+    return handle(request, (scope) => runRoute(path, scope, query));
   }
 
   /** Sweeps until no expired session remains; `{ removed, batches }`. Throws StoreErrors. */

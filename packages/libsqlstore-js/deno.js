@@ -1,0 +1,32 @@
+// The session-store component for Deno (and other runtimes with JSPI that read files): the
+// JSPI transpilation, its core modules read from dist/jspi/ beside this file (or from
+// `coreModulesUrl` when this module is bundled elsewhere) and compiled once per process.
+// Needs --allow-read for that directory, --allow-net for the libSQL server.
+import { instantiate } from './dist/jspi/libsqlstore.js';
+import { StorePool } from './pool.js';
+import { readSettings } from './sessions.js';
+
+export { instantiate };
+
+/** Idle instances a Deno server keeps (about 3 MiB each). */
+const MAX_IDLE = 64;
+
+const compiled = new Map();
+
+/** The compiled core module `name`, read from `base` (a directory URL). */
+export function coreModuleLoader(base = new URL('./dist/jspi/', import.meta.url)) {
+  return (name) => {
+    const url = new URL(name, base).href;
+    if (!compiled.has(url)) compiled.set(url, Deno.readFile(new URL(url)).then((bytes) => WebAssembly.compile(bytes)));
+    return compiled.get(url);
+  };
+}
+
+/**
+ * A pool of component instances configured by `env` (SESSIONS_* variables; default: Deno's
+ * environment). Throws a SettingsError for a missing or file database.
+ */
+export function createStorePool(env = Deno.env.toObject(), { maxIdle = MAX_IDLE, coreModulesUrl } = {}) {
+  const { storeEnv } = readSettings(env);
+  return new StorePool({ instantiate, getCoreModule: coreModuleLoader(coreModulesUrl), env: storeEnv, maxIdle });
+}
