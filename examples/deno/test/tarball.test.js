@@ -1,0 +1,12 @@
+// The package as npm publishes it, under Deno: `npm pack`, installed with hono into an empty
+// directory, a Hono app from the README run straight from node_modules (../../../packages/libsqlstore-js/test/tarball.js).
+import { test } from 'node:test';
+import { startSqld } from '../../../packages/libsqlstore-js/test/sqld.js';
+import { installPacked, putGetDestroy, serveDeno } from '../../../packages/libsqlstore-js/test/tarball.js';
+
+test('the packed package, installed in an empty directory, serves Hono sessions from sqld under Deno', async (t) => {
+  const sqld = await startSqld(t);
+  const app = installPacked(t);
+  const server = await serveDeno(t, app, sqld.url);
+  await putGetDestroy(server.url, sqld);
+});
