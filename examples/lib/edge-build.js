@@ -21,14 +21,15 @@ const log = (message) => console.error(`==> ${message}`);
 
 /**
  * Builds the libsqlstore package the example in `dir` installed (its node_modules/libsqlstore,
- * a link to packages/libsqlstore-js), installing the package's own dev dependencies (jco)
- * first when they are missing. Returns the package's directory.
+ * a link to packages/libsqlstore-js), installing the package's own dev dependencies (jco,
+ * and typescript for its typings test) first when they are missing. Returns the package's directory.
  */
 export function ensurePackage(dir) {
   const link = join(dir, 'node_modules', 'libsqlstore');
   if (!existsSync(join(link, 'package.json'))) throw new Error(`${link} is missing: run npm install in ${dir}`);
   const pkg = realpathSync(link);
-  if (!existsSync(join(pkg, 'node_modules', '.bin', 'jco'))) {
+  const tools = ['jco', 'tsc'].map((bin) => join(pkg, 'node_modules', '.bin', bin));
+  if (!tools.every((tool) => existsSync(tool))) {
     log(`installing the libsqlstore package's build tools (npm install in ${pkg})`);
     execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: pkg, stdio: ['ignore', 'inherit', 'inherit'] });
   }

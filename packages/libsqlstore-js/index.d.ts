@@ -13,6 +13,7 @@ export class StoreError extends Error {
 
 /** A malformed setting; `variable` names it. */
 export class SettingsError extends Error {
+  constructor(variable: string, message: string);
   readonly name: 'SettingsError';
   variable: string;
 }
@@ -113,6 +114,7 @@ export class SessionManager {
 
 /** What a route gets besides its Session (the Hono middleware's `c.get('sessions')`). */
 export class RequestSession {
+  constructor(manager: SessionManager, session: Session);
   session: Session;
   manager: SessionManager;
   readonly store: SessionStore;

@@ -12,7 +12,7 @@
 //
 // Both with `--instantiation async`: the host passes the core modules and the WASI imports
 // (a sandbox holding only SESSIONS_* variables). jco writes TypeScript typings beside each.
-// Redone only when the component is newer than the output. Run by `npm run build` and by
+// Redone only when the component (or this script) is newer than the output. Run by `npm run build` and by
 // `npm pack` (prepack); the examples run it through their own build scripts.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -57,6 +57,24 @@ function findJco() {
   throw new Error(`jco is not installed: run npm install in ${pkg}`);
 }
 
+/**
+ * jco 1.35 types an export named after a reserved word (the store's `delete`) as
+ * `export { _delete as delete }; function _delete(…)`: a top-level declaration without
+ * `declare`, which tsc refuses (TS1046) in every project that does not skip library checks.
+ * Adds the `declare`.
+ */
+function fixTypings(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) fixTypings(path);
+    else if (entry.name.endsWith('.d.ts')) {
+      const text = readFileSync(path, 'utf8');
+      const fixed = text.replace(/^function /gm, 'declare function ');
+      if (fixed !== text) writeFileSync(path, fixed);
+    }
+  }
+}
+
 function transpile(component, outDir, flags) {
   // Into a fresh directory first: a failed run leaves the previous output whole.
   const tmp = `${outDir}.tmp`;
@@ -64,6 +82,7 @@ function transpile(component, outDir, flags) {
   execFileSync(findJco(), ['transpile', component, '-o', tmp, '--name', 'libsqlstore', '--quiet', '--instantiation', 'async', ...flags], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  fixTypings(tmp);
   rmSync(outDir, { recursive: true, force: true });
   renameSync(tmp, outDir);
 }
@@ -74,6 +93,7 @@ const size = statSync(component).size;
 const fresh =
   existsSync(stamp) &&
   statSync(stamp).mtimeMs >= statSync(component).mtimeMs &&
+  statSync(stamp).mtimeMs >= statSync(fileURLToPath(import.meta.url)).mtimeMs &&
   existsSync(join(dist, 'jspi', 'core-modules.js')) &&
   existsSync(join(dist, 'sync', 'libsqlstore.js'));
 if (!fresh) {

@@ -1,0 +1,91 @@
+// Compiled (not run) by `npm run typecheck`: the package's entries used as the README shows,
+// checked by tsc against the hand-written .d.ts files and jco's typings.
+import { Hono } from 'hono';
+import {
+  RequestSession,
+  SessionManager,
+  SettingsError,
+  StoreError,
+  StorePool,
+  createApp,
+  readSettings,
+  sweepAll,
+  sweeper,
+  type Pool,
+  type SessionStore,
+  type StoreErrorKind,
+} from 'libsqlstore';
+import { scheduledSweep, sessionErrorHandler, sessionMiddleware, sessionRoutes, type SessionEnv } from 'libsqlstore/hono';
+import * as workerd from 'libsqlstore/workerd';
+import * as deno from 'libsqlstore/deno';
+import * as node from 'libsqlstore/node';
+import { instantiate } from 'libsqlstore/component';
+import { instantiate as instantiateSync } from 'libsqlstore/component/sync';
+
+// Workers (README "Hono").
+type Env = { SESSIONS_DATABASE: string; SESSIONS_AUTH_TOKEN?: string };
+let pool: StorePool | undefined;
+const poolOf = (env: Env) => (pool ??= workerd.createStorePool(env));
+const app = new Hono<{ Bindings: Env } & SessionEnv>();
+app.use(sessionMiddleware({ pool: (c) => poolOf(c.env), lifetime: '24h' }));
+app.onError(sessionErrorHandler());
+app.post('/count', (c) => {
+  const session = c.get('session');
+  session.put('n', (session.get<number>('n') ?? 0) + 1);
+  return c.json({ n: session.get('n') });
+});
+app.post('/login', async (c) => {
+  const sessions = c.get('sessions');
+  if (!(await sessions.login(c.req.query('user') ?? ''))) return c.text('ended', 409);
+  const devices = await sessions.devices();
+  const revoked: number | undefined = await sessions.logoutEverywhere();
+  c.get('session').renew();
+  return c.json({ devices, revoked, user: c.get('session').user() });
+});
+app.post('/destroy', (c) => {
+  c.get('session').destroy();
+  return c.text('destroyed');
+});
+app.route('/demo', sessionRoutes({ pool: poolOf({ SESSIONS_DATABASE: ':memory:' }), cookie: { name: 'sid', sameSite: 'Strict', secure: true } }));
+export default { fetch: app.fetch, scheduled: scheduledSweep(poolOf) };
+const cores: Record<string, WebAssembly.Module> = workerd.coreModules;
+
+// Deno and Node (README "Sweeping expired sessions").
+const denoPool: Pool = deno.createStorePool({ SESSIONS_DATABASE: 'http://127.0.0.1:8080' }, { maxIdle: 4, coreModulesUrl: new URL('file:///srv/') });
+const nodePool = node.createStorePool({ SESSIONS_DATABASE: 'http://127.0.0.1:8080', HOME: undefined }, { dataDir: './data', maxIdle: 1 });
+setInterval(sweeper(nodePool), 5 * 60_000);
+const tick: () => Promise<{ removed: number; batches: number } | undefined> = sweeper(() => denoPool, { log: console.log });
+
+// The store, the manager and errors (README "Errors").
+async function direct(p: Pool): Promise<void> {
+  const { removed, batches } = await sweepAll(p);
+  await p.use(async (store: SessionStore) => {
+    const manager = new SessionManager(store, { lifetimeMs: 60_000, cookie: { name: 'sid' } });
+    const session = await manager.load('sid=abc');
+    session.put('message', 'hello');
+    const saved = await manager.save(session);
+    const header: string | undefined = manager.setCookie(saved);
+    const scope = new RequestSession(manager, session);
+    const mine: { id: string; expiry: number }[] | undefined = await scope.devices();
+    console.log(mine, new SettingsError('SESSIONS_DATABASE', 'missing').variable);
+    const token: string = await store.create(new Uint8Array([1]), Date.now() + 60_000);
+    const found: Uint8Array | undefined = await store.find(token);
+    const { active, expired } = await store.stats();
+    console.log(removed, batches, header, found, active, expired, manager.clearCookie());
+  });
+  try {
+    await p.use((store) => store.checkConfig());
+  } catch (e) {
+    if (e instanceof StoreError) {
+      const kind: StoreErrorKind = e.kind;
+      console.log(kind, e.detail);
+    } else if (e instanceof SettingsError) {
+      console.log(e.variable);
+    }
+  }
+}
+
+const settings = readSettings({ SESSIONS_DATABASE: ':memory:' });
+const plain = createApp({ pool: denoPool, settings });
+const answer: Promise<Response> = plain.fetch(new Request('http://localhost/get'));
+console.log(cores, tick, direct, answer, instantiate, instantiateSync);
