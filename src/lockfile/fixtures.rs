@@ -11,6 +11,12 @@ pub(crate) fn lock_in(dir: &Path, timeout: Duration) -> FileLock {
     FileLock::for_database(&dir.join("s.db"), timeout, Some("flock:s.db-owner-01ab".into()))
 }
 
+/// [`lock_in`], with a queue whose timing is in seconds, not milliseconds (a free lock left
+/// unclaimed, an arrival carried over), so that the order holds on a loaded machine.
+pub(crate) fn patient_lock_in(dir: &Path, timeout: Duration) -> FileLock {
+    lock_in(dir, timeout).with_patience(Duration::from_secs(2))
+}
+
 /// The places of the queue in `dir`.
 pub(crate) fn places(dir: &Path) -> Vec<String> {
     let names = fs::read_dir(dir)

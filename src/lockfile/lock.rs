@@ -58,6 +58,12 @@ impl FileLock {
         }
     }
 
+    /// This lock with `patience` in place of the queue's timing (see `Queue::with_patience`).
+    #[cfg(test)]
+    pub(crate) fn with_patience(self, patience: Duration) -> FileLock {
+        FileLock { queue: self.queue.with_patience(patience), ..self }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

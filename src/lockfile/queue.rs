@@ -39,6 +39,11 @@ pub(super) struct Queue {
     wait_prefix: String,
     /// The arrival of this lock's last call that had to wait, and when that wait ended.
     waited: Mutex<Option<(u64, Instant)>>,
+    /// How long a free lock must stay unclaimed before this waiter takes it out of turn, and
+    /// how long after a wait a call keeps that wait's arrival: [`UNCLAIMED`] and
+    /// [`CARRY_WINDOW`], longer in tests that check the order on a loaded machine.
+    unclaimed: Duration,
+    carry_window: Duration,
 }
 
 impl Queue {
@@ -48,6 +53,8 @@ impl Queue {
             dir: dir_of(database),
             wait_prefix: format!("{}{WAIT_SUFFIX}", name_of(database)),
             waited: Mutex::new(None),
+            unclaimed: UNCLAIMED,
+            carry_window: CARRY_WINDOW,
         }
     }
 
@@ -79,7 +86,7 @@ impl Queue {
                 free_since = None;
                 continue;
             }
-            if (ahead.is_empty() || unclaimed(lock, &mut free_since) >= UNCLAIMED)
+            if (ahead.is_empty() || unclaimed(lock, &mut free_since) >= self.unclaimed)
                 && lock.publish(line)?
             {
                 place.remove_ahead(ahead);
@@ -91,11 +98,17 @@ impl Queue {
         }
     }
 
+    /// This queue with `patience` in place of both [`UNCLAIMED`] and [`CARRY_WINDOW`].
+    #[cfg(test)]
+    pub(super) fn with_patience(self, patience: Duration) -> Queue {
+        Queue { unclaimed: patience, carry_window: patience, ..self }
+    }
+
     /// The arrival of this lock's last call that had to wait, if that wait ended within
     /// [`CARRY_WINDOW`]; taken, so that it is carried once.
     pub(super) fn carried_arrival(&self) -> Option<u64> {
         let (arrival, ended) = self.waited.lock().ok()?.take()?;
-        (ended.elapsed() <= CARRY_WINDOW).then_some(arrival)
+        (ended.elapsed() <= self.carry_window).then_some(arrival)
     }
 }
 
@@ -203,7 +216,7 @@ mod tests {
 
     use super::*;
     use crate::clock::{Clock, WallClock};
-    use crate::lockfile::fixtures::{lock_in, places};
+    use crate::lockfile::fixtures::{lock_in, patient_lock_in, places};
 
     #[test]
     fn pauses_stay_within_their_bounds_and_differ_between_waiters() {
@@ -245,7 +258,7 @@ mod tests {
             next_ms();
             let (path, order) = (dir.path().to_owned(), order.clone());
             waiters.push(std::thread::spawn(move || {
-                let lock = lock_in(&path, Duration::from_secs(10));
+                let lock = patient_lock_in(&path, Duration::from_secs(10));
                 let _turn = lock.acquire().expect("a turn");
                 order.lock().expect("order").push(i);
             }));
@@ -276,7 +289,7 @@ mod tests {
         let turns = |name: &'static str, calls: usize, go: mpsc::Receiver<()>| {
             let (path, order) = (dir.path().to_owned(), order.clone());
             std::thread::spawn(move || {
-                let lock = lock_in(&path, Duration::from_secs(10));
+                let lock = patient_lock_in(&path, Duration::from_secs(10));
                 for call in 0..calls {
                     if call > 0 {
                         go.recv().expect("call again");
