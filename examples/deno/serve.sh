@@ -15,7 +15,7 @@
 #
 # Every SESSIONS_* variable in the environment, EDGE_SESSION_LIFETIME, EDGE_POOL_SIZE (store
 # instances held, default 8) and EDGE_POOL_WAIT (how long a request waits for one, default
-# 1s, then 503) reach the server; a malformed value stops the start with a message naming the
+# 3s, then 503) reach the server; a malformed value stops the start with a message naming the
 # variable. LIBSQLSTORE_COMPONENT names a prebuilt session-store component; otherwise the
 # repository's is built with cargo.
 set -euo pipefail
