@@ -94,4 +94,30 @@ export function poolSuite(runtime) {
     proxy.delayMs = 0;
     assert.equal((await request(edge.url, '/get', { token })).body, 'kept', 'the pool serves again');
   });
+
+  test(`${runtime}: clients that go away while waiting or while served cost the pool no instance`, async (t) => {
+    const sqld = await startSqld(t);
+    const proxy = await countingProxy(t, sqld);
+    const edge = await startEdge(t, runtime, { database: proxy.url, env: { EDGE_POOL_SIZE: '1', EDGE_POOL_WAIT: '20s' } });
+    const { token } = await request(edge.url, '/put?message=kept');
+    const leave = (afterMs) =>
+      fetch(`${edge.url}/get`, { headers: { cookie: `session=${token}` }, signal: AbortSignal.timeout(afterMs) }).then(
+        () => assert.fail('the client was to leave before the answer'),
+        (e) => assert.equal(e.name, 'TimeoutError'),
+      );
+    proxy.delayMs = 1000;
+    // One request holds the only instance for a second; another waits for it and leaves.
+    const holder = request(edge.url, '/get', { token });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await leave(200);
+    assert.equal((await holder).body, 'kept');
+    // A request served by the instance leaves in the middle of its call.
+    await leave(300);
+    proxy.delayMs = 0;
+    // Had either taken the instance with it, these would wait out EDGE_POOL_WAIT and get 503.
+    for (let i = 0; i < 3; i += 1) {
+      const get = await request(edge.url, '/get', { token });
+      assert.deepEqual([get.status, get.body], [200, 'kept']);
+    }
+  });
 }
