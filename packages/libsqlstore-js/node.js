@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { instantiate } from './dist/sync/libsqlstore.js';
 import { StorePool } from './pool.js';
+import { readPoolSettings } from './sessions.js';
 
 export { instantiate };
 
@@ -37,13 +38,25 @@ export function adaptFilesystem(imports) {
 }
 
 /**
- * A pool of component instances with the environment `env` (SESSIONS_* strings; default:
- * those of process.env). `dataDir`, a host directory, is preopened as /data for a database
- * file (`SESSIONS_DATABASE=/data/sessions.db`; one writer at a time: keep maxIdle at 1 and
- * one process per file).
+ * A pool of component instances with the environment `env` (SESSIONS_* strings for the
+ * component, EDGE_POOL_SIZE and EDGE_POOL_WAIT for the pool unless `size` / `waitMs` are
+ * given; default: process.env). Calls are synchronous here: an instance blocks the thread
+ * for its whole call, so more than one instance serves no more requests at once, and the
+ * size defaults to 1. `dataDir`, a host directory, is preopened as /data for a database
+ * file (`SESSIONS_DATABASE=/data/sessions.db`; one writer at a time: keep the size at 1 and
+ * one process per file). Throws a SettingsError for a malformed pool setting.
  */
-export function createStorePool(env = process.env, { maxIdle, dataDir } = {}) {
+export function createStorePool(env = process.env, { size, waitMs, dataDir } = {}) {
   const storeEnv = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('SESSIONS_') && typeof v === 'string'));
   const preopens = dataDir ? { '/data': resolve(dataDir) } : {};
-  return new StorePool({ instantiate, getCoreModule, env: storeEnv, maxIdle, preopens, adaptImports: adaptFilesystem });
+  const pool = readPoolSettings(env);
+  return new StorePool({
+    instantiate,
+    getCoreModule,
+    env: storeEnv,
+    size: size ?? pool.size ?? 1,
+    waitMs: waitMs ?? pool.waitMs,
+    preopens,
+    adaptImports: adaptFilesystem,
+  });
 }
