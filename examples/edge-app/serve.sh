@@ -84,6 +84,14 @@ case "$database" in
   */*) echo "serve.sh: --database takes a file name inside --data-dir, :memory: or a URL" >&2; exit 2 ;;
   *) database_env=/data/$database ;;
 esac
+# An exclusive lock is held for an instance's whole life and removed by its host when it
+# discards the instance; wasmtime serve drops instances (after their requests, or idle)
+# without removing it, so every later instance would wait for it in vain.
+case "$database_env:${SESSIONS_LOCKING:-}" in
+  /data/*:*exclusive*)
+    echo "serve.sh: SESSIONS_LOCKING=exclusive cannot work under wasmtime serve, which drops instances without removing their lock; use shared (the default)" >&2
+    exit 2 ;;
+esac
 
 # By name: wasmtime copies the value from this environment, so a URL's credentials never
 # appear in the process list.

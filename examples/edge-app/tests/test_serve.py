@@ -13,8 +13,8 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 from edge import (ENDED, INTERNAL, INVALID_NAME, LOGGED_IN, MISSING_USER, NOT_LOGGED_IN, STORE, UNAVAILABLE,
-                  USE_GET_OR_HEAD, USE_POST, Server, compose, id_of, integrity_check, put_get_clients, session_count, stored_message,
-                  temp_dir)
+                  SERVE_SH, USE_GET_OR_HEAD, USE_POST, Server, compose, id_of, integrity_check, put_get_clients, session_count, stored_message,
+                  serve_env, temp_dir)
 
 
 def setUpModule():
@@ -322,6 +322,17 @@ def change_counter(db_path):
     """The database header's file change counter, which every write transaction increments."""
     with open(db_path, "rb") as f:
         return int.from_bytes(f.read(28)[24:28], "big")
+
+
+class Settings(unittest.TestCase):
+    def test_exclusive_locking_of_a_file_is_refused_before_serving(self):
+        data = temp_dir(self)
+        out = subprocess.run([SERVE_SH, "--listen", "127.0.0.1:0", "--data-dir", data],
+                             env=serve_env(SESSIONS_LOCKING="exclusive"), capture_output=True,
+                             text=True, timeout=600)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("SESSIONS_LOCKING=exclusive cannot work under wasmtime serve", out.stderr)
+        self.assertFalse(os.path.exists(os.path.join(data, "sessions.db")))
 
 
 class GroupCommit(unittest.TestCase):
