@@ -1,5 +1,5 @@
-//! Starting the HTTP servers compared in the HTTP section as real processes on loopback,
-//! each with its data in a fresh directory, and reading their memory from `/proc`.
+//! Starting the HTTP servers compared in the HTTP and edge sections as real processes on
+//! loopback, each with its data in a fresh directory, and reading their memory from `/proc`.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -43,9 +43,20 @@ pub enum ServerKind {
     Libsql,
     /// tower-sessions + tower-sessions-redis-store against redis-server.
     Redis,
+    /// The Node example (`examples/node`, `node src/main.js serve --database …`): the
+    /// jco-transpiled component, against a libSQL server.
+    NodeSqld,
+    /// The Worker under workerd (`examples/workers/serve.sh --database …`).
+    WorkerdSqld,
+    /// The Deno server (`examples/deno/serve.sh --database …`).
+    DenoSqld,
+    /// No server: wrk posting a store's find pipeline straight to sqld, the edge section's
+    /// floor (`bench/wrk/sqld-find.lua`).
+    SqldFloor,
 }
 
 impl ServerKind {
+    /// The HTTP section's servers.
     pub const ALL: [ServerKind; 9] = [
         ServerKind::HostExample,
         ServerKind::HostExampleSqld,
@@ -56,6 +67,17 @@ impl ServerKind {
         ServerKind::SqlxTuned,
         ServerKind::Libsql,
         ServerKind::Redis,
+    ];
+
+    /// The edge section's hosts, all against one sqld: host-example first, the edge app last
+    /// (its connection per store call has made sqld stop answering for a while, see
+    /// bench/README.md).
+    pub const SQLD_HOSTS: [ServerKind; 5] = [
+        ServerKind::HostExampleSqld,
+        ServerKind::NodeSqld,
+        ServerKind::WorkerdSqld,
+        ServerKind::DenoSqld,
+        ServerKind::EdgeAppSqld,
     ];
 
     pub fn label(self) -> &'static str {
@@ -69,6 +91,10 @@ impl ServerKind {
             ServerKind::SqlxTuned => "sqlx-tuned",
             ServerKind::Libsql => "libsql-store",
             ServerKind::Redis => "redis-store",
+            ServerKind::NodeSqld => "node+sqld",
+            ServerKind::WorkerdSqld => "workerd+sqld",
+            ServerKind::DenoSqld => "deno+sqld",
+            ServerKind::SqldFloor => "sqld (floor)",
         }
     }
 
@@ -90,7 +116,14 @@ impl ServerKind {
     }
 
     fn uses_sqld(self) -> bool {
-        matches!(self, ServerKind::HostExampleSqld | ServerKind::EdgeAppSqld)
+        matches!(
+            self,
+            ServerKind::HostExampleSqld
+                | ServerKind::EdgeAppSqld
+                | ServerKind::NodeSqld
+                | ServerKind::WorkerdSqld
+                | ServerKind::DenoSqld
+        )
     }
 }
 
@@ -140,8 +173,19 @@ const START_TIMEOUT: Duration = Duration::from_secs(180);
 pub const DB_FILE: &str = "sessions.db";
 
 impl Server {
-    /// Starts `kind` with its data in a fresh temporary directory.
+    /// Starts `kind` with its data in a fresh temporary directory (and a sqld of its own,
+    /// if it keeps its sessions in one).
     pub fn start(kind: ServerKind, launch: &Launch) -> anyhow::Result<Server> {
+        Server::start_on(kind, launch, None)
+    }
+
+    /// Starts `kind`; one that keeps its sessions in a libSQL server uses the one at
+    /// `database` (a URL) when given, else a sqld of its own.
+    pub fn start_on(
+        kind: ServerKind,
+        launch: &Launch,
+        database: Option<&str>,
+    ) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join(DB_FILE).to_str().context("non-UTF-8 temp dir")?.to_owned();
         let listen = "127.0.0.1:0";
@@ -150,11 +194,11 @@ impl Server {
                 let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
                 Some(Sidecar::Redis { child: start_redis(port, dir.path())?, port })
             }
-            k if k.uses_sqld() => Some(Sidecar::Sqld(Sqld::start()?)),
+            k if k.uses_sqld() && database.is_none() => Some(Sidecar::Sqld(Sqld::start()?)),
             _ => None,
         };
         let sidecar_url = sidecar.as_ref().map(Sidecar::url);
-        let sqld_url = sidecar_url.as_deref().filter(|_| kind.uses_sqld());
+        let sqld_url = database.or(sidecar_url.as_deref()).filter(|_| kind.uses_sqld());
         let log = dir.path().join("server.log");
         let started = match kind {
             ServerKind::HostExample | ServerKind::HostExampleSqld => {
@@ -182,6 +226,11 @@ impl Server {
                 let url = sidecar_url.as_deref().context("the Redis peer has no redis-server")?;
                 spawn_printing(peer(&launch.bin_dir, "peer-redis", listen, url), &log)
             }
+            ServerKind::NodeSqld | ServerKind::WorkerdSqld | ServerKind::DenoSqld => {
+                let url = sqld_url.context("a JavaScript host needs a libSQL server")?;
+                spawn_printing(js_host(kind, launch, dir.path(), url), &log)
+            }
+            ServerKind::SqldFloor => bail!("the sqld floor is a wrk script, not a server"),
         };
         let started = started.with_context(|| format!("starting {}", kind.label()))?;
         Ok(Server {
@@ -250,6 +299,10 @@ impl Server {
             }
             ServerKind::HostExampleSqld => "sqld on loopback, its defaults; group commit".into(),
             ServerKind::EdgeAppSqld => "sqld on loopback, its defaults".into(),
+            ServerKind::NodeSqld => "sqld on loopback; one long-lived instance".into(),
+            ServerKind::WorkerdSqld | ServerKind::DenoSqld => {
+                "sqld on loopback; the package's instance pool".into()
+            }
             _ => self.reported_store.clone().unwrap_or_else(|| "not reported".into()),
         }
     }
@@ -294,6 +347,59 @@ pub fn host_example(launch: &Launch, data_dir: &Path, sqld_url: Option<&str>) ->
     }
     clean_env(&mut c);
     c
+}
+
+/// A JavaScript host against the libSQL server at `url`, on a free port, as its example
+/// starts it: Node's `src/main.js serve` (after [`prepare_node`]), the Worker's and Deno's
+/// `serve.sh` (which install and build what they miss), with the run's component and no
+/// other setting. Each prints `listening on http://ADDR` on stdout.
+fn js_host(kind: ServerKind, launch: &Launch, data_dir: &Path, url: &str) -> Command {
+    let examples = repo_root().join("examples");
+    let mut c = match kind {
+        ServerKind::NodeSqld => {
+            let mut c = Command::new("node");
+            c.current_dir(examples.join("node"))
+                .args(["src/main.js", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(data_dir);
+            c
+        }
+        ServerKind::WorkerdSqld => script(examples.join("workers/serve.sh")),
+        _ => script(examples.join("deno/serve.sh")),
+    };
+    c.args(["--database", url]);
+    clean_env(&mut c);
+    c.env("LIBSQLSTORE_COMPONENT", &launch.component);
+    c
+}
+
+fn script(path: PathBuf) -> Command {
+    let mut c = Command::new(path);
+    c.args(["--listen", "127.0.0.1:0"]);
+    c
+}
+
+/// The Node example's packages and build (`npm install` when missing, then its
+/// `scripts/build.js`), which its `npm start` does before every start.
+pub fn prepare_node(launch: &Launch) -> anyhow::Result<()> {
+    let dir = repo_root().join("examples/node");
+    if !dir.join("node_modules/libsqlstore").exists() {
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .context("running npm install in examples/node")?;
+        anyhow::ensure!(status.success(), "npm install in examples/node failed");
+    }
+    let mut c = Command::new("node");
+    c.arg("scripts/build.js").current_dir(&dir).stdout(Stdio::null());
+    clean_env(&mut c);
+    let status = c
+        .env("LIBSQLSTORE_COMPONENT", &launch.component)
+        .status()
+        .context("building examples/node")?;
+    anyhow::ensure!(status.success(), "examples/node/scripts/build.js failed");
+    Ok(())
 }
 
 /// Starts and stops `host-example serve` once, so that `launch`'s compiled-component
@@ -372,7 +478,7 @@ fn spawn_edge_app(
         c.arg("--reuse-instances").arg(EDGE_REUSE.to_string());
     }
     clean_env(&mut c);
-    c.env("LIBSQLSTORE_COMPONENT", &launch.component);
+    c.env("LIBSQLSTORE_COMPONENT", &launch.component).env_remove("CARGO_TARGET_DIR");
     let mut child = c
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -404,6 +510,9 @@ pub fn compose_edge_app(component: &Path) -> anyhow::Result<()> {
     let mut c = Command::new(edge_serve_script());
     c.arg("--compose-only").env("LIBSQLSTORE_COMPONENT", component).stdout(Stdio::null());
     clean_env(&mut c);
+    // serve.sh reads the app it builds from examples/edge-app/target, where cargo puts it
+    // unless told otherwise.
+    c.env_remove("CARGO_TARGET_DIR");
     let status = c.status().context("running examples/edge-app/serve.sh --compose-only")?;
     anyhow::ensure!(status.success(), "examples/edge-app/serve.sh --compose-only failed");
     Ok(())
@@ -422,7 +531,7 @@ fn clean_env(c: &mut Command) {
         let n = name.to_string_lossy();
         if n.starts_with("SESSIONS_")
             || n.starts_with("LIBSQLSTORE_")
-            || ["EDGE_SESSION_LIFETIME", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"]
+            || ["EDGE_SESSION_LIFETIME", "EDGE_APP", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"]
                 .contains(&n.as_ref())
         {
             c.env_remove(&name);
