@@ -13,10 +13,6 @@ use serde::Serialize;
 use crate::paths::repo_root;
 use crate::sqld::Sqld;
 
-/// Requests an instance of the reused edge app serves before wasmtime drops it (wasmtime's
-/// own default for WASIp3 components).
-pub const EDGE_REUSE: u32 = 128;
-
 /// The servers, ours first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -27,13 +23,14 @@ pub enum ServerKind {
     /// `host-example serve --database http://…`: the same against a local sqld.
     HostExampleSqld,
     /// The edge app composed with the component under `wasmtime serve` (started by
-    /// `examples/edge-app/serve.sh`): an instance per request, file-backed.
+    /// `examples/edge-app/serve.sh`, its defaults: wasmtime reuses a WASI 0.3 instance for up
+    /// to 128 requests, 16 at once), file-backed.
     EdgeApp,
     /// The same against a local sqld.
     EdgeAppSqld,
-    /// The file-backed edge app started with `serve.sh --reuse-instances` [`EDGE_REUSE`]: an
-    /// instance serves that many requests in turn, keeping its connections and page cache.
-    EdgeAppReused,
+    /// The file-backed edge app started with `serve.sh --reuse-instances 1`: a fresh instance
+    /// for every request, as an edge runtime that never reuses them would run it.
+    EdgeAppPerRequest,
     /// tower-sessions + tower-sessions-sqlx-store on a SQLite file, sqlx's defaults.
     Sqlx,
     /// The same configured as a knowledgeable user would: WAL, `synchronous=NORMAL`, a
@@ -61,7 +58,7 @@ impl ServerKind {
         ServerKind::HostExample,
         ServerKind::HostExampleSqld,
         ServerKind::EdgeApp,
-        ServerKind::EdgeAppReused,
+        ServerKind::EdgeAppPerRequest,
         ServerKind::EdgeAppSqld,
         ServerKind::Sqlx,
         ServerKind::SqlxTuned,
@@ -86,7 +83,7 @@ impl ServerKind {
             ServerKind::HostExampleSqld => "host-example+sqld",
             ServerKind::EdgeApp => "edge-app",
             ServerKind::EdgeAppSqld => "edge-app+sqld",
-            ServerKind::EdgeAppReused => "edge-app-reused",
+            ServerKind::EdgeAppPerRequest => "edge-app-per-request",
             ServerKind::Sqlx => "sqlx-sqlite",
             ServerKind::SqlxTuned => "sqlx-tuned",
             ServerKind::Libsql => "libsql-store",
@@ -104,15 +101,18 @@ impl ServerKind {
         matches!(self, ServerKind::Sqlx | ServerKind::SqlxTuned | ServerKind::Libsql)
     }
 
-    /// Whether it is the edge app under `wasmtime serve` (an instance per request, or per
-    /// run of requests when reused), whose no-store route is its floor.
+    /// Whether it is the edge app under `wasmtime serve` (instances reused, or one per
+    /// request), whose no-store route is its floor.
     pub fn edge_app(self) -> bool {
-        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppReused)
+        matches!(
+            self,
+            ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppPerRequest
+        )
     }
 
     /// Whether it is the file-backed edge app (one-connection runs are measured on it).
     pub fn edge_file(self) -> bool {
-        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppReused)
+        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppPerRequest)
     }
 
     fn uses_sqld(self) -> bool {
@@ -204,12 +204,12 @@ impl Server {
             ServerKind::HostExample | ServerKind::HostExampleSqld => {
                 spawn_printing(host_example(launch, dir.path(), sqld_url), &log)
             }
-            ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppReused => {
+            ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppPerRequest => {
                 spawn_edge_app(
                     launch,
                     dir.path(),
                     sqld_url,
-                    kind == ServerKind::EdgeAppReused,
+                    kind == ServerKind::EdgeAppPerRequest,
                     &log,
                 )
             }
@@ -260,7 +260,7 @@ impl Server {
         match self.kind {
             ServerKind::HostExample
             | ServerKind::EdgeApp
-            | ServerKind::EdgeAppReused
+            | ServerKind::EdgeAppPerRequest
             | ServerKind::Sqlx
             | ServerKind::SqlxTuned
             | ServerKind::Libsql => Some(self.dir.path().join(DB_FILE)),
@@ -291,11 +291,11 @@ impl Server {
             ServerKind::EdgeApp => {
                 format!("journal={} synchronous=full (SESSIONS_LOCKING default)", journal())
             }
-            ServerKind::EdgeAppReused => {
+            ServerKind::EdgeAppPerRequest => {
                 format!(
-                "journal={} synchronous=full (SESSIONS_LOCKING default); instances reused for {EDGE_REUSE} requests",
-                journal()
-            )
+                    "journal={} synchronous=full (SESSIONS_LOCKING default); an instance per request",
+                    journal()
+                )
             }
             ServerKind::HostExampleSqld => "sqld on loopback, its defaults; group commit".into(),
             ServerKind::EdgeAppSqld => "sqld on loopback, its defaults".into(),
@@ -459,14 +459,14 @@ pub fn spawn_printing(mut command: Command, log: &Path) -> anyhow::Result<Starte
 }
 
 /// `examples/edge-app/serve.sh --listen 127.0.0.1:0 --data-dir DIR [--database URL]
-/// [--reuse-instances EDGE_REUSE]`, with the run's component and no `SESSIONS_*` setting (every
+/// [--reuse-instances 1]`, with the run's component and no `SESSIONS_*` setting (every
 /// default); waits for wasmtime's "Serving HTTP on http://ADDR/" on stderr. serve.sh execs
 /// wasmtime, so the child is the server itself.
 fn spawn_edge_app(
     launch: &Launch,
     data_dir: &Path,
     sqld_url: Option<&str>,
-    reused: bool,
+    per_request: bool,
     log: &Path,
 ) -> anyhow::Result<Started> {
     let mut c = Command::new(edge_serve_script());
@@ -474,8 +474,8 @@ fn spawn_edge_app(
     if let Some(url) = sqld_url {
         c.args(["--database", url]);
     }
-    if reused {
-        c.arg("--reuse-instances").arg(EDGE_REUSE.to_string());
+    if per_request {
+        c.args(["--reuse-instances", "1"]);
     }
     clean_env(&mut c);
     c.env("LIBSQLSTORE_COMPONENT", &launch.component).env_remove("CARGO_TARGET_DIR");

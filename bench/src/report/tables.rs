@@ -221,7 +221,7 @@ impl Results {
                 ours.req_per_s / tuned.req_per_s
             );
         }
-        for kind in [ServerKind::EdgeApp, ServerKind::EdgeAppReused, ServerKind::EdgeAppSqld] {
+        for kind in [ServerKind::EdgeApp, ServerKind::EdgeAppPerRequest, ServerKind::EdgeAppSqld] {
             if let (Some(get), Some(floor)) =
                 (self.http_row(kind, Route::Get, c), self.http_row(kind, Route::NoStore, c))
             {
