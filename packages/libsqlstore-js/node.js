@@ -2,17 +2,18 @@
 // modules in dist/jspi/, compiled once per process), picked per pool by `storeMode`:
 //
 // - 'jspi' where Node has JSPI (`WebAssembly.Suspending`: Node ≥ 25, or 24 with
-//   --experimental-wasm-jspi) and the database is a libSQL server or :memory:. The JSPI
-//   transpilation with preview2-shim's Web implementations (fetch, timers), as on Deno and
-//   Workers: a call waiting on the server suspends its instance and the event loop serves
-//   other requests meanwhile, so a pool of several instances serves as many at once.
+//   --experimental-wasm-jspi) and the database is a libSQL server or :memory:. A JSPI
+//   transpilation (dist/node-jspi/, see scripts/build.js) with preview2-shim's Web streams
+//   and timers, as on Deno and Workers, and HTTP over node:http: a call waiting on the
+//   server suspends its instance and the event loop serves other requests meanwhile, so a
+//   pool of several instances serves as many at once.
 // - 'sync' otherwise (Node 20 and 22, or a database file, which needs Node's filesystem): the
 //   synchronous transpilation with the shim's Node implementations, whose every WASI call
 //   blocks this thread while a worker thread does it, so one request is served at a time.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { clocks } from '@bytecodealliance/preview2-shim';
-import { instantiate as instantiateJspi } from './dist/jspi/libsqlstore.js';
+import { instantiate as instantiateJspi } from './dist/node-jspi/libsqlstore.js';
 import { instantiate } from './dist/sync/libsqlstore.js';
 import { nodeHttp } from './node-http.js';
 import { StorePool } from './pool.js';
