@@ -122,9 +122,12 @@ for host in ${hosts//,/ }; do
       start deno "$examples/deno/serve.sh" --listen 127.0.0.1:0 --database "$database"
       figures "Deno $("$examples/deno/node_modules/.bin/deno" --version | sed -n 's/^deno \([^ ]*\).*/\1/p')" "$url" ;;
     node)
-      (cd "$examples/node" && node scripts/build.js)
-      start node node "$examples/node/src/main.js" serve --listen 127.0.0.1:0 --database "$database"
-      figures "Node $(node --version) (examples/node)" "$url" ;;
+      # The Node the example installs (with JSPI), else the one on PATH.
+      node_bin="$examples/node/node_modules/.bin/node"
+      [ -x "$node_bin" ] || node_bin=node
+      (cd "$examples/node" && "$node_bin" scripts/build.js)
+      start node "$node_bin" "$examples/node/src/main.js" serve --listen 127.0.0.1:0 --database "$database"
+      figures "Node $("$node_bin" --version) (examples/node)" "$url" ;;
     host-example)
       start host-example "$host_example" serve --listen 127.0.0.1:0 --data-dir "$work/host" --database "$database"
       figures "host-example serve --database" "$url" ;;

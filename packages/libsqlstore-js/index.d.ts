@@ -68,6 +68,7 @@ export class StorePool implements Pool {
     waitMs?: number;
     preopens?: Record<string, string>;
     adaptImports?: (imports: Record<string, any>) => void;
+    shims?: Record<string, any>;
   });
   readonly size: number;
   readonly instancesMade: number;

@@ -101,11 +101,14 @@ export class StorePool {
    *   only; edge runtimes have no durable filesystem)
    * @param {(imports: object) => void} [options.adaptImports] changes the WASI imports
    *   before each instantiation (a host's workarounds)
+   * @param {object} [options.shims] WASI implementations in place of the shim's defaults for
+   *   this runtime (`WASIShim` options: `io`, `http`, `clocks`, ...)
    */
-  constructor({ instantiate, getCoreModule, env, size = DEFAULT_POOL_SIZE, waitMs = DEFAULT_POOL_WAIT_MS, preopens = {}, adaptImports }) {
+  constructor({ instantiate, getCoreModule, env, size = DEFAULT_POOL_SIZE, waitMs = DEFAULT_POOL_WAIT_MS, preopens = {}, adaptImports, shims = {} }) {
     const database = env.SESSIONS_DATABASE;
     this.#open = async () => {
       const shim = new WASIShim({
+        ...shims,
         sandbox: {
           preopens: { ...preopens },
           env: { ...env },
