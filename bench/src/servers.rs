@@ -357,7 +357,7 @@ fn js_host(kind: ServerKind, launch: &Launch, data_dir: &Path, url: &str) -> Com
     let examples = repo_root().join("examples");
     let mut c = match kind {
         ServerKind::NodeSqld => {
-            let mut c = Command::new("node");
+            let mut c = Command::new(node_of_example());
             c.current_dir(examples.join("node"))
                 .args(["src/main.js", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
                 .arg(data_dir);
@@ -370,6 +370,17 @@ fn js_host(kind: ServerKind, launch: &Launch, data_dir: &Path, url: &str) -> Com
     clean_env(&mut c);
     c.env("LIBSQLSTORE_COMPONENT", &launch.component);
     c
+}
+
+/// The Node the example's `npm start` runs: its own pinned one (with JSPI) where npm installed
+/// it into `node_modules/.bin`, else the `node` on PATH.
+fn node_of_example() -> PathBuf {
+    let own = repo_root().join("examples/node/node_modules/.bin/node");
+    if own.exists() {
+        own
+    } else {
+        PathBuf::from("node")
+    }
 }
 
 fn script(path: PathBuf) -> Command {
@@ -391,7 +402,7 @@ pub fn prepare_node(launch: &Launch) -> anyhow::Result<()> {
             .context("running npm install in examples/node")?;
         anyhow::ensure!(status.success(), "npm install in examples/node failed");
     }
-    let mut c = Command::new("node");
+    let mut c = Command::new(node_of_example());
     c.arg("scripts/build.js").current_dir(&dir).stdout(Stdio::null());
     clean_env(&mut c);
     let status = c
