@@ -91,6 +91,10 @@ impl StoreGuest for Component {
         with_store(|s| s.create(&data, expiry))
     }
 
+    fn insert(token: String, data: Vec<u8>, expiry: Timestamp) -> Result<bool, WitError> {
+        with_store(|s| s.insert(&token, &data, expiry))
+    }
+
     fn stats() -> Result<SessionCounts, WitError> {
         with_store(|s| s.stats()).map(|c| SessionCounts { active: c.active, expired: c.expired })
     }

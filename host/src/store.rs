@@ -181,6 +181,19 @@ impl ComponentStore {
         self.call_write(export!(edge_sessions_store().call_create(data, expiry))).await
     }
 
+    /// Stores `data` under the caller's `token` (for frameworks that draw their own ids),
+    /// without an owner; false, and nothing changed, if the token names a stored session,
+    /// active or expired but not yet swept: the caller draws another id.
+    pub async fn insert(
+        &self,
+        token: &str,
+        data: Vec<u8>,
+        expiry: u64,
+    ) -> Result<bool, StoreError> {
+        let data = &data;
+        self.call(export!(edge_sessions_store().call_insert(token, data, expiry))).await
+    }
+
     /// Sets (with `Some`) or clears (`None`) the owner of an active session, e.g. the user
     /// at login; false, and nothing changed, if `token` names no active session (unknown or
     /// expired). An owner that is empty, over 256 bytes or holds control characters is

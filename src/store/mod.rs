@@ -161,6 +161,16 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
         Err(all_taken())
     }
 
+    /// Stores `data` under the caller's `token`, without an owner; false, with nothing
+    /// changed, if the token's id is already stored, active or expired but not yet swept
+    /// (an id is never reused while a stale cookie may still carry it). An expiry not in
+    /// the future is stored as given: nothing findable, swept like any expired session.
+    pub fn insert(&mut self, token: &str, data: &[u8], expiry: u64) -> Result<bool> {
+        let id = checked_id(token)?;
+        self.check_size(data)?;
+        self.backend.insert_new(&id, data, clamp(expiry))
+    }
+
     /// Sets (`Some`) or clears (`None`) the owner of an active session; false, with nothing
     /// changed, if the token names no active session (an expired one included).
     pub fn set_owner(&mut self, token: &str, owner: Option<&str>) -> Result<bool> {

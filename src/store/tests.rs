@@ -149,6 +149,43 @@ fn create_gives_up_with_a_storage_error_when_every_draw_collides() {
 }
 
 #[test]
+fn insert_stores_under_the_callers_token_and_never_overwrites_an_active_session() {
+    let (mut s, _) = memory_store();
+    assert!(s.insert("caller-id", b"first", T0 + 1000).expect("insert"));
+    assert!(!s.insert("caller-id", b"second", T0 + 9000).expect("insert"), "already active");
+    assert_eq!(s.find("caller-id").expect("find"), Some(b"first".to_vec()), "left unchanged");
+}
+
+#[test]
+fn insert_refuses_the_id_of_an_expired_unswept_session_until_it_is_swept() {
+    let (mut s, clock) = memory_store();
+    s.commit("stale", b"old", T0 + 10).expect("commit");
+    clock.0.set(T0 + 10);
+    assert!(!s.insert("stale", b"new", T0 + 9000).expect("insert"), "a stored id is not reused");
+    assert_eq!(s.find("stale").expect("find"), None);
+    assert_eq!(s.sweep().expect("sweep").removed, 1);
+    assert!(s.insert("stale", b"new", T0 + 9000).expect("insert"), "free once swept");
+    assert_eq!(s.find("stale").expect("find"), Some(b"new".to_vec()));
+}
+
+#[test]
+fn insert_with_a_past_expiry_stores_nothing_findable() {
+    let (mut s, _) = memory_store();
+    assert!(s.insert("dead", b"x", T0 - 1).expect("insert"));
+    assert_eq!(s.find("dead").expect("find"), None);
+    assert_eq!(s.stats().expect("stats"), SessionCounts { active: 0, expired: 1 });
+}
+
+#[test]
+fn insert_checks_token_and_size_before_storing() {
+    let config = Config { database: Database::Memory, max_data_bytes: 4, ..Config::default() };
+    let (mut s, _) = open_with(&config);
+    assert!(matches!(s.insert("", b"x", T0 + 1000), Err(Error::InvalidToken(_))));
+    assert_eq!(s.insert("tok", b"12345", T0 + 1000), Err(Error::TooLarge(4)));
+    assert_eq!(s.stats().expect("stats"), SessionCounts { active: 0, expired: 0 });
+}
+
+#[test]
 fn created_tokens_are_43_characters() {
     let (mut s, _) = memory_store();
     let token = s.create(b"x", T0 + 1000).expect("create");

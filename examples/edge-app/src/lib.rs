@@ -23,7 +23,7 @@ mod session;
 /// Bindings for the imported session store; the WIT is the repository's own `wit/`.
 mod bindings {
     wit_bindgen::generate!({
-        inline: "package edge:app; world app { import edge:sessions/store@0.2.1; }",
+        inline: "package edge:app; world app { import edge:sessions/store@0.2.2; }",
         path: "../../wit",
         world: "edge:app/app",
         generate_all,

@@ -37,6 +37,7 @@ conformance!(
     the_host_clock_decides_expiry,
     sweeps_are_bounded_and_report_exact_counts,
     create_touch_page_and_all_work,
+    insert_under_the_callers_token_never_overwrites_a_stored_session,
     bad_input_gets_typed_errors_and_stored_data_survives,
     a_custom_table_is_created_on_first_use,
     concurrent_writes_go_as_one_group_commit_each_with_its_own_outcome,
@@ -45,8 +46,8 @@ conformance!(
 #[test]
 fn the_component_exports_the_session_interfaces() {
     let exports = runtime().exports();
-    assert!(exports.contains(&"edge:sessions/store@0.2.1".to_owned()), "{exports:?}");
-    assert!(exports.contains(&"edge:sessions/sweeper@0.2.1".to_owned()), "{exports:?}");
+    assert!(exports.contains(&"edge:sessions/store@0.2.2".to_owned()), "{exports:?}");
+    assert!(exports.contains(&"edge:sessions/sweeper@0.2.2".to_owned()), "{exports:?}");
 }
 
 async fn commit_find_delete_round_trip(backend: Backend) {
@@ -185,6 +186,25 @@ async fn create_touch_page_and_all_work(backend: Backend) {
     assert_eq!(first.len() + rest.len(), 4);
     assert!(store.page(None, 0).await.expect("limit 0").is_empty());
     assert_eq!(store.page(Some("zzzz-unknown"), 10).await.expect("unknown after"), vec![]);
+}
+
+async fn insert_under_the_callers_token_never_overwrites_a_stored_session(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let options = fixture.options();
+    let clock = options.clock.clone();
+    let store = open(options);
+    assert!(store.insert("mine", b"first".to_vec(), now_ms(&clock) + HOUR).await.expect("insert"));
+    assert!(!store.insert("mine", b"second".to_vec(), now_ms(&clock) + HOUR).await.expect("again"));
+    assert_eq!(store.find("mine").await.expect("find"), Some(b"first".to_vec()));
+    store.commit("stale", b"old".to_vec(), now_ms(&clock) + 1000).await.expect("commit");
+    clock.advance(Duration::from_secs(2));
+    let refused = store.insert("stale", b"new".to_vec(), now_ms(&clock) + HOUR);
+    assert!(!refused.await.expect("insert over an expired row"), "an unswept id is not reused");
+    assert_eq!(store.sweep().await.expect("sweep").removed, 1);
+    assert!(store.insert("stale", b"new".to_vec(), now_ms(&clock) + HOUR).await.expect("swept"));
+    assert_eq!(store.find("stale").await.expect("find"), Some(b"new".to_vec()));
+    let bad = store.insert("", b"x".to_vec(), now_ms(&clock) + HOUR).await;
+    assert!(matches!(bad, Err(StoreError::InvalidToken(_))), "{bad:?}");
 }
 
 async fn bad_input_gets_typed_errors_and_stored_data_survives(backend: Backend) {

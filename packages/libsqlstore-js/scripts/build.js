@@ -28,10 +28,10 @@ const dist = join(pkg, 'dist');
 
 /** The WIT package of the component's exports; every export is transpiled as async for JSPI. */
 const WIT_PACKAGE = 'edge:sessions';
-const WIT_VERSION = '0.2.1';
+const WIT_VERSION = '0.2.2';
 const STORE_EXPORTS = [
   'find', 'commit', 'update', 'delete', 'all', 'page', 'touch', 'create', 'stats',
-  'set-owner', 'sessions-of', 'revoke-owner', 'revoke', 'rotate', 'write-all',
+  'insert', 'set-owner', 'sessions-of', 'revoke-owner', 'revoke', 'rotate', 'write-all',
 ];
 const SWEEPER_EXPORTS = ['sweep', 'cleanup-interval'];
 
