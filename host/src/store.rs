@@ -191,7 +191,7 @@ impl ComponentStore {
         expiry: u64,
     ) -> Result<bool, StoreError> {
         let data = &data;
-        self.call(export!(edge_sessions_store().call_insert(token, data, expiry))).await
+        self.call_write(export!(edge_sessions_store().call_insert(token, data, expiry))).await
     }
 
     /// Sets (with `Some`) or clears (`None`) the owner of an active session, e.g. the user
