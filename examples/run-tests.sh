@@ -102,23 +102,23 @@ count_node() {
   if [ "$2" -ne 0 ] && [ "$fail" -eq 0 ]; then failed=$((failed + 1)); fi
 }
 
-echo "==> edge app under wasmtime serve" >&2
+echo "==> $(date +%T) edge app under wasmtime serve" >&2
 (cd "$examples/edge-app/tests" && python3 -m unittest -v test_serve) 2>&1 | tee "$logs/serve.log"
 count_unittest "$logs/serve.log"
 
-echo "==> edge app faults at 64 clients: cron sweeps every second, SIGKILL and restart" >&2
+echo "==> $(date +%T) edge app faults at 64 clients: cron sweeps every second, SIGKILL and restart" >&2
 (cd "$examples/edge-app/tests" && python3 -m unittest -v test_faults) 2>&1 | tee "$logs/faults.log"
 count_unittest "$logs/faults.log"
 
-echo "==> edge app under wasmtime serve, sessions in sqld (with the Node host)" >&2
+echo "==> $(date +%T) edge app under wasmtime serve, sessions in sqld (with the Node host)" >&2
 (cd "$examples/edge-app/tests" && python3 -m unittest -v test_shared_store) 2>&1 | tee "$logs/shared.log"
 count_unittest "$logs/shared.log"
 
-echo "==> cron sweeps" >&2
+echo "==> $(date +%T) cron sweeps" >&2
 (cd "$examples/cron" && python3 -m unittest -v test_cron) 2>&1 | tee "$logs/cron.log"
 count_unittest "$logs/cron.log"
 
-echo "==> Node host via jco, the package's own tests, Hono on Node" >&2
+echo "==> $(date +%T) Node host via jco, the package's own tests, Hono on Node" >&2
 (cd "$examples/node" && npm test --silent) 2>&1 | tee "$logs/node.log"
 count_node "$logs/node.log" "${PIPESTATUS[0]}"
 
@@ -127,7 +127,7 @@ count_node "$logs/node.log" "${PIPESTATUS[0]}"
 edge_npm_install() { (cd "$examples/$1" && npm install --no-audit --no-fund --loglevel=error); }
 for runtime in workers deno; do
   setup_step "npm install in examples/$runtime" edge_npm_install "$runtime"
-  echo "==> edge runtime: $runtime" >&2
+  echo "==> $(date +%T) edge runtime: $runtime" >&2
   (cd "$examples/$runtime" && npm test --silent) 2>&1 | tee "$logs/$runtime.log"
   count_node "$logs/$runtime.log" "${PIPESTATUS[0]}"
 done
