@@ -158,7 +158,7 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
     }
 
     /// Inserts or replaces a session with `deadlines` (its expiry: now + idle, capped at
-    /// `absolute`). Over an active session the sooner absolute deadline wins, and the owner,
+    /// `absolute`; not in the future: the session is deleted, as by `commit`). Over an active session the sooner absolute deadline wins, and the owner,
     /// creation time, and (when none given) label and idle timeout are kept.
     pub fn commit_with(
         &mut self,
@@ -415,7 +415,10 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
                 if let Some(label) = label {
                     validate_label(label)?;
                 }
-                Change::Upsert { id, row: new_row(data, deadlines, label, now) }
+                match new_row(data, deadlines, label, now) {
+                    row if row.expiry.min(row.absolute) <= now => Change::Delete { id },
+                    row => Change::Upsert { id, row },
+                }
             }
             Write::UpdateIf { token, data, version } => {
                 let id = checked_id(token)?;

@@ -672,3 +672,13 @@ fn rotate_with_new_deadlines_keeps_data_owner_label_and_creation() {
         (Some(T0), T0 + 2500, Some(T0 + 50_000))
     );
 }
+
+#[test]
+fn a_commit_whose_deadline_has_passed_deletes_the_session() {
+    let (mut s, _) = memory_store();
+    s.commit_with("tok", b"x", NEVER, None).expect("commit");
+    let passed = Deadlines { absolute: T0, idle: Some(1000) };
+    s.commit_with("tok", b"y", passed, None).expect("commit");
+    assert_eq!(s.load("tok").expect("load"), None);
+    assert_eq!(s.stats().expect("stats"), SessionCounts { active: 0, expired: 0 }, "no row left");
+}
