@@ -258,13 +258,13 @@ mod v03 {
         }
 
         fn sessions_of(owner: String) -> Result<Vec<SessionInfo>, WitError> {
-            let infos = with_store::<_, WitError>(|s| s.sessions_of(&owner))?;
-            Ok(infos
+            let devices = with_store::<_, WitError>(|s| s.devices_of(&owner))?;
+            Ok(devices
                 .into_iter()
                 .map(|i| SessionInfo {
-                    id: i.id,
-                    owner: i.owner,
-                    expiry: i.expiry,
+                    id: i.info.id,
+                    owner: i.info.owner,
+                    expiry: i.info.expiry,
                     created: i.created,
                     last_seen: i.last_seen,
                     label: i.label,

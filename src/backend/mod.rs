@@ -21,6 +21,12 @@ pub struct SessionInfo {
     pub owner: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub expiry: u64,
+}
+
+/// One session of an owner with what a devices page shows (`sessions_of` since 0.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub info: SessionInfo,
     /// When it was stored first and last read or written (ms); none if unknown (a session
     /// stored before 0.3).
     pub created: Option<u64>,
@@ -135,7 +141,7 @@ pub trait Backend {
     /// Sets (or clears) the owner of an active session; false if none was active.
     fn set_owner(&mut self, id: &str, owner: Option<&str>, now: i64) -> Result<bool>;
     /// The owner's active sessions, soonest expiry first, through the owner index.
-    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>>;
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<Device>>;
     /// Deletes every row of `owner` except `keep`'s; returns how many of them were active.
     fn revoke_owner(&mut self, owner: &str, keep: Option<&str>, now: i64) -> Result<u64>;
     /// Deletes the row `id`; true if it was active.
@@ -188,7 +194,7 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     fn set_owner(&mut self, id: &str, owner: Option<&str>, now: i64) -> Result<bool> {
         (**self).set_owner(id, owner, now)
     }
-    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<Device>> {
         (**self).sessions_of(owner, now)
     }
     fn revoke_owner(&mut self, owner: &str, keep: Option<&str>, now: i64) -> Result<u64> {

@@ -4,7 +4,8 @@
 //! database holds ids, never tokens. Each call that takes a token hashes it once.
 
 use crate::backend::{
-    Backend, Change, Entry, Loaded, NewRow, Rotation, SessionCounts, SessionInfo, SweepReport,
+    Backend, Change, Device, Entry, Loaded, NewRow, Rotation, SessionCounts, SessionInfo,
+    SweepReport,
 };
 use crate::clock::{Clock, WallClock};
 use crate::config::Config;
@@ -322,6 +323,11 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
 
     /// The owner's active sessions, soonest expiry first.
     pub fn sessions_of(&mut self, owner: &str) -> Result<Vec<SessionInfo>> {
+        Ok(self.devices_of(owner)?.into_iter().map(|device| device.info).collect())
+    }
+
+    /// The owner's active sessions, soonest expiry first, with created, last seen, label.
+    pub fn devices_of(&mut self, owner: &str) -> Result<Vec<Device>> {
         token::validate_input("owner", owner)?;
         let now = self.now();
         self.backend.sessions_of(owner, now)

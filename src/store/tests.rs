@@ -636,7 +636,7 @@ fn last_seen_is_written_at_most_once_per_interval() {
     assert_eq!(s.load("tok").expect("load").expect("active").expiry, T0 + 660_000);
     clock.0.set(T0 + 61_000);
     assert_eq!(seen(&mut s), T0 + 60_000);
-    let listed = s.sessions_of("ada").expect("sessions_of");
+    let listed = s.devices_of("ada").expect("devices_of");
     assert_eq!(
         (listed[0].created, listed[0].last_seen),
         (Some(T0), Some(T0 + 60_000)),

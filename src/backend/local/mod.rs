@@ -33,7 +33,8 @@ use self::errors::storage;
 use self::statements::{execute, rows, Statements, Stmt};
 use self::unlocked::Reader;
 use super::{
-    Backend, Change, Entry, Loaded, NewRow, Rotation, SessionCounts, SessionInfo, SweepReport,
+    Backend, Change, Device, Entry, Loaded, NewRow, Rotation, SessionCounts, SessionInfo,
+    SweepReport,
 };
 use crate::error::Result;
 use crate::lockfile::{FileLock, HeldLock};
@@ -173,14 +174,16 @@ impl Backend for LocalBackend {
         execute(self.stmt(Stmt::SetOwner)?, params![id, owner, now]).map(|n| n == 1)
     }
 
-    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<Device>> {
         let _guard = self.lock()?;
         rows(self.stmt(Stmt::SessionsOf)?, params![owner, now], |row| {
             let ms = |at: Option<i64>| at.map(|at| u64::try_from(at).unwrap_or(0));
-            Ok(SessionInfo {
-                id: row.get(0)?,
-                owner: row.get(1)?,
-                expiry: u64::try_from(row.get::<i64>(2)?).unwrap_or(0),
+            Ok(Device {
+                info: SessionInfo {
+                    id: row.get(0)?,
+                    owner: row.get(1)?,
+                    expiry: u64::try_from(row.get::<i64>(2)?).unwrap_or(0),
+                },
                 created: ms(row.get(3)?),
                 last_seen: ms(row.get(4)?),
                 label: row.get(5)?,

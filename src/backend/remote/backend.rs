@@ -8,7 +8,7 @@ use libsql_hrana::proto::{PipelineRespBody, StreamRequest};
 use super::hrana::{self, blob, execute, int, opt_int, opt_text, stmt, text, Answered, Upgrade};
 use super::transport::Transport;
 use crate::backend::{
-    Backend, Change, Entry, Loaded, NewRow, Rotation, SessionCounts, SessionInfo, SweepReport,
+    Backend, Change, Device, Entry, Loaded, NewRow, Rotation, SessionCounts, SweepReport,
 };
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -206,7 +206,7 @@ impl Backend for RemoteBackend {
         )?)
     }
 
-    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<Device>> {
         hrana::session_infos(&self.server.exec(
             &self.sql,
             &self.sql.sessions_of,

@@ -9,7 +9,7 @@ use libsql_hrana::proto::{
     StreamRequest, StreamResponse, StreamResult, Value,
 };
 
-use crate::backend::{Change, Loaded, Rotation, SessionCounts, SessionInfo, SweepReport};
+use crate::backend::{Change, Device, Loaded, Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::error::{Error, Result};
 use crate::schema::Sql;
 
@@ -497,17 +497,19 @@ pub fn entries(result: &StmtResult) -> Result<Vec<(String, Vec<u8>)>> {
 
 /// Rows of (id, owner, expiry, created, last seen, label); owner, created, last seen and
 /// label may be NULL.
-pub fn session_infos(result: &StmtResult) -> Result<Vec<SessionInfo>> {
+pub fn session_infos(result: &StmtResult) -> Result<Vec<Device>> {
     let ms = |at: Option<i64>| at.map(|at| u64::try_from(at).unwrap_or(0));
     result
         .rows
         .iter()
         .map(|row| match row.values.as_slice() {
             [id, owner, Value::Integer { value: expiry }, created, last_seen, label] => {
-                Ok(SessionInfo {
-                    id: as_text(id)?,
-                    owner: as_opt_text(owner)?,
-                    expiry: u64::try_from(*expiry).unwrap_or(0),
+                Ok(Device {
+                    info: SessionInfo {
+                        id: as_text(id)?,
+                        owner: as_opt_text(owner)?,
+                        expiry: u64::try_from(*expiry).unwrap_or(0),
+                    },
                     created: ms(as_opt_int(created)?),
                     last_seen: ms(as_opt_int(last_seen)?),
                     label: as_opt_text(label)?,

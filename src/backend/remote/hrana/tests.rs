@@ -326,17 +326,15 @@ fn owner_listings_read_null_as_no_owner_and_refuse_garbled_rows() {
     let infos = session_infos(&execute_result(rows, 0)).expect("rows");
     assert_eq!(
         infos[0],
-        SessionInfo {
-            id: "id1".into(),
-            owner: Some("ada".into()),
-            expiry: 7,
+        crate::backend::Device {
+            info: SessionInfo { id: "id1".into(), owner: Some("ada".into()), expiry: 7 },
             created: Some(3),
             last_seen: Some(5),
             label: Some("Firefox".into()),
         }
     );
     assert_eq!(
-        (infos[1].owner.clone(), infos[1].created, infos[1].label.clone()),
+        (infos[1].info.owner.clone(), infos[1].created, infos[1].label.clone()),
         (None, None, None)
     );
     let garbled = r#"[[{"type":"text","value":"id1"},{"type":"text","value":"ada"}]]"#;
