@@ -159,20 +159,23 @@ impl Sql {
                  WHERE id = ?1 AND expiry > ?4 AND version = ?3"
             ),
             set_label: format!("UPDATE {t} SET label = ?2 WHERE id = ?1 AND expiry > ?3"),
-            // ?1 id, ?2 data, ?3 expiry asked, ?4 now, ?5 absolute, ?6 idle, ?7 label.
+            // ?1 id, ?2 data, ?3 expiry asked, ?4 now, ?5 absolute, ?6 idle, ?7 label; an
+            // absolute left NULL (a 0.2 caller's four arguments) is no deadline.
             // Replacing an active session keeps its owner and creation time, and its
             // absolute deadline unless ?5 is sooner; idle and label unless given. One that
             // had expired starts over. The version moves on either way.
             upsert: format!(
                 "INSERT INTO {t} (id, data, expiry, version, absolute, idle, created, last_seen, label) \
-                 VALUES (?1, ?2, min(?3, ?5), {FRESH_VERSION}, ?5, ?6, ?4, ?4, ?7) \
+                 VALUES (?1, ?2, min(?3, coalesce(?5, {NO_DEADLINE})), {FRESH_VERSION}, \
+                 coalesce(?5, {NO_DEADLINE}), ?6, ?4, ?4, ?7) \
                  ON CONFLICT(id) DO UPDATE SET data = excluded.data, \
                  version = {t}.version + 1, last_seen = ?4, \
                  owner = CASE WHEN {t}.expiry > ?4 THEN {t}.owner END, \
                  created = CASE WHEN {t}.expiry > ?4 THEN {t}.created ELSE ?4 END, \
-                 absolute = CASE WHEN {t}.expiry > ?4 THEN min({t}.absolute, ?5) ELSE ?5 END, \
+                 absolute = CASE WHEN {t}.expiry > ?4 \
+                   THEN min({t}.absolute, excluded.absolute) ELSE excluded.absolute END, \
                  expiry = min(excluded.expiry, \
-                   CASE WHEN {t}.expiry > ?4 THEN {t}.absolute ELSE ?5 END), \
+                   CASE WHEN {t}.expiry > ?4 THEN {t}.absolute ELSE excluded.absolute END), \
                  idle = CASE WHEN {t}.expiry > ?4 THEN coalesce(?6, {t}.idle) ELSE ?6 END, \
                  label = CASE WHEN {t}.expiry > ?4 THEN coalesce(?7, {t}.label) ELSE ?7 END"
             ),
@@ -182,10 +185,12 @@ impl Sql {
                  last_seen = ?4 WHERE id = ?1 AND expiry > ?4"
             ),
             // An id that exists at all, even expired, counts as taken: `create` draws again.
-            // ?1 id, ?2 data, ?3 expiry asked, ?4 absolute, ?5 idle, ?6 now, ?7 label.
+            // ?1 id, ?2 data, ?3 expiry asked, ?4 absolute (NULL: none), ?5 idle, ?6 now,
+            // ?7 label.
             insert_new: format!(
                 "INSERT INTO {t} (id, data, expiry, version, absolute, idle, created, last_seen, label) \
-                 VALUES (?1, ?2, min(?3, ?4), {FRESH_VERSION}, ?4, ?5, ?6, ?6, ?7) \
+                 VALUES (?1, ?2, min(?3, coalesce(?4, {NO_DEADLINE})), {FRESH_VERSION}, \
+                 coalesce(?4, {NO_DEADLINE}), ?5, ?6, ?6, ?7) \
                  ON CONFLICT(id) DO NOTHING"
             ),
             delete: format!("DELETE FROM {t} WHERE id = ?1"),
