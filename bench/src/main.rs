@@ -6,9 +6,10 @@
 //! crate's own client of a libSQL server) and against the session stores a Rust user would
 //! pick instead; prints tables, then every target with its figure and whether it is met,
 //! and writes `bench/results/bench-results.json` and `bench-results.svg`.
-//! Sections: `startup`, `store`, `sweep`, `http` (default: all). See bench/README.md.
+//! Sections: `startup`, `store`, `sweep`, `http`, `edge` (default: all). See bench/README.md.
 
 mod chart;
+mod edge;
 mod http;
 mod http_client;
 mod latency;
@@ -37,7 +38,7 @@ use crate::report::Results;
 use crate::servers::Launch;
 use crate::sqld::Sqld;
 
-const SECTIONS: [&str; 4] = ["startup", "store", "sweep", "http"];
+const SECTIONS: [&str; 5] = ["startup", "store", "sweep", "http", "edge"];
 
 struct Args {
     quick: bool,
@@ -64,7 +65,7 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--out" => args.out = it.next().context("--out needs a directory")?.into(),
             "-h" | "--help" => {
-                println!("usage: cargo run --release -p bench -- [--quick] [--only startup,store,sweep,http] [--out DIR]");
+                println!("usage: cargo run --release -p bench -- [--quick] [--only startup,store,sweep,http,edge] [--out DIR]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}; try --help"),
@@ -81,14 +82,15 @@ async fn main() -> anyhow::Result<()> {
     let mut machine = Machine::probe();
     eprintln!("bench: {} run on {}", if plan.quick { "quick" } else { "full" }, machine.describe());
 
-    if wants("http") || wants("startup") {
+    let serves = wants("http") || wants("edge");
+    if serves || wants("startup") {
         build_servers()?;
     }
-    if wants("http") {
+    if serves {
         eprintln!("== composing the edge app (examples/edge-app/serve.sh --compose-only)");
         servers::compose_edge_app(&servers::component()?)?;
     }
-    if wants("http") || wants("store") {
+    if serves || wants("store") {
         Sqld::install()?;
     }
     // host-example's compiled-component cache for the HTTP section, filled before its
@@ -112,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
         http: Vec::new(),
         servers: Vec::new(),
         startup: None,
+        edge: None,
         hash_ns_per_call: None,
         previous_store: previous_store_rows(&args.out.join("bench-results.json")),
     };
@@ -142,6 +145,11 @@ async fn main() -> anyhow::Result<()> {
         let started = section("HTTP");
         servers::fill_compile_cache(&launch)?;
         (results.http, results.servers) = http::run(&plan, &launch).await?;
+        took(started);
+    }
+    if wants("edge") {
+        let started = section("edge: every host against one sqld, and the edge app on a file");
+        results.edge = Some(edge::run(&plan, &launch).await?);
         took(started);
     }
     machine.finish();

@@ -37,6 +37,12 @@ pub struct Plan {
     /// Starts of `host-example serve` with its compiled-component cache filled (after the
     /// first, which fills it).
     pub serve_starts: u32,
+    /// Connections of the edge section's load runs (every host, every route, and the floor).
+    pub edge_connections: Vec<u32>,
+    pub edge_duration: Duration,
+    /// A `/get` load at the most connections before a host's measured runs, not recorded:
+    /// JIT compilers and instance pools warm up.
+    pub edge_warm_up: Duration,
 }
 
 impl Plan {
@@ -65,6 +71,9 @@ impl Plan {
             http_sessions: 64,
             startup_repeats: 20,
             serve_starts: 2,
+            edge_connections: vec![1, 4, 64],
+            edge_duration: Duration::from_secs(1),
+            edge_warm_up: Duration::from_secs(1),
         }
     }
 
@@ -96,6 +105,9 @@ impl Plan {
             http_sessions: 1_000,
             startup_repeats: 200,
             serve_starts: 10,
+            edge_connections: vec![1, 4, 64],
+            edge_duration: Duration::from_secs(10),
+            edge_warm_up: Duration::from_secs(2),
         }
     }
 }

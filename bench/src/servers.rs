@@ -1,5 +1,5 @@
-//! Starting the HTTP servers compared in the HTTP section as real processes on loopback,
-//! each with its data in a fresh directory, and reading their memory from `/proc`.
+//! Starting the HTTP servers compared in the HTTP and edge sections as real processes on
+//! loopback, each with its data in a fresh directory, and reading their memory from `/proc`.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,10 +13,6 @@ use serde::Serialize;
 use crate::paths::repo_root;
 use crate::sqld::Sqld;
 
-/// Requests an instance of the reused edge app serves before wasmtime drops it (wasmtime's
-/// own default for WASIp3 components).
-pub const EDGE_REUSE: u32 = 128;
-
 /// The servers, ours first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -27,13 +23,14 @@ pub enum ServerKind {
     /// `host-example serve --database http://…`: the same against a local sqld.
     HostExampleSqld,
     /// The edge app composed with the component under `wasmtime serve` (started by
-    /// `examples/edge-app/serve.sh`): an instance per request, file-backed.
+    /// `examples/edge-app/serve.sh`, its defaults: wasmtime reuses a WASI 0.3 instance for up
+    /// to 128 requests, 16 at once), file-backed.
     EdgeApp,
     /// The same against a local sqld.
     EdgeAppSqld,
-    /// The file-backed edge app started with `serve.sh --reuse-instances` [`EDGE_REUSE`]: an
-    /// instance serves that many requests in turn, keeping its connections and page cache.
-    EdgeAppReused,
+    /// The file-backed edge app started with `serve.sh --reuse-instances 1`: a fresh instance
+    /// for every request, as an edge runtime that never reuses them would run it.
+    EdgeAppPerRequest,
     /// tower-sessions + tower-sessions-sqlx-store on a SQLite file, sqlx's defaults.
     Sqlx,
     /// The same configured as a knowledgeable user would: WAL, `synchronous=NORMAL`, a
@@ -43,19 +40,41 @@ pub enum ServerKind {
     Libsql,
     /// tower-sessions + tower-sessions-redis-store against redis-server.
     Redis,
+    /// The Node example (`examples/node`, `node src/main.js serve --database …`): the
+    /// jco-transpiled component, against a libSQL server.
+    NodeSqld,
+    /// The Worker under workerd (`examples/workers/serve.sh --database …`).
+    WorkerdSqld,
+    /// The Deno server (`examples/deno/serve.sh --database …`).
+    DenoSqld,
+    /// No server: wrk posting a store's find pipeline straight to sqld, the edge section's
+    /// floor (`bench/wrk/sqld-find.lua`).
+    SqldFloor,
 }
 
 impl ServerKind {
+    /// The HTTP section's servers.
     pub const ALL: [ServerKind; 9] = [
         ServerKind::HostExample,
         ServerKind::HostExampleSqld,
         ServerKind::EdgeApp,
-        ServerKind::EdgeAppReused,
+        ServerKind::EdgeAppPerRequest,
         ServerKind::EdgeAppSqld,
         ServerKind::Sqlx,
         ServerKind::SqlxTuned,
         ServerKind::Libsql,
         ServerKind::Redis,
+    ];
+
+    /// The edge section's hosts, all against one sqld: host-example first, the edge app last
+    /// (its connection per store call has made sqld stop answering for a while, see
+    /// bench/README.md).
+    pub const SQLD_HOSTS: [ServerKind; 5] = [
+        ServerKind::HostExampleSqld,
+        ServerKind::NodeSqld,
+        ServerKind::WorkerdSqld,
+        ServerKind::DenoSqld,
+        ServerKind::EdgeAppSqld,
     ];
 
     pub fn label(self) -> &'static str {
@@ -64,11 +83,15 @@ impl ServerKind {
             ServerKind::HostExampleSqld => "host-example+sqld",
             ServerKind::EdgeApp => "edge-app",
             ServerKind::EdgeAppSqld => "edge-app+sqld",
-            ServerKind::EdgeAppReused => "edge-app-reused",
+            ServerKind::EdgeAppPerRequest => "edge-app-per-request",
             ServerKind::Sqlx => "sqlx-sqlite",
             ServerKind::SqlxTuned => "sqlx-tuned",
             ServerKind::Libsql => "libsql-store",
             ServerKind::Redis => "redis-store",
+            ServerKind::NodeSqld => "node+sqld",
+            ServerKind::WorkerdSqld => "workerd+sqld",
+            ServerKind::DenoSqld => "deno+sqld",
+            ServerKind::SqldFloor => "sqld (floor)",
         }
     }
 
@@ -78,19 +101,29 @@ impl ServerKind {
         matches!(self, ServerKind::Sqlx | ServerKind::SqlxTuned | ServerKind::Libsql)
     }
 
-    /// Whether it is the edge app under `wasmtime serve` (an instance per request, or per
-    /// run of requests when reused), whose no-store route is its floor.
+    /// Whether it is the edge app under `wasmtime serve` (instances reused, or one per
+    /// request), whose no-store route is its floor.
     pub fn edge_app(self) -> bool {
-        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppReused)
+        matches!(
+            self,
+            ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppPerRequest
+        )
     }
 
     /// Whether it is the file-backed edge app (one-connection runs are measured on it).
     pub fn edge_file(self) -> bool {
-        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppReused)
+        matches!(self, ServerKind::EdgeApp | ServerKind::EdgeAppPerRequest)
     }
 
     fn uses_sqld(self) -> bool {
-        matches!(self, ServerKind::HostExampleSqld | ServerKind::EdgeAppSqld)
+        matches!(
+            self,
+            ServerKind::HostExampleSqld
+                | ServerKind::EdgeAppSqld
+                | ServerKind::NodeSqld
+                | ServerKind::WorkerdSqld
+                | ServerKind::DenoSqld
+        )
     }
 }
 
@@ -140,8 +173,19 @@ const START_TIMEOUT: Duration = Duration::from_secs(180);
 pub const DB_FILE: &str = "sessions.db";
 
 impl Server {
-    /// Starts `kind` with its data in a fresh temporary directory.
+    /// Starts `kind` with its data in a fresh temporary directory (and a sqld of its own,
+    /// if it keeps its sessions in one).
     pub fn start(kind: ServerKind, launch: &Launch) -> anyhow::Result<Server> {
+        Server::start_on(kind, launch, None)
+    }
+
+    /// Starts `kind`; one that keeps its sessions in a libSQL server uses the one at
+    /// `database` (a URL) when given, else a sqld of its own.
+    pub fn start_on(
+        kind: ServerKind,
+        launch: &Launch,
+        database: Option<&str>,
+    ) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join(DB_FILE).to_str().context("non-UTF-8 temp dir")?.to_owned();
         let listen = "127.0.0.1:0";
@@ -150,22 +194,22 @@ impl Server {
                 let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
                 Some(Sidecar::Redis { child: start_redis(port, dir.path())?, port })
             }
-            k if k.uses_sqld() => Some(Sidecar::Sqld(Sqld::start()?)),
+            k if k.uses_sqld() && database.is_none() => Some(Sidecar::Sqld(Sqld::start()?)),
             _ => None,
         };
         let sidecar_url = sidecar.as_ref().map(Sidecar::url);
-        let sqld_url = sidecar_url.as_deref().filter(|_| kind.uses_sqld());
+        let sqld_url = database.or(sidecar_url.as_deref()).filter(|_| kind.uses_sqld());
         let log = dir.path().join("server.log");
         let started = match kind {
             ServerKind::HostExample | ServerKind::HostExampleSqld => {
                 spawn_printing(host_example(launch, dir.path(), sqld_url), &log)
             }
-            ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppReused => {
+            ServerKind::EdgeApp | ServerKind::EdgeAppSqld | ServerKind::EdgeAppPerRequest => {
                 spawn_edge_app(
                     launch,
                     dir.path(),
                     sqld_url,
-                    kind == ServerKind::EdgeAppReused,
+                    kind == ServerKind::EdgeAppPerRequest,
                     &log,
                 )
             }
@@ -182,6 +226,11 @@ impl Server {
                 let url = sidecar_url.as_deref().context("the Redis peer has no redis-server")?;
                 spawn_printing(peer(&launch.bin_dir, "peer-redis", listen, url), &log)
             }
+            ServerKind::NodeSqld | ServerKind::WorkerdSqld | ServerKind::DenoSqld => {
+                let url = sqld_url.context("a JavaScript host needs a libSQL server")?;
+                spawn_printing(js_host(kind, launch, dir.path(), url), &log)
+            }
+            ServerKind::SqldFloor => bail!("the sqld floor is a wrk script, not a server"),
         };
         let started = started.with_context(|| format!("starting {}", kind.label()))?;
         Ok(Server {
@@ -211,7 +260,7 @@ impl Server {
         match self.kind {
             ServerKind::HostExample
             | ServerKind::EdgeApp
-            | ServerKind::EdgeAppReused
+            | ServerKind::EdgeAppPerRequest
             | ServerKind::Sqlx
             | ServerKind::SqlxTuned
             | ServerKind::Libsql => Some(self.dir.path().join(DB_FILE)),
@@ -242,14 +291,18 @@ impl Server {
             ServerKind::EdgeApp => {
                 format!("journal={} synchronous=full (SESSIONS_LOCKING default)", journal())
             }
-            ServerKind::EdgeAppReused => {
+            ServerKind::EdgeAppPerRequest => {
                 format!(
-                "journal={} synchronous=full (SESSIONS_LOCKING default); instances reused for {EDGE_REUSE} requests",
-                journal()
-            )
+                    "journal={} synchronous=full (SESSIONS_LOCKING default); an instance per request",
+                    journal()
+                )
             }
             ServerKind::HostExampleSqld => "sqld on loopback, its defaults; group commit".into(),
             ServerKind::EdgeAppSqld => "sqld on loopback, its defaults".into(),
+            ServerKind::NodeSqld => "sqld on loopback; one long-lived instance".into(),
+            ServerKind::WorkerdSqld | ServerKind::DenoSqld => {
+                "sqld on loopback; the package's instance pool".into()
+            }
             _ => self.reported_store.clone().unwrap_or_else(|| "not reported".into()),
         }
     }
@@ -294,6 +347,70 @@ pub fn host_example(launch: &Launch, data_dir: &Path, sqld_url: Option<&str>) ->
     }
     clean_env(&mut c);
     c
+}
+
+/// A JavaScript host against the libSQL server at `url`, on a free port, as its example
+/// starts it: Node's `src/main.js serve` (after [`prepare_node`]), the Worker's and Deno's
+/// `serve.sh` (which install and build what they miss), with the run's component and no
+/// other setting. Each prints `listening on http://ADDR` on stdout.
+fn js_host(kind: ServerKind, launch: &Launch, data_dir: &Path, url: &str) -> Command {
+    let examples = repo_root().join("examples");
+    let mut c = match kind {
+        ServerKind::NodeSqld => {
+            let mut c = Command::new(node_of_example());
+            c.current_dir(examples.join("node"))
+                .args(["src/main.js", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(data_dir);
+            c
+        }
+        ServerKind::WorkerdSqld => script(examples.join("workers/serve.sh")),
+        _ => script(examples.join("deno/serve.sh")),
+    };
+    c.args(["--database", url]);
+    clean_env(&mut c);
+    c.env("LIBSQLSTORE_COMPONENT", &launch.component);
+    c
+}
+
+/// The Node the example's `npm start` runs: its own pinned one (with JSPI) where npm installed
+/// it into `node_modules/.bin`, else the `node` on PATH.
+fn node_of_example() -> PathBuf {
+    let own = repo_root().join("examples/node/node_modules/.bin/node");
+    if own.exists() {
+        own
+    } else {
+        PathBuf::from("node")
+    }
+}
+
+fn script(path: PathBuf) -> Command {
+    let mut c = Command::new(path);
+    c.args(["--listen", "127.0.0.1:0"]);
+    c
+}
+
+/// The Node example's packages and build (`npm install` when missing, then its
+/// `scripts/build.js`), which its `npm start` does before every start.
+pub fn prepare_node(launch: &Launch) -> anyhow::Result<()> {
+    let dir = repo_root().join("examples/node");
+    if !dir.join("node_modules/libsqlstore").exists() {
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .context("running npm install in examples/node")?;
+        anyhow::ensure!(status.success(), "npm install in examples/node failed");
+    }
+    let mut c = Command::new(node_of_example());
+    c.arg("scripts/build.js").current_dir(&dir).stdout(Stdio::null());
+    clean_env(&mut c);
+    let status = c
+        .env("LIBSQLSTORE_COMPONENT", &launch.component)
+        .status()
+        .context("building examples/node")?;
+    anyhow::ensure!(status.success(), "examples/node/scripts/build.js failed");
+    Ok(())
 }
 
 /// Starts and stops `host-example serve` once, so that `launch`'s compiled-component
@@ -353,14 +470,14 @@ pub fn spawn_printing(mut command: Command, log: &Path) -> anyhow::Result<Starte
 }
 
 /// `examples/edge-app/serve.sh --listen 127.0.0.1:0 --data-dir DIR [--database URL]
-/// [--reuse-instances EDGE_REUSE]`, with the run's component and no `SESSIONS_*` setting (every
+/// [--reuse-instances 1]`, with the run's component and no `SESSIONS_*` setting (every
 /// default); waits for wasmtime's "Serving HTTP on http://ADDR/" on stderr. serve.sh execs
 /// wasmtime, so the child is the server itself.
 fn spawn_edge_app(
     launch: &Launch,
     data_dir: &Path,
     sqld_url: Option<&str>,
-    reused: bool,
+    per_request: bool,
     log: &Path,
 ) -> anyhow::Result<Started> {
     let mut c = Command::new(edge_serve_script());
@@ -368,11 +485,11 @@ fn spawn_edge_app(
     if let Some(url) = sqld_url {
         c.args(["--database", url]);
     }
-    if reused {
-        c.arg("--reuse-instances").arg(EDGE_REUSE.to_string());
+    if per_request {
+        c.args(["--reuse-instances", "1"]);
     }
     clean_env(&mut c);
-    c.env("LIBSQLSTORE_COMPONENT", &launch.component);
+    c.env("LIBSQLSTORE_COMPONENT", &launch.component).env_remove("CARGO_TARGET_DIR");
     let mut child = c
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -404,6 +521,9 @@ pub fn compose_edge_app(component: &Path) -> anyhow::Result<()> {
     let mut c = Command::new(edge_serve_script());
     c.arg("--compose-only").env("LIBSQLSTORE_COMPONENT", component).stdout(Stdio::null());
     clean_env(&mut c);
+    // serve.sh reads the app it builds from examples/edge-app/target, where cargo puts it
+    // unless told otherwise.
+    c.env_remove("CARGO_TARGET_DIR");
     let status = c.status().context("running examples/edge-app/serve.sh --compose-only")?;
     anyhow::ensure!(status.success(), "examples/edge-app/serve.sh --compose-only failed");
     Ok(())
@@ -422,7 +542,7 @@ fn clean_env(c: &mut Command) {
         let n = name.to_string_lossy();
         if n.starts_with("SESSIONS_")
             || n.starts_with("LIBSQLSTORE_")
-            || ["EDGE_SESSION_LIFETIME", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"]
+            || ["EDGE_SESSION_LIFETIME", "EDGE_APP", "RUST_BACKTRACE", "RUST_LIB_BACKTRACE"]
                 .contains(&n.as_ref())
         {
             c.env_remove(&name);

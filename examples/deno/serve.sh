@@ -13,9 +13,11 @@
 #   --auth-token TOKEN  the server's auth token (SESSIONS_AUTH_TOKEN). Prefer exporting
 #                       SESSIONS_AUTH_TOKEN: arguments show in the process list.
 #
-# Every SESSIONS_* variable in the environment and EDGE_SESSION_LIFETIME reach the server; a
-# malformed value stops the start with a message naming the variable. LIBSQLSTORE_COMPONENT
-# names a prebuilt session-store component; otherwise the repository's is built with cargo.
+# Every SESSIONS_* variable in the environment, EDGE_SESSION_LIFETIME, EDGE_POOL_SIZE (store
+# instances held, default 8) and EDGE_POOL_WAIT (how long a request waits for one, default
+# 3s, then 503) reach the server; a malformed value stops the start with a message naming the
+# variable. LIBSQLSTORE_COMPONENT names a prebuilt session-store component; otherwise the
+# repository's is built with cargo.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib/edge-serve.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Serves the edge app composed with the libsqlstore session store under `wasmtime serve`,
-# building and composing whatever is missing or out of date first.
+# Serves the edge app (a WASI 0.3 wasi:http service) composed with the libsqlstore session
+# store under `wasmtime serve`, building and composing whatever is missing or out of date first.
 #
 #   examples/edge-app/serve.sh [--listen ADDR] [--data-dir DIR] [--database NAME|:memory:|URL]
 #                              [--reuse-instances N] [--compose-only] [-- WASMTIME-SERVE-ARGS...]
@@ -13,12 +13,14 @@
 #                      server URL, passed to the store as SESSIONS_DATABASE. Without the flag,
 #                      a SESSIONS_DATABASE in the environment is passed through unchanged.
 #   --reuse-instances N
-#                      let an instance serve up to N requests, one at a time (wasmtime
-#                      serve's --max-instance-reuse-count; default 1, a fresh instance per
-#                      request). A reused instance keeps its open database, parsed schema,
-#                      prepared statements and page cache; every call still takes the lock
-#                      file or reads as a seqlock reader, so instances stay safe together.
-#                      wasmtime drops an instance idle for 1 s (README, "Performance")
+#                      let an instance serve up to N requests (wasmtime serve's
+#                      --max-instance-reuse-count; without the flag, wasmtime's default for a
+#                      WASI 0.3 app: 128, up to 16 at once). A reused instance keeps its open
+#                      database, prepared statements and page cache, and stores the writes of
+#                      the requests it serves at once in one transaction; every call still
+#                      takes the lock file or reads as a seqlock reader, so instances stay
+#                      safe together. 1 = a fresh instance per request. wasmtime drops an
+#                      instance idle for 1 s (README, "Performance")
 #   --compose-only     build and compose, print the composed component's path, and exit
 #
 # Every SESSIONS_* variable (SESSIONS_BUSY_TIMEOUT, SESSIONS_MAX_DATA_BYTES, ...) and
@@ -39,7 +41,7 @@ listen=127.0.0.1:8080
 data_dir=
 database=
 compose_only=false
-reuse=1
+reuse=
 while [ $# -gt 0 ]; do
   case "$1" in
     --listen) listen=${2:?--listen needs an address}; shift 2 ;;
@@ -48,7 +50,7 @@ while [ $# -gt 0 ]; do
     --reuse-instances) reuse=${2:?--reuse-instances needs a count}; shift 2 ;;
     --compose-only) compose_only=true; shift ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "serve.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -82,15 +84,25 @@ case "$database" in
   */*) echo "serve.sh: --database takes a file name inside --data-dir, :memory: or a URL" >&2; exit 2 ;;
   *) database_env=/data/$database ;;
 esac
+# An exclusive lock is held for an instance's whole life and removed by its host when it
+# discards the instance; wasmtime serve drops instances (after their requests, or idle)
+# without removing it, so every later instance would wait for it in vain.
+case "$database_env:${SESSIONS_LOCKING:-}" in
+  /data/*:*exclusive*)
+    echo "serve.sh: SESSIONS_LOCKING=exclusive cannot work under wasmtime serve, which drops instances without removing their lock; use shared (the default)" >&2
+    exit 2 ;;
+esac
 
 # By name: wasmtime copies the value from this environment, so a URL's credentials never
 # appear in the process list.
 export SESSIONS_DATABASE=$database_env
 args=(-S cli=y --addr "$listen" --env SESSIONS_DATABASE)
-case "$reuse" in
-  ''|*[!0-9]*|0*) echo "serve.sh: --reuse-instances takes a whole number of requests, 1 or more" >&2; exit 2 ;;
-esac
-args+=(--max-instance-reuse-count "$reuse")
+if [ -n "$reuse" ]; then
+  case "$reuse" in
+    *[!0-9]*|0*) echo "serve.sh: --reuse-instances takes a whole number of requests, 1 or more" >&2; exit 2 ;;
+  esac
+  args+=(--max-instance-reuse-count "$reuse")
+fi
 # How wasmtime's pooling allocator (serve's default) hands a finished instance's slot to the
 # next one: the first 4 MiB of each linear memory and 1 MiB of each table stay mapped and are
 # reset in place (only the pages written, where the kernel can list them: PAGEMAP_SCAN,

@@ -9,6 +9,8 @@
 # wac: from crates.io into cargo's bin directory (${CARGO_HOME:-~/.cargo}/bin), once per machine.
 
 # The newest wasmtime 48 release the wheel ships, the major version the host library embeds.
+# Its `serve` runs WASI 0.3 (wasi:http@0.3.0) services, the edge app's kind, reusing an
+# instance for up to 128 requests, 16 at once, by default; no flag is needed.
 EDGE_WASMTIME_VERSION=48.0.2
 EDGE_WAC_VERSION=0.12.0
 

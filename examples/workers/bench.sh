@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Figures, not a test: requests/s and p99 latency of /get and /put on the Worker under
-# workerd and on the Deno server, next to host-example serve, each alone against the same
-# local sqld. Each host first gets as many sessions as there are connections; requests take
-# their cookies in turn (/get reads a session, /put rewrites it), as many users would.
+# workerd, on the Deno server and on the Node host (examples/node), next to host-example
+# serve, each alone against a fresh local sqld of its own. Each host first gets 64 sessions; requests
+# take their cookies in turn (/get reads a session, /put rewrites it), as many users would.
 #
-#   examples/workers/bench.sh [--duration 10s] [--connections 64]
+#   examples/workers/bench.sh [--duration 10s] [--connections 4,64]
+#                             [--hosts workerd,deno,node,host-example]
 #
 # Needs wrk (Debian: apt-get install wrk), sqld (as examples/run-tests.sh installs it, or
 # SQLD_BIN), target/release/host-example (or HOST_EXAMPLE) and the component (./dev build).
@@ -15,12 +16,14 @@ examples="$(dirname "$here")"
 root="$(dirname "$examples")"
 
 duration=10s
-connections=64
+connections=4,64
+hosts=workerd,deno,node,host-example
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=${2:?}; shift 2 ;;
     --connections) connections=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --hosts) hosts=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -63,11 +66,16 @@ start() {
   exit 1
 }
 
-port=$(free_port)
-"$sqld_bin" --db-path "$work/sqld" --http-listen-addr "127.0.0.1:$port" --no-welcome >"$work/sqld.log" 2>&1 &
-pids+=($!)
-database="http://127.0.0.1:$port"
-until curl -sf "$database/health" >/dev/null; do sleep 0.1; done
+# start_sqld NAME: a fresh sqld for host NAME; sets `database` (its URL) and `sqld_pid`.
+start_sqld() {
+  local port
+  port=$(free_port)
+  "$sqld_bin" --db-path "$work/sqld-$1" --http-listen-addr "127.0.0.1:$port" --no-welcome >"$work/sqld-$1.log" 2>&1 &
+  sqld_pid=$!
+  pids+=("$sqld_pid")
+  database="http://127.0.0.1:$port"
+  until curl -sf "$database/health" >/dev/null; do sleep 0.1; done
+}
 
 # failures NAME: the first failures NAME logged, on stderr.
 failures() { grep -m3 -iE 'unavailable|failed|warn' "$work/$1.log" >&2 || true; }
@@ -82,35 +90,51 @@ function request()
 end
 LUA
 
-# figures NAME URL: one wrk run per route; prints a table row per route.
+# figures NAME URL: one wrk run per route and connection count; prints a table row each.
 figures() {
-  local name=$1 url=$2 tokens=() route out rps p99 errors
-  for _ in $(seq "$connections"); do
+  local name=$1 url=$2 tokens=() route c out rps p99 errors timeouts
+  for _ in $(seq 64); do
     tokens+=("$(curl -s -D - -o /dev/null "$url/put?message=bench" | sed -n 's/^[Ss]et-[Cc]ookie: session=\([^;]*\).*/\1/p')")
     [ -n "${tokens[-1]}" ] || { echo "bench.sh: $name did not create a session:" >&2; failures "$started"; exit 1; }
   done
   for route in get "put?message=bench"; do
-    wrk -t2 -c"$connections" -d2s -s "$work/sessions.lua" "$url/$route" -- "${tokens[@]}" >/dev/null # warm-up
-    out=$(wrk -t2 -c"$connections" -d"$duration" --latency -s "$work/sessions.lua" "$url/$route" -- "${tokens[@]}")
-    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
-    p99=$(sed -n 's/^ *99% *\([0-9.]*[a-z]*\).*/\1/p' <<<"$out")
-    errors=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' <<<"$out")
-    printf '| %s | /%s | %.0f | %s | %s |\n' "$name" "${route%%\?*}" "$rps" "$p99" "${errors:-0}"
+    for c in ${connections//,/ }; do
+      wrk -t2 -c"$c" -d2s -s "$work/sessions.lua" "$url/$route" -- "${tokens[@]}" >/dev/null # warm-up
+      out=$(wrk -t2 -c"$c" -d"$duration" --latency -s "$work/sessions.lua" "$url/$route" -- "${tokens[@]}")
+      rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
+      p99=$(sed -n 's/^ *99% *\([0-9.]*[a-z]*\).*/\1/p' <<<"$out")
+      errors=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' <<<"$out")
+      timeouts=$(sed -n 's/.*timeout \([0-9]*\).*/\1/p' <<<"$out")
+      printf '| %s | /%s | %s | %.0f | %s | %s | %s |\n' "$name" "${route%%\?*}" "$c" "$rps" "$p99" "${errors:-0}" "${timeouts:-0}"
+    done
   done
 }
 
-echo "| host | route | requests/s | p99 | non-2xx |"
-echo "|---|---|---|---|---|"
-start workerd "$here/serve.sh" --listen 127.0.0.1:0 --database "$database"
-figures "Worker (workerd $(node -p "require('$here/node_modules/workerd/package.json').version"))" "$url"
-kill "$pid"
-failures workerd
-start deno "$examples/deno/serve.sh" --listen 127.0.0.1:0 --database "$database"
-figures "Deno $("$examples/deno/node_modules/.bin/deno" --version | sed -n 's/^deno \([^ ]*\).*/\1/p')" "$url"
-kill "$pid"
-failures deno
-start host-example "$host_example" serve --listen 127.0.0.1:0 --data-dir "$work/host" --database "$database"
-figures "host-example serve --database" "$url"
-failures host-example
+echo "| host | route | connections | requests/s | p99 | non-2xx | timeouts |"
+echo "|---|---|---|---|---|---|---|"
+for host in ${hosts//,/ }; do
+  start_sqld "$host"
+  case "$host" in
+    workerd)
+      start workerd "$here/serve.sh" --listen 127.0.0.1:0 --database "$database"
+      figures "Worker (workerd $(node -p "require('$here/node_modules/workerd/package.json').version"))" "$url" ;;
+    deno)
+      start deno "$examples/deno/serve.sh" --listen 127.0.0.1:0 --database "$database"
+      figures "Deno $("$examples/deno/node_modules/.bin/deno" --version | sed -n 's/^deno \([^ ]*\).*/\1/p')" "$url" ;;
+    node)
+      # The Node the example installs (with JSPI), else the one on PATH.
+      node_bin="$examples/node/node_modules/.bin/node"
+      [ -x "$node_bin" ] || node_bin=node
+      (cd "$examples/node" && "$node_bin" scripts/build.js)
+      start node "$node_bin" "$examples/node/src/main.js" serve --listen 127.0.0.1:0 --database "$database"
+      figures "Node $("$node_bin" --version) (examples/node)" "$url" ;;
+    host-example)
+      start host-example "$host_example" serve --listen 127.0.0.1:0 --data-dir "$work/host" --database "$database"
+      figures "host-example serve --database" "$url" ;;
+    *) echo "bench.sh: unknown host $host" >&2; exit 2 ;;
+  esac
+  kill "$pid" "$sqld_pid"
+  failures "$started"
+done
 echo
-echo "($connections connections, $duration per route, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "($duration per run, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"

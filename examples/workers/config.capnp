@@ -5,7 +5,8 @@
 #
 # Paths are relative to this file; `npm run build` writes dist/. The bindings take their
 # values from workerd's environment: SESSIONS_DATABASE (a libSQL server URL, or :memory:),
-# SESSIONS_AUTH_TOKEN and the other store settings below, and EDGE_SESSION_LIFETIME; an unset
+# SESSIONS_AUTH_TOKEN and the other store settings below, EDGE_SESSION_LIFETIME, and
+# EDGE_POOL_SIZE / EDGE_POOL_WAIT; an unset
 # variable leaves its binding null (the default applies).
 using Workerd = import "/workerd/workerd.capnp";
 
@@ -43,6 +44,9 @@ const sessionsWorker :Workerd.Worker = (
     (name = "SESSIONS_SWEEP_BATCH", fromEnvironment = "SESSIONS_SWEEP_BATCH"),
     (name = "SESSIONS_MAX_DATA_BYTES", fromEnvironment = "SESSIONS_MAX_DATA_BYTES"),
     (name = "EDGE_SESSION_LIFETIME", fromEnvironment = "EDGE_SESSION_LIFETIME"),
+    # The store instances the Worker holds, and how long a request waits for one.
+    (name = "EDGE_POOL_SIZE", fromEnvironment = "EDGE_POOL_SIZE"),
+    (name = "EDGE_POOL_WAIT", fromEnvironment = "EDGE_POOL_WAIT"),
     # `hono`: serve the routes through the Hono middleware (libsqlstore/hono).
     (name = "EDGE_APP", fromEnvironment = "EDGE_APP"),
   ],

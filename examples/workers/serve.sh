@@ -17,10 +17,12 @@
 #                            as a Cron Trigger does on Cloudflare (default 127.0.0.1:0, loopback;
 #                            prints "scheduled trigger on http://HOST:PORT")
 #
-# SESSIONS_REMOTE_TIMEOUT, SESSIONS_TABLE, SESSIONS_SWEEP_BATCH, SESSIONS_MAX_DATA_BYTES and
-# EDGE_SESSION_LIFETIME in the environment reach the Worker as bindings (config.capnp). A
-# malformed value stops the start with a message naming the variable. LIBSQLSTORE_COMPONENT
-# names a prebuilt session-store component; otherwise the repository's is built with cargo.
+# SESSIONS_REMOTE_TIMEOUT, SESSIONS_TABLE, SESSIONS_SWEEP_BATCH, SESSIONS_MAX_DATA_BYTES,
+# EDGE_SESSION_LIFETIME, EDGE_POOL_SIZE (store instances held, default 8) and EDGE_POOL_WAIT
+# (how long a request waits for one, default 3s, then 503) in the environment reach the
+# Worker as bindings (config.capnp). A malformed value stops the start with a message naming
+# the variable. LIBSQLSTORE_COMPONENT names a prebuilt session-store component; otherwise the
+# repository's is built with cargo.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib/edge-serve.sh
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --listen) listen=${2:?--listen needs an address}; shift 2 ;;
     --scheduled-listen) scheduled_listen=${2:?--scheduled-listen needs an address}; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) edge_store_option "$@"; shift 2 ;;
   esac
 done

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use control::{Answer, ControlSocket};
 use hostlock::HostLock;
 use libsqlstore_host::connections::Limits;
-use libsqlstore_host::options::GUEST_DATA_DIR;
+use libsqlstore_host::options::{DEFAULT_REMOTE_INSTANCES, GUEST_DATA_DIR};
 use libsqlstore_host::scheduler::{sweep_until_done, Schedule, Sweeper};
 use libsqlstore_host::{datadir, server};
 use libsqlstore_host::{
@@ -89,6 +89,11 @@ struct StoreArgs {
     /// stats.
     #[arg(long, value_parser = ["exclusive", "shared"])]
     locking: Option<String>,
+    /// With a libSQL server URL: most component instances serving the database at once,
+    /// one call in flight each, so that calls overlap their round trips. A file or :memory:
+    /// is always served by one instance.
+    #[arg(long, default_value_t = DEFAULT_REMOTE_INSTANCES)]
+    remote_instances: usize,
     /// The component to load (default: the build in this repository's target/).
     #[arg(long, env = "LIBSQLSTORE_COMPONENT")]
     component: Option<PathBuf>,
@@ -214,9 +219,11 @@ async fn open_store(
     } else {
         args.database.clone()
     };
-    let mut options = StoreOptions { clock, ..StoreOptions::in_dir(&args.data_dir) }
-        .env("SESSIONS_DATABASE", database)
-        .env("SESSIONS_LOCKING", args.locking.as_deref().unwrap_or(locking));
+    let remote_instances = args.remote_instances;
+    let mut options =
+        StoreOptions { clock, remote_instances, ..StoreOptions::in_dir(&args.data_dir) }
+            .env("SESSIONS_DATABASE", database)
+            .env("SESSIONS_LOCKING", args.locking.as_deref().unwrap_or(locking));
     for (name, value) in [
         ("SESSIONS_TABLE", &args.table),
         ("SESSIONS_SWEEP_BATCH", &args.sweep_batch),

@@ -1,13 +1,16 @@
 //! Group commit: the writes (`commit`, `update`, `touch`, `delete`) that the callers of one
-//! [`ComponentStore`](crate::ComponentStore) make while its instance is busy wait in a
-//! [`WriteQueue`] and reach the component together, as one `write-all` call: one
-//! transaction, one fsync (one round trip to a libSQL server) for all of them.
+//! [`ComponentStore`](crate::ComponentStore) make while a `write-all` call is under way (or
+//! waits for an instance) wait in a [`WriteQueue`] and reach the component together, as the
+//! next `write-all` call: one transaction, one fsync (one round trip to a libSQL server)
+//! for all of them. One flusher per store sends the batches one after another, so at most
+//! one `write-all` of a store runs at a time, even when several instances serve it.
 //!
 //! Every write is acknowledged only when the transaction that carries it has committed
 //! (and, on a file, been fsynced): batching changes how many writes share a sync, never
 //! what an acknowledgement means. A write alone (nothing else waiting) goes as a batch of
 //! one, without waiting for company; a batch forms only from writes that arrived while the
-//! instance was serving something else, so batching adds no latency of its own.
+//! previous one was under way or no instance was free, so batching adds no latency of its
+//! own. Reads are not queued here: they run on any free instance, beside a `write-all`.
 //!
 //! Writes of one batch run in the order they arrived, as the calls one by one would; a
 //! write with bad input (token, data size) fails alone, a storage failure fails the whole
@@ -153,8 +156,8 @@ impl Batch {
     }
 }
 
-/// Drains a store's [`WriteQueue`]: one `write-all` call per batch, each taking its turn
-/// of the instance's FIFO mutex, until no write waits. Run as a task of its own.
+/// Drains a store's [`WriteQueue`]: one `write-all` call per batch, each waiting its turn
+/// for an instance like any call, until no write waits. Run as a task of its own.
 pub struct Flusher {
     store: ComponentStore,
     drained: bool,

@@ -25,8 +25,9 @@
 //! | [`Runtime`] | the compiled component, once per process: engine, `InstancePre`, epoch ticker |
 //! | [`http_pool`] | the guest's outgoing HTTP over kept-alive connections, per runtime |
 //! | [`compiled`] | compiled components cached on disk, checked before use, for fast starts |
-//! | [`ComponentStore`] | one database: one instance behind a FIFO mutex, every call bounded |
-//! | `group_commit` | writes waiting for the instance, sent as one `write-all` transaction |
+//! | [`ComponentStore`] | one database: its instances, every call bounded |
+//! | `pool` | a store's instances: one for a file, several for a libSQL server, leased per call |
+//! | `group_commit` | writes waiting for the next `write-all` transaction, one at a time |
 //! | [`StoreOptions`] | where a store's data lives, its `SESSIONS_*` settings, its bounds |
 //! | [`datadir`] | the data directory, created readable by this user only |
 //! | [`HostClock`] | the wall clock the guest reads (Unix milliseconds), adjustable in tests |
@@ -52,6 +53,7 @@ mod group_commit;
 pub mod http_pool;
 pub mod lockrecovery;
 pub mod options;
+mod pool;
 pub mod runtime;
 pub mod scheduler;
 #[cfg(feature = "server")]

@@ -9,7 +9,11 @@ use crate::clock::HostClock;
 /// Where the data directory appears inside the guest: the component's default database
 /// lies in it.
 pub use libsqlstore::config::DATA_DIR as GUEST_DATA_DIR;
-use libsqlstore::config::DEFAULT_DATABASE as DEFAULT_GUEST_DATABASE;
+use libsqlstore::config::{Config, Database, DEFAULT_DATABASE as DEFAULT_GUEST_DATABASE};
+
+/// Default [`StoreOptions::remote_instances`]: enough calls in flight to keep a server on
+/// this machine or a nearby one busy (docs/deploy.md, "Embedding the host library").
+pub const DEFAULT_REMOTE_INSTANCES: usize = 8;
 
 /// Settings for one store (one database).
 #[derive(Debug, Clone)]
@@ -26,6 +30,10 @@ pub struct StoreOptions {
     pub call_timeout: Duration,
     /// The wall clock the guest reads.
     pub clock: HostClock,
+    /// Most instances serving a store on a libSQL server, one call in flight each, so that
+    /// calls overlap their round trips ([`DEFAULT_REMOTE_INSTANCES`]; 0 counts as 1). A
+    /// database file or `:memory:` is always served by one (see [`StoreOptions::instances`]).
+    pub remote_instances: usize,
 }
 
 impl Default for StoreOptions {
@@ -36,6 +44,7 @@ impl Default for StoreOptions {
             memory_limit: 512 << 20,
             call_timeout: Duration::from_secs(30),
             clock: HostClock::default(),
+            remote_instances: DEFAULT_REMOTE_INSTANCES,
         }
     }
 }
@@ -59,10 +68,43 @@ impl StoreOptions {
         Some(data_dir.join(relative))
     }
 
+    /// How many instances serve the store: [`StoreOptions::remote_instances`] (at least one)
+    /// when `SESSIONS_DATABASE` names a libSQL server, else exactly one. A file takes one
+    /// writer at a time under its lock, and a `:memory:` database lives in one instance.
+    pub fn instances(&self) -> usize {
+        let database = self.env.iter().filter(|(name, _)| name == "SESSIONS_DATABASE");
+        match Config::from_vars(database.map(|(name, value)| (name, value))) {
+            Ok(Config { database: Database::Remote(_), .. }) => self.remote_instances.max(1),
+            _ => 1,
+        }
+    }
+
     /// Sets (or replaces) one `SESSIONS_*` variable.
     pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
         self.env.retain(|(n, _)| n != name);
         self.env.push((name.to_owned(), value.into()));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_libsql_server_gets_more_than_one_instance() {
+        let options = |database: &str| {
+            StoreOptions { remote_instances: 5, ..StoreOptions::default() }
+                .env("SESSIONS_DATABASE", database)
+        };
+        for server in ["http://127.0.0.1:8080", "https://db.example", "libsql://db.turso.io"] {
+            assert_eq!(options(server).instances(), 5, "{server}");
+        }
+        for one in ["/data/sessions.db", "/tmp/elsewhere.db", ":memory:", "ftp://host", ""] {
+            assert_eq!(options(one).instances(), 1, "{one:?}");
+        }
+        assert_eq!(StoreOptions::default().instances(), 1, "the default database is a file");
+        let zero = StoreOptions { remote_instances: 0, ..options("http://127.0.0.1:8080") };
+        assert_eq!(zero.instances(), 1, "0 counts as 1");
     }
 }

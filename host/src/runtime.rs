@@ -160,7 +160,7 @@ impl Runtime {
             .collect()
     }
 
-    /// The names the component exports, e.g. `edge:sessions/store@0.2.1`.
+    /// The names the component exports, e.g. `edge:sessions/store@0.2.2`.
     pub fn exports(&self) -> Vec<String> {
         self.component
             .component_type()

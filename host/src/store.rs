@@ -1,12 +1,14 @@
-//! [`ComponentStore`]: a typed, thread-safe handle on one database, served by one
-//! long-lived component instance behind a FIFO async mutex.
+//! [`ComponentStore`]: a typed, thread-safe handle on one database, served by long-lived
+//! component instances ([`crate::pool`]): one for a database file or `:memory:`, several for
+//! a libSQL server, each running one call at a time; callers wait for one in FIFO order.
 //!
-//! Why one instance rather than a pool: every operation on a database file is one
-//! transaction under the component's file lock, so instances of one database never run
+//! Why one instance for a file rather than a pool: every operation on a database file is
+//! one transaction under the component's file lock, so instances of one database never run
 //! in parallel anyway. A pool would only add instances that contend for that lock (each
 //! with its own page cache and prepared statements), while a single instance keeps its
-//! cache warm and never waits on a lock held by a sibling. The mutex gives every caller
-//! FIFO fairness.
+//! cache warm and never waits on a lock held by a sibling. A call to a libSQL server is
+//! mostly a wait for its round trip: reads on several instances overlap those waits, while
+//! calls that write still go one at a time (see [`crate::pool`]).
 //!
 //! Why the guest runs on the caller's thread (an async wasmtime call, with WASI file I/O
 //! done in place) rather than on a thread of its own behind a queue: the hand-off to
@@ -16,9 +18,11 @@
 //! cut into short chunks for the same reason.
 //!
 //! Writes (`commit`, `update`, `touch`, `delete`) are group-committed: those that arrive
-//! while the instance is busy wait in a queue and go to it together as one `write-all`
-//! call, one transaction and one fsync for all of them (see [`crate::group_commit`]). Each
-//! is acknowledged only once that transaction is durable.
+//! while a `write-all` call is under way wait in a queue and go together as the next one,
+//! one transaction and one fsync for all of them (see [`crate::group_commit`]); one
+//! `write-all` at a time, on whichever instance is free. Each write is acknowledged only
+//! once that transaction is durable (committed on the server), so any later call, on any
+//! instance, sees it.
 //!
 //! Every call is bounded: the instance's linear memory is capped and each call gets an
 //! epoch deadline. A guest that traps or runs past its deadline yields
@@ -45,6 +49,7 @@ use crate::error::{LoadError, StoreError};
 use crate::group_commit::{Flusher, WriteOutcome, WriteQueue};
 use crate::lockrecovery::{self, OwnerFile};
 use crate::options::{StoreOptions, GUEST_DATA_DIR};
+use crate::pool::{Instances, Lease};
 use crate::runtime::{HostState, Runtime, EPOCH_TICK};
 
 /// The component's own answer types, as its crate defines them.
@@ -62,15 +67,15 @@ macro_rules! export {
     };
 }
 
-/// A handle on one session database. Clones share the same instance.
+/// A handle on one session database. Clones share the same instances.
 #[derive(Clone)]
 pub struct ComponentStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    /// `None` once closed. tokio's mutex queues waiters in FIFO order.
-    worker: tokio::sync::Mutex<Option<Worker>>,
+    /// The instances ([`StoreOptions::instances`] of them); closed by `close`.
+    workers: Instances<Worker>,
     /// Writes waiting for the next group commit.
     writes: WriteQueue,
     http_requests: Arc<AtomicU64>,
@@ -86,7 +91,8 @@ impl ComponentStore {
             datadir::prepare(dir)
                 .map_err(|e| LoadError::DataDir { path: dir.clone(), reason: e.to_string() })?;
         }
-        let owner = match options.database_host_path() {
+        // Only a file has an owner file, and a file has one instance.
+        let mut owner = match options.database_host_path() {
             Some(db) => Some(OwnerFile::create(&db).map_err(|e| LoadError::DataDir {
                 path: db.parent().map(Path::to_path_buf).unwrap_or_default(),
                 reason: format!(
@@ -97,17 +103,19 @@ impl ComponentStore {
             None => None,
         };
         let http_requests = Arc::new(AtomicU64::new(0));
-        let worker = Worker {
-            runtime: runtime.clone(),
-            options,
-            live: None,
-            instantiated: false,
-            owner,
-            http_requests: http_requests.clone(),
-        };
+        let workers = (0..options.instances())
+            .map(|_| Worker {
+                runtime: runtime.clone(),
+                options: options.clone(),
+                live: None,
+                instantiated: false,
+                owner: owner.take(),
+                http_requests: http_requests.clone(),
+            })
+            .collect();
         Ok(ComponentStore {
             inner: Arc::new(Inner {
-                worker: tokio::sync::Mutex::new(Some(worker)),
+                workers: Instances::new(workers),
                 writes: WriteQueue::default(),
                 http_requests,
             }),
@@ -170,7 +178,20 @@ impl ComponentStore {
     /// Stores `data` under a fresh 43-character token and returns it.
     pub async fn create(&self, data: Vec<u8>, expiry: u64) -> Result<String, StoreError> {
         let data = &data;
-        self.call(export!(edge_sessions_store().call_create(data, expiry))).await
+        self.call_write(export!(edge_sessions_store().call_create(data, expiry))).await
+    }
+
+    /// Stores `data` under the caller's `token` (for frameworks that draw their own ids),
+    /// without an owner; false, and nothing changed, if the token names a stored session,
+    /// active or expired but not yet swept: the caller draws another id.
+    pub async fn insert(
+        &self,
+        token: &str,
+        data: Vec<u8>,
+        expiry: u64,
+    ) -> Result<bool, StoreError> {
+        let data = &data;
+        self.call_write(export!(edge_sessions_store().call_insert(token, data, expiry))).await
     }
 
     /// Sets (with `Some`) or clears (`None`) the owner of an active session, e.g. the user
@@ -178,7 +199,7 @@ impl ComponentStore {
     /// expired). An owner that is empty, over 256 bytes or holds control characters is
     /// `StoreError::InvalidInput`.
     pub async fn set_owner(&self, token: &str, owner: Option<&str>) -> Result<bool, StoreError> {
-        self.call(export!(edge_sessions_store().call_set_owner(token, owner))).await
+        self.call_write(export!(edge_sessions_store().call_set_owner(token, owner))).await
     }
 
     /// The active sessions of `owner` ("your devices"), soonest expiry first; read through
@@ -196,14 +217,14 @@ impl ComponentStore {
     /// is `keep` (this device), if that one is the owner's; returns how many active sessions
     /// were deleted. Sessions of other owners are never touched, whatever `keep` names.
     pub async fn revoke_owner(&self, owner: &str, keep: Option<&str>) -> Result<u64, StoreError> {
-        self.call(export!(edge_sessions_store().call_revoke_owner(owner, keep))).await
+        self.call_write(export!(edge_sessions_store().call_revoke_owner(owner, keep))).await
     }
 
     /// Deletes the session with this id (as [`ComponentStore::all`], [`ComponentStore::page`]
     /// and [`ComponentStore::sessions_of`] list it); true if it was active. A malformed id is
     /// `StoreError::InvalidInput`.
     pub async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
-        self.call(export!(edge_sessions_store().call_revoke(id))).await
+        self.call_write(export!(edge_sessions_store().call_revoke(id))).await
     }
 
     /// In one transaction: a fresh token (drawn as by [`ComponentStore::create`]) takes over
@@ -211,7 +232,7 @@ impl ComponentStore {
     /// stops existing. `None`, and nothing created or deleted, if `token` names no active
     /// session. Use it when privileges change (login), against session fixation.
     pub async fn rotate(&self, token: &str, expiry: u64) -> Result<Option<String>, StoreError> {
-        self.call(export!(edge_sessions_store().call_rotate(token, expiry))).await
+        self.call_write(export!(edge_sessions_store().call_rotate(token, expiry))).await
     }
 
     /// Counts of active and expired-but-stored sessions.
@@ -224,7 +245,7 @@ impl ComponentStore {
     /// Deletes at most the configured batch of expired sessions.
     pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
         let report: wit_sweeper::SweepReport =
-            self.call(export!(edge_sessions_sweeper().call_sweep())).await?;
+            self.call_write(export!(edge_sessions_sweeper().call_sweep())).await?;
         Ok(SweepReport { removed: report.removed, more: report.more })
     }
 
@@ -241,10 +262,10 @@ impl ComponentStore {
         self.inner.http_requests.load(Ordering::Relaxed)
     }
 
-    /// Waits for the call in progress and those already waiting, then drops the
-    /// instance. Later calls (from clones) get `StoreError::Closed`. Idempotent.
+    /// Waits for the calls in progress and those already waiting, then drops the
+    /// instances. Later calls (from clones) get `StoreError::Closed`. Idempotent.
     pub async fn close(&self) {
-        self.inner.worker.lock().await.take();
+        self.inner.workers.close().await;
     }
 
     /// Queues `write` for the next group commit, starting a flusher if none is running,
@@ -268,19 +289,39 @@ impl ComponentStore {
         &self,
         writes: &[Write],
     ) -> Result<Vec<WriteOutcome>, StoreError> {
-        self.call(export!(edge_sessions_store().call_write_all(writes))).await
+        self.call_write(export!(edge_sessions_store().call_write_all(writes))).await
     }
 
-    /// Runs one export on the store's instance (see [`Worker::run`]; `export!` writes the
-    /// closure) holding the store's mutex, and maps the component's error. A call that found
+    /// Runs one export on an instance of the store leased for the call (see [`Worker::run`];
+    /// `export!` writes the closure), and maps the component's error. A call that found
     /// the database locked by a process that has since exited is retried once, after
     /// removing that lock.
     async fn call<T, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
     where
         F: Future<Output = (Live, wasmtime::Result<Result<T, WitError>>)>,
     {
-        let mut slot = self.inner.worker.lock().await;
-        let worker = slot.as_mut().ok_or(StoreError::Closed)?;
+        let worker = self.inner.workers.lease().await.map_err(|_| StoreError::Closed)?;
+        Self::call_on(worker, export).await
+    }
+
+    /// As [`ComponentStore::call`], for an export that writes: in the store's turn of
+    /// writers, one at a time (see [`crate::pool`]).
+    async fn call_write<T, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = (Live, wasmtime::Result<Result<T, WitError>>)>,
+    {
+        let worker = self.inner.workers.lease_to_write().await.map_err(|_| StoreError::Closed)?;
+        Self::call_on(worker, export).await
+    }
+
+    /// Runs `export` on the leased instance; retried once after removing an abandoned lock.
+    async fn call_on<T, F>(
+        mut worker: Lease<'_, Worker>,
+        export: impl Fn(Live) -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: Future<Output = (Live, wasmtime::Result<Result<T, WitError>>)>,
+    {
         let mut result = worker.run(&export).await;
         if matches!(result, Ok(Err(WitError::Unavailable(_)))) && worker.recover_abandoned_lock() {
             result = worker.run(&export).await;
@@ -293,8 +334,8 @@ impl ComponentStore {
     where
         F: Future<Output = (Live, wasmtime::Result<T>)>,
     {
-        let mut slot = self.inner.worker.lock().await;
-        slot.as_mut().ok_or(StoreError::Closed)?.run(&export).await
+        let mut worker = self.inner.workers.lease().await.map_err(|_| StoreError::Closed)?;
+        worker.run(&export).await
     }
 }
 
@@ -304,7 +345,7 @@ struct Live {
     bindings: Bindings,
 }
 
-/// Owns the instance; reached only through the store's mutex.
+/// Owns one instance; reached only through a lease of the store's [`Instances`].
 struct Worker {
     runtime: Runtime,
     options: StoreOptions,

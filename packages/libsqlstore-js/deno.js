@@ -4,12 +4,9 @@
 // Needs --allow-read for that directory, --allow-net for the libSQL server.
 import { instantiate } from './dist/jspi/libsqlstore.js';
 import { StorePool } from './pool.js';
-import { readSettings } from './sessions.js';
+import { readPoolSettings, readSettings } from './sessions.js';
 
 export { instantiate };
-
-/** Idle instances a Deno server keeps (about 3 MiB each). */
-const MAX_IDLE = 64;
 
 const compiled = new Map();
 
@@ -23,10 +20,19 @@ export function coreModuleLoader(base = new URL('./dist/jspi/', import.meta.url)
 }
 
 /**
- * A pool of component instances configured by `env` (SESSIONS_* variables; default: Deno's
- * environment). Throws a SettingsError for a missing or file database.
+ * A pool of component instances configured by `env` (SESSIONS_* variables for the component,
+ * EDGE_POOL_SIZE and EDGE_POOL_WAIT for the pool unless `size` / `waitMs` are given; default:
+ * Deno's environment). Throws a SettingsError for a missing or file database, or a malformed
+ * pool setting. Call `warm()` before serving to make the instances ahead of need.
  */
-export function createStorePool(env = Deno.env.toObject(), { maxIdle = MAX_IDLE, coreModulesUrl } = {}) {
+export function createStorePool(env = Deno.env.toObject(), { size, waitMs, coreModulesUrl } = {}) {
   const { storeEnv } = readSettings(env);
-  return new StorePool({ instantiate, getCoreModule: coreModuleLoader(coreModulesUrl), env: storeEnv, maxIdle });
+  const pool = readPoolSettings(env);
+  return new StorePool({
+    instantiate,
+    getCoreModule: coreModuleLoader(coreModulesUrl),
+    env: storeEnv,
+    size: size ?? pool.size,
+    waitMs: waitMs ?? pool.waitMs,
+  });
 }

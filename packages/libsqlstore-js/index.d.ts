@@ -47,16 +47,32 @@ export interface Pool {
   use<T>(fn: (store: SessionStore) => Promise<T>): Promise<T>;
 }
 
-export const DEFAULT_MAX_IDLE: number;
+/** Instances a StorePool holds by default. */
+export const DEFAULT_POOL_SIZE: number;
+/** How long (ms) a request waits for an instance by default. */
+export const DEFAULT_POOL_WAIT_MS: number;
+/** No instance came back within the pool's wait: a StoreError `unavailable` (503, retry). */
+export class PoolBusyError extends StoreError {
+  constructor(size: number, waitMs: number);
+}
+/**
+ * A fixed number of instances, made ahead of need by `warm()` (or on first use), each lent to
+ * one request at a time; a request waits up to `waitMs` for one, then gets PoolBusyError.
+ */
 export class StorePool implements Pool {
   constructor(options: {
     instantiate: (getCoreModule: (name: string) => WebAssembly.Module | Promise<WebAssembly.Module>, imports: object) => Promise<unknown>;
     getCoreModule: (name: string) => WebAssembly.Module | Promise<WebAssembly.Module>;
     env: Record<string, string>;
-    maxIdle?: number;
+    size?: number;
+    waitMs?: number;
     preopens?: Record<string, string>;
     adaptImports?: (imports: Record<string, any>) => void;
+    shims?: Record<string, any>;
   });
+  readonly size: number;
+  readonly instancesMade: number;
+  warm(): Promise<void>;
   use<T>(fn: (store: SessionStore) => Promise<T>): Promise<T>;
 }
 
@@ -141,6 +157,8 @@ export function sessionHandler(options: HandlerOptions): (request: Request, rout
 
 export interface Settings { storeEnv: Record<string, string>; lifetimeMs: number }
 export function readSettings(env: Record<string, unknown>): Settings;
+/** EDGE_POOL_SIZE and EDGE_POOL_WAIT of `env`, each undefined when unset. */
+export function readPoolSettings(env: Record<string, unknown>): { size?: number; waitMs?: number };
 export function parseDuration(text: string, variable: string): number;
 export function refuseDatabase(database: string | undefined): string | undefined;
 export function redact(text: string, authToken?: string): string;

@@ -1,16 +1,23 @@
-// Instances of the session-store component for edge runtimes (Cloudflare Workers /
-// workerd, Deno), transpiled by jco with JSPI (`--async-mode jspi`: every store and sweeper
+// Instances of the session-store component, for every JavaScript host: transpiled by jco
+// with JSPI on edge runtimes (Cloudflare Workers / workerd, Deno: every store and sweeper
 // export returns a promise, and the component's WASI calls, such as the outgoing HTTP
-// requests of the libSQL-server backend, suspend it instead of blocking).
+// requests of the libSQL-server backend, suspend it instead of blocking), or synchronous in
+// Node.
 //
 // Each instance runs in a preview2-shim sandbox holding only the SESSIONS_* variables it is
-// given: no preopened directory (edge runtimes have no durable filesystem, so sessions live
-// in a libSQL server, or in memory for local trials) and the network only for a server URL.
+// given: no preopened directory on edge runtimes (they have no durable filesystem, so
+// sessions live in a libSQL server, or in memory for local trials) and the network only for
+// a server URL.
 //
-// A component instance runs one call at a time, and a request lends its instance to no one
-// while it runs: Workers cancel a request that waits on work done for another request, as
-// hung. So a pool lends each request an idle instance of its own (or a new one) and takes
-// it back afterwards; nothing ever waits for an instance.
+// A component instance runs one call at a time; one suspended on I/O cannot be entered
+// again. So a pool holds a fixed number of instances, made ahead of need (`warm()`, or on
+// first use), and lends each to one request at a time; a request that finds none idle waits
+// for one to come back, for a bounded time, and then fails with `PoolBusyError` (a
+// StoreError `unavailable`: 503 with Retry-After). No request ever makes an instance: making
+// one costs several ms of CPU, and an instance's first call also carries the schema
+// statements, so making them on demand under load served fewer requests the more clients
+// came (docs in README.md, "Instances"). A waiting request holds a timer of its own, so
+// Workers never cancel it as hung while it waits on another request's work.
 
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { SessionStore, StoreError } from './store.js';
@@ -40,21 +47,47 @@ function promptPoll(poll) {
 }
 
 /**
- * Idle instances a pool keeps for later requests; more are made on demand and dropped
- * after use. Each holds about 3 MiB (its linear memory and the transpiled glue's closures),
- * and making one costs a few ms of CPU plus, on its first call, the schema statements: so
- * a pool smaller than the concurrent requests it sees spends much of its time making
- * instances. Workers isolates get 128 MiB.
+ * Instances a pool holds. Each is about 3 MiB (its linear memory and the transpiled glue's
+ * closures); Workers isolates get 128 MiB. With JSPI, N instances serve N requests at once,
+ * each waiting on its round trip to the libSQL server: on one core, 8 keep the CPU busy
+ * when a round trip takes up to a few times a request's CPU time (a local or same-region
+ * server). A far server (tens of ms) wants more.
  */
-export const DEFAULT_MAX_IDLE = 16;
+export const DEFAULT_POOL_SIZE = 8;
 
-/** Instances of the component, lent to one request (or sweep) at a time. */
+/**
+ * How long, in ms, a request waits for an instance before it fails with PoolBusyError: above
+ * the waits a full queue of 64 clients sees on a loaded 2-core machine (about 1.5 s).
+ */
+export const DEFAULT_POOL_WAIT_MS = 3000;
+
+/** No instance came back within the pool's wait: a StoreError `unavailable` (retry). */
+export class PoolBusyError extends StoreError {
+  constructor(size, waitMs) {
+    super('unavailable', `all ${size} store instances stayed busy for ${waitMs} ms`);
+    this.name = 'PoolBusyError';
+  }
+}
+
+/** A positive whole number of instances, or the RangeError naming `what`. */
+function checkSize(size, what) {
+  if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`${what} must be a whole number ≥ 1, not ${size}`);
+  return size;
+}
+
+/** A bounded pool of instances of the component, each lent to one request (or sweep) at a time. */
 export class StorePool {
   #open;
+  #size;
+  #waitMs;
   #idle = [];
-  #maxIdle;
-  #exclusive;
-  #lent = 0;
+  /** Requests waiting for an instance, oldest first: `{ resolve, reject, timer }`. */
+  #waiting = [];
+  /** Instances alive or being made. */
+  #count = 0;
+  #filling;
+  /** Instances made over the pool's life (replacements of broken ones included). */
+  #made = 0;
 
   /**
    * @param {object} options
@@ -62,16 +95,20 @@ export class StorePool {
    * @param {(name: string) => WebAssembly.Module | Promise<WebAssembly.Module>} options.getCoreModule
    *   the compiled core module of each name the transpilation wrote (`libsqlstore.core.wasm`, ...)
    * @param {Record<string, string>} options.env the component's whole environment (SESSIONS_*)
-   * @param {number} [options.maxIdle] idle instances kept for later requests
+   * @param {number} [options.size] instances held (1 with `:memory:`, whose data lives in one)
+   * @param {number} [options.waitMs] how long a request waits for an instance, in ms
    * @param {Record<string, string>} [options.preopens] guest path → host directory (Node
    *   only; edge runtimes have no durable filesystem)
    * @param {(imports: object) => void} [options.adaptImports] changes the WASI imports
    *   before each instantiation (a host's workarounds)
+   * @param {object} [options.shims] WASI implementations in place of the shim's defaults for
+   *   this runtime (`WASIShim` options: `io`, `http`, `clocks`, ...)
    */
-  constructor({ instantiate, getCoreModule, env, maxIdle = DEFAULT_MAX_IDLE, preopens = {}, adaptImports }) {
+  constructor({ instantiate, getCoreModule, env, size = DEFAULT_POOL_SIZE, waitMs = DEFAULT_POOL_WAIT_MS, preopens = {}, adaptImports, shims = {} }) {
     const database = env.SESSIONS_DATABASE;
     this.#open = async () => {
       const shim = new WASIShim({
+        ...shims,
         sandbox: {
           preopens: { ...preopens },
           env: { ...env },
@@ -87,34 +124,99 @@ export class StorePool {
       return new SessionStore(await instantiate(getCoreModule, imports));
     };
     // A :memory: database lives in one instance: every request must use that one.
-    this.#exclusive = database === ':memory:';
-    this.#maxIdle = this.#exclusive ? 1 : maxIdle;
+    this.#size = database === ':memory:' ? 1 : checkSize(size, 'the pool size');
+    if (!(waitMs >= 0 && waitMs <= 2 ** 31 - 1)) throw new RangeError(`the pool's wait must be 0 to ${2 ** 31 - 1} ms, not ${waitMs}`);
+    this.#waitMs = waitMs;
+  }
+
+  /** Instances the pool holds once warm. */
+  get size() {
+    return this.#size;
+  }
+
+  /** Instances made so far, replacements of broken ones included (never more than `size` alive). */
+  get instancesMade() {
+    return this.#made;
+  }
+
+  /**
+   * Makes every instance the pool holds, one after another; resolves once all exist.
+   * Rejects with the error that stopped one from being made (then the next `use` tries again).
+   */
+  warm() {
+    return this.#fill();
   }
 
   /**
    * Runs `fn(store)` with an instance lent to it alone, and takes the instance back
-   * afterwards (unless a call trapped). With `:memory:`, while the single instance is lent,
-   * other callers get `unavailable` at once rather than wait.
+   * afterwards (a trapped one is replaced, in the background). When none is idle, waits
+   * for one up to the pool's wait, then throws PoolBusyError; an instance that could not
+   * be made fails the waiting requests with that error.
    */
   async use(fn) {
-    let store = this.#idle.pop();
-    if (!store) {
-      if (this.#exclusive && this.#lent > 0) {
-        throw new StoreError('unavailable', 'the in-memory store (SESSIONS_DATABASE=:memory:) serves one request at a time');
-      }
-      this.#lent += 1;
-      try {
-        store = await this.#open();
-      } finally {
-        this.#lent -= 1;
-      }
-    }
-    this.#lent += 1;
+    const store = this.#idle.pop() ?? (await this.#wait());
     try {
       return await fn(store);
     } finally {
-      this.#lent -= 1;
-      if (!store.broken && this.#idle.length < this.#maxIdle) this.#idle.push(store);
+      this.#give(store);
+    }
+  }
+
+  /** The next instance that comes back (or is made), or a rejection after `waitMs`. */
+  #wait() {
+    this.#fill().catch(() => {});
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject, timer: undefined };
+      waiter.timer = setTimeout(() => {
+        this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
+        reject(new PoolBusyError(this.#size, this.#waitMs));
+      }, this.#waitMs);
+      this.#waiting.push(waiter);
+    });
+  }
+
+  /** Hands `store` to the oldest waiting request, or keeps it idle; drops a broken one. */
+  #give(store) {
+    if (store.broken) {
+      this.#count -= 1;
+      this.#fill().catch(() => {});
+      return;
+    }
+    const waiter = this.#waiting.shift();
+    if (!waiter) {
+      this.#idle.push(store);
+      return;
+    }
+    clearTimeout(waiter.timer);
+    waiter.resolve(store);
+  }
+
+  /** Makes instances until `size` are alive, one at a time; one run at once. */
+  #fill() {
+    if (!this.#filling && this.#count < this.#size) {
+      this.#filling = this.#makeMissing().finally(() => {
+        this.#filling = undefined;
+      });
+    }
+    return this.#filling ?? Promise.resolve();
+  }
+
+  async #makeMissing() {
+    while (this.#count < this.#size) {
+      this.#count += 1;
+      let store;
+      try {
+        store = await this.#open();
+      } catch (e) {
+        this.#count -= 1;
+        for (const waiter of this.#waiting.splice(0)) {
+          clearTimeout(waiter.timer);
+          waiter.reject(e);
+        }
+        throw e;
+      }
+      this.#made += 1;
+      this.#give(store);
     }
   }
 }

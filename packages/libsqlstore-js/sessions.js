@@ -203,6 +203,30 @@ export function readSettings(env) {
 }
 
 /**
+ * A store pool's settings from an environment: `size` from EDGE_POOL_SIZE (instances, 1 to
+ * 1024) and `waitMs` from EDGE_POOL_WAIT (how long a request waits for an instance: a
+ * duration such as 500ms or 2s, at most 10m); each undefined when unset, so the pool's default applies.
+ * @param {Record<string, unknown>} env
+ * @throws {SettingsError} naming the variable at fault
+ */
+export function readPoolSettings(env) {
+  const settings = {};
+  const size = env.EDGE_POOL_SIZE;
+  if (typeof size === 'string') {
+    if (!/^\d+$/.test(size.trim()) || Number(size) < 1 || Number(size) > 1024) {
+      throw new SettingsError('EDGE_POOL_SIZE', `EDGE_POOL_SIZE=${JSON.stringify(size)}: not a whole number from 1 to 1024`);
+    }
+    settings.size = Number(size);
+  }
+  const wait = env.EDGE_POOL_WAIT;
+  if (typeof wait === 'string') {
+    settings.waitMs = parseDuration(wait, 'EDGE_POOL_WAIT');
+    if (settings.waitMs > 600_000) throw new SettingsError('EDGE_POOL_WAIT', `EDGE_POOL_WAIT=${JSON.stringify(wait)}: at most 10m`);
+  }
+  return settings;
+}
+
+/**
  * `text` with the auth token and the user information of every URL in it
  * (`scheme://user:pass@host`) replaced by `***`, as session-core's `redact_credentials`,
  * for logs: the component's messages name hosts and may quote the database URL.

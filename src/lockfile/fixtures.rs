@@ -14,7 +14,7 @@ pub(crate) fn lock_in(dir: &Path, timeout: Duration) -> FileLock {
 /// [`lock_in`], with a queue whose timing is in seconds, not milliseconds (a free lock left
 /// unclaimed, an arrival carried over), so that the order holds on a loaded machine.
 pub(crate) fn patient_lock_in(dir: &Path, timeout: Duration) -> FileLock {
-    lock_in(dir, timeout).with_patience(Duration::from_secs(2))
+    lock_in(dir, timeout).with_patience(Duration::from_secs(10))
 }
 
 /// The places of the queue in `dir`.

@@ -258,7 +258,7 @@ mod tests {
             next_ms();
             let (path, order) = (dir.path().to_owned(), order.clone());
             waiters.push(std::thread::spawn(move || {
-                let lock = patient_lock_in(&path, Duration::from_secs(10));
+                let lock = patient_lock_in(&path, Duration::from_secs(30));
                 let _turn = lock.acquire().expect("a turn");
                 order.lock().expect("order").push(i);
             }));
@@ -289,7 +289,7 @@ mod tests {
         let turns = |name: &'static str, calls: usize, go: mpsc::Receiver<()>| {
             let (path, order) = (dir.path().to_owned(), order.clone());
             std::thread::spawn(move || {
-                let lock = patient_lock_in(&path, Duration::from_secs(10));
+                let lock = patient_lock_in(&path, Duration::from_secs(30));
                 for call in 0..calls {
                     if call > 0 {
                         go.recv().expect("call again");

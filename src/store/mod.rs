@@ -148,13 +148,8 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
         deadlines: Deadlines,
         label: Option<&str>,
     ) -> Result<String> {
-        self.check_size(data)?;
-        check_deadlines(deadlines)?;
-        if let Some(label) = label {
-            validate_label(label)?;
-        }
         let now = self.now();
-        let row = new_row(data, deadlines, label, now);
+        let row = self.checked_row(data, deadlines, label, now)?;
         self.insert_drawn(row, now)
     }
 
@@ -308,6 +303,49 @@ impl<B: Backend, C: Clock, T: TokenSource> SessionStore<B, C, T> {
             }
         }
         Err(all_taken())
+    }
+
+    /// Stores `data` under the caller's `token`, without an owner; false, with nothing
+    /// changed, if the token's id is already stored, active or expired but not yet swept
+    /// (an id is never reused while a stale cookie may still carry it). An expiry not in
+    /// the future is stored as given: nothing findable, swept like any expired session.
+    pub fn insert(&mut self, token: &str, data: &[u8], expiry: u64) -> Result<bool> {
+        let id = checked_id(token)?;
+        self.check_size(data)?;
+        let row =
+            NewRow { data, expiry: clamp(expiry), absolute: i64::MAX, idle: None, label: None };
+        let now = self.now();
+        self.backend.insert_new(&id, row, now)
+    }
+
+    /// As `insert`, with `deadlines` and `label` as `create_with` takes them.
+    pub fn insert_with(
+        &mut self,
+        token: &str,
+        data: &[u8],
+        deadlines: Deadlines,
+        label: Option<&str>,
+    ) -> Result<bool> {
+        let id = checked_id(token)?;
+        let now = self.now();
+        let row = self.checked_row(data, deadlines, label, now)?;
+        self.backend.insert_new(&id, row, now)
+    }
+
+    /// A new session's row, its data size, deadlines and label checked.
+    fn checked_row<'a>(
+        &self,
+        data: &'a [u8],
+        deadlines: Deadlines,
+        label: Option<&'a str>,
+        now: i64,
+    ) -> Result<NewRow<'a>> {
+        self.check_size(data)?;
+        check_deadlines(deadlines)?;
+        if let Some(label) = label {
+            validate_label(label)?;
+        }
+        Ok(new_row(data, deadlines, label, now))
     }
 
     /// Sets (`Some`) or clears (`None`) the owner of an active session; false, with nothing

@@ -149,6 +149,43 @@ fn create_gives_up_with_a_storage_error_when_every_draw_collides() {
 }
 
 #[test]
+fn insert_stores_under_the_callers_token_and_never_overwrites_an_active_session() {
+    let (mut s, _) = memory_store();
+    assert!(s.insert("caller-id", b"first", T0 + 1000).expect("insert"));
+    assert!(!s.insert("caller-id", b"second", T0 + 9000).expect("insert"), "already active");
+    assert_eq!(s.find("caller-id").expect("find"), Some(b"first".to_vec()), "left unchanged");
+}
+
+#[test]
+fn insert_refuses_the_id_of_an_expired_unswept_session_until_it_is_swept() {
+    let (mut s, clock) = memory_store();
+    s.commit("stale", b"old", T0 + 10).expect("commit");
+    clock.0.set(T0 + 10);
+    assert!(!s.insert("stale", b"new", T0 + 9000).expect("insert"), "a stored id is not reused");
+    assert_eq!(s.find("stale").expect("find"), None);
+    assert_eq!(s.sweep().expect("sweep").removed, 1);
+    assert!(s.insert("stale", b"new", T0 + 9000).expect("insert"), "free once swept");
+    assert_eq!(s.find("stale").expect("find"), Some(b"new".to_vec()));
+}
+
+#[test]
+fn insert_with_a_past_expiry_stores_nothing_findable() {
+    let (mut s, _) = memory_store();
+    assert!(s.insert("dead", b"x", T0 - 1).expect("insert"));
+    assert_eq!(s.find("dead").expect("find"), None);
+    assert_eq!(s.stats().expect("stats"), SessionCounts { active: 0, expired: 1 });
+}
+
+#[test]
+fn insert_checks_token_and_size_before_storing() {
+    let config = Config { database: Database::Memory, max_data_bytes: 4, ..Config::default() };
+    let (mut s, _) = open_with(&config);
+    assert!(matches!(s.insert("", b"x", T0 + 1000), Err(Error::InvalidToken(_))));
+    assert_eq!(s.insert("tok", b"12345", T0 + 1000), Err(Error::TooLarge(4)));
+    assert_eq!(s.stats().expect("stats"), SessionCounts { active: 0, expired: 0 });
+}
+
+#[test]
 fn created_tokens_are_43_characters() {
     let (mut s, _) = memory_store();
     let token = s.create(b"x", T0 + 1000).expect("create");
@@ -602,6 +639,10 @@ fn labels_over_the_limit_or_with_control_characters_are_refused_and_nothing_is_s
             matches!(s.create_with(b"z", NEVER, Some(bad)), Err(Error::InvalidInput(_))),
             "create_with {bad:?}"
         );
+        assert!(
+            matches!(s.insert_with("new", b"z", NEVER, Some(bad)), Err(Error::InvalidInput(_))),
+            "insert_with {bad:?}"
+        );
     }
     let stored = s.load("tok").expect("load").expect("active");
     assert_eq!((stored.data, stored.label.as_deref()), (b"x".to_vec(), Some("Safari on iPhone")));
@@ -652,6 +693,23 @@ fn a_bad_idle_timeout_is_invalid_input() {
         assert!(matches!(s.create_with(b"x", deadlines, None), Err(Error::InvalidInput(_))));
         assert!(matches!(s.rotate_with("tok", deadlines), Err(Error::InvalidInput(_))));
     }
+}
+
+#[test]
+fn insert_with_stores_deadlines_and_label_and_never_overwrites() {
+    let (mut s, clock) = memory_store();
+    let deadlines = Deadlines { absolute: T0 + 10_000, idle: Some(3000) };
+    assert!(s.insert_with("caller-id", b"x", deadlines, Some("Edge")).expect("insert"));
+    assert!(!s.insert_with("caller-id", b"y", NEVER, None).expect("insert"), "already stored");
+    let stored = s.load("caller-id").expect("load").expect("active");
+    assert_eq!(stored.data, b"x".to_vec());
+    assert_eq!(
+        (stored.expiry, stored.absolute, stored.idle),
+        (T0 + 3000, Some(T0 + 10_000), Some(3000))
+    );
+    assert_eq!((stored.created, stored.label.as_deref()), (Some(T0), Some("Edge")));
+    clock.0.set(T0 + 3000);
+    assert_eq!(s.find("caller-id").expect("find"), None, "idle for 3 s");
 }
 
 #[test]

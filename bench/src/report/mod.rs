@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::edge::EdgeResult;
 use crate::http::{HttpRow, Memory, Route, ServerReport};
 use crate::machine::Machine;
 use crate::servers::ServerKind;
@@ -28,6 +29,9 @@ pub struct Results {
     pub http: Vec<HttpRow>,
     pub servers: Vec<ServerReport>,
     pub startup: Option<StartupResult>,
+    /// The edge section: every host against one sqld beside its floor, and the edge app on
+    /// a file.
+    pub edge: Option<EdgeResult>,
     /// Nanoseconds to turn one token into its id (`libsqlstore::token::id_of`), natively:
     /// the hashing every call that takes a token pays.
     pub hash_ns_per_call: Option<f64>,
@@ -45,6 +49,8 @@ struct Target {
     met: Option<bool>,
     /// The figures behind the value, for the reader.
     detail: String,
+    /// The load run it is read from, for the targets the edge table prints beside their run.
+    run: Option<(ServerKind, Route)>,
 }
 
 impl Target {
@@ -55,7 +61,7 @@ impl Target {
         value: Option<f64>,
         detail: String,
     ) -> Target {
-        Target { key, goal, value, met: value.map(|v| v >= bound), detail }
+        Target { key, goal, value, met: value.map(|v| v >= bound), detail, run: None }
     }
 
     fn at_most(
@@ -65,7 +71,7 @@ impl Target {
         value: Option<f64>,
         detail: String,
     ) -> Target {
-        Target { key, goal, value, met: value.map(|v| v <= bound), detail }
+        Target { key, goal, value, met: value.map(|v| v <= bound), detail, run: None }
     }
 
     /// A latency bound on one load run: missed, with no figure, if the run stalled.
@@ -87,9 +93,15 @@ impl Target {
                     "{detail}: STALLED, {} requests sent, none answered within the run",
                     r.sent
                 ),
+                run: None,
             },
             _ => Target::at_most(key, goal, bound, row.map(latency), detail),
         }
+    }
+
+    /// The same, read from `server`'s `route` run.
+    fn on(self, server: ServerKind, route: Route) -> Target {
+        Target { run: Some((server, route)), ..self }
     }
 
     fn verdict(&self) -> &'static str {
@@ -359,7 +371,9 @@ impl Results {
             value: startup,
             met: startup.map(|v| v < 5.0),
             detail: "fresh instance + first find, file".into(),
+            run: None,
         });
+        t.extend(self.edge_targets());
         t
     }
 
@@ -405,6 +419,10 @@ impl Results {
                 json!({ "key": t.key, "goal": t.goal, "value": t.value.map(round3), "met": t.met, "verdict": verdict, "detail": t.detail })
             })
             .collect();
+        if let Some(floor) = self.edge_row(ServerKind::SqldFloor, Route::Get, HEADLINE_CONNECTIONS)
+        {
+            top.insert("edge.sqld.floor_req_per_s".into(), json!(round3(floor.req_per_s)));
+        }
         top.insert("targets".into(), Value::Array(targets));
         let details = serde_json::to_value(self)?;
         if let Value::Object(details) = details {
@@ -431,6 +449,7 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+mod edge;
 mod tables;
 
 #[cfg(test)]

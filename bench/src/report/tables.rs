@@ -13,17 +13,18 @@ impl Results {
         self.http_table(&mut out);
         self.servers_table(&mut out);
         self.startup_table(&mut out);
+        self.edge_table(&mut out);
         let _ = writeln!(out, "\n-- targets (reported, not asserted) --");
         let _ = writeln!(
             out,
-            "{:<32} {:>10}  {:<9} {:<12} from",
+            "{:<44} {:>10}  {:<9} {:<12} from",
             "target", "figure", "goal", "verdict"
         );
         for t in self.targets() {
             let value = t.value.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 out,
-                "{:<32} {:>10}  {:<9} {:<12} {}",
+                "{:<44} {:>10}  {:<9} {:<12} {}",
                 t.key,
                 value,
                 t.goal,
@@ -220,7 +221,7 @@ impl Results {
                 ours.req_per_s / tuned.req_per_s
             );
         }
-        for kind in [ServerKind::EdgeApp, ServerKind::EdgeAppReused, ServerKind::EdgeAppSqld] {
+        for kind in [ServerKind::EdgeApp, ServerKind::EdgeAppPerRequest, ServerKind::EdgeAppSqld] {
             if let (Some(get), Some(floor)) =
                 (self.http_row(kind, Route::Get, c), self.http_row(kind, Route::NoStore, c))
             {

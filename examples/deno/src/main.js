@@ -8,8 +8,9 @@
 //   deno run --allow-net --allow-env --allow-read=dist --unstable-cron dist/main.js [--listen ADDR]
 //
 // Settings come from the environment: SESSIONS_DATABASE (a libSQL server URL, or :memory:
-// for a local trial), SESSIONS_AUTH_TOKEN, every other SESSIONS_* variable, and
-// EDGE_SESSION_LIFETIME; EDGE_APP=hono serves the routes through the package's Hono
+// for a local trial), SESSIONS_AUTH_TOKEN, every other SESSIONS_* variable,
+// EDGE_SESSION_LIFETIME, and EDGE_POOL_SIZE / EDGE_POOL_WAIT (the store instances held, how
+// long a request waits for one); EDGE_APP=hono serves the routes through the package's Hono
 // middleware (libsqlstore/hono). They are checked before serving: a malformed value ends the
 // program with a message naming the variable. SIGINT or SIGTERM stops accepting, lets the
 // requests in flight finish, and exits.
@@ -18,9 +19,6 @@ import { Hono } from 'hono';
 import { createApp, readSettings, redact } from 'libsqlstore';
 import { createStorePool } from 'libsqlstore/deno';
 import { sessionRoutes } from 'libsqlstore/hono';
-
-/** Idle component instances kept (about 3 MiB each): a server has memory for its peak concurrency. */
-const MAX_IDLE_INSTANCES = 64;
 
 const USAGE = 'usage: main.js [--listen HOST:PORT]   (settings: SESSIONS_DATABASE, SESSIONS_AUTH_TOKEN, ...)';
 
@@ -74,7 +72,9 @@ async function main() {
   const { hostname, port } = listenAddress(Deno.args);
   const settings = readSettings(Deno.env.toObject());
   // The core modules are copied beside this bundle (scripts/build.js).
-  const pool = createStorePool(settings.storeEnv, { maxIdle: MAX_IDLE_INSTANCES, coreModulesUrl: new URL('./', import.meta.url) });
+  const pool = createStorePool(Deno.env.toObject(), { coreModulesUrl: new URL('./', import.meta.url) });
+  // Every instance made before serving: no request waits for one to be made.
+  await pool.warm();
   const intervalMs = await pool.use(async (store) => {
     await store.checkConfig();
     return store.cleanupInterval();

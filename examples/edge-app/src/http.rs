@@ -1,12 +1,10 @@
-//! The wasi:http edge of the app: what a handler needs from a request, and sending a
-//! plain-text response back through the response outparam.
+//! The wasi:http (0.3) edge of the app: what a handler needs from a request, and the
+//! response a handler returns, its body streamed after the handler has returned it.
 
-use wasip2::http::types::{
-    ErrorCode, Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+use wasip3::http::types::{
+    ErrorCode, Fields, Method, Request as HttpRequest, Response as HttpResponse,
 };
-
-/// `blocking-write-and-flush` accepts at most 4096 bytes per call.
-const WRITE_CHUNK: usize = 4096;
+use wasip3::{wit_bindgen, wit_future, wit_stream};
 
 /// The parts of a request the routes look at.
 #[derive(Debug)]
@@ -21,20 +19,20 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn read(request: &IncomingRequest) -> Request {
-        let target = request.path_with_query().unwrap_or_else(|| "/".to_owned());
+    pub fn read(request: &HttpRequest) -> Request {
+        let target = request.get_path_with_query().unwrap_or_else(|| "/".to_owned());
         let (path, query) = match target.split_once('?') {
             Some((path, query)) => (path.to_owned(), query.to_owned()),
             None => (target, String::new()),
         };
         let cookies: Vec<String> = request
-            .headers()
+            .get_headers()
             .get("cookie")
             .into_iter()
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .collect();
         let cookie = (!cookies.is_empty()).then(|| cookies.join("; "));
-        Request { method: method_name(request.method()), path, query, cookie }
+        Request { method: method_name(request.get_method()), path, query, cookie }
     }
 
     /// The first value of query parameter `name`, percent-decoded.
@@ -89,36 +87,34 @@ impl Response {
     }
 }
 
-/// Sends `response`. A response the host refuses (an invalid header) becomes an internal
-/// error for the host to report; a client gone mid-body is not an error worth reporting.
-pub fn send(response: Response, out: ResponseOutparam) {
+/// The wasi:http response for `response`; its body is written by a task of its own once
+/// the host reads it. A response the host refuses (an invalid header or status) becomes an
+/// internal error for the host to report; a client gone mid-body is not an error worth
+/// reporting.
+pub fn send(response: Response) -> Result<HttpResponse, ErrorCode> {
     let mut fields: Vec<(String, Vec<u8>)> = vec![
         ("content-type".to_owned(), response.content_type.as_bytes().to_vec()),
         ("content-length".to_owned(), response.body.len().to_string().into_bytes()),
     ];
     fields.extend(response.headers.into_iter().map(|(k, v)| (k, v.into_bytes())));
-    let outgoing = match Fields::from_list(&fields) {
-        Ok(headers) => OutgoingResponse::new(headers),
-        Err(e) => return fail(out, format!("invalid response header: {e:?}")),
-    };
-    if outgoing.set_status_code(response.status).is_err() {
-        return fail(out, format!("invalid status code {}", response.status));
-    }
-    let Ok(body) = outgoing.body() else {
-        return fail(out, "the response body was already taken".to_owned());
-    };
-    ResponseOutparam::set(out, Ok(outgoing));
-    let Ok(stream) = body.write() else { return };
-    for chunk in response.body.as_bytes().chunks(WRITE_CHUNK) {
-        if stream.blocking_write_and_flush(chunk).is_err() {
-            return;
-        }
-    }
-    drop(stream);
-    // Fails only if the connection is gone; nothing is left to tell.
-    let _ = OutgoingBody::finish(body, None);
+    let headers = Fields::from_list(&fields)
+        .map_err(|e| internal(format!("invalid response header: {e:?}")))?;
+    let (mut body_tx, body_rx) = wit_stream::new();
+    let (trailers_tx, trailers_rx) = wit_future::new(|| Ok(None));
+    // No trailers: the future resolves to its default, `Ok(None)`, once its writer is gone.
+    drop(trailers_tx);
+    let (outgoing, _transmitted) = HttpResponse::new(headers, Some(body_rx), trailers_rx);
+    outgoing
+        .set_status_code(response.status)
+        .map_err(|()| internal(format!("invalid status code {}", response.status)))?;
+    let body = response.body.into_bytes();
+    wit_bindgen::spawn_local(async move {
+        // What is left unwritten is the part a client that went away did not read.
+        let _unwritten = body_tx.write_all(body).await;
+    });
+    Ok(outgoing)
 }
 
-fn fail(out: ResponseOutparam, message: String) {
-    ResponseOutparam::set(out, Err(ErrorCode::InternalError(Some(message))));
+fn internal(message: String) -> ErrorCode {
+    ErrorCode::InternalError(Some(message))
 }

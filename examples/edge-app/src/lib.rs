@@ -6,13 +6,15 @@
 //! method is 405 (`session_core::Route`, see `routes`).
 //!
 //! The import is satisfied by composing this component with the libsqlstore session-store
-//! component (`wac plug`, see `serve.sh`); the result is one component that any wasi:http
-//! host (`wasmtime serve`) runs. Such hosts instantiate per request, so nothing here lives
-//! longer than one request: everything that must persist is in the store.
+//! component (`wac plug`, see `serve.sh`); the result is one component that a WASI 0.3
+//! (wasi:http 0.3) host runs: `wasmtime serve` reuses an instance for many requests, several
+//! at once, so the store's open database and prepared statements outlive a request, and the
+//! writes of requests served at once share one `write-all` transaction (`batch`).
 //!
 //! The session logic (stored record, cookie, what a save does) is `session-core`, shared
 //! with `host-example`, so the edge app and the host example can share one database.
 
+mod batch;
 mod config;
 mod http;
 mod routes;
@@ -21,23 +23,23 @@ mod session;
 /// Bindings for the imported session store; the WIT is the repository's own `wit/`.
 mod bindings {
     wit_bindgen::generate!({
-        inline: "package edge:app; world app { import edge:sessions/store@0.2.1; }",
+        inline: "package edge:app; world app { import edge:sessions/store@0.2.2; }",
         path: "../../wit",
         world: "edge:app/app",
         generate_all,
     });
 }
 
-use wasip2::exports::http::incoming_handler::Guest;
-use wasip2::http::types::{IncomingRequest, ResponseOutparam};
+use wasip3::exports::http::handler::Guest;
+use wasip3::http::types::{ErrorCode, Request, Response};
 
 struct App;
 
 impl Guest for App {
-    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+    async fn handle(request: Request) -> Result<Response, ErrorCode> {
         let request = http::Request::read(&request);
-        http::send(routes::respond(&request), response_out);
+        http::send(routes::respond(&request).await)
     }
 }
 
-wasip2::http::proxy::export!(App);
+wasip3::http::service::export!(App);

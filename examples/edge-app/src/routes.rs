@@ -1,5 +1,5 @@
 //! The routes: each loads the session, acts on it, and saves it (load-and-save per
-//! request, as edge hosts run one instance per request).
+//! request); saves of requests served at once are stored together (`batch`).
 //!
 //! Methods (`session_core::Route`, the contract in session-core's crate docs): `/get` and
 //! `/devices` answer GET and HEAD; `/renew`, `/destroy`, `/login?user=NAME` and
@@ -34,7 +34,7 @@ use crate::session;
 /// The value `/put` stores when no `message` is given (as in host-example).
 pub const DEFAULT_MESSAGE: &str = "Hello from a session!";
 
-pub fn respond(request: &Request) -> Response {
+pub async fn respond(request: &Request) -> Response {
     let Some(route) = Route::of(&request.path) else {
         return Response::text(404, NOT_FOUND);
     };
@@ -49,24 +49,34 @@ pub fn respond(request: &Request) -> Response {
                 s.put("message", message);
                 "stored\n".to_owned()
             })
+            .await
         }
-        Route::Get => with_session(request, |s| {
-            s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned()
-        }),
-        Route::Renew => with_session(request, |s| {
-            s.renew();
-            "renewed\n".to_owned()
-        }),
-        Route::Destroy => with_session(request, |s| {
-            s.destroy();
-            "destroyed\n".to_owned()
-        }),
+        Route::Get => {
+            with_session(request, |s| {
+                s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+            })
+            .await
+        }
+        Route::Renew => {
+            with_session(request, |s| {
+                s.renew();
+                "renewed\n".to_owned()
+            })
+            .await
+        }
+        Route::Destroy => {
+            with_session(request, |s| {
+                s.destroy();
+                "destroyed\n".to_owned()
+            })
+            .await
+        }
         Route::Login => match request.query_param("user") {
             Some(user) => login(request, &user),
             None => answer(Failure::MissingUser),
         },
-        Route::Devices => for_user(request, session::devices),
-        Route::LogoutEverywhere => for_user(request, session::logout_everywhere),
+        Route::Devices => for_user(request, session::devices).await,
+        Route::LogoutEverywhere => for_user(request, session::logout_everywhere).await,
     }
 }
 
@@ -90,7 +100,7 @@ fn login(request: &Request, user: &str) -> Response {
 
 /// A route of the logged-in user: `act` answers the JSON body, or none when the session
 /// is not logged in (401). The session is then saved as every route saves it.
-fn for_user(
+async fn for_user(
     request: &Request,
     act: impl FnOnce(&Session) -> Result<Option<String>, StoreError>,
 ) -> Response {
@@ -104,7 +114,7 @@ fn for_user(
         Ok(None) => return answer(Failure::NotLoggedIn),
         Err(e) => return store_failure(route, &e),
     };
-    save_then(route, session, Response::json(body))
+    save_then(route, session, Response::json(body)).await
 }
 
 /// The configured lifetime; a malformed setting is logged (the caller answers 500).
@@ -127,18 +137,18 @@ fn loaded(request: &Request) -> Result<(Session, std::time::Duration), Response>
     Ok((session, lifetime))
 }
 
-fn with_session(request: &Request, handler: impl FnOnce(&mut Session) -> String) -> Response {
+async fn with_session(request: &Request, handler: impl FnOnce(&mut Session) -> String) -> Response {
     let mut session = match loaded(request) {
         Ok((session, _)) => session,
         Err(failed) => return failed,
     };
     let body = handler(&mut session);
-    save_then(request.path.as_str(), session, Response::text(200, body))
+    save_then(request.path.as_str(), session, Response::text(200, body)).await
 }
 
 /// Saves the session, then answers `response` with the cookie the save calls for.
-fn save_then(route: &str, session: Session, response: Response) -> Response {
-    match session::save(session) {
+async fn save_then(route: &str, session: Session, response: Response) -> Response {
+    match session::save(session).await {
         Ok(Saved::EndedMeanwhile) => answer(Failure::SessionEnded),
         Ok(saved) => with_cookie(response, &saved),
         Err(e) => store_failure(route, &e),

@@ -11,11 +11,12 @@
 //! A logged-in session holds `user` and is owned by that name in the store (`login`); the
 //! contract of the three routes on it is `session-core`'s.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use session_core::{CookieSpec, Login, LoginOutcome, NewToken, Plan, Saved, Session};
 
-use crate::bindings::edge::sessions::store;
+use crate::batch;
+use crate::bindings::edge::sessions::store::{self, SessionWrite, Write};
 use crate::bindings::edge::sessions::types::Error as StoreError;
 
 /// The session cookie: `session`, HttpOnly, SameSite=Lax, Path=/.
@@ -40,20 +41,27 @@ pub fn load(cookie_header: Option<&str>, lifetime: Duration) -> Result<Session, 
 }
 
 /// Persists what the handler did (see `session_core::Plan` for the calls each case makes).
-pub fn save(session: Session) -> Result<Saved, StoreError> {
+/// A touch, update or delete joins the instance's next `write-all` (`batch`); the others
+/// are calls of their own.
+pub async fn save(session: Session) -> Result<Saved, StoreError> {
     Ok(match session.plan(now_ms(), None) {
         Plan::Nothing => Saved::Unchanged,
-        Plan::Touch { token, expiry } => match store::touch(&token, expiry)? {
-            true => Saved::Live { token, expiry },
-            false => Saved::Unchanged,
-        },
+        Plan::Touch { token, expiry } => {
+            match batch::write(Write::Touch((token.clone(), expiry))).await? {
+                true => Saved::Live { token, expiry },
+                false => Saved::Unchanged,
+            }
+        }
         Plan::Create { data, expiry } => {
             Saved::Live { token: store::create(&data, expiry)?, expiry }
         }
-        Plan::Update { token, data, expiry } => match store::update(&token, &data, expiry)? {
-            true => Saved::Live { token, expiry },
-            false => Saved::EndedMeanwhile,
-        },
+        Plan::Update { token, data, expiry } => {
+            let write = Write::Update(SessionWrite { token: token.clone(), data, expiry });
+            match batch::write(write).await? {
+                true => Saved::Live { token, expiry },
+                false => Saved::EndedMeanwhile,
+            }
+        }
         Plan::Renew { old, data, expiry } => match store::rotate(&old, expiry)? {
             Some(token) => match store::update(&token, &data, expiry)? {
                 true => Saved::Live { token, expiry },
@@ -62,7 +70,7 @@ pub fn save(session: Session) -> Result<Saved, StoreError> {
             None => Saved::EndedMeanwhile,
         },
         Plan::Delete { token } => {
-            store::delete(&token)?;
+            batch::write(Write::Delete(token)).await?;
             Saved::Ended
         }
     })
@@ -131,9 +139,9 @@ pub fn logout_everywhere(session: &Session) -> Result<Option<String>, StoreError
     Ok(Some(session_core::revoked_json(revoked)))
 }
 
-/// Wall-clock time in ms since the epoch, from `wasi:clocks/wall-clock` (the host's clock,
-/// the same one the store compares expiries against).
+/// Wall-clock time in ms since the epoch, from the host's wall clock (the one the store
+/// compares expiries against); 0 for a clock set before 1970.
 pub fn now_ms() -> u64 {
-    let now = wasip2::clocks::wall_clock::now();
-    now.seconds.saturating_mul(1000).saturating_add(u64::from(now.nanoseconds / 1_000_000))
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }

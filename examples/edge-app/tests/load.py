@@ -77,10 +77,12 @@ def request(port, path, token=None, timeout=REQUEST_TIMEOUT_S):
 
 
 class Load:
-    """`clients` threads saving and reading sessions on the server at `port` until stop()."""
+    """`clients` threads saving and reading sessions on the server at `port` until stop(); a
+    request unanswered after `timeout` seconds counts a timeout."""
 
-    def __init__(self, port, clients):
+    def __init__(self, port, clients, timeout=REQUEST_TIMEOUT_S):
         self.port = port
+        self.timeout = timeout
         self.outcomes = []
         # token -> Session, for every session a save was acknowledged in.
         self.sessions = {}
@@ -102,7 +104,7 @@ class Load:
         """Stops the clients and waits for their last requests; returns the seconds of load."""
         self._stop.set()
         for t in self._threads:
-            t.join(timeout=3 * REQUEST_TIMEOUT_S)
+            t.join(timeout=3 * self.timeout)
         return time.monotonic() - self.started
 
     def _record(self, outcome):
@@ -120,7 +122,7 @@ class Load:
                 token, session = None, None
             message = "c%d-%d" % (c, i)
             i += 1
-            outcome, body, cookie = request(self.port, "/put?message=" + urllib.parse.quote(message), token)
+            outcome, body, cookie = request(self.port, "/put?message=" + urllib.parse.quote(message), token, self.timeout)
             self._record(outcome)
             if outcome.status == 200 and cookie:
                 if token is not None and cookie != token:
@@ -131,7 +133,7 @@ class Load:
                         self.sessions[token] = session
                 else:
                     session.acked = message
-                outcome, body, _ = request(self.port, "/get", token)
+                outcome, body, _ = request(self.port, "/get", token, self.timeout)
                 self._record(outcome)
                 if outcome.status == 200 and body != message:
                     if body in session.unanswered:
@@ -197,8 +199,9 @@ def summary(outcomes, route):
     }
 
 
-def describe(outcomes, seconds):
-    """One line per route: requests, their rate, each kind of answer and the latencies."""
+def describe(outcomes, seconds, timeout=REQUEST_TIMEOUT_S):
+    """One line per route: requests, their rate, each kind of answer (a timeout: none within
+    `timeout` seconds) and the latencies."""
     lines = []
     for route in ("/put", "/get"):
         s = summary(outcomes, route)
@@ -206,5 +209,5 @@ def describe(outcomes, seconds):
             "%s: %d requests (%.0f/s): %d x 200, %d x 503 busy, %d other 5xx, %d other non-2xx, "
             "%d timeouts (> %.0fs), %d connection errors; p50 %.1f ms, p99 %.1f ms, max %.1f ms"
             % (route, s["requests"], s["requests"] / seconds, s["ok"], s["busy"], s["other_5xx"], s["other"],
-               s["timeouts"], REQUEST_TIMEOUT_S, s["errors"], s["p50_ms"], s["p99_ms"], s["max_ms"]))
+               s["timeouts"], timeout, s["errors"], s["p50_ms"], s["p99_ms"], s["max_ms"]))
     return "\n".join(lines)

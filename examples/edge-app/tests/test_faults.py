@@ -3,14 +3,16 @@ gives by default) at 64 concurrent clients over loopback (see load.py):
 
 * a cron sweep (examples/cron/sweep.sh: `wasmtime run --invoke 'sweep()'` on the session
   store, the same directory preopened, an owner file for its lock) started every second
-  while the clients run: no 5xx, no timeouts, every acknowledged save readable, the file
+  while the clients run: every request answered 200 or 503 busy (the contract's answer when
+  the lock stays taken past the busy timeout), every acknowledged save readable, the file
   intact, and the sweeps remove exactly the sessions written with expiries in the past;
 * SIGKILL of the wasmtime process itself mid-load, then a restart through serve.sh (which
   removes the lock the killed server left): every acknowledged save readable with its
   cookie, the file intact.
 
-Both scenarios run twice: with an instance per request (serve.sh's default) and with instances
-reused for many requests in turn (`--reuse-instances`), which keep their connections open.
+Both scenarios run twice: with serve.sh's default (wasmtime reuses an instance of the WASI 0.3
+app for up to 128 requests, 16 at once, whose writes share `write-all` transactions) and with a
+fresh instance per request (`--reuse-instances 1`).
 
 Each scenario runs its load once per class; each test asserts one invariant of it, so an
 availability failure (503 busy, timeouts) is told apart from lost or corrupted data."""
@@ -37,8 +39,12 @@ LOAD_SECONDS = 4
 SWEEP_EVERY_S = 1
 # Sessions written with expiries in the past before the server starts, for the sweeps.
 EXPIRED = 20_000
-# Requests a reused instance serves in the scenarios that reuse instances.
-REUSE = "128"
+# A request unanswered this long is hung, not slow: far past the store's busy timeout (5 s), after
+# which a request that cannot get the lock is answered 503. The scenarios assert what the contract
+# promises on a machine under any load (200, or 503 busy), not an idle machine's latency.
+ANSWER_BOUND_S = 30
+# The scenarios that start a fresh instance for every request.
+PER_REQUEST = ("--reuse-instances", "1")
 
 
 def setUpModule():
@@ -48,7 +54,7 @@ def setUpModule():
 def seed_expired(data, count):
     """Creates the store's file through the component (its own schema), then writes `count`
     sessions whose expiries lie an hour and more in the past, while nothing else runs."""
-    subprocess.run(["wasmtime", "run", "-S", "http", "--dir", data + "::/data", "--invoke", "stats()", STORE],
+    subprocess.run(["wasmtime", "run", "-S", "http", "--dir", data + "::/data", "--invoke", "edge:sessions/store.stats@0.2.2()", STORE],
                    check=True, capture_output=True, env=serve_env())
     past = int(time.time() * 1000) - 3_600_000
     db = sqlite3.connect(os.path.join(data, "sessions.db"))
@@ -168,7 +174,7 @@ class SweepsUnderLoad(Scenario):
         seed_expired(data, EXPIRED)
         with Server(data, serve_args=cls.serve_args) as server:
             sweeps = CronSweeps(data)
-            load = Load(server.port, CLIENTS)
+            load = Load(server.port, CLIENTS, ANSWER_BOUND_S)
             time.sleep(LOAD_SECONDS)
             cls.seconds = load.stop()
             sweeps.stop()
@@ -185,20 +191,20 @@ class SweepsUnderLoad(Scenario):
               % (CLIENTS, cls.seconds, SWEEP_EVERY_S, len(sweeps.runs),
                  sum(1 for r in sweeps.runs if r[0] != 0), durations[0] if durations else 0,
                  durations[-1] if durations else 0, sweeps.removed(), EXPIRED,
-                 describe(load.outcomes, cls.seconds), len(load.sessions), cls.superseded, len(cls.lost),
+                 describe(load.outcomes, cls.seconds, load.timeout), len(load.sessions), cls.superseded, len(cls.lost),
                  len(cls.unreadable), len(load.late_commits), cls.integrity))
         for acked, read in load.late_commits:
             print("late commit: the read after the acknowledged save of %r returned the unanswered %r" % (acked, read))
 
-    def test_no_request_is_answered_5xx_or_times_out_while_sweeps_run(self):
+    def test_every_request_is_answered_200_or_503_busy_while_sweeps_run(self):
         figures = {route: summary(self.load.outcomes, route) for route in ("/put", "/get")}
-        failed = {route: {k: s[k] for k in ("busy", "other_5xx", "other", "timeouts", "errors") if s[k]}
+        failed = {route: {k: s[k] for k in ("other_5xx", "other", "timeouts", "errors") if s[k]}
                   for route, s in figures.items()}
         self.assertTrue(all(s["ok"] for s in figures.values()), figures)
         self.assertEqual(
             failed, {"/put": {}, "/get": {}},
-            "answers other than 200 (busy = 503, timeouts = no answer within %.0fs, errors = connection "
-            "failures); latencies: %s" % (REQUEST_TIMEOUT_S, {
+            "answers other than 200 or 503 busy (timeouts = no answer within %.0fs, errors = connection "
+            "failures); latencies: %s" % (ANSWER_BOUND_S, {
                 route: "%d requests, p99 %.0f ms, max %.0f ms" % (s["requests"], s["p99_ms"], s["max_ms"])
                 for route, s in figures.items()}))
 
@@ -252,7 +258,7 @@ class SigkillUnderLoad(Scenario):
               "%d requests cut by the kill; %d sessions acknowledged, %d read back holding an unanswered "
               "save, %d lost, %d unreadable; first request after the restart: %s in %.0f ms; integrity_check: %s"
               % (CLIENTS, LOAD_SECONDS / 2, cls.lock_left, cls.hot_journal,
-                 describe(before, LOAD_SECONDS / 2), sum(1 for o in load.outcomes if o.ended >= cls.killed_at),
+                 describe(before, LOAD_SECONDS / 2, load.timeout), sum(1 for o in load.outcomes if o.ended >= cls.killed_at),
                  len(load.sessions), cls.superseded, len(cls.lost), len(cls.unreadable),
                  outcome and outcome.status, 1000 * (outcome.seconds if outcome else 0), cls.integrity))
 
@@ -273,16 +279,16 @@ class SigkillUnderLoad(Scenario):
         self.assertLess(self.first_after_restart.seconds, REQUEST_TIMEOUT_S)
 
 
-class SweepsUnderLoadWithReusedInstances(SweepsUnderLoad):
-    """SweepsUnderLoad with every instance serving up to REUSE requests."""
+class SweepsUnderLoadWithAnInstancePerRequest(SweepsUnderLoad):
+    """SweepsUnderLoad with a fresh instance for every request."""
 
-    serve_args = ("--reuse-instances", REUSE)
+    serve_args = PER_REQUEST
 
 
-class SigkillUnderLoadWithReusedInstances(SigkillUnderLoad):
-    """SigkillUnderLoad with every instance serving up to REUSE requests."""
+class SigkillUnderLoadWithAnInstancePerRequest(SigkillUnderLoad):
+    """SigkillUnderLoad with a fresh instance for every request."""
 
-    serve_args = ("--reuse-instances", REUSE)
+    serve_args = PER_REQUEST
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The edge app composed with the session store, under a real `wasmtime serve`: one fresh
-component instance per request (or, where a test says so, instances reused for many), sessions in a preopened directory, and its faults (forged
+"""The edge app composed with the session store, under a real `wasmtime serve`: instances reused
+for many requests, several at once (wasmtime's default for a WASI 0.3 app; where a test says
+so, a fresh instance per request), sessions in a preopened directory, and its faults (forged
 and oversized cookies, a database locked by another instance, 32 concurrent clients, a
 sweep while requests are served, logouts and renewals racing saves, secrets in settings)."""
 
@@ -12,8 +13,8 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 from edge import (ENDED, INTERNAL, INVALID_NAME, LOGGED_IN, MISSING_USER, NOT_LOGGED_IN, STORE, UNAVAILABLE,
-                  USE_GET_OR_HEAD, USE_POST, Server, compose, id_of, integrity_check, put_get_clients, session_count, stored_message,
-                  temp_dir)
+                  SERVE_SH, USE_GET_OR_HEAD, USE_POST, Server, compose, id_of, integrity_check, put_get_clients, session_count, stored_message,
+                  serve_env, temp_dir)
 
 
 def setUpModule():
@@ -305,8 +306,7 @@ class Persistence(unittest.TestCase):
         # Requests one after another: each server hands them all to one instance, which keeps
         # its connections and page cache from request to request.
         data = temp_dir(self)
-        reuse = ("--reuse-instances", "128")
-        with Server(data, serve_args=reuse) as a, Server(data, serve_args=reuse) as b:
+        with Server(data) as a, Server(data) as b:
             token = a.put("first")[3]
             self.assertEqual(a.request("/get", token=token)[1], "first")
             self.assertEqual(b.put("second", token=token)[0], 200)
@@ -316,6 +316,49 @@ class Persistence(unittest.TestCase):
             self.assertNotIn(a.put("third", token=token)[3], (None, token), "a dead token starts a new session")
             self.assertEqual(b.request("/get", token=token)[1], "")
         self.assertEqual(integrity_check(os.path.join(data, "sessions.db")), "ok")
+
+
+def change_counter(db_path):
+    """The database header's file change counter, which every write transaction increments."""
+    with open(db_path, "rb") as f:
+        return int.from_bytes(f.read(28)[24:28], "big")
+
+
+class Settings(unittest.TestCase):
+    def test_exclusive_locking_of_a_file_is_refused_before_serving(self):
+        data = temp_dir(self)
+        out = subprocess.run([SERVE_SH, "--listen", "127.0.0.1:0", "--data-dir", data],
+                             env=serve_env(SESSIONS_LOCKING="exclusive"), capture_output=True,
+                             text=True, timeout=600)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("SESSIONS_LOCKING=exclusive cannot work under wasmtime serve", out.stderr)
+        self.assertFalse(os.path.exists(os.path.join(data, "sessions.db")))
+
+
+class GroupCommit(unittest.TestCase):
+    def test_concurrent_saves_share_transactions_and_every_acknowledged_one_is_stored(self):
+        data = temp_dir(self)
+        db = os.path.join(data, "sessions.db")
+        clients = 16
+        with Server(data) as server:
+            tokens = [server.put("start")[3] for _ in range(clients)]
+            before = change_counter(db)
+            with ThreadPoolExecutor(clients) as pool:
+                answers = list(pool.map(lambda c: server.put("saved-%d" % c, token=tokens[c]),
+                                        range(clients)))
+            transactions = change_counter(db) - before
+            self.assertEqual([a[0] for a in answers], [200] * clients)
+            for c in range(clients):
+                self.assertEqual(server.request("/get", token=tokens[c])[1], "saved-%d" % c)
+        self.assertLess(transactions, clients, "saves answered at once were committed one by one")
+        self.assertEqual(integrity_check(db), "ok")
+
+    def test_with_a_fresh_instance_per_request_every_save_is_still_stored(self):
+        data = temp_dir(self)
+        with Server(data, serve_args=("--reuse-instances", "1")) as server:
+            token = server.put("first")[3]
+            self.assertEqual(server.put("second", token=token)[0], 200)
+            self.assertEqual(server.request("/get", token=token)[1], "second")
 
 
 class Faults(unittest.TestCase):

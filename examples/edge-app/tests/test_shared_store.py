@@ -1,6 +1,6 @@
 """The edge app composed with the session store, under a real `wasmtime serve`, keeping its
-sessions in a real libSQL server (`sqld`) instead of a file: one fresh component instance
-per request speaking Hrana over wasi:http. Each test starts its own sqld on a free loopback
+sessions in a real libSQL server (`sqld`) instead of a file: instances reused for many
+requests (wasmtime's default for a WASI 0.3 app) speaking Hrana over wasi:http. Each test starts its own sqld on a free loopback
 port and stops it by PID afterwards.
 
 Proves: sessions persist across requests, instances and servers; 32 concurrent clients all

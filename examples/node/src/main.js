@@ -9,21 +9,28 @@
 // --database: a file name inside --data-dir (default sessions.db), :memory:, or a libSQL
 // server URL; without it a SESSIONS_DATABASE in the environment is used. Every other
 // SESSIONS_* variable in the environment (SESSIONS_CLEANUP_INTERVAL, SESSIONS_BUSY_TIMEOUT,
-// ...) is passed to the component; nothing else of the environment is.
+// ...) is passed to the component; nothing else of the environment is. EDGE_POOL_SIZE and
+// EDGE_POOL_WAIT size the store pool (src/store.js; default 8 instances with JSPI and a
+// libSQL server, else 1) and bound a request's wait for an instance (default 3s, then 503).
+// Run it with the Node this example installs (node_modules/.bin/node, as `npm start` and
+// `npm test` do): that one has JSPI; an older Node serves one request at a time.
 
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseDuration, sweepUntilDone } from 'libsqlstore';
 import { HostClock } from './clock.js';
 import { createSessionServer } from './server.js';
-import { GUEST_DATA_DIR, openStore } from './store.js';
+import { GUEST_DATA_DIR, openPool, storeOf } from './store.js';
 import { startSweeper } from './sweeper.js';
 
 const USAGE = 'usage: node src/main.js [serve|sweep|stats] [--listen ADDR] [--data-dir DIR] [--database NAME|:memory:|URL] [--lifetime 24h]';
 
-/** The component's environment: SESSIONS_* from ours, SESSIONS_DATABASE from --database. */
+/**
+ * The store's environment: SESSIONS_* (the component's) and EDGE_POOL_* (the pool's) from
+ * ours, SESSIONS_DATABASE from --database.
+ */
 function storeEnv(database) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SESSIONS_')));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SESSIONS_') || k.startsWith('EDGE_POOL_')));
   if (database === undefined) {
     env.SESSIONS_DATABASE ??= `${GUEST_DATA_DIR}/sessions.db`;
   } else if (database === ':memory:' || database.includes('://')) {
@@ -53,21 +60,26 @@ function privateDataDir(dir) {
   }
 }
 
-/** The store and its environment; fails, with the store's own message, if the database is unusable. */
+/**
+ * The store pool (its instances made), a store borrowing from it per call, and its
+ * environment; fails, with the store's own message, if the database is unusable.
+ */
 async function open(values, clock) {
   const env = storeEnv(values.database);
   const needsDir = !env.SESSIONS_DATABASE.includes('://') && env.SESSIONS_DATABASE !== ':memory:';
   if (needsDir) privateDataDir(values['data-dir']);
-  const store = await openStore({ dataDir: needsDir ? values['data-dir'] : undefined, env, clock });
+  const pool = openPool({ dataDir: needsDir ? values['data-dir'] : undefined, env, clock });
+  await pool.warm();
+  const store = storeOf(pool);
   await store.stats();
-  return { store, env };
+  return { pool, store, env };
 }
 
 async function serve(values) {
   const clock = new HostClock();
   const lifetimeMs = parseDuration(values.lifetime, '--lifetime');
-  const { store, env } = await open(values, clock);
-  const server = createSessionServer({ store, env, clock, lifetimeMs });
+  const { pool, store, env } = await open(values, clock);
+  const server = createSessionServer({ pool, env, clock, lifetimeMs });
   const sweeper = await startSweeper(store, {
     onSweep: ({ removed }) => removed > 0 && console.error(`swept ${removed} expired sessions`),
     onError: (e) => console.error(`sweep failed (retried at the next tick): ${e.message}`),

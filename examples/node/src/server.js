@@ -4,8 +4,8 @@
 // status codes and fixed error texts), and its `Response` is written back. A path or method
 // the routes do not answer is refused (404, 405) before a Web `Request` is built, which
 // could not carry methods such as TRACE.
-// The app uses this host's one long-lived store instance. Oversized headers are refused by
-// node:http (431).
+// The app borrows an instance of this host's store pool for each request (src/store.js).
+// Oversized headers are refused by node:http (431).
 
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
@@ -14,15 +14,15 @@ import { DEFAULT_LIFETIME_MS, createApp, refuseRequest } from 'libsqlstore';
 /**
  * An http.Server serving the routes.
  * @param {object} options
- * @param {import('libsqlstore').SessionStore} options.store from openStore
+ * @param {import('libsqlstore').StorePool} options.pool from openPool
  * @param {Record<string,string>} options.env the store's environment (its auth token is kept out of logs)
  * @param {import('./clock.js').HostClock} options.clock the clock the store sees
  * @param {number} [options.lifetimeMs] how long a fresh session lasts
  * @param {(message: string) => void} [options.log] receives server-side failures
  */
-export function createSessionServer({ store, env, clock, lifetimeMs = DEFAULT_LIFETIME_MS, log = console.error }) {
+export function createSessionServer({ pool, env, clock, lifetimeMs = DEFAULT_LIFETIME_MS, log = console.error }) {
   const app = createApp({
-    pool: { use: (fn) => fn(store) },
+    pool,
     settings: { storeEnv: env, lifetimeMs },
     log,
     now: () => clock.nowMs(),

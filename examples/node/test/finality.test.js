@@ -21,6 +21,18 @@ async function storedMessage(store, token) {
 }
 
 /**
+ * POSTs `path` with `token`'s cookie to `url`, again while the answer is 503 (the contract's
+ * answer when the lock stayed taken past the busy timeout, with nothing changed), at most
+ * 5 times: on a busy machine the ending itself may have to wait its turn.
+ */
+async function endSession(url, path, token) {
+  for (let attempt = 1; ; attempt++) {
+    const reply = await get(url, path, { token, method: 'POST' });
+    if (reply.status !== 503 || attempt === 5) return reply;
+  }
+}
+
+/**
  * Creates a session on `a`, then sends RACERS /put with its cookie, alternating between
  * `a` and `b`, with `enderPath` sent to `b` in the middle, all at once.
  */
@@ -31,7 +43,7 @@ async function race(a, b, round, enderPath) {
   const saves = [];
   let ender;
   for (let i = 0; i < RACERS; i++) {
-    if (i === RACERS / 2) ender = get(b.url, enderPath, { token: old, method: 'POST' });
+    if (i === RACERS / 2) ender = endSession(b.url, enderPath, old);
     const message = `r${round}-${i}`;
     const host = i % 2 === 0 ? a : b;
     saves.push(get(host.url, `/put?message=${message}`, { token: old }).then((reply) => ({ message, reply })));
@@ -39,12 +51,16 @@ async function race(a, b, round, enderPath) {
   return { old, ender: await ender, saves: await Promise.all(saves) };
 }
 
-/** Checks each save's answer; returns the sessions saves created afresh and the counts. */
+/**
+ * Checks each save's answer; returns the sessions saves created afresh and the counts. A 503
+ * (busy: the lock stayed taken past the busy timeout) stored nothing and is allowed.
+ */
 function checkSaves({ old, saves }) {
   const fresh = [];
   let before = 0;
   let refused = 0;
   for (const { message, reply } of saves) {
+    if (reply.status === 503) continue;
     if (reply.status === 409) {
       assert.equal(reply.body, ENDED);
       assert.match(reply.setCookie, /^session=; .*Max-Age=0/, 'a 409 clears the cookie');

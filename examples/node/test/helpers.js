@@ -11,7 +11,7 @@ import { mock } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { HostClock } from '../src/clock.js';
 import { createSessionServer } from '../src/server.js';
-import { openStore } from '../src/store.js';
+import { openPool, openStore, storeOf } from '../src/store.js';
 import { startSweeper } from '../src/sweeper.js';
 
 export const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
@@ -28,42 +28,51 @@ export function fileEnv(extra = {}) {
   return { SESSIONS_DATABASE: '/data/sessions.db', ...extra };
 }
 
-/** Opens a store instance on `dataDir`; `clock` defaults to a fresh HostClock. */
+/** Opens a store (a pool of its own) on `dataDir`; `clock` defaults to a fresh HostClock. */
 export function open(dataDir, env = fileEnv(), clock = new HostClock()) {
   return openStore({ dataDir, env, clock });
 }
 
 /**
  * Serves the routes in this process on 127.0.0.1:0 (store env `env`); closed when the test
- * ends. `logs` collects what the server logs.
+ * ends. `store` borrows from the server's pool; `logs` collects what the server logs.
  */
 export async function startServer(t, { env = fileEnv(), lifetimeMs } = {}) {
   // A libSQL server URL needs no directory: then nothing is preopened.
   const dataDir = env.SESSIONS_DATABASE?.includes('://') ? undefined : tempDir(t);
   const clock = new HostClock();
-  const store = await open(dataDir, env, clock);
+  const pool = openPool({ dataDir, env, clock });
+  await pool.warm();
   const logs = [];
-  const server = createSessionServer({ store, env, clock, lifetimeMs, log: (m) => logs.push(m) });
+  const server = createSessionServer({ pool, env, clock, lifetimeMs, log: (m) => logs.push(m) });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => new Promise((resolve) => server.close(resolve)));
-  return { url: `http://127.0.0.1:${server.address().port}`, clock, store, dataDir, logs };
+  return { url: `http://127.0.0.1:${server.address().port}`, clock, pool, store: storeOf(pool), dataDir, logs };
 }
 
 /**
  * Starts the sweeper on `store` under Node's mock setInterval (moved by mock.timers.tick);
- * both are undone when the test ends. Resolves `{ sweeper, swept, errors }`: `swept`
- * resolves with the first sweep's report, `errors` collects the kinds of failed sweeps.
+ * both are undone when the test ends. Resolves `{ sweeper, swept, failed, errors }`: `swept`
+ * resolves with the first sweep's report, `failed` with the kind of the first failed sweep
+ * (a sweep waiting on a libSQL server ends after the tick that started it), `errors`
+ * collects the kinds of failed sweeps.
  */
 export async function startMockedSweeper(t, store) {
   mock.timers.enable({ apis: ['setInterval'] });
   t.after(() => mock.timers.reset());
   const errors = [];
   let onSweep;
+  let onFailure;
   const swept = new Promise((resolve) => (onSweep = resolve));
-  const sweeper = await startSweeper(store, { onSweep, onError: (e) => errors.push(e.kind) });
+  const failed = new Promise((resolve) => (onFailure = resolve));
+  const onError = (e) => {
+    errors.push(e.kind);
+    onFailure(e.kind);
+  };
+  const sweeper = await startSweeper(store, { onSweep, onError });
   t.after(() => sweeper.stop());
-  return { sweeper, swept, errors };
+  return { sweeper, swept, failed, errors };
 }
 
 /**

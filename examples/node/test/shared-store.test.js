@@ -1,8 +1,8 @@
 // The Node host against a real libSQL server (sqld): the component's remote backend speaks
-// Hrana over wasi:http, which preview2-shim implements in Node by running each outgoing
-// request on its I/O worker thread while the calling thread waits (Atomics.wait), so the
-// component's synchronous calls work unchanged. Each test starts its own sqld on a free
-// loopback port and stops it by PID when it ends.
+// Hrana over wasi:http, which this Node (with JSPI) serves over node:http while the calling
+// instance is suspended (libsqlstore/node's 'jspi' mode); a Node without JSPI runs each
+// request on preview2-shim's I/O worker thread while the calling thread waits. Each test
+// starts its own sqld on a free loopback port and stops it by PID when it ends.
 
 import test, { mock } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,10 +128,10 @@ test('a sweep that cannot reach sqld is reported as unavailable, and the next ti
   const store = await openStore({ env: remoteEnv(sqld.url, { SESSIONS_CLEANUP_INTERVAL: '1m' }), clock });
   for (let i = 0; i < 2; i++) await store.create(encode(`s${i}`), clock.nowMs() + MINUTE);
   clock.shift(2 * MINUTE);
-  const { swept, errors } = await startMockedSweeper(t, store);
+  const { swept, failed, errors } = await startMockedSweeper(t, store);
   await sqld.stop('SIGKILL');
   mock.timers.tick(MINUTE);
-  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(await failed, 'unavailable');
   assert.deepEqual(errors, ['unavailable']);
   await sqld.start();
   mock.timers.tick(MINUTE);

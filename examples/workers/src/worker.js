@@ -4,7 +4,8 @@
 //
 // Settings are the Worker's bindings (vars and secrets): SESSIONS_DATABASE (a libSQL server
 // URL; `:memory:` for local trials), SESSIONS_AUTH_TOKEN (a secret), any other SESSIONS_*
-// variable of the store, and EDGE_SESSION_LIFETIME. They are read and checked when the
+// variable of the store, EDGE_SESSION_LIFETIME, and EDGE_POOL_SIZE / EDGE_POOL_WAIT (the
+// store instances held, how long a request waits for one). They are read and checked when the
 // Worker starts, so a malformed value stops the start (workerd exits, a deploy is refused)
 // with a message naming the variable, before any request is served. EDGE_APP=hono serves the
 // same routes through the package's Hono middleware (libsqlstore/hono) instead.
@@ -19,6 +20,8 @@ import { createStorePool } from 'libsqlstore/workerd';
 async function start() {
   const settings = readSettings(env);
   const pool = createStorePool(env);
+  // Every instance made now, before any request: no request waits for one to be made.
+  await pool.warm();
   await pool.use((store) => store.checkConfig());
   const app = createApp({ pool, settings });
   if (env.EDGE_APP !== 'hono') return app;

@@ -37,6 +37,7 @@ conformance!(
     the_host_clock_decides_expiry,
     sweeps_are_bounded_and_report_exact_counts,
     create_touch_page_and_all_work,
+    insert_under_the_callers_token_never_overwrites_a_stored_session,
     bad_input_gets_typed_errors_and_stored_data_survives,
     a_custom_table_is_created_on_first_use,
     concurrent_writes_go_as_one_group_commit_each_with_its_own_outcome,
@@ -45,8 +46,8 @@ conformance!(
 #[test]
 fn the_component_exports_the_session_interfaces() {
     let exports = runtime().exports();
-    assert!(exports.contains(&"edge:sessions/store@0.2.1".to_owned()), "{exports:?}");
-    assert!(exports.contains(&"edge:sessions/sweeper@0.2.1".to_owned()), "{exports:?}");
+    assert!(exports.contains(&"edge:sessions/store@0.2.2".to_owned()), "{exports:?}");
+    assert!(exports.contains(&"edge:sessions/sweeper@0.2.2".to_owned()), "{exports:?}");
 }
 
 async fn commit_find_delete_round_trip(backend: Backend) {
@@ -185,6 +186,25 @@ async fn create_touch_page_and_all_work(backend: Backend) {
     assert_eq!(first.len() + rest.len(), 4);
     assert!(store.page(None, 0).await.expect("limit 0").is_empty());
     assert_eq!(store.page(Some("zzzz-unknown"), 10).await.expect("unknown after"), vec![]);
+}
+
+async fn insert_under_the_callers_token_never_overwrites_a_stored_session(backend: Backend) {
+    let fixture = Fixture::new(backend);
+    let options = fixture.options();
+    let clock = options.clock.clone();
+    let store = open(options);
+    assert!(store.insert("mine", b"first".to_vec(), now_ms(&clock) + HOUR).await.expect("insert"));
+    assert!(!store.insert("mine", b"second".to_vec(), now_ms(&clock) + HOUR).await.expect("again"));
+    assert_eq!(store.find("mine").await.expect("find"), Some(b"first".to_vec()));
+    store.commit("stale", b"old".to_vec(), now_ms(&clock) + 1000).await.expect("commit");
+    clock.advance(Duration::from_secs(2));
+    let refused = store.insert("stale", b"new".to_vec(), now_ms(&clock) + HOUR);
+    assert!(!refused.await.expect("insert over an expired row"), "an unswept id is not reused");
+    assert_eq!(store.sweep().await.expect("sweep").removed, 1);
+    assert!(store.insert("stale", b"new".to_vec(), now_ms(&clock) + HOUR).await.expect("swept"));
+    assert_eq!(store.find("stale").await.expect("find"), Some(b"new".to_vec()));
+    let bad = store.insert("", b"x".to_vec(), now_ms(&clock) + HOUR).await;
+    assert!(matches!(bad, Err(StoreError::InvalidToken(_))), "{bad:?}");
 }
 
 async fn bad_input_gets_typed_errors_and_stored_data_survives(backend: Backend) {
@@ -612,85 +632,4 @@ async fn every_remote_store_operation_is_one_http_round_trip() {
     assert_eq!(store.http_requests(), expected, "one request per operation");
 }
 
-mod compile_cache {
-    use libsqlstore_host::compiled::Origin;
-    use sha2::{Digest, Sha256};
-
-    use super::*;
-
-    fn load(cache: &Path) -> Origin {
-        let (runtime, origin) = Runtime::load_cached(&common::component(), cache).expect("loads");
-        let store = ComponentStore::open(
-            &runtime,
-            StoreOptions { data_dir: None, ..StoreOptions::default() }
-                .env("SESSIONS_DATABASE", ":memory:"),
-        )
-        .expect("store");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
-        rt.block_on(async {
-            store.commit("tok", b"works".to_vec(), u64::MAX).await.expect("commit");
-            assert_eq!(store.find("tok").await.expect("find"), Some(b"works".to_vec()));
-        });
-        origin
-    }
-
-    /// The one artifact in `cache`.
-    fn artifact(cache: &Path) -> std::path::PathBuf {
-        let files: Vec<_> = std::fs::read_dir(cache)
-            .expect("cache dir")
-            .map(|e| e.expect("entry").path())
-            .collect();
-        assert_eq!(files.len(), 1, "{files:?}");
-        assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("cwasm"));
-        files[0].clone()
-    }
-
-    #[test]
-    fn a_second_load_of_the_same_component_comes_from_the_cache() {
-        let cache = tempfile::tempdir().expect("tempdir");
-        assert_eq!(load(cache.path()), Origin::Compiled);
-        assert_eq!(load(cache.path()), Origin::Cache);
-        artifact(cache.path());
-    }
-
-    #[test]
-    fn a_damaged_or_truncated_artifact_is_compiled_again_and_replaced() {
-        let cache = tempfile::tempdir().expect("tempdir");
-        assert_eq!(load(cache.path()), Origin::Compiled);
-        let path = artifact(cache.path());
-        let mut bytes = std::fs::read(&path).expect("read");
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0x5a;
-        std::fs::write(&path, &bytes).expect("damage it");
-        assert_eq!(load(cache.path()), Origin::Compiled, "a damaged artifact is never loaded");
-        assert_eq!(load(cache.path()), Origin::Cache, "it was replaced by a sound one");
-        std::fs::write(&path, &bytes[..20]).expect("truncate it");
-        assert_eq!(load(cache.path()), Origin::Compiled);
-    }
-
-    #[test]
-    fn an_artifact_of_another_engine_configuration_is_refused_and_compiled_again() {
-        let cache = tempfile::tempdir().expect("tempdir");
-        assert_eq!(load(cache.path()), Origin::Compiled);
-        let path = artifact(cache.path());
-        // A sound artifact of the same component, by an engine without call deadlines, under
-        // our name and with a checksum that matches: only wasmtime's own check can tell.
-        let foreign = wasmtime::Engine::default()
-            .precompile_component(&std::fs::read(common::component()).expect("component"))
-            .expect("precompile");
-        let mut file = Sha256::digest(&foreign).to_vec();
-        file.extend_from_slice(&foreign);
-        std::fs::write(&path, file).expect("plant it");
-        assert_eq!(load(cache.path()), Origin::Compiled);
-        assert_eq!(load(cache.path()), Origin::Cache);
-    }
-
-    #[test]
-    fn an_unwritable_cache_only_costs_the_compile() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let not_a_dir = dir.path().join("file");
-        std::fs::write(&not_a_dir, "").expect("a file where the cache would go");
-        assert_eq!(load(&not_a_dir.join("cache")), Origin::Compiled);
-        assert_eq!(load(&not_a_dir.join("cache")), Origin::Compiled);
-    }
-}
+mod compile_cache;

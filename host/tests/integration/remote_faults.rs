@@ -4,7 +4,8 @@
 //! oversized answer, an early auth refusal, a garbled reply).
 //!
 //! Each call must end in the store's typed error within its bounds, never in a guest trap
-//! (`StoreError::Guest`), and no message may carry a password or the auth token.
+//! (`StoreError::Guest`), and no message may carry a password or the auth token. A real
+//! `sqld` killed under load from a store's several instances plays the last fault.
 //!
 //! `./dev test` builds the component first.
 
@@ -12,9 +13,11 @@ use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use libsqlstore_host::{ComponentStore, StoreError, StoreOptions};
+use libsqlstore_host::{ComponentStore, HostClock, StoreError, StoreOptions};
 
 use common::runtime;
 
@@ -437,4 +440,71 @@ async fn the_auth_token_is_absent_from_every_server_error_message() {
         "cannot reach the libSQL server",
     );
     assert!(!msg.contains(SECRET_TOKEN), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_under_load_fails_the_calls_of_every_instance_with_typed_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sqld = common::sqld::Sqld::start(dir.path(), None).expect("sqld starts");
+    let url = sqld.url();
+    let store = store(&url, &[("SESSIONS_REMOTE_TIMEOUT", "1s")]);
+    let expiry = HostClock::default().now_ms() + 3_600_000;
+    let (answered, killed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+    let mut callers = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let (store, answered, killed) = (store.clone(), answered.clone(), killed.clone());
+        callers.spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut round = 0;
+            // Until the kill, then five calls more: each ends, answered or refused as
+            // unavailable, within its bound.
+            let mut after_kill = 0;
+            while after_kill < 5 {
+                let dead = killed.load(Ordering::SeqCst);
+                let token = format!("caller{i}-{round}");
+                let started = Instant::now();
+                let outcome = match round % 2 {
+                    0 => store.commit(&token, vec![1; 16], expiry).await.map(|()| true),
+                    _ => store.find(&format!("caller{i}-{}", round - 1)).await.map(|f| f.is_some()),
+                };
+                // No call hangs: each is bounded by the 1 s timeout, twice at most for a
+                // write that waited for the write-all before its own.
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "a call took {:?}",
+                    started.elapsed()
+                );
+                match outcome {
+                    Ok(_) if dead => panic!("a call made after the kill was answered"),
+                    Ok(_) => {
+                        answered.fetch_add(1, Ordering::SeqCst);
+                        if round % 2 == 0 {
+                            acknowledged.push(token);
+                        }
+                    }
+                    Err(StoreError::Unavailable(_)) => {}
+                    Err(other) => panic!("expected Unavailable, got {other:?}"),
+                }
+                after_kill += usize::from(dead);
+                round += 1;
+            }
+            acknowledged
+        });
+    }
+    let loading = Instant::now();
+    while answered.load(Ordering::SeqCst) < 200 && loading.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sqld.stop();
+    killed.store(true, Ordering::SeqCst);
+    let mut acknowledged = Vec::new();
+    while let Some(done) = callers.join_next().await {
+        acknowledged.extend(done.expect("a caller panicked"));
+    }
+    sqld.restart().expect("sqld restarts");
+    eprintln!("{} commits acknowledged before the kill", acknowledged.len());
+    assert!(answered.load(Ordering::SeqCst) >= 200, "the load ran before the kill");
+    for token in &acknowledged {
+        assert!(store.find(token).await.expect("find").is_some(), "{token} was acknowledged");
+    }
 }

@@ -1,26 +1,51 @@
 //! The guest's requests to a libSQL server go over the host's pooled, kept-alive
-//! connections (`libsqlstore_host::http_pool`): a real `sqld` on loopback, behind a small TCP
-//! proxy that counts the connections the host opens and how many are still open.
+//! connections (`libsqlstore_host::http_pool`), from several instances of a store at once:
+//! a real `sqld` on loopback, behind a small TCP proxy that counts the connections the host
+//! opens, how many are still open, and how many requests are in flight at once.
 
 use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::sqld::Sqld;
+use libsqlstore_host::scheduler::sweep_until_done;
 use libsqlstore_host::{
-    ComponentStore, HostClock, PoolSettings, Runtime, StoreError, StoreOptions,
+    ComponentStore, HostClock, PoolSettings, Runtime, SessionCounts, StoreError, StoreOptions,
 };
 
-/// A TCP proxy on 127.0.0.1 in front of `upstream`: counts the connections it accepts and
-/// those still open (until both directions have ended). It lives as long as the test.
+/// A TCP proxy on 127.0.0.1 in front of `upstream`: counts the connections it accepts,
+/// those still open (until both directions have ended), and the requests in flight. It lives
+/// as long as the test.
 struct CountingProxy {
     url: String,
     accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
+    requests: Arc<InFlight>,
+}
+
+/// Requests between their first byte from the client and the first byte of their answer
+/// (HTTP/1.1 without pipelining: on one connection, a request, then its answer).
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+    /// How long the proxy holds each answer back, in milliseconds.
+    hold_ms: AtomicUsize,
+}
+
+impl InFlight {
+    fn started(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn ended(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl CountingProxy {
@@ -28,21 +53,35 @@ impl CountingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let (accepted, open) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let counters = (accepted.clone(), open.clone());
+        let requests = Arc::new(InFlight::default());
+        let counters = (accepted.clone(), open.clone(), requests.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 counters.0.fetch_add(1, Ordering::SeqCst);
                 counters.1.fetch_add(1, Ordering::SeqCst);
-                let open = counters.1.clone();
+                let (open, requests) = (counters.1.clone(), counters.2.clone());
                 std::thread::spawn(move || {
                     if let Ok(server) = TcpStream::connect(upstream) {
-                        relay(client, server);
+                        relay(client, server, &requests);
                     }
                     open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
-        CountingProxy { url, accepted, open }
+        CountingProxy { url, accepted, open, requests }
+    }
+
+    /// Holds every answer back this long from now on: each request stays in flight at
+    /// least that long, whatever the load of the machine.
+    fn hold_answers(&self, hold: Duration) {
+        let ms = usize::try_from(hold.as_millis()).expect("a short hold");
+        self.requests.hold_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// The most requests in flight at once since the last call (or since the start).
+    fn most_in_flight(&self) -> usize {
+        let now = self.requests.now.load(Ordering::SeqCst);
+        self.requests.most.swap(now, Ordering::SeqCst)
     }
 
     fn accepted(&self) -> usize {
@@ -69,21 +108,44 @@ impl CountingProxy {
 }
 
 /// Copies bytes both ways until both sides have finished sending, passing each end of
-/// stream on as a half-close.
-fn relay(client: TcpStream, server: TcpStream) {
+/// stream on as a half-close, and counts the connection's requests in `requests`.
+fn relay(client: TcpStream, server: TcpStream, requests: &Arc<InFlight>) {
     let _ = (client.set_nodelay(true), server.set_nodelay(true));
     let (Ok(client_in), Ok(server_in)) = (client.try_clone(), server.try_clone()) else { return };
-    let back = std::thread::spawn(move || pipe(server_in, client));
-    pipe(client_in, server);
+    // A request of this connection is in flight: its bytes came, its answer's not yet.
+    let busy = Arc::new(AtomicBool::new(false));
+    let back = std::thread::spawn({
+        let (busy, requests) = (busy.clone(), requests.clone());
+        move || {
+            pipe(server_in, client, || {
+                if busy.load(Ordering::SeqCst) {
+                    let hold = requests.hold_ms.load(Ordering::SeqCst) as u64;
+                    std::thread::sleep(Duration::from_millis(hold));
+                    busy.store(false, Ordering::SeqCst);
+                    requests.ended();
+                }
+            })
+        }
+    });
+    pipe(client_in, server, || {
+        if !busy.swap(true, Ordering::SeqCst) {
+            requests.started();
+        }
+    });
     let _ = back.join();
+    if busy.swap(false, Ordering::SeqCst) {
+        requests.ended();
+    }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` to `to`, calling `seen` as each chunk comes, before passing it on.
+fn pipe(mut from: TcpStream, mut to: TcpStream, mut seen: impl FnMut()) {
     let mut buffer = [0; 16 << 10];
     loop {
         match from.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                seen();
                 if to.write_all(&buffer[..n]).is_err() {
                     break;
                 }
@@ -106,8 +168,14 @@ fn address(url: &str) -> SocketAddr {
 
 /// A store of `runtime` on the server at `url`, with no data directory.
 fn store(runtime: &Runtime, url: &str) -> ComponentStore {
+    store_of(runtime, url, StoreOptions::default().remote_instances)
+}
+
+/// A store of `runtime` on the server at `url` served by at most `instances` instances.
+fn store_of(runtime: &Runtime, url: &str, instances: usize) -> ComponentStore {
     let options =
-        StoreOptions { data_dir: None, ..StoreOptions::default() }.env("SESSIONS_DATABASE", url);
+        StoreOptions { data_dir: None, remote_instances: instances, ..StoreOptions::default() }
+            .env("SESSIONS_DATABASE", url);
     ComponentStore::open(runtime, options).expect("store opens")
 }
 
@@ -265,4 +333,205 @@ async fn failures_are_the_errors_of_wasmtimes_default_handler() {
     }
     // The failures left nothing behind that a working server's calls would trip on.
     assert_eq!(store(runtime, &sqld.url()).find("tok").await, Ok(None));
+}
+
+/// Runs `calls` callers at once, each given its number, and waits for all of them.
+async fn concurrently<F, Fut>(calls: usize, call: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut running = tokio::task::JoinSet::new();
+    for i in 0..calls {
+        running.spawn(call(i));
+    }
+    while let Some(done) = running.join_next().await {
+        done.expect("a caller panicked");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_on_a_libsql_server_overlap_up_to_the_instance_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqld = start_sqld(dir.path());
+    let proxy = CountingProxy::start(address(&sqld.url()));
+    let runtime = common::runtime();
+    store(runtime, &proxy.url).commit("tok", b"data".to_vec(), in_an_hour()).await.expect("commit");
+    // Every request stays in flight 50 ms at least: calls that overlap at all overlap then.
+    proxy.hold_answers(Duration::from_millis(50));
+    for instances in [1, 4] {
+        let store = store_of(runtime, &proxy.url, instances);
+        proxy.most_in_flight();
+        let started = Instant::now();
+        concurrently(16, |_| {
+            let store = store.clone();
+            async move {
+                for _ in 0..2 {
+                    assert_eq!(store.find("tok").await, Ok(Some(b"data".to_vec())));
+                }
+            }
+        })
+        .await;
+        let most = proxy.most_in_flight();
+        eprintln!(
+            "32 finds on {instances} instance(s): at most {most} in flight, {:?}",
+            started.elapsed()
+        );
+        assert_eq!(most, instances, "32 finds on {instances} instance(s)");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_go_as_one_write_all_at_a_time_beside_reads_on_other_instances() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqld = start_sqld(dir.path());
+    let proxy = CountingProxy::start(address(&sqld.url()));
+    let store = store_of(common::runtime(), &proxy.url, 8);
+    store.commit("reader", b"r".to_vec(), in_an_hour()).await.expect("commit");
+    proxy.hold_answers(Duration::from_millis(50));
+    proxy.most_in_flight();
+    let before = store.http_requests();
+    concurrently(32, |i| {
+        let store = store.clone();
+        async move {
+            let token = format!("writer{i}");
+            store.commit(&token, vec![i as u8; 10], in_an_hour()).await.expect("commit");
+            assert_eq!(store.find(&token).await, Ok(Some(vec![i as u8; 10])), "acknowledged");
+        }
+    })
+    .await;
+    let requests = store.http_requests() - before;
+    eprintln!("32 commits and their finds: {requests} requests");
+    assert!(requests <= 32 + 4, "32 commits went in a few write-all calls: {requests} requests");
+    // Writes alone: one write-all in flight at a time, however many instances are free.
+    proxy.most_in_flight();
+    concurrently(32, |i| {
+        let store = store.clone();
+        async move {
+            assert_eq!(
+                store.update(&format!("writer{i}"), b"new".to_vec(), in_an_hour()).await,
+                Ok(true)
+            );
+        }
+    })
+    .await;
+    assert_eq!(proxy.most_in_flight(), 1, "one write-all at a time");
+    // Writes and reads together: the reads go beside the write-all.
+    concurrently(16, |i| {
+        let store = store.clone();
+        async move {
+            if i % 2 == 0 {
+                store.touch(&format!("writer{i}"), in_an_hour()).await.expect("touch");
+            } else {
+                assert_eq!(store.find("reader").await, Ok(Some(b"r".to_vec())));
+            }
+        }
+    })
+    .await;
+    assert!(proxy.most_in_flight() > 1, "reads ran beside the writes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_after_an_acknowledged_write_sees_it_whichever_instance_serves_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqld = start_sqld(dir.path());
+    let store = store_of(common::runtime(), &sqld.url(), 8);
+    concurrently(32, |i| {
+        let store = store.clone();
+        async move {
+            for round in 0..10u8 {
+                let token = format!("client{i}-{round}");
+                let data = vec![round; 64];
+                store.commit(&token, data.clone(), in_an_hour()).await.expect("commit");
+                assert_eq!(store.find(&token).await, Ok(Some(data)), "{token}: committed");
+                assert_eq!(store.update(&token, b"updated".to_vec(), in_an_hour()).await, Ok(true));
+                assert_eq!(store.find(&token).await, Ok(Some(b"updated".to_vec())), "{token}");
+                store.delete(&token).await.expect("delete");
+                assert_eq!(store.find(&token).await, Ok(None), "{token}: deleted");
+                // Final: a save after the delete stores nothing, whatever instance runs it.
+                assert_eq!(store.update(&token, b"late".to_vec(), in_an_hour()).await, Ok(false));
+                assert_eq!(store.touch(&token, in_an_hour()).await, Ok(false));
+                assert_eq!(store.find(&token).await, Ok(None), "{token}: not resurrected");
+                let created = store.create(b"c".to_vec(), in_an_hour()).await.expect("create");
+                let rotated =
+                    store.rotate(&created, in_an_hour()).await.expect("rotate").expect("active");
+                assert_eq!(store.find(&created).await, Ok(None), "{token}: rotated away");
+                assert_eq!(store.find(&rotated).await, Ok(Some(b"c".to_vec())));
+                assert_eq!(store.rotate(&created, in_an_hour()).await, Ok(None), "once only");
+            }
+        }
+    })
+    .await;
+    assert_eq!(store.stats().await, Ok(SessionCounts { active: 320, expired: 0 }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweeps_on_several_instances_remove_each_expired_session_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqld = start_sqld(dir.path());
+    let clock = HostClock::default();
+    let options = StoreOptions {
+        data_dir: None,
+        remote_instances: 4,
+        clock: clock.clone(),
+        ..StoreOptions::default()
+    }
+    .env("SESSIONS_DATABASE", sqld.url())
+    .env("SESSIONS_SWEEP_BATCH", "25");
+    let store = ComponentStore::open(common::runtime(), options).expect("store opens");
+    let soon = clock.now_ms() + 60_000;
+    let later = clock.now_ms() + 3_600_000;
+    concurrently(20, |i| {
+        let store = store.clone();
+        async move {
+            for j in 0..20 {
+                let expiry = if j < 15 { soon } else { later };
+                store.commit(&format!("s{i}-{j}"), vec![1; 32], expiry).await.expect("commit");
+            }
+        }
+    })
+    .await;
+    assert_eq!(store.stats().await, Ok(SessionCounts { active: 400, expired: 0 }));
+    clock.advance(Duration::from_secs(120));
+    let removed = Arc::new(AtomicUsize::new(0));
+    concurrently(6, |i| {
+        let (store, removed) = (store.clone(), removed.clone());
+        async move {
+            if i < 3 {
+                let run = sweep_until_done(&store).await.expect("sweep");
+                removed.fetch_add(run.removed as usize, Ordering::SeqCst);
+            } else {
+                for j in 15..20 {
+                    assert!(store.find(&format!("s{i}-{j}")).await.expect("find").is_some());
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(removed.load(Ordering::SeqCst), 300, "each expired session removed once");
+    assert_eq!(store.stats().await, Ok(SessionCounts { active: 100, expired: 0 }));
+}
+
+#[tokio::test]
+async fn a_closed_pooled_store_waits_for_its_calls_then_refuses_new_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqld = start_sqld(dir.path());
+    let store = store_of(common::runtime(), &sqld.url(), 4);
+    store.commit("tok", b"data".to_vec(), in_an_hour()).await.expect("commit");
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.find("tok").await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    store.close().await;
+    for call in calls {
+        let answer = call.await.expect("a caller panicked");
+        assert!(
+            matches!(answer, Ok(Some(_)) | Err(StoreError::Closed)),
+            "a call ends answered or closed, never cut: {answer:?}"
+        );
+    }
+    assert_eq!(store.find("tok").await, Err(StoreError::Closed));
 }

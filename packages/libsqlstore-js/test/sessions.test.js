@@ -11,12 +11,14 @@ import {
   MAX_TIMESTAMP,
   ROUTE_METHODS,
   SessionManager,
+  SettingsError,
   cookieValue,
   createApp,
   decodeRecord,
   encodeRecord,
   maxAgeSeconds,
   offset,
+  readPoolSettings,
   redact,
   refuseRequest,
 } from '../sessions.js';
@@ -377,4 +379,19 @@ test('the method table names every route, as session-core does', () => {
   });
   assert.equal(refuseRequest('/renew', 'POST'), undefined);
   assert.equal(refuseRequest('/toString', 'GET').status, 404, 'no inherited property is a route');
+});
+
+test('EDGE_POOL_SIZE and EDGE_POOL_WAIT size the pool; unset leaves the defaults; malformed ones name themselves', () => {
+  assert.deepEqual(readPoolSettings({}), {});
+  assert.deepEqual(readPoolSettings({ EDGE_POOL_SIZE: '12', EDGE_POOL_WAIT: '1s 500ms' }), { size: 12, waitMs: 1500 });
+  for (const [name, value] of [
+    ['EDGE_POOL_SIZE', '0'],
+    ['EDGE_POOL_SIZE', '1025'],
+    ['EDGE_POOL_SIZE', '2.5'],
+    ['EDGE_POOL_SIZE', 'many'],
+    ['EDGE_POOL_WAIT', 'soon'],
+    ['EDGE_POOL_WAIT', '11m'],
+  ]) {
+    assert.throws(() => readPoolSettings({ [name]: value }), (e) => e instanceof SettingsError && e.variable === name, `${name}=${value}`);
+  }
 });

@@ -253,6 +253,8 @@ export function sessionSuite(runtime, { app } = {}) {
       [{ SESSIONS_SWEEP_BATCH: 'many' }, 'SESSIONS_SWEEP_BATCH'],
       [{ SESSIONS_REMOTE_TIMEOUT: 'soon' }, 'SESSIONS_REMOTE_TIMEOUT'],
       [{ EDGE_SESSION_LIFETIME: 'forever' }, 'EDGE_SESSION_LIFETIME'],
+      [{ EDGE_POOL_SIZE: '0' }, 'EDGE_POOL_SIZE'],
+      [{ EDGE_POOL_WAIT: 'soon' }, 'EDGE_POOL_WAIT'],
     ];
     for (const [env, variable] of cases) {
       const { code, output } = await runServe(

@@ -4,10 +4,12 @@ import { Hono } from 'hono';
 import {
   RequestSession,
   SessionManager,
+  PoolBusyError,
   SettingsError,
   StoreError,
   StorePool,
   createApp,
+  readPoolSettings,
   readSettings,
   sweepAll,
   sweeper,
@@ -51,8 +53,8 @@ export default { fetch: app.fetch, scheduled: scheduledSweep(poolOf) };
 const cores: Record<string, WebAssembly.Module> = workerd.coreModules;
 
 // Deno and Node (README "Sweeping expired sessions").
-const denoPool: Pool = deno.createStorePool({ SESSIONS_DATABASE: 'http://127.0.0.1:8080' }, { maxIdle: 4, coreModulesUrl: new URL('file:///srv/') });
-const nodePool = node.createStorePool({ SESSIONS_DATABASE: 'http://127.0.0.1:8080', HOME: undefined }, { dataDir: './data', maxIdle: 1 });
+const denoPool: Pool = deno.createStorePool({ SESSIONS_DATABASE: 'http://127.0.0.1:8080' }, { size: 4, waitMs: 500, coreModulesUrl: new URL('file:///srv/') });
+const nodePool = node.createStorePool({ SESSIONS_DATABASE: 'http://127.0.0.1:8080', HOME: undefined }, { dataDir: './data', size: 1 });
 setInterval(sweeper(nodePool), 5 * 60_000);
 const tick: () => Promise<{ removed: number; batches: number } | undefined> = sweeper(() => denoPool, { log: console.log });
 
@@ -76,7 +78,9 @@ async function direct(p: Pool): Promise<void> {
   try {
     await p.use((store) => store.checkConfig());
   } catch (e) {
-    if (e instanceof StoreError) {
+    if (e instanceof PoolBusyError) {
+      console.log('every instance busy', e.kind);
+    } else if (e instanceof StoreError) {
       const kind: StoreErrorKind = e.kind;
       console.log(kind, e.detail);
     } else if (e instanceof SettingsError) {
@@ -86,6 +90,10 @@ async function direct(p: Pool): Promise<void> {
 }
 
 const settings = readSettings({ SESSIONS_DATABASE: ':memory:' });
+const { size, waitMs }: { size?: number; waitMs?: number } = readPoolSettings({ EDGE_POOL_SIZE: '4', EDGE_POOL_WAIT: '500ms' });
+const warmPool = workerd.createStorePool({ SESSIONS_DATABASE: ':memory:' }, { size, waitMs });
+const warmed: Promise<void> = warmPool.warm();
+const counts: number = warmPool.size + warmPool.instancesMade;
 const plain = createApp({ pool: denoPool, settings });
 const answer: Promise<Response> = plain.fetch(new Request('http://localhost/get'));
-console.log(cores, tick, direct, answer, instantiate, instantiateSync);
+console.log(cores, tick, direct, answer, instantiate, instantiateSync, warmed, counts);
