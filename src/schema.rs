@@ -81,6 +81,8 @@ pub struct Sql {
     pub find: String,
     /// `find` that also answers the row's id, for reads without the lock, which check it.
     pub find_with_id: String,
+    /// `load` that also answers the row's id first, for reads without the lock.
+    pub load_with_id: String,
     pub upsert: String,
     pub update: String,
     pub insert_new: String,
@@ -145,6 +147,9 @@ impl Sql {
             ),
             find: format!("SELECT data FROM {t} WHERE id = ?1 AND expiry > ?2"),
             find_with_id: format!("SELECT id, data FROM {t} WHERE id = ?1 AND expiry > ?2"),
+            load_with_id: format!(
+                "SELECT id, {LOAD_COLUMNS} FROM {t} WHERE id = ?1 AND expiry > ?2"
+            ),
             load: format!("SELECT {LOAD_COLUMNS} FROM {t} WHERE id = ?1 AND expiry > ?2"),
             // ?2 now, ?3 the last-seen time at or before which a read is recorded again.
             seen: format!(

@@ -309,9 +309,15 @@ mod tests {
         let b = turns("b", 1, b_go);
         until_places(dir.path(), 2);
         next_ms();
+        // A place between b's and c's that stays until a has called again: a waiter lists
+        // the queue anew only when the place nearest ahead of it goes, so c's view of who
+        // is ahead cannot change before a's second call has joined the queue.
+        let stand_in = dir.path().join(format!("s.db-wait.{:020}.stand-in", WallClock.now_ms()));
+        File::create(&stand_in).expect("a place ahead of c");
+        next_ms();
         let (to_c, c_go) = mpsc::channel();
         let c = turns("c", 1, c_go);
-        until_places(dir.path(), 3);
+        until_places(dir.path(), 4);
         let seen = |n: usize| {
             until(
                 || format!("{n} turns, seen {:?}", order.lock().expect("order")),
@@ -322,9 +328,11 @@ mod tests {
         seen(1);
         to_a.send(()).expect("a ends its first call");
         seen(2);
-        // b holds the lock; a's second call comes now, after c began to wait, and waits too.
+        // b holds the lock; a's second call comes now, after c began to wait, and waits too,
+        // with its first call's arrival.
         to_a.send(()).expect("a calls again");
-        until_places(dir.path(), 2);
+        until_places(dir.path(), 3);
+        std::fs::remove_file(&stand_in).expect("the stand-in leaves");
         to_b.send(()).expect("b ends its call");
         seen(3);
         to_a.send(()).expect("a ends its second call");

@@ -30,7 +30,7 @@ use futures::executor::block_on;
 use libsql::{params, Connection, Database as LibsqlDatabase};
 
 use self::errors::storage;
-use self::statements::{execute, rows, Statements, Stmt};
+use self::statements::{execute, loaded_from, rows, Statements, Stmt};
 use self::unlocked::Reader;
 use super::{
     Backend, Change, Device, Entry, Loaded, NewRow, Rotation, SessionCounts, SessionInfo,
@@ -135,24 +135,20 @@ impl Backend for LocalBackend {
         .map(|n| n == 1)
     }
 
-    /// Under one turn of the lock: the read recorded (a write only when it is due), then
-    /// the row read.
+    /// Without the lock when the read need not be recorded (no session, or one last seen
+    /// after `seen_before`); else under one turn of the lock: the read recorded (a write
+    /// only when it is due), then the row read.
     fn load(&mut self, id: &str, now: i64, seen_before: i64) -> Result<Option<Loaded>> {
+        match self.load_unlocked(id, now) {
+            Some(None) => return Ok(None),
+            Some(Some(found)) if found.last_seen.is_some_and(|seen| seen > seen_before) => {
+                return Ok(Some(found))
+            }
+            _ => {}
+        }
         let _guard = self.lock()?;
         execute(self.stmt(Stmt::Seen)?, params![id, now, seen_before])?;
-        let found = rows(self.stmt(Stmt::Load)?, params![id, now], |row| {
-            Ok(Loaded {
-                data: row.get(0)?,
-                version: row.get(1)?,
-                expiry: row.get(2)?,
-                absolute: row.get(3)?,
-                idle: row.get(4)?,
-                created: row.get(5)?,
-                last_seen: row.get(6)?,
-                label: row.get(7)?,
-                owner: row.get(8)?,
-            })
-        })?;
+        let found = rows(self.stmt(Stmt::Load)?, params![id, now], |row| loaded_from(row, 0))?;
         Ok(found.into_iter().next())
     }
 

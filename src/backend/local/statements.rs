@@ -8,6 +8,7 @@ use libsql::{Connection, Statement};
 
 use super::errors::storage;
 use super::LocalBackend;
+use crate::backend::Loaded;
 use crate::error::Result;
 use crate::schema::Sql;
 
@@ -167,6 +168,21 @@ pub(super) fn execute(stmt: &Statement, params: impl libsql::params::IntoParams)
 
 /// Runs a statement that returns rows (a query, or a change with RETURNING, which is done
 /// once every row is read); each row through `read`.
+/// The [`LOAD_COLUMNS`](crate::schema::LOAD_COLUMNS) of `row`, the first at index `at`.
+pub(super) fn loaded_from(row: &libsql::Row, at: i32) -> libsql::Result<Loaded> {
+    Ok(Loaded {
+        data: row.get(at)?,
+        version: row.get(at + 1)?,
+        expiry: row.get(at + 2)?,
+        absolute: row.get(at + 3)?,
+        idle: row.get(at + 4)?,
+        created: row.get(at + 5)?,
+        last_seen: row.get(at + 6)?,
+        label: row.get(at + 7)?,
+        owner: row.get(at + 8)?,
+    })
+}
+
 pub(super) fn rows<T>(
     stmt: &Statement,
     params: impl libsql::params::IntoParams,
