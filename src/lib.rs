@@ -2,7 +2,7 @@
 //!
 //! The semantics live in plain Rust ([`store::SessionStore`] over a [`backend::Backend`]),
 //! unit-tested natively; `component` is the thin `wasm32` glue that exports them through
-//! the WIT interface in `wit/sessions.wit`.
+//! the WIT interfaces in `wit/v0.3/sessions.wit` (0.3) and `wit/sessions.wit` (0.2).
 
 pub mod backend;
 pub mod clock;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use crate::backend::local::LocalBackend;
+use crate::backend::{Change, NewRow};
 use crate::clock::Clock;
 use crate::config::{Config, Database};
 use crate::error::Result;
@@ -50,4 +51,10 @@ pub fn open_with(config: &Config) -> (TestStore, ManualClock) {
 
 pub fn memory_store() -> (TestStore, ManualClock) {
     open_with(&Config { database: Database::Memory, ..Config::default() })
+}
+
+/// The upsert a 0.2 `commit` makes: no deadline, no idle timeout, no label.
+pub fn upsert<'a>(id: &str, data: &'a [u8], expiry: i64) -> Change<'a> {
+    let row = NewRow { data, expiry, absolute: i64::MAX, idle: None, label: None };
+    Change::Upsert { id: id.into(), row }
 }

@@ -6,7 +6,7 @@
 //! crate's own client of a libSQL server) and against the session stores a Rust user would
 //! pick instead; prints tables, then every target with its figure and whether it is met,
 //! and writes `bench/results/bench-results.json` and `bench-results.svg`.
-//! Sections: `startup`, `store`, `sweep`, `http`, `edge` (default: all). See bench/README.md.
+//! Sections: `startup`, `store`, `versions`, `sweep`, `http`, `edge` (default: all). See bench/README.md.
 
 mod chart;
 mod edge;
@@ -26,6 +26,7 @@ mod store_level;
 mod subject;
 mod sweep;
 mod tokens;
+mod versions;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,7 +39,7 @@ use crate::report::Results;
 use crate::servers::Launch;
 use crate::sqld::Sqld;
 
-const SECTIONS: [&str; 5] = ["startup", "store", "sweep", "http", "edge"];
+const SECTIONS: [&str; 6] = ["startup", "store", "versions", "sweep", "http", "edge"];
 
 struct Args {
     quick: bool,
@@ -65,7 +66,7 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--out" => args.out = it.next().context("--out needs a directory")?.into(),
             "-h" | "--help" => {
-                println!("usage: cargo run --release -p bench -- [--quick] [--only startup,store,sweep,http,edge] [--out DIR]");
+                println!("usage: cargo run --release -p bench -- [--quick] [--only startup,store,versions,sweep,http,edge] [--out DIR]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}; try --help"),
@@ -110,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
         mode: if plan.quick { "quick" } else { "full" },
         machine: machine.clone(),
         store: Vec::new(),
+        versions: Vec::new(),
         sweep: Vec::new(),
         http: Vec::new(),
         servers: Vec::new(),
@@ -134,6 +136,11 @@ async fn main() -> anyhow::Result<()> {
         let started = section("store level");
         results.store = store_level::run(&plan, &runtime).await?;
         results.hash_ns_per_call = Some(store_level::hash_ns_per_call());
+        took(started);
+    }
+    if wants("versions") {
+        let started = section("versions: the 0.3 calls beside the 0.2 calls they replace");
+        results.versions = versions::run(&plan.versions)?;
         took(started);
     }
     if wants("sweep") {

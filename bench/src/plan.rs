@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::subject::Storage;
+use crate::versions::VersionsCase;
 
 /// One store-level table: its storage, its size, and how many operations to time.
 #[derive(Debug, Clone)]
@@ -43,6 +44,8 @@ pub struct Plan {
     /// A `/get` load at the most connections before a host's measured runs, not recorded:
     /// JIT compilers and instance pools warm up.
     pub edge_warm_up: Duration,
+    /// The 0.2 and 0.3 calls side by side (section `versions`).
+    pub versions: VersionsCase,
 }
 
 impl Plan {
@@ -74,6 +77,11 @@ impl Plan {
             edge_connections: vec![1, 4, 64],
             edge_duration: Duration::from_secs(1),
             edge_warm_up: Duration::from_secs(1),
+            versions: VersionsCase {
+                sessions: 10_000,
+                calls: 300,
+                budget: Duration::from_millis(500),
+            },
         }
     }
 
@@ -108,6 +116,11 @@ impl Plan {
             edge_connections: vec![1, 4, 64],
             edge_duration: Duration::from_secs(10),
             edge_warm_up: Duration::from_secs(2),
+            versions: VersionsCase {
+                sessions: 10_000,
+                calls: 1_250,
+                budget: Duration::from_secs(6),
+            },
         }
     }
 }

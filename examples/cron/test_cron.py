@@ -19,6 +19,13 @@ SWEEP_SH = os.path.join(HERE, "sweep.sh")
 SHORT_MS = 1000
 
 
+def store_call(call):
+    """`call` of the store's 0.2.2 interface, qualified: the component exports two versions of
+    `store`, so a bare `stats()` is ambiguous (the sweeper is exported once)."""
+    name, args = call.split("(", 1)
+    return "edge:sessions/store.%s@0.2.2(%s" % (name, args)
+
+
 def invoke(data_dir, call, **env):
     """`wasmtime run -S http --dir DATA::/data --invoke CALL libsqlstore.wasm`; returns its output."""
     cmd = ["wasmtime", "run", "-S", "http", "--dir", data_dir + "::/data"]
@@ -34,7 +41,7 @@ def seed(data_dir, expiring, live):
     now = int(time.time() * 1000)
     for i in range(expiring + live):
         expiry = now + (SHORT_MS if i < expiring else 3_600_000)
-        out = invoke(data_dir, "create([%d], %d)" % (i % 256, expiry))
+        out = invoke(data_dir, store_call("create([%d], %d)" % (i % 256, expiry)))
         assert re.fullmatch(r'ok\("[A-Za-z0-9_-]{43}"\)', out), out
     time.sleep(max(0.0, (now + SHORT_MS) / 1000 - time.time()) + 0.1)
 
@@ -54,9 +61,9 @@ class Cron(unittest.TestCase):
 
     def test_wasmtime_run_invoke_sweep_by_bare_name_removes_only_expired_sessions(self):
         seed(self.data, expiring=3, live=2)
-        self.assertEqual(invoke(self.data, "stats()"), "ok({active: 2, expired: 3})")
+        self.assertEqual(invoke(self.data, store_call("stats()")), "ok({active: 2, expired: 3})")
         self.assertEqual(invoke(self.data, "sweep()"), "ok({removed: 3, more: false})")
-        self.assertEqual(invoke(self.data, "stats()"), "ok({active: 2, expired: 0})")
+        self.assertEqual(invoke(self.data, store_call("stats()")), "ok({active: 2, expired: 0})")
 
     def test_cleanup_interval_is_callable_the_same_way(self):
         self.assertEqual(invoke(self.data, "cleanup-interval()", SESSIONS_CLEANUP_INTERVAL="30s"), "some(30000)")
@@ -66,7 +73,7 @@ class Cron(unittest.TestCase):
         out = subprocess.run([SWEEP_SH, "--data-dir", self.data], check=True, capture_output=True, text=True,
                              env=env_without_sessions_vars(SESSIONS_SWEEP_BATCH="2")).stdout
         self.assertEqual(out, "removed 5 expired sessions in 3 batches\n")
-        self.assertEqual(invoke(self.data, "stats()"), "ok({active: 1, expired: 0})")
+        self.assertEqual(invoke(self.data, store_call("stats()")), "ok({active: 1, expired: 0})")
 
     def test_sweep_sh_under_umask_022_creates_files_readable_by_its_user_only_and_warns_of_an_open_directory(self):
         os.chmod(self.data, 0o755)
@@ -85,7 +92,7 @@ class Cron(unittest.TestCase):
             self.assertEqual(mode & 0o077, 0, "%s is mode %o" % (name, mode))
 
     def test_sweep_sh_exits_1_with_the_reason_while_another_instance_holds_the_lock(self):
-        invoke(self.data, "stats()")
+        invoke(self.data, store_call("stats()"))
         with open(os.path.join(self.data, "sessions.db-lock"), "w") as f:
             f.write("owner=another-instance")
         run = subprocess.run([SWEEP_SH, "--data-dir", self.data], capture_output=True, text=True,

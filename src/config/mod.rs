@@ -91,6 +91,9 @@ pub struct Config {
     /// lock files so that any host able to take OS locks can tell once their holder's process
     /// has exited (see [Liveness](../docs/durability.md#liveness)).
     pub lock_owner: Option<String>,
+    /// How stale a session's last-seen time may grow before a read records it again
+    /// (`SESSIONS_LAST_SEEN_INTERVAL`): at most one such write per session per interval.
+    pub last_seen_interval: Duration,
 }
 
 /// Where hosts preopen the data directory in the guest; [`DEFAULT_DATABASE`] lies in it.
@@ -108,6 +111,9 @@ pub const DEFAULT_SWEEP_BATCH: u32 = 1000;
 /// are").
 pub const DEFAULT_SWEEP_BUDGET: Duration = Duration::from_millis(10);
 pub const DEFAULT_MAX_DATA_BYTES: u64 = 1_048_576;
+/// A minute: a devices page shows "last seen" to the minute, and a busy session costs one
+/// write a minute, not one per request.
+pub const DEFAULT_LAST_SEEN_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bound on one whole remote call, connect to last byte: a server that is down, wedged or
 /// trickling turns into `Unavailable` within this bound.
@@ -141,6 +147,9 @@ const BUSY_TIMEOUT_RANGE: DurationRange =
     DurationRange { min: Duration::ZERO, max: Duration::from_secs(600), example: "500ms or 5s" };
 const REMOTE_TIMEOUT_RANGE: DurationRange =
     DurationRange { min: Duration::from_millis(10), max: Duration::from_secs(600), example: "2s" };
+/// `0`: every read records the time (a write per read).
+const LAST_SEEN_INTERVAL_RANGE: DurationRange =
+    DurationRange { min: Duration::ZERO, max: Duration::from_secs(86_400), example: "60s" };
 /// 1 GiB: three copies of a larger answer would not fit a 32-bit guest's 4 GiB.
 const MAX_REMOTE_MAX_RESPONSE: u64 = 1 << 30;
 
@@ -166,6 +175,7 @@ impl Default for Config {
             remote_timeout: DEFAULT_REMOTE_TIMEOUT,
             remote_max_response: DEFAULT_REMOTE_MAX_RESPONSE,
             lock_owner: None,
+            last_seen_interval: DEFAULT_LAST_SEEN_INTERVAL,
         }
     }
 }
@@ -212,6 +222,10 @@ impl Config {
                 }
                 "SESSIONS_BUSY_TIMEOUT" => {
                     config.busy_timeout = parse_duration(name, value, &BUSY_TIMEOUT_RANGE)?
+                }
+                "SESSIONS_LAST_SEEN_INTERVAL" => {
+                    config.last_seen_interval =
+                        parse_duration(name, value, &LAST_SEEN_INTERVAL_RANGE)?
                 }
                 "SESSIONS_LOCKING" => config.locking = parse_locking(value)?,
                 "SESSIONS_LOCK_OWNER" => config.lock_owner = parse_lock_owner(value)?,

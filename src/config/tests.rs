@@ -270,3 +270,17 @@ fn the_debug_form_hides_the_auth_token() {
 fn unrelated_variables_are_ignored() {
     assert!(Config::from_vars([("PATH", "/bin"), ("SESSIONS_UNKNOWN", "x")]).is_ok());
 }
+
+#[test]
+fn the_last_seen_interval_is_read_and_bounded() {
+    assert_eq!(
+        with("SESSIONS_LAST_SEEN_INTERVAL", "5m").expect("config").last_seen_interval,
+        std::time::Duration::from_secs(300)
+    );
+    assert_eq!(
+        with("SESSIONS_LAST_SEEN_INTERVAL", "0").expect("config").last_seen_interval,
+        std::time::Duration::ZERO
+    );
+    error_names(with("SESSIONS_LAST_SEEN_INTERVAL", "2days"), "SESSIONS_LAST_SEEN_INTERVAL");
+    error_names(with("SESSIONS_LAST_SEEN_INTERVAL", "soon"), "SESSIONS_LAST_SEEN_INTERVAL");
+}

@@ -14,6 +14,7 @@ use crate::startup::StartupResult;
 use crate::store_level::{Op, StoreRow};
 use crate::subject::{Kind, Storage};
 use crate::sweep::SweepResult;
+use crate::versions::VersionRow;
 
 /// Connections at which the HTTP targets and ratios are taken.
 pub const HEADLINE_CONNECTIONS: u32 = 64;
@@ -25,6 +26,8 @@ pub struct Results {
     pub mode: &'static str,
     pub machine: Machine,
     pub store: Vec<StoreRow>,
+    /// The 0.3 calls beside the 0.2 calls they replace (section `versions`).
+    pub versions: Vec<VersionRow>,
     pub sweep: Vec<SweepResult>,
     pub http: Vec<HttpRow>,
     pub servers: Vec<ServerReport>,

@@ -9,6 +9,7 @@ impl Results {
         let _ = writeln!(out, "\n== libsqlstore benchmark ({} run) ==", self.mode);
         let _ = writeln!(out, "machine: {}", self.machine.describe());
         self.store_table(&mut out);
+        self.versions_table(&mut out);
         self.sweep_table(&mut out);
         self.http_table(&mut out);
         self.servers_table(&mut out);
@@ -44,6 +45,38 @@ impl Results {
                 && serde_json::to_value(row.op).is_ok_and(|o| r["op"] == o)
         };
         self.previous_store.iter().find(same).and_then(|r| r["ops_per_s"].as_f64())
+    }
+
+    fn versions_table(&self, out: &mut String) {
+        let Some(first) = self.versions.first() else { return };
+        let _ = writeln!(out, "\n-- versions: the 0.3 calls beside the 0.2 calls they replace (native, a file of {} sessions, one call at a time; ratio = 0.3 ops/s / the pair's 0.2 ops/s) --", first.sessions);
+        let _ = writeln!(
+            out,
+            "{:<7} {:<4} {:<38} {:>10} {:>8} {:>8} {:>6}",
+            "pair", "ver", "call", "ops/s", "p50 ms", "p99 ms", "ratio"
+        );
+        for row in &self.versions {
+            let floor = self
+                .versions
+                .iter()
+                .find(|r| r.pair == row.pair && r.version == "0.2")
+                .map(|r| r.figures.ops_per_s);
+            let ratio = floor
+                .filter(|_| row.version != "0.2")
+                .map(|f| format!("{:.2}", row.figures.ops_per_s / f))
+                .unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                out,
+                "{:<7} {:<4} {:<38} {:>10.0} {:>8.3} {:>8.3} {:>6}",
+                row.pair,
+                row.version,
+                row.call,
+                row.figures.ops_per_s,
+                row.figures.p50_ms,
+                row.figures.p99_ms,
+                ratio
+            );
+        }
     }
 
     fn store_table(&self, out: &mut String) {

@@ -30,6 +30,7 @@ fn results(http: Vec<HttpRow>) -> Results {
         mode: "test",
         machine: Machine::probe(),
         store: Vec::new(),
+        versions: Vec::new(),
         sweep: Vec::new(),
         http,
         servers: Vec::new(),

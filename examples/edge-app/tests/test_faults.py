@@ -54,7 +54,7 @@ def setUpModule():
 def seed_expired(data, count):
     """Creates the store's file through the component (its own schema), then writes `count`
     sessions whose expiries lie an hour and more in the past, while nothing else runs."""
-    subprocess.run(["wasmtime", "run", "-S", "http", "--dir", data + "::/data", "--invoke", "stats()", STORE],
+    subprocess.run(["wasmtime", "run", "-S", "http", "--dir", data + "::/data", "--invoke", "edge:sessions/store.stats@0.2.2()", STORE],
                    check=True, capture_output=True, env=serve_env())
     past = int(time.time() * 1000) - 3_600_000
     db = sqlite3.connect(os.path.join(data, "sessions.db"))

@@ -44,10 +44,11 @@ conformance!(
 );
 
 #[test]
-fn the_component_exports_the_session_interfaces() {
+fn the_component_exports_both_store_versions_and_the_sweeper() {
     let exports = runtime().exports();
     assert!(exports.contains(&"edge:sessions/store@0.2.2".to_owned()), "{exports:?}");
     assert!(exports.contains(&"edge:sessions/sweeper@0.2.2".to_owned()), "{exports:?}");
+    assert!(exports.contains(&"edge:sessions/store@0.3.0".to_owned()), "{exports:?}");
 }
 
 async fn commit_find_delete_round_trip(backend: Backend) {

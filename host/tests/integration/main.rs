@@ -7,6 +7,7 @@ mod common;
 mod conformance;
 
 mod component;
+mod deadlines;
 mod owners;
 mod remote_faults;
 mod remote_pool;

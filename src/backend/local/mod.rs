@@ -30,9 +30,12 @@ use futures::executor::block_on;
 use libsql::{params, Connection, Database as LibsqlDatabase};
 
 use self::errors::storage;
-use self::statements::{execute, rows, Statements, Stmt};
+use self::statements::{execute, loaded_from, rows, Statements, Stmt};
 use self::unlocked::Reader;
-use super::{Backend, Change, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
+use super::{
+    Backend, Change, Device, Entry, Loaded, NewRow, Rotation, SessionCounts, SessionInfo,
+    SweepReport,
+};
 use crate::error::Result;
 use crate::lockfile::{FileLock, HeldLock};
 
@@ -78,9 +81,18 @@ impl LocalBackend {
     /// `Backend::apply` gives it.
     fn change_row(&self, change: &Change<'_>, now: i64) -> Result<bool> {
         match change {
-            Change::Upsert { id, data, expiry } => {
-                execute(self.stmt(Stmt::Upsert)?, params![id.as_str(), *data, *expiry, now])
-                    .map(|_| true)
+            Change::Upsert { id, row } => execute(
+                self.stmt(Stmt::Upsert)?,
+                params![id.as_str(), row.data, row.expiry, now, row.absolute, row.idle, row.label],
+            )
+            .map(|_| true),
+            Change::UpdateIf { id, data, version } => {
+                execute(self.stmt(Stmt::UpdateIf)?, params![id.as_str(), *data, *version, now])
+                    .map(|n| n == 1)
+            }
+            Change::Seen { id, seen_before } => {
+                execute(self.stmt(Stmt::Seen)?, params![id.as_str(), now, *seen_before])
+                    .map(|n| n == 1)
             }
             Change::Update { id, data, expiry } => {
                 execute(self.stmt(Stmt::Update)?, params![id.as_str(), *data, *expiry, now])
@@ -114,9 +126,35 @@ impl Backend for LocalBackend {
         found.map_err(storage)
     }
 
-    fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
+    fn insert_new(&mut self, id: &str, row: NewRow<'_>, now: i64) -> Result<bool> {
         let _guard = self.lock()?;
-        execute(self.stmt(Stmt::InsertNew)?, params![id, data, expiry]).map(|n| n == 1)
+        execute(
+            self.stmt(Stmt::InsertNew)?,
+            params![id, row.data, row.expiry, row.absolute, row.idle, now, row.label],
+        )
+        .map(|n| n == 1)
+    }
+
+    /// Without the lock when the read need not be recorded (no session, or one last seen
+    /// after `seen_before`); else under one turn of the lock: the read recorded (a write
+    /// only when it is due), then the row read.
+    fn load(&mut self, id: &str, now: i64, seen_before: i64) -> Result<Option<Loaded>> {
+        match self.load_unlocked(id, now) {
+            Some(None) => return Ok(None),
+            Some(Some(found)) if found.last_seen.is_some_and(|seen| seen > seen_before) => {
+                return Ok(Some(found))
+            }
+            _ => {}
+        }
+        let _guard = self.lock()?;
+        execute(self.stmt(Stmt::Seen)?, params![id, now, seen_before])?;
+        let found = rows(self.stmt(Stmt::Load)?, params![id, now], |row| loaded_from(row, 0))?;
+        Ok(found.into_iter().next())
+    }
+
+    fn set_label(&mut self, id: &str, label: Option<&str>, now: i64) -> Result<bool> {
+        let _guard = self.lock()?;
+        execute(self.stmt(Stmt::SetLabel)?, params![id, label, now]).map(|n| n == 1)
     }
 
     fn all(&mut self, now: i64) -> Result<Vec<Entry>> {
@@ -132,11 +170,20 @@ impl Backend for LocalBackend {
         execute(self.stmt(Stmt::SetOwner)?, params![id, owner, now]).map(|n| n == 1)
     }
 
-    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<Device>> {
         let _guard = self.lock()?;
         rows(self.stmt(Stmt::SessionsOf)?, params![owner, now], |row| {
-            let expiry = u64::try_from(row.get::<i64>(2)?).unwrap_or(0);
-            Ok(SessionInfo { id: row.get(0)?, owner: row.get(1)?, expiry })
+            let ms = |at: Option<i64>| at.map(|at| u64::try_from(at).unwrap_or(0));
+            Ok(Device {
+                info: SessionInfo {
+                    id: row.get(0)?,
+                    owner: row.get(1)?,
+                    expiry: u64::try_from(row.get::<i64>(2)?).unwrap_or(0),
+                },
+                created: ms(row.get(3)?),
+                last_seen: ms(row.get(4)?),
+                label: row.get(5)?,
+            })
         })
     }
 
@@ -155,10 +202,19 @@ impl Backend for LocalBackend {
         Ok(was_active.first().copied().unwrap_or(false))
     }
 
-    fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation> {
+    fn rotate(
+        &mut self,
+        old: &str,
+        new: &str,
+        expiry: i64,
+        deadlines: Option<(i64, Option<i64>)>,
+        now: i64,
+    ) -> Result<Rotation> {
         let _guard = self.lock()?;
+        let (absolute, idle) = deadlines.map_or((None, None), |(a, i)| (Some(a), i));
         self.transaction(&[Stmt::RotateCopy, Stmt::RotateDrop, Stmt::IsActive], |b| {
-            if execute(b.stmt(Stmt::RotateCopy)?, params![new, old, expiry, now])? == 1 {
+            let copy = params![new, old, expiry, now, absolute, idle];
+            if execute(b.stmt(Stmt::RotateCopy)?, copy)? == 1 {
                 execute(b.stmt(Stmt::RotateDrop)?, params![old])?;
                 return Ok(Rotation::Rotated);
             }

@@ -110,7 +110,8 @@ impl LocalBackend {
     }
 
     /// Sets the connection's journal mode, durability, `secure_delete` and caches, and
-    /// upgrades a table in the 0.1 layout ([`LocalBackend::upgrade_legacy`]). These read the
+    /// upgrades a table in the 0.1 layout ([`LocalBackend::upgrade_legacy`]) or the 0.2 one
+    /// ([`LocalBackend::upgrade_v2`]). These read the
     /// file (the journal mode, the schema): call with the lock held, once.
     ///
     /// Exclusive locking must be set before the first access for WAL to work without
@@ -136,6 +137,9 @@ impl LocalBackend {
         )))?;
         if self.is_legacy()? {
             self.upgrade_legacy()?;
+        }
+        if self.is_v2()? {
+            self.upgrade_v2()?;
         }
         self.ready.set(true);
         Ok(())

@@ -8,6 +8,7 @@ use libsql::{Connection, Statement};
 
 use super::errors::storage;
 use super::LocalBackend;
+use crate::backend::Loaded;
 use crate::error::Result;
 use crate::schema::Sql;
 
@@ -32,6 +33,10 @@ pub(super) enum Stmt {
     Revoke,
     RotateCopy,
     RotateDrop,
+    Load,
+    Seen,
+    UpdateIf,
+    SetLabel,
     IsActive,
 }
 
@@ -39,7 +44,8 @@ impl Stmt {
     const COUNT: usize = Stmt::IsActive as usize + 1;
 
     /// The statements a change may run (`LocalBackend::change_row`).
-    pub(super) const WRITES: [Stmt; 4] = [Stmt::Upsert, Stmt::Update, Stmt::Touch, Stmt::Delete];
+    pub(super) const WRITES: [Stmt; 6] =
+        [Stmt::Upsert, Stmt::Update, Stmt::UpdateIf, Stmt::Seen, Stmt::Touch, Stmt::Delete];
 
     fn text(self, sql: &Sql) -> &str {
         match self {
@@ -59,6 +65,10 @@ impl Stmt {
             Stmt::Revoke => &sql.revoke,
             Stmt::RotateCopy => &sql.rotate_copy,
             Stmt::RotateDrop => &sql.rotate_drop,
+            Stmt::Load => &sql.load,
+            Stmt::Seen => &sql.seen,
+            Stmt::UpdateIf => &sql.update_if,
+            Stmt::SetLabel => &sql.set_label,
             Stmt::IsActive => &sql.is_active,
         }
     }
@@ -158,6 +168,21 @@ pub(super) fn execute(stmt: &Statement, params: impl libsql::params::IntoParams)
 
 /// Runs a statement that returns rows (a query, or a change with RETURNING, which is done
 /// once every row is read); each row through `read`.
+/// The [`LOAD_COLUMNS`](crate::schema::LOAD_COLUMNS) of `row`, the first at index `at`.
+pub(super) fn loaded_from(row: &libsql::Row, at: i32) -> libsql::Result<Loaded> {
+    Ok(Loaded {
+        data: row.get(at)?,
+        version: row.get(at + 1)?,
+        expiry: row.get(at + 2)?,
+        absolute: row.get(at + 3)?,
+        idle: row.get(at + 4)?,
+        created: row.get(at + 5)?,
+        last_seen: row.get(at + 6)?,
+        label: row.get(at + 7)?,
+        owner: row.get(at + 8)?,
+    })
+}
+
 pub(super) fn rows<T>(
     stmt: &Statement,
     params: impl libsql::params::IntoParams,
@@ -182,7 +207,7 @@ mod tests {
     use crate::backend::{Backend, Change};
     use crate::config::Config;
     use crate::error::Error;
-    use crate::testing::{file_config, open_with, T0};
+    use crate::testing::{file_config, open_with, upsert, T0};
 
     #[test]
     fn a_custom_table_name_is_used() {
@@ -227,8 +252,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = crate::testing::file_config(dir.path());
         let mut b = LocalBackend::open(&config).expect("open");
-        b.apply(&[Change::Upsert { id: "before".into(), data: b"x", expiry: 1000 }], 0)
-            .expect("upsert");
+        b.apply(&[upsert("before", b"x", 1000)], 0).expect("upsert");
         // The engine refuses one row of the batch, after another was written.
         block_on(b.conn().expect("the connection").execute_batch(
             "CREATE TRIGGER refuse BEFORE INSERT ON sessions WHEN NEW.data = x'ff' \
@@ -236,18 +260,15 @@ mod tests {
         ))
         .expect("trigger");
         let batch = [
-            Change::Upsert { id: "a".into(), data: b"a", expiry: 1000 },
+            upsert("a", b"a", 1000),
             Change::Update { id: "before".into(), data: b"changed", expiry: 1000 },
-            Change::Upsert { id: "b".into(), data: &[0xff], expiry: 1000 },
+            upsert("b", &[0xff], 1000),
         ];
         let refused = b.apply(&batch, 0);
         assert!(matches!(refused, Err(Error::Storage(m)) if m.contains("refused by a trigger")));
         assert_eq!(b.find("a", 0).expect("find"), None, "rolled back with the rest");
         assert_eq!(b.find("before", 0).expect("find"), Some(b"x".to_vec()));
-        let good = [
-            Change::Upsert { id: "a".into(), data: b"a", expiry: 3000 },
-            Change::Touch { id: "before".into(), expiry: 2000 },
-        ];
+        let good = [upsert("a", b"a", 3000), Change::Touch { id: "before".into(), expiry: 2000 }];
         assert_eq!(b.apply(&good, 0).expect("next batch"), vec![true, true]);
         drop(b);
         let mut reopened = LocalBackend::open(&config).expect("reopen");

@@ -7,10 +7,10 @@
 //! |---|---|
 //! | before: the lock free, `<db>-lock-last` noted | [`Quiet::begin`] |
 //! | before: a rollback-journal database, its change counter noted | [`Reader::header`] |
-//! | the read, on a connection that cannot write | [`Reader::find`] |
+//! | the read, on a connection that cannot write | [`Reader::find`], [`Reader::load`] |
 //! | after: the lock free, `<db>-lock-last` unchanged | [`Quiet::still`] |
 //! | after: the journal idle, the header unchanged | [`journal_is_idle`], [`Reader::header`] |
-//! | the row carries the id asked for | [`LocalBackend::find_unlocked`] |
+//! | the row carries the id asked for | [`LocalBackend::find_unlocked`], [`LocalBackend::load_unlocked`] |
 
 use std::cell::OnceCell;
 use std::fs::File;
@@ -20,7 +20,9 @@ use std::path::Path;
 use futures::executor::block_on;
 use libsql::{params, Connection, Database as LibsqlDatabase, Statement};
 
+use super::statements::loaded_from;
 use super::{FileAccess, LocalBackend};
+use crate::backend::Loaded;
 use crate::lockfile::{companion, FileLock};
 use crate::schema::Sql;
 
@@ -46,12 +48,13 @@ impl Quiet {
     }
 }
 
-/// A read-only connection and its find statement, for [`LocalBackend::find_unlocked`], and
-/// the file opened for reading its header.
+/// A read-only connection and its statements, for [`LocalBackend::find_unlocked`] and
+/// [`LocalBackend::load_unlocked`], and the file opened for reading its header.
 pub(super) struct Reader {
     file: File,
     conn: Connection,
     find: OnceCell<Statement>,
+    load: OnceCell<Statement>,
     // Dropped last: the connection and statement borrow its handle.
     _db: LibsqlDatabase,
 }
@@ -66,7 +69,13 @@ impl Reader {
                 .build(),
         )
         .ok()?;
-        Some(Reader { file, conn: db.connect().ok()?, _db: db, find: OnceCell::new() })
+        Some(Reader {
+            file,
+            conn: db.connect().ok()?,
+            _db: db,
+            find: OnceCell::new(),
+            load: OnceCell::new(),
+        })
     }
 
     /// The file's header if it is a database in rollback-journal mode. `None` otherwise: an
@@ -84,18 +93,39 @@ impl Reader {
     /// The row of `id` if active: its stored id and data. Errors include a missing table
     /// (nothing is created: this connection cannot write) and a hot journal.
     fn find(&self, sql: &Sql, id: &str, now: i64) -> libsql::Result<Option<(String, Vec<u8>)>> {
-        let stmt = match self.find.get() {
+        self.first_row(&self.find, &sql.find_with_id, id, now, |row| {
+            Ok((row.get::<String>(0)?, row.get::<Vec<u8>>(1)?))
+        })
+    }
+
+    /// The row of `id` if active: its stored id and what `load` reads. Errors as `find`.
+    fn load(&self, sql: &Sql, id: &str, now: i64) -> libsql::Result<Option<(String, Loaded)>> {
+        self.first_row(&self.load, &sql.load_with_id, id, now, |row| {
+            Ok((row.get::<String>(0)?, loaded_from(row, 1)?))
+        })
+    }
+
+    /// The first row `text` (prepared once into `cell`) answers for `id` at `now`.
+    fn first_row<T>(
+        &self,
+        cell: &OnceCell<Statement>,
+        text: &str,
+        id: &str,
+        now: i64,
+        read: impl FnOnce(&libsql::Row) -> libsql::Result<T>,
+    ) -> libsql::Result<Option<T>> {
+        let stmt = match cell.get() {
             Some(stmt) => stmt,
             None => {
-                let stmt = block_on(self.conn.prepare(&sql.find_with_id))?;
-                self.find.get_or_init(|| stmt)
+                let stmt = block_on(self.conn.prepare(text))?;
+                cell.get_or_init(|| stmt)
             }
         };
         stmt.reset();
         let found = block_on(async {
             let mut rows = stmt.query(params![id, now]).await?;
             match rows.next().await? {
-                Some(row) => Ok(Some((row.get::<String>(0)?, row.get::<Vec<u8>>(1)?))),
+                Some(row) => read(&row).map(Some),
                 None => Ok(None),
             }
         });
@@ -139,6 +169,15 @@ impl LocalBackend {
         }
     }
 
+    /// `load` without the lock ([`LocalBackend::read_unlocked`]), not recording the read; the
+    /// row found must also carry the id asked for. `None`: do it under the lock.
+    pub(super) fn load_unlocked(&self, id: &str, now: i64) -> Option<Option<Loaded>> {
+        match self.read_unlocked(|reader| reader.load(&self.stmts.sql, id, now))? {
+            Some((stored, loaded)) => (stored == id).then_some(Some(loaded)),
+            None => Some(None),
+        }
+    }
+
     /// Runs `read` on the read-only connection without the lock, under shared locking: its
     /// answer, or `None` when it cannot be trusted and must be done under the lock. Kept
     /// only if, around it, the lock was free and nobody released it (`Quiet::begin`,
@@ -174,7 +213,7 @@ mod tests {
     use crate::config::Config;
     use crate::error::Error;
     use crate::lockfile::fixtures::lock_in;
-    use crate::store::Write;
+    use crate::store::{Deadlines, Write};
     use crate::testing::{file_config, open_with, T0};
 
     #[test]
@@ -234,6 +273,38 @@ mod tests {
         );
         drop(held);
         assert_eq!(waiting.find("tok").expect("find"), Some(b"stored".to_vec()));
+    }
+
+    #[test]
+    fn a_0_3_find_takes_the_lock_only_when_its_read_is_due_to_be_recorded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, clock) = open_with(&file_config(dir.path()));
+        let deadlines = Deadlines { absolute: u64::MAX, idle: Some(600_000) };
+        store.commit_with("tok", b"stored", deadlines, None).expect("commit");
+        let last = dir.path().join("sessions.db-lock-last");
+        let released = std::fs::read_to_string(&last).expect("the commit's released lock");
+
+        clock.0.set(T0 + 30_000);
+        for _ in 0..3 {
+            let found = store.load("tok").expect("load").expect("active");
+            assert_eq!((found.data, found.last_seen), (b"stored".to_vec(), Some(T0)));
+        }
+        assert_eq!(
+            std::fs::read_to_string(&last).expect("last lock"),
+            released,
+            "within the last-seen interval the finds took no lock"
+        );
+
+        clock.0.set(T0 + 60_000);
+        let found = store.load("tok").expect("load").expect("active");
+        assert_eq!((found.last_seen, found.expiry), (Some(T0 + 60_000), T0 + 660_000));
+        assert_ne!(
+            std::fs::read_to_string(&last).expect("last lock"),
+            released,
+            "a read due to be recorded is written under the lock"
+        );
+        clock.0.set(T0 + 660_000);
+        assert_eq!(store.load("tok").expect("load"), None, "idle for ten minutes");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The 0.1 layout (plain tokens, no owner column) upgraded in place, under the lock, when an
-//! instance first readies the file. What survives a crash midway:
+//! Older layouts upgraded in place, under the lock, when an instance first readies the file:
+//! 0.1 (plain tokens, no owner column) to 0.2, then 0.2 (no version, deadlines or device
+//! columns) to 0.3, one transaction each. What survives a crash midway:
 //! [docs/durability.md](../../../docs/durability.md#what-is-fsynced-when).
 
 use futures::executor::block_on;
@@ -19,6 +20,29 @@ impl LocalBackend {
             let mut rows = self.conn()?.query(&self.stmts.sql.legacy_probe, ()).await?;
             Ok(rows.next().await?.is_some())
         })
+    }
+
+    /// Whether the table has the 0.2 layout (ids, no version column).
+    pub(super) fn is_v2(&self) -> libsql::Result<bool> {
+        block_on(async {
+            let mut rows = self.conn()?.query(&self.stmts.sql.v2_probe, ()).await?;
+            Ok(rows.next().await?.is_some())
+        })
+    }
+
+    /// Upgrades a 0.2-layout table in place, in one transaction: the 0.3 columns are added
+    /// (no row is rewritten: versions start at 0, no deadline, no idle timeout, created and
+    /// last seen unknown). Killed midway, the file keeps the 0.2 layout and every session.
+    pub(super) fn upgrade_v2(&self) -> libsql::Result<()> {
+        let conn = self.conn()?;
+        in_transaction(
+            conn,
+            |e| e,
+            || {
+                block_on(conn.execute_batch(&self.stmts.sql.v2_upgrade))?;
+                Ok(())
+            },
+        )
     }
 
     /// Upgrades a 0.1-layout table in place, in one transaction: every stored token is
@@ -183,5 +207,79 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The sessions of `host/tests/fixtures/sessions-0.2.db` (0.2 layout, rollback journal):
+    /// (token, data, owner); all expire in the year 3000. Made by `docs/upgrading.md`'s recipe.
+    const V2_ACTIVE: [(&str, &[u8], Option<&str>); 3] = [
+        ("fixture-0.2-token-1", b"hello", Some("ada")),
+        ("fixture-0.2-token-2", b"world", None),
+        ("fixture-0.2-token-3", b"third", Some("ada")),
+    ];
+
+    fn v2_fixture(dir: &Path) -> Config {
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("host/tests/fixtures/sessions-0.2.db");
+        std::fs::copy(fixture, dir.join("sessions.db")).expect("copy the 0.2 fixture");
+        file_config(dir)
+    }
+
+    /// Opens `config` at [`LEGACY_NOW`] and checks every 0.2 session is there, with the 0.3
+    /// calls working on it.
+    fn assert_upgraded(config: &Config) {
+        let clock = crate::testing::ManualClock::default();
+        clock.0.set(LEGACY_NOW);
+        let backend = LocalBackend::open(config).expect("open");
+        let mut s = TestStore::with_parts(backend, config, clock, Default::default());
+        for (token, data, owner) in V2_ACTIVE {
+            let stored = s.load(token).expect("load").expect("active");
+            assert_eq!((stored.data.as_slice(), stored.owner.as_deref()), (data, owner), "{token}");
+            assert_eq!((stored.version, stored.absolute, stored.created), (0, None, None));
+        }
+        assert_eq!(s.stats().expect("stats"), SessionCounts { active: 3, expired: 1 });
+        assert_eq!(s.sessions_of("ada").expect("sessions_of").len(), 2);
+        let (token, _, _) = V2_ACTIVE[0];
+        assert_eq!(s.update_if(token, b"v1", 0).expect("update_if"), Some(1));
+        assert_eq!(s.update_if(token, b"stale", 0).expect("update_if"), None);
+        assert!(s.set_label(token, Some("Firefox")).expect("set_label"));
+    }
+
+    #[test]
+    fn a_file_in_the_0_2_layout_is_upgraded_in_place_and_keeps_every_session() {
+        for locking in [crate::config::Locking::Shared, crate::config::Locking::Exclusive] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let config = Config { locking, ..v2_fixture(dir.path()) };
+            assert_upgraded(&config);
+            // Opened again: nothing left to upgrade, the writes kept.
+            let backend = LocalBackend::open(&config).expect("reopen");
+            let mut s =
+                TestStore::with_parts(backend, &config, Default::default(), Default::default());
+            let stored = s.load(V2_ACTIVE[0].0).expect("load").expect("active");
+            assert_eq!((stored.data, stored.label.as_deref()), (b"v1".to_vec(), Some("Firefox")));
+        }
+    }
+
+    #[test]
+    fn an_upgrade_killed_midway_leaves_the_0_2_layout_and_the_next_open_upgrades_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = v2_fixture(dir.path());
+        let sql = crate::schema::Sql::new(&config.table);
+        // The upgrade's transaction, its changes spilled to the file, then the disk as a
+        // process killed at that instant leaves it: the file and its hot journal.
+        let crashed = tempfile::tempdir().expect("tempdir");
+        let db = block_on(libsql::Builder::new_local(dir.path().join("sessions.db")).build())
+            .expect("open");
+        let conn = db.connect().expect("connect");
+        block_on(conn.execute_batch(&format!(
+            "PRAGMA cache_size=1; BEGIN IMMEDIATE; {}; UPDATE sessions SET data = data || 'x'",
+            sql.v2_upgrade
+        )))
+        .expect("half an upgrade");
+        for file in ["sessions.db", "sessions.db-journal"] {
+            std::fs::copy(dir.path().join(file), crashed.path().join(file)).expect("crash image");
+        }
+        drop(conn);
+        drop(db);
+        assert_upgraded(&file_config(crashed.path()));
     }
 }

@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use libsql_hrana::proto::{PipelineRespBody, StreamRequest};
 
-use super::hrana::{self, blob, execute, int, opt_text, stmt, text, Answered, Upgrade};
+use super::hrana::{self, blob, execute, int, opt_int, opt_text, stmt, text, Answered, Upgrade};
 use super::transport::Transport;
-use crate::backend::{Backend, Change, Entry, Rotation, SessionCounts, SessionInfo, SweepReport};
+use crate::backend::{
+    Backend, Change, Device, Entry, Loaded, NewRow, Rotation, SessionCounts, SweepReport,
+};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::schema::Sql;
@@ -137,11 +139,30 @@ impl Backend for RemoteBackend {
         )?)
     }
 
-    fn insert_new(&mut self, id: &str, data: &[u8], expiry: i64) -> Result<bool> {
+    fn insert_new(&mut self, id: &str, row: NewRow<'_>, now: i64) -> Result<bool> {
+        let args = vec![
+            text(id),
+            blob(row.data),
+            int(row.expiry),
+            int(row.absolute),
+            opt_int(row.idle),
+            int(now),
+            opt_text(row.label),
+        ];
+        hrana::changed_one(&self.server.exec(&self.sql, &self.sql.insert_new, args, false)?)
+    }
+
+    /// One round trip: the read recorded, then the row read.
+    fn load(&mut self, id: &str, now: i64, seen_before: i64) -> Result<Option<Loaded>> {
+        let request = hrana::batch(hrana::load_batch(&self.sql, id, now, seen_before));
+        hrana::loaded(self.server.run(&self.sql, request)?)
+    }
+
+    fn set_label(&mut self, id: &str, label: Option<&str>, now: i64) -> Result<bool> {
         hrana::changed_one(&self.server.exec(
             &self.sql,
-            &self.sql.insert_new,
-            vec![text(id), blob(data), int(expiry)],
+            &self.sql.set_label,
+            vec![text(id), opt_text(label), int(now)],
             false,
         )?)
     }
@@ -185,7 +206,7 @@ impl Backend for RemoteBackend {
         )?)
     }
 
-    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<SessionInfo>> {
+    fn sessions_of(&mut self, owner: &str, now: i64) -> Result<Vec<Device>> {
         hrana::session_infos(&self.server.exec(
             &self.sql,
             &self.sql.sessions_of,
@@ -210,10 +231,16 @@ impl Backend for RemoteBackend {
     }
 
     /// One transactional batch, one round trip.
-    fn rotate(&mut self, old: &str, new: &str, expiry: i64, now: i64) -> Result<Rotation> {
-        let response = self
-            .server
-            .run(&self.sql, hrana::batch(hrana::rotate_batch(&self.sql, old, new, expiry, now)))?;
+    fn rotate(
+        &mut self,
+        old: &str,
+        new: &str,
+        expiry: i64,
+        deadlines: Option<(i64, Option<i64>)>,
+        now: i64,
+    ) -> Result<Rotation> {
+        let batch = hrana::rotate_batch(&self.sql, old, new, expiry, deadlines, now);
+        let response = self.server.run(&self.sql, hrana::batch(batch))?;
         hrana::rotation(response)
     }
 

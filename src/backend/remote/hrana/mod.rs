@@ -4,12 +4,12 @@
 
 use bytes::Bytes;
 use libsql_hrana::proto::{
-    Batch, BatchCond, BatchResult, BatchStep, BatchStreamReq, CloseStreamReq, Error as HranaError,
-    ExecuteStreamReq, PipelineReqBody, PipelineRespBody, Stmt, StmtResult, StreamRequest,
-    StreamResponse, StreamResult, Value,
+    Batch, BatchCond, BatchCondList, BatchResult, BatchStep, BatchStreamReq, CloseStreamReq,
+    Error as HranaError, ExecuteStreamReq, PipelineReqBody, PipelineRespBody, Stmt, StmtResult,
+    StreamRequest, StreamResponse, StreamResult, Value,
 };
 
-use crate::backend::{Change, Rotation, SessionCounts, SessionInfo, SweepReport};
+use crate::backend::{Change, Device, Loaded, Rotation, SessionCounts, SessionInfo, SweepReport};
 use crate::error::{Error, Result};
 use crate::schema::Sql;
 
@@ -33,6 +33,11 @@ pub fn opt_text(s: Option<&str>) -> Value {
     s.map_or(Value::Null, text)
 }
 
+/// An integer, or NULL for none.
+pub fn opt_int(i: Option<i64>) -> Value {
+    i.map_or(Value::Null, int)
+}
+
 /// A statement with positional arguments (`?1`, `?2`, … in order).
 pub fn stmt(sql: &str, args: impl IntoIterator<Item = Value>, want_rows: bool) -> Stmt {
     let mut stmt = Stmt::new(sql, want_rows);
@@ -48,16 +53,46 @@ pub fn batch(batch: Batch) -> StreamRequest {
     StreamRequest::Batch(BatchStreamReq { batch })
 }
 
+/// The step of [`schema_batch`] that fails exactly when the table lacks the 0.3 columns;
+/// its error is the expected one of a 0.2 table, not a failure.
+const V3_GUARD_STEP: usize = 5;
+
 /// The schema batch: first the probe for the 0.1 layout (a row if the table has it), then
-/// the table and index DDL, each step run only if the previous succeeded.
+/// the table and index DDL, each step run only if the previous succeeded; then the 0.2
+/// layout's upgrade, one transaction: BEGIN IMMEDIATE, the guard (fails on a 0.2 table),
+/// the columns added only if it failed, COMMIT (ROLLBACK if an addition failed). Two
+/// instances upgrading at once: the second one's guard, run after the first's COMMIT,
+/// succeeds, and it adds nothing.
 pub fn schema_batch(sql: &Sql) -> Batch {
-    let ok = |step| Some(BatchCond::Ok { step });
-    let steps = vec![
+    let ok = |step| BatchCond::Ok { step };
+    let not = |cond| BatchCond::Not { cond: Box::new(cond) };
+    let mut steps = vec![
         BatchStep { condition: None, stmt: stmt(&sql.legacy_probe, [], true) },
         BatchStep { condition: None, stmt: stmt(&sql.create_table, [], false) },
-        BatchStep { condition: ok(1), stmt: stmt(&sql.create_index, [], false) },
-        BatchStep { condition: ok(2), stmt: stmt(&sql.create_owner_index, [], false) },
+        BatchStep { condition: Some(ok(1)), stmt: stmt(&sql.create_index, [], false) },
+        BatchStep { condition: Some(ok(2)), stmt: stmt(&sql.create_owner_index, [], false) },
+        BatchStep { condition: Some(ok(3)), stmt: stmt("BEGIN IMMEDIATE", [], false) },
+        BatchStep { condition: Some(ok(4)), stmt: stmt(&sql.v3_guard, [], false) },
     ];
+    let guard = V3_GUARD_STEP as u32;
+    for (i, alter) in sql.v2_upgrade.split("; ").enumerate() {
+        let condition = if i == 0 {
+            BatchCond::And(BatchCondList { conds: vec![ok(4), not(ok(guard))] })
+        } else {
+            ok(steps.len() as u32 - 1)
+        };
+        steps.push(BatchStep { condition: Some(condition), stmt: stmt(alter, [], false) });
+    }
+    let last_alter = steps.len() as u32 - 1;
+    let commit = steps.len() as u32;
+    steps.push(BatchStep {
+        condition: Some(BatchCond::Or(BatchCondList { conds: vec![ok(guard), ok(last_alter)] })),
+        stmt: stmt("COMMIT", [], false),
+    });
+    steps.push(BatchStep {
+        condition: Some(BatchCond::And(BatchCondList { conds: vec![ok(4), not(ok(commit))] })),
+        stmt: stmt("ROLLBACK", [], false),
+    });
     Batch { steps, replication_index: None }
 }
 
@@ -115,7 +150,11 @@ pub fn op_response(resp: PipelineRespBody, with_schema: bool) -> Result<Answered
                     };
                     return Ok(Answered::Legacy(succeeded));
                 }
-                first_step_error(&b.result)?
+                let mut result = b.result;
+                if let Some(guard) = result.step_errors.get_mut(V3_GUARD_STEP) {
+                    *guard = None;
+                }
+                first_step_error(&result)?
             }
             Some(StreamResult::Error { error }) => return Err(map_error(error)),
             _ => return Err(protocol("no result for the schema batch")),
@@ -161,11 +200,13 @@ impl Upgrade {
         PipelineReqBody { baton: Some(baton), requests }
     }
 
-    /// The layout change and the DDL, COMMIT, and the end of the stream.
+    /// The layout change (to 0.2, then to 0.3) and the DDL, COMMIT, and the end of the
+    /// stream.
     pub fn finish(sql: &Sql, baton: String) -> PipelineReqBody {
         let mut requests: Vec<StreamRequest> = sql
             .legacy_upgrade
             .split("; ")
+            .chain(sql.v2_upgrade.split("; "))
             .chain([
                 sql.create_table.as_str(),
                 &sql.create_index,
@@ -216,9 +257,18 @@ impl Upgrade {
 
 /// Rotate as one transaction: copy the active session under the new id; drop the old row
 /// if the copy inserted one; is the old one still active (a collision)?
-pub fn rotate_batch(sql: &Sql, old: &str, new: &str, expiry: i64, now: i64) -> Batch {
+pub fn rotate_batch(
+    sql: &Sql,
+    old: &str,
+    new: &str,
+    expiry: i64,
+    deadlines: Option<(i64, Option<i64>)>,
+    now: i64,
+) -> Batch {
+    let (absolute, idle) = deadlines.map_or((None, None), |(a, i)| (Some(a), i));
+    let copy = [text(new), text(old), int(expiry), int(now), opt_int(absolute), opt_int(idle)];
     transaction(vec![
-        stmt(&sql.rotate_copy, [text(new), text(old), int(expiry), int(now)], false),
+        stmt(&sql.rotate_copy, copy, false),
         stmt(&sql.rotate_drop, [text(old)], false),
         stmt(&sql.is_active, [text(old), int(now)], true),
     ])
@@ -298,8 +348,23 @@ fn committed_all(resp: StreamResponse, n: usize) -> Result<Vec<StmtResult>> {
 /// is one `execute` (a statement is a transaction of its own).
 pub fn apply_request(sql: &Sql, changes: &[Change<'_>], now: i64) -> StreamRequest {
     let stmt_of = |change: &Change<'_>| match change {
-        Change::Upsert { id, data, expiry } => {
-            stmt(&sql.upsert, [text(id), blob(data), int(*expiry), int(now)], false)
+        Change::Upsert { id, row } => {
+            let args = [
+                text(id),
+                blob(row.data),
+                int(row.expiry),
+                int(now),
+                int(row.absolute),
+                opt_int(row.idle),
+                opt_text(row.label),
+            ];
+            stmt(&sql.upsert, args, false)
+        }
+        Change::UpdateIf { id, data, version } => {
+            stmt(&sql.update_if, [text(id), blob(data), int(*version), int(now)], false)
+        }
+        Change::Seen { id, seen_before } => {
+            stmt(&sql.seen, [text(id), int(now), int(*seen_before)], false)
         }
         Change::Update { id, data, expiry } => {
             stmt(&sql.update, [text(id), blob(data), int(*expiry), int(now)], false)
@@ -324,7 +389,10 @@ pub fn applied(resp: StreamResponse, changes: &[Change<'_>]) -> Result<Vec<bool>
         .iter()
         .zip(&results)
         .map(|(change, result)| match change {
-            Change::Update { .. } | Change::Touch { .. } => changed_one(result),
+            Change::Update { .. }
+            | Change::UpdateIf { .. }
+            | Change::Seen { .. }
+            | Change::Touch { .. } => changed_one(result),
             Change::Upsert { .. } | Change::Delete { .. } => Ok(true),
         })
         .collect()
@@ -427,23 +495,90 @@ pub fn entries(result: &StmtResult) -> Result<Vec<(String, Vec<u8>)>> {
         .collect()
 }
 
-/// Rows of (id, owner or NULL, expiry).
-pub fn session_infos(result: &StmtResult) -> Result<Vec<SessionInfo>> {
+/// Rows of (id, owner, expiry, created, last seen, label); owner, created, last seen and
+/// label may be NULL.
+pub fn session_infos(result: &StmtResult) -> Result<Vec<Device>> {
+    let ms = |at: Option<i64>| at.map(|at| u64::try_from(at).unwrap_or(0));
     result
         .rows
         .iter()
         .map(|row| match row.values.as_slice() {
-            [id, owner, Value::Integer { value: expiry }] => Ok(SessionInfo {
-                id: as_text(id)?,
-                owner: match owner {
-                    Value::Null => None,
-                    owner => Some(as_text(owner)?),
-                },
-                expiry: u64::try_from(*expiry).unwrap_or(0),
-            }),
-            _ => Err(protocol("expected (id, owner, expiry) rows")),
+            [id, owner, Value::Integer { value: expiry }, created, last_seen, label] => {
+                Ok(Device {
+                    info: SessionInfo {
+                        id: as_text(id)?,
+                        owner: as_opt_text(owner)?,
+                        expiry: u64::try_from(*expiry).unwrap_or(0),
+                    },
+                    created: ms(as_opt_int(created)?),
+                    last_seen: ms(as_opt_int(last_seen)?),
+                    label: as_opt_text(label)?,
+                })
+            }
+            _ => Err(protocol("expected (id, owner, expiry, created, last seen, label) rows")),
         })
         .collect()
+}
+
+/// A `load`: the read recorded (`seen`), then the row read; each a statement of its own.
+pub fn load_batch(sql: &Sql, id: &str, now: i64, seen_before: i64) -> Batch {
+    let steps = vec![
+        BatchStep {
+            condition: None,
+            stmt: stmt(&sql.seen, [text(id), int(now), int(seen_before)], false),
+        },
+        BatchStep {
+            condition: Some(BatchCond::Ok { step: 0 }),
+            stmt: stmt(&sql.load, [text(id), int(now)], true),
+        },
+    ];
+    Batch { steps, replication_index: None }
+}
+
+/// The session a [`load_batch`] read: no row is no session.
+pub fn loaded(resp: StreamResponse) -> Result<Option<Loaded>> {
+    let StreamResponse::Batch(b) = resp else {
+        return Err(protocol("expected a batch result"));
+    };
+    first_step_error(&b.result)?;
+    let read = b.result.step_results.get(1).cloned().flatten();
+    let read = read.ok_or_else(|| protocol("the read of a load did not run"))?;
+    match read.rows.as_slice() {
+        [] => Ok(None),
+        [row] => match row.values.as_slice() {
+            [data, version, expiry, absolute, idle, created, last_seen, label, owner] => {
+                let required = |v: &Value| as_opt_int(v)?.ok_or_else(|| protocol("a NULL integer"));
+                Ok(Some(Loaded {
+                    data: as_blob(data)?,
+                    version: required(version)?,
+                    expiry: required(expiry)?,
+                    absolute: required(absolute)?,
+                    idle: as_opt_int(idle)?,
+                    created: as_opt_int(created)?,
+                    last_seen: as_opt_int(last_seen)?,
+                    label: as_opt_text(label)?,
+                    owner: as_opt_text(owner)?,
+                }))
+            }
+            _ => Err(protocol("expected the nine columns of a session")),
+        },
+        _ => Err(protocol("more than one row for one token")),
+    }
+}
+
+fn as_opt_text(value: &Value) -> Result<Option<String>> {
+    match value {
+        Value::Null => Ok(None),
+        value => as_text(value).map(Some),
+    }
+}
+
+fn as_opt_int(value: &Value) -> Result<Option<i64>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Integer { value } => Ok(Some(*value)),
+        _ => Err(protocol("expected an integer")),
+    }
 }
 
 /// How many rows a `DELETE … RETURNING expiry > now` deleted that were active: one

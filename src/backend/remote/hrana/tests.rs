@@ -261,7 +261,7 @@ fn rotation_reads_the_copy_then_the_collision_check() {
 #[test]
 fn a_group_commit_answers_each_change_and_fails_whole_when_rolled_back() {
     let changes = [
-        Change::Upsert { id: "a".into(), data: b"a", expiry: 9 },
+        crate::testing::upsert("a", b"a", 9),
         Change::Update { id: "b".into(), data: b"b", expiry: 9 },
         Change::Touch { id: "c".into(), expiry: 9 },
         Change::Delete { id: "d".into() },
@@ -322,10 +322,21 @@ fn revocations_count_only_the_rows_that_were_active() {
 
 #[test]
 fn owner_listings_read_null_as_no_owner_and_refuse_garbled_rows() {
-    let rows = r#"[[{"type":"text","value":"id1"},{"type":"text","value":"ada"},{"type":"integer","value":"7"}],[{"type":"text","value":"id2"},{"type":"null"},{"type":"integer","value":"9"}]]"#;
+    let rows = r#"[[{"type":"text","value":"id1"},{"type":"text","value":"ada"},{"type":"integer","value":"7"},{"type":"integer","value":"3"},{"type":"integer","value":"5"},{"type":"text","value":"Firefox"}],[{"type":"text","value":"id2"},{"type":"null"},{"type":"integer","value":"9"},{"type":"null"},{"type":"null"},{"type":"null"}]]"#;
     let infos = session_infos(&execute_result(rows, 0)).expect("rows");
-    assert_eq!(infos[0], SessionInfo { id: "id1".into(), owner: Some("ada".into()), expiry: 7 });
-    assert_eq!(infos[1].owner, None);
+    assert_eq!(
+        infos[0],
+        crate::backend::Device {
+            info: SessionInfo { id: "id1".into(), owner: Some("ada".into()), expiry: 7 },
+            created: Some(3),
+            last_seen: Some(5),
+            label: Some("Firefox".into()),
+        }
+    );
+    assert_eq!(
+        (infos[1].info.owner.clone(), infos[1].created, infos[1].label.clone()),
+        (None, None, None)
+    );
     let garbled = r#"[[{"type":"text","value":"id1"},{"type":"text","value":"ada"}]]"#;
     assert!(matches!(session_infos(&execute_result(garbled, 0)), Err(Error::Storage(_))));
 }
@@ -367,4 +378,26 @@ fn upgrade_requests_continue_one_stream_and_rekey_rows_by_rowid() {
     let rows =
         execute_result(r#"[[{"type":"integer","value":"3"},{"type":"text","value":"tok"}]]"#, 0);
     assert_eq!(Upgrade::rows(&rows).expect("rows"), vec![(3, "tok".to_owned())]);
+}
+
+#[test]
+fn the_schema_batch_forgives_only_its_guard_the_error_of_a_0_2_table() {
+    let sql = Sql::new(&TableName::default());
+    let steps = schema_batch(&sql).steps.len();
+    let schema = |failed: usize| {
+        let results: Vec<Option<&str>> =
+            (0..steps).map(|i| if i == failed { None } else { Some(NO_ROWS) }).collect();
+        StreamResult::Ok { response: batch_response(&results) }
+    };
+    let executed = || StreamResult::Ok {
+        response: StreamResponse::Execute(ExecuteStreamResp { result: execute_result("[]", 0) }),
+    };
+    let answer = |failed| PipelineRespBody {
+        baton: None,
+        base_url: None,
+        results: vec![schema(failed), executed()],
+    };
+    assert!(matches!(op_response(answer(V3_GUARD_STEP), true), Ok(Answered::Done(_))));
+    let first_alter = V3_GUARD_STEP + 1;
+    assert!(matches!(op_response(answer(first_alter), true), Err(Error::Storage(_))));
 }
