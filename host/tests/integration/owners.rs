@@ -353,6 +353,43 @@ async fn a_0_1_table_on_sqld_is_upgraded_and_every_session_stays_findable() {
 }
 
 #[tokio::test]
+async fn a_0_2_table_on_sqld_is_upgraded_once_by_two_hosts_starting_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqld = Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)");
+    let remote = libsql::Builder::new_remote(sqld.url(), String::new())
+        .build()
+        .await
+        .expect("remote client");
+    let conn = remote.connect().expect("connect");
+    // The 0.2 layout, written over sqld's HTTP API.
+    conn.execute_batch(&format!(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, expiry INTEGER NOT NULL, owner TEXT);
+         CREATE INDEX sessions_expiry_idx ON sessions(expiry);
+         CREATE INDEX sessions_owner_idx ON sessions(owner, expiry) WHERE owner IS NOT NULL;
+         INSERT INTO sessions VALUES ('{}', CAST('kept' AS BLOB), 32503680000000, 'ada');",
+        id_of("token-of-0.2")
+    ))
+    .await
+    .expect("write the 0.2 table");
+    let options = || StoreOptions::in_dir(dir.path()).env("SESSIONS_DATABASE", sqld.url());
+    let (first, second) = (open(options()), open(options()));
+    let (a, b) = tokio::join!(first.find("token-of-0.2"), second.find("token-of-0.2"));
+    for found in [a, b] {
+        assert_eq!(found.expect("find").as_deref(), Some(&b"kept"[..]));
+    }
+    assert_eq!(first.sessions_of("ada").await.expect("sessions-of").len(), 1);
+    let upgraded = common::single_value(
+        &conn,
+        "SELECT count(*) FROM sessions WHERE version = 0 AND idle IS NULL AND last_seen IS NULL",
+    )
+    .await;
+    assert_eq!(upgraded, libsql::Value::Integer(1), "the 0.3 columns, with their defaults");
+    let store = open(options());
+    store.commit("new", b"x".to_vec(), 32503680000000).await.expect("a write after the upgrade");
+    assert_eq!(store.stats().await.expect("stats"), SessionCounts { active: 2, expired: 0 });
+}
+
+#[tokio::test]
 async fn no_token_created_reaches_the_database_file_or_its_journal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("sessions.db");

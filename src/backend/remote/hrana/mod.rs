@@ -53,31 +53,40 @@ pub fn batch(batch: Batch) -> StreamRequest {
     StreamRequest::Batch(BatchStreamReq { batch })
 }
 
-/// The step of [`schema_batch`] that fails exactly when the table lacks the 0.3 columns;
-/// its error is the expected one of a 0.2 table, not a failure.
-const V3_GUARD_STEP: usize = 5;
+/// The steps of [`schema_batch`] that fail exactly when the table lacks the 0.3 columns: the
+/// look before the transaction, and the guard inside it. Their errors are the expected ones
+/// of a 0.2 table, not failures.
+const V3_LOOK_STEP: usize = 4;
+const V3_GUARD_STEP: usize = 6;
 
 /// The schema batch: first the probe for the 0.1 layout (a row if the table has it), then
-/// the table and index DDL, each step run only if the previous succeeded; then the 0.2
-/// layout's upgrade, one transaction: BEGIN IMMEDIATE, the guard (fails on a 0.2 table),
-/// the columns added only if it failed, COMMIT (ROLLBACK if an addition failed). Two
-/// instances upgrading at once: the second one's guard, run after the first's COMMIT,
-/// succeeds, and it adds nothing.
+/// the table and index DDL, each step run only if the previous succeeded; then a read-only
+/// look for the 0.3 columns, and only if they are missing the 0.2 layout's upgrade, one
+/// transaction: BEGIN IMMEDIATE, the guard (fails on a 0.2 table), the columns added only if
+/// it failed, COMMIT (ROLLBACK if an addition failed). So an instance's first call takes the
+/// server's write lock only on a 0.2 table. Two instances upgrading at once: the second one's
+/// guard, run after the first's COMMIT, succeeds, and it adds nothing.
 pub fn schema_batch(sql: &Sql) -> Batch {
     let ok = |step| BatchCond::Ok { step };
     let not = |cond| BatchCond::Not { cond: Box::new(cond) };
+    let look = V3_LOOK_STEP as u32;
+    let begin = look + 1;
+    let guard = V3_GUARD_STEP as u32;
     let mut steps = vec![
         BatchStep { condition: None, stmt: stmt(&sql.legacy_probe, [], true) },
         BatchStep { condition: None, stmt: stmt(&sql.create_table, [], false) },
         BatchStep { condition: Some(ok(1)), stmt: stmt(&sql.create_index, [], false) },
         BatchStep { condition: Some(ok(2)), stmt: stmt(&sql.create_owner_index, [], false) },
-        BatchStep { condition: Some(ok(3)), stmt: stmt("BEGIN IMMEDIATE", [], false) },
-        BatchStep { condition: Some(ok(4)), stmt: stmt(&sql.v3_guard, [], false) },
+        BatchStep { condition: Some(ok(3)), stmt: stmt(&sql.v3_guard, [], false) },
+        BatchStep {
+            condition: Some(BatchCond::And(BatchCondList { conds: vec![ok(3), not(ok(look))] })),
+            stmt: stmt("BEGIN IMMEDIATE", [], false),
+        },
+        BatchStep { condition: Some(ok(begin)), stmt: stmt(&sql.v3_guard, [], false) },
     ];
-    let guard = V3_GUARD_STEP as u32;
     for (i, alter) in sql.v2_upgrade.split("; ").enumerate() {
         let condition = if i == 0 {
-            BatchCond::And(BatchCondList { conds: vec![ok(4), not(ok(guard))] })
+            BatchCond::And(BatchCondList { conds: vec![ok(begin), not(ok(guard))] })
         } else {
             ok(steps.len() as u32 - 1)
         };
@@ -86,11 +95,16 @@ pub fn schema_batch(sql: &Sql) -> Batch {
     let last_alter = steps.len() as u32 - 1;
     let commit = steps.len() as u32;
     steps.push(BatchStep {
-        condition: Some(BatchCond::Or(BatchCondList { conds: vec![ok(guard), ok(last_alter)] })),
+        condition: Some(BatchCond::And(BatchCondList {
+            conds: vec![
+                ok(begin),
+                BatchCond::Or(BatchCondList { conds: vec![ok(guard), ok(last_alter)] }),
+            ],
+        })),
         stmt: stmt("COMMIT", [], false),
     });
     steps.push(BatchStep {
-        condition: Some(BatchCond::And(BatchCondList { conds: vec![ok(4), not(ok(commit))] })),
+        condition: Some(BatchCond::And(BatchCondList { conds: vec![ok(begin), not(ok(commit))] })),
         stmt: stmt("ROLLBACK", [], false),
     });
     Batch { steps, replication_index: None }
@@ -151,8 +165,10 @@ pub fn op_response(resp: PipelineRespBody, with_schema: bool) -> Result<Answered
                     return Ok(Answered::Legacy(succeeded));
                 }
                 let mut result = b.result;
-                if let Some(guard) = result.step_errors.get_mut(V3_GUARD_STEP) {
-                    *guard = None;
+                for expected in [V3_LOOK_STEP, V3_GUARD_STEP] {
+                    if let Some(error) = result.step_errors.get_mut(expected) {
+                        *error = None;
+                    }
                 }
                 first_step_error(&result)?
             }

@@ -397,6 +397,7 @@ fn the_schema_batch_forgives_only_its_guard_the_error_of_a_0_2_table() {
         base_url: None,
         results: vec![schema(failed), executed()],
     };
+    assert!(matches!(op_response(answer(V3_LOOK_STEP), true), Ok(Answered::Done(_))));
     assert!(matches!(op_response(answer(V3_GUARD_STEP), true), Ok(Answered::Done(_))));
     let first_alter = V3_GUARD_STEP + 1;
     assert!(matches!(op_response(answer(first_alter), true), Err(Error::Storage(_))));
