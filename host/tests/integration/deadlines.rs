@@ -14,12 +14,7 @@ conformance!(a_0_2_touch_update_or_commit_never_moves_a_session_past_its_absolut
 /// server over its HTTP API.
 async fn connection(fixture: &Fixture) -> libsql::Connection {
     match &fixture.sqld {
-        Some(sqld) => libsql::Builder::new_remote(sqld.url(), String::new())
-            .build()
-            .await
-            .expect("remote client")
-            .connect()
-            .expect("connect"),
+        Some(sqld) => common::sqld_client(sqld).await,
         None => common::native(&fixture.dir.path().join("sessions.db")).await,
     }
 }

@@ -290,13 +290,8 @@ async fn a_file_written_by_the_0_1_component_is_upgraded_and_keeps_no_token() {
 async fn a_sweep_that_upgrades_a_0_1_table_on_sqld_reports_what_it_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqld = Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)");
-    let remote = libsql::Builder::new_remote(sqld.url(), String::new())
-        .build()
+    common::sqld_client(&sqld)
         .await
-        .expect("remote client");
-    remote
-        .connect()
-        .expect("connect")
         .execute_batch(
             "CREATE TABLE sessions (token TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, expiry INTEGER NOT NULL);
              INSERT INTO sessions VALUES ('live-token', CAST('kept' AS BLOB), 32503680000000);
@@ -320,11 +315,7 @@ async fn a_0_1_table_on_sqld_is_upgraded_and_every_session_stays_findable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqld = Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)");
     // The 0.1 layout, written over sqld's HTTP API.
-    let remote = libsql::Builder::new_remote(sqld.url(), String::new())
-        .build()
-        .await
-        .expect("remote client");
-    let conn = remote.connect().expect("connect");
+    let conn = common::sqld_client(&sqld).await;
     let year_3000 = 32_503_680_000_000_i64;
     conn.execute_batch(&format!(
         "CREATE TABLE sessions (token TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, expiry INTEGER NOT NULL);
@@ -356,11 +347,7 @@ async fn a_0_1_table_on_sqld_is_upgraded_and_every_session_stays_findable() {
 async fn a_0_2_table_on_sqld_is_upgraded_once_by_two_hosts_starting_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqld = Sqld::start(dir.path(), None).expect("sqld starts (./dev setup installs it)");
-    let remote = libsql::Builder::new_remote(sqld.url(), String::new())
-        .build()
-        .await
-        .expect("remote client");
-    let conn = remote.connect().expect("connect");
+    let conn = common::sqld_client(&sqld).await;
     // The 0.2 layout, written over sqld's HTTP API.
     conn.execute_batch(&format!(
         "CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, expiry INTEGER NOT NULL, owner TEXT);

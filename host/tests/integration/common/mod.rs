@@ -35,6 +35,16 @@ pub async fn native(db: &Path) -> libsql::Connection {
     database.connect().expect("connect")
 }
 
+/// A connection to `sqld` over its HTTP API, as an operator's client reaches it.
+pub async fn sqld_client(sqld: &sqld::Sqld) -> libsql::Connection {
+    libsql::Builder::new_remote(sqld.url(), String::new())
+        .build()
+        .await
+        .expect("remote client")
+        .connect()
+        .expect("connect")
+}
+
 pub async fn single_value(conn: &libsql::Connection, sql: &str) -> libsql::Value {
     let mut rows = conn.query(sql, ()).await.expect(sql);
     rows.next().await.expect(sql).expect("a row").get_value(0).expect("a value")
