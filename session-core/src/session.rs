@@ -121,6 +121,16 @@ impl Session {
         self.record.values.get(key)
     }
 
+    /// The value of `key` as `/get?key=K` answers it: a string as it is, another JSON value
+    /// as JSON, empty when there is none.
+    pub fn text(&self, key: &str) -> String {
+        match self.get(key) {
+            Some(Value::String(text)) => text.clone(),
+            Some(value) => value.to_string(),
+            None => String::new(),
+        }
+    }
+
     /// The logged-in user: the string value of [`USER_KEY`](crate::USER_KEY), if any.
     pub fn user(&self) -> Option<&str> {
         self.get(crate::USER_KEY).and_then(Value::as_str)
@@ -350,6 +360,16 @@ mod tests {
             let s = Session::from_store("forged", found, NOW, HOUR);
             assert_eq!(s, Session::fresh(NOW, HOUR), "{found:?}");
         }
+    }
+
+    #[test]
+    fn a_value_is_answered_as_text_strings_as_they_are_and_others_as_json() {
+        let mut s = existing(NOW + 5000);
+        s.put("n", serde_json::json!([1, {"a": true}]));
+        assert_eq!(
+            (s.text("message"), s.text("n"), s.text("none")),
+            ("hi".to_owned(), r#"[1,{"a":true}]"#.to_owned(), String::new())
+        );
     }
 
     #[test]
