@@ -23,7 +23,7 @@
 // types interfaces are nothing (they hold no functions).
 // Both with `--instantiation async`: the host passes the core modules and the WASI imports
 // (a sandbox holding only SESSIONS_* variables). jco writes TypeScript typings beside each.
-// Redone only when the component (or this script) is newer than the output. Run by `npm run build` and by
+// Redone only when the component (or this script, or the WIT) is newer than the output. Run by `npm run build` and by
 // `npm pack` (prepack); the examples run it through their own build scripts.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -137,6 +137,9 @@ function withSelectedExports(component, interfaces, use) {
 
 const TYPES_FILE = join('interfaces', 'edge-sessions-types.d.ts');
 
+/** The repository's WIT of STORE_VERSION, and of 0.2.2, which the 0.3 package lists as a dependency. */
+const WIT_FILES = [join(root, 'wit', 'v0.3', 'sessions.wit'), join(root, 'wit', 'sessions.wit')];
+
 /**
  * The top-level declarations of a jco typings file (its `@module` line left out): name →
  * lines, each with the doc comment before it.
@@ -167,14 +170,14 @@ function declarations(text) {
  * world exporting that store alone.
  */
 function typesOfStore() {
-  const wit = join(root, 'wit');
-  if (!existsSync(join(wit, 'v0.3', 'sessions.wit'))) throw new Error(`no WIT at ${wit}: the package is built from the repository`);
+  const [v03, v02] = WIT_FILES;
+  if (!existsSync(v03)) throw new Error(`no WIT at ${v03}: the package is built from the repository`);
   const dir = join(tmpdir(), `libsqlstore-js-types-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   try {
     mkdirSync(join(dir, 'wit', 'deps'), { recursive: true });
-    copyFileSync(join(wit, 'v0.3', 'sessions.wit'), join(dir, 'wit', 'deps', 'sessions-0.3.wit'));
-    copyFileSync(join(wit, 'sessions.wit'), join(dir, 'wit', 'deps', 'sessions-0.2.wit'));
+    copyFileSync(v03, join(dir, 'wit', 'deps', 'sessions-0.3.wit'));
+    copyFileSync(v02, join(dir, 'wit', 'deps', 'sessions-0.2.wit'));
     writeFileSync(join(dir, 'wit', 'typings.wit'), `package libsqlstore:typings;\n\nworld store {\n  export ${STORE};\n}\n`);
     execFileSync(process.execPath, [findJco('jco-lean'), 'types', join(dir, 'wit'), '-o', join(dir, 'out'), '--quiet', '-n', 'store'], {
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -213,10 +216,10 @@ function transpile(component, outDir, flags, jco = '@bytecodealliance/jco', stor
 const component = ensureComponent();
 const stamp = join(dist, 'component.json');
 const size = statSync(component).size;
+const inputs = [component, fileURLToPath(import.meta.url), ...WIT_FILES.filter((path) => existsSync(path))];
 const fresh =
   existsSync(stamp) &&
-  statSync(stamp).mtimeMs >= statSync(component).mtimeMs &&
-  statSync(stamp).mtimeMs >= statSync(fileURLToPath(import.meta.url)).mtimeMs &&
+  inputs.every((input) => statSync(stamp).mtimeMs >= statSync(input).mtimeMs) &&
   existsSync(join(dist, 'jspi', 'core-modules.js')) &&
   existsSync(join(dist, 'node-jspi', 'libsqlstore.js')) &&
   existsSync(join(dist, 'sync', 'libsqlstore.js'));
