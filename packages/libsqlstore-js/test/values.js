@@ -142,7 +142,8 @@ export async function savesRacingAnEndingResurrectNothing(urls, { ids, isStored 
 /**
  * /devices lists created, last seen and the label of each session: a session created with a
  * browser's User-Agent (from session-core's shared cases) keeps its label through login (a
- * rotation), and a login without a session creates one labelled by its own agent.
+ * rotation), and a login without a session creates one labelled by its own agent: each
+ * shared case an HTTP client can send gets its label.
  */
 export async function devicesShowCreatedLastSeenAndLabel(url) {
   const [agent, label] = DEVICE_LABEL_CASES.find(([, l]) => l === 'Firefox on Linux');
@@ -163,4 +164,22 @@ export async function devicesShowCreatedLastSeenAndLabel(url) {
   }
   assert.equal(byId.get(idOf(browser)).label, label, 'the label of the agent that created the session, kept through login');
   assert.equal(byId.get(idOf(res.token)).label, 'curl');
+
+  // Every shared case an HTTP client can send (printable, not trimmed away by the server).
+  const sendable = DEVICE_LABEL_CASES.filter(([a]) => /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(a));
+  assert.ok(sendable.length >= 10, `${sendable.length} sendable cases`);
+  const labelled = new Map();
+  for (const [a, l] of sendable) {
+    const jar = await request(url, '/login?user=labels', { method: 'POST', userAgent: a });
+    assert.equal(jar.status, 200, jar.body);
+    labelled.set(idOf(jar.token), [a, l]);
+  }
+  const viewer = await login(url, 'labels');
+  for (const row of await devices(url, viewer)) {
+    if (!labelled.has(row.id)) continue;
+    const [a, l] = labelled.get(row.id);
+    assert.equal(row.label, l, a);
+    labelled.delete(row.id);
+  }
+  assert.deepEqual([...labelled.values()], [], 'every labelled session is listed');
 }
