@@ -286,6 +286,7 @@ export function sessionSuite(runtime, { app } = {}) {
       [{ SESSIONS_SWEEP_BATCH: 'many' }, 'SESSIONS_SWEEP_BATCH'],
       [{ SESSIONS_REMOTE_TIMEOUT: 'soon' }, 'SESSIONS_REMOTE_TIMEOUT'],
       [{ EDGE_SESSION_LIFETIME: 'forever' }, 'EDGE_SESSION_LIFETIME'],
+      [{ EDGE_SESSION_IDLE_TIMEOUT: 'soon' }, 'EDGE_SESSION_IDLE_TIMEOUT'],
       [{ EDGE_POOL_SIZE: '0' }, 'EDGE_POOL_SIZE'],
       [{ EDGE_POOL_WAIT: 'soon' }, 'EDGE_POOL_WAIT'],
     ];
