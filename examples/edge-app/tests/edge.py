@@ -27,6 +27,9 @@ STORE = os.environ.get("LIBSQLSTORE_COMPONENT") or os.path.join(
 UNAVAILABLE = "session store unavailable; try again shortly\n"
 INTERNAL = "internal error in the session store; the server log has the details\n"
 ENDED = "the session ended while this request ran; nothing was stored\n"
+CONFLICT = "the session kept changing under concurrent requests; nothing was stored; try again\n"
+MISSING_KEY = "missing the key parameter: /set?key=K&value=V\n"
+INVALID_KEY = "invalid key: use 1 to 64 bytes without control characters; \"user\" is set by /login\n"
 # The fixed bodies of session-core's logged-in routes.
 LOGGED_IN = "logged in\n"
 NOT_LOGGED_IN = "not logged in\n"
@@ -98,11 +101,13 @@ class Server:
                 self._started.set()
         self._started.set()
 
-    def request(self, path, token=None, cookie=None, timeout=60, method="GET"):
-        """`method` (GET unless told) `path`; returns (status, body, headers dict, new token
-        or None)."""
+    def request(self, path, token=None, cookie=None, timeout=60, method="GET", user_agent=None):
+        """`method` (GET unless told) `path`, with a `User-Agent` when given (none unless
+        told); returns (status, body, headers dict, new token or None)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         headers = {}
+        if user_agent is not None:
+            headers["User-Agent"] = user_agent
         if cookie is not None:
             headers["Cookie"] = cookie
         elif token is not None:
@@ -130,10 +135,19 @@ class Server:
             time.sleep(0.01)
         return True
 
-    def post(self, path, token=None, cookie=None, timeout=60):
-        """POST `path` (no body): the routes that end, rotate or log in a session answer
-        POST only."""
-        return self.request(path, token=token, cookie=cookie, timeout=timeout, method="POST")
+    def post(self, path, token=None, cookie=None, timeout=60, user_agent=None):
+        """POST `path` (no body): `/set` and the routes that end, rotate or log in a session
+        answer POST only."""
+        return self.request(path, token=token, cookie=cookie, timeout=timeout, method="POST",
+                            user_agent=user_agent)
+
+    def set(self, key, value=None, token=None):
+        """POST /set?key=KEY[&value=VALUE]."""
+        return self.post(set_path(key, value), token=token)
+
+    def get(self, key, token):
+        """GET /get?key=KEY: (status, body)."""
+        return self.request("/get?" + urllib.parse.urlencode({"key": key}), token=token)[:2]
 
     def put(self, message, token=None):
         return self.request("/put?message=" + urllib.parse.quote(message), token=token)
@@ -157,6 +171,43 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def set_path(key, value=None):
+    """/set?key=KEY[&value=VALUE], percent-encoded."""
+    query = {"key": key} if value is None else {"key": key, "value": value}
+    return "/set?" + urllib.parse.urlencode(query)
+
+
+def sets_on_one_cookie(test, server, count):
+    """`count` POST /set of distinct keys (k<i>=v<i>) with one session's cookie, all at once:
+    asserts each answer is 200 with that cookie or 409 CONFLICT with the cookie kept, retries
+    every 409'd key until 200, then that the session holds all `count` values and the
+    message it started with. Returns how many of the concurrent sets were 409."""
+    status, body, _, token = server.put("before the sets")
+    test.assertEqual(status, 200, body)
+    with ThreadPoolExecutor(count) as pool:
+        answers = list(pool.map(lambda i: server.set("k%d" % i, "v%d" % i, token=token), range(count)))
+    conflicted = []
+    for i, (status, body, headers, cookie) in enumerate(answers):
+        if status == 409:
+            test.assertEqual(body, CONFLICT)
+            test.assertNotIn("set-cookie", headers, "a conflict keeps the session and its cookie")
+            conflicted.append(i)
+        else:
+            test.assertEqual((status, body, cookie), (200, "stored\n", token))
+    for i in conflicted:
+        for _ in range(20):
+            status, body, _, _ = server.set("k%d" % i, "v%d" % i, token=token)
+            if status == 200:
+                break
+            test.assertEqual((status, body), (409, CONFLICT))
+        else:
+            test.fail("k%d: still 409 after 20 retries one at a time" % i)
+    for i in range(count):
+        test.assertEqual(server.get("k%d" % i, token), (200, "v%d" % i), "a value lost")
+    test.assertEqual(server.request("/get", token=token)[:2], (200, "before the sets"))
+    return len(conflicted)
 
 
 def put_get_clients(server, clients, rounds):
