@@ -10,10 +10,10 @@
 //! after `write-all` returned, so every acknowledged write is as durable as the store makes
 //! a commit (on a file, fsynced).
 //!
-//! The writes are conditional updates and deletes. Updates of one session in one batch
-//! read the same version, so the first applies and the others find it changed: their saves
-//! read the session again and retry after a pause (`backoff`), as they would against a
-//! save of another instance.
+//! The writes are conditional updates and deletes. Of several updates of one session in
+//! one batch at most the first applies: each names a version read before the batch, which
+//! that first one replaced. The others' saves read the session again and retry after a
+//! pause (`backoff`), as they do after losing to a save of another instance.
 
 use std::cell::RefCell;
 use std::rc::Rc;
