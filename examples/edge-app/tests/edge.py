@@ -42,7 +42,8 @@ TOKEN = re.compile(r"^session=([A-Za-z0-9_-]{43}); Path=/; Max-Age=\d+; HttpOnly
 
 
 def serve_env(**extra):
-    """The environment serve.sh runs in: ours minus SESSIONS_*, plus `extra`."""
+    """The environment serve.sh runs in: ours minus SESSIONS_* and EDGE_SESSION_*, plus
+    `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONS_") and not k.startswith("EDGE_SESSION_")}
     env["LIBSQLSTORE_COMPONENT"] = STORE
     env.update(extra)

@@ -727,7 +727,7 @@ class Finality(unittest.TestCase):
 
     def test_a_logout_racing_80_saves_of_the_same_session_is_final(self):
         data = temp_dir(self)
-        dead, acknowledged, refused = [], [], 0
+        dead, acknowledged, ended, conflicts = [], [], 0, 0
         started = time.monotonic()
         with Server(data) as server:
             for round_ in range(self.ROUNDS):
@@ -735,14 +735,15 @@ class Finality(unittest.TestCase):
                 self.assertEqual(ender[0], 200, ender[1])
                 self.assertRegex(ender[2].get("set-cookie", ""), r"^session=; .*Max-Age=0")
                 fresh = self.check_saves(old, saves)
-                refused += sum(1 for _, reply in saves if reply[0] == 409)
+                ended += sum(1 for _, reply in saves if reply[:2] == (409, ENDED))
+                conflicts += sum(1 for _, reply in saves if reply[:2] == (409, CONFLICT))
                 self.assertEqual(server.request("/get", token=old)[:2], (200, ""), "the old token works")
                 dead.append(old)
                 acknowledged.extend(fresh)
             for token, message in acknowledged:
                 self.assertEqual(server.request("/get", token=token)[:2], (200, message))
-        print("\n%d logouts x %d saves in %.2fs: %d refused (409), %d started afresh"
-              % (self.ROUNDS, self.RACERS, time.monotonic() - started, refused, len(acknowledged)))
+        print("\n%d logouts x %d saves in %.2fs: %d x 409 ended, %d x 409 conflict, %d started afresh"
+              % (self.ROUNDS, self.RACERS, time.monotonic() - started, ended, conflicts, len(acknowledged)))
         self.check_stored(data, dead, acknowledged)
 
     def test_a_renewal_racing_80_saves_of_the_same_session_leaves_the_old_token_dead_and_the_new_one_working(self):

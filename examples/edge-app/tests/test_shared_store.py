@@ -4,9 +4,10 @@ requests (wasmtime's default for a WASI 0.3 app) speaking Hrana over wasi:http. 
 port and stops it by PID afterwards.
 
 Proves: sessions persist across requests, instances and servers; 32 concurrent clients all
-succeed; 50 concurrent saves of one session keep every value; sqld going away mid-run gives clear 503s and the same server recovers by itself
-when sqld is back, with every acknowledged session intact; a session written through
-`wasmtime serve` is read and ended through the Node host (jco), and the other way round."""
+succeed; 50 concurrent saves of one session keep every value; sqld going away mid-run gives
+clear 503s and the same server recovers by itself when sqld is back, with every acknowledged
+session intact; a session written through `wasmtime serve` is read and ended through the
+Node host (jco), and the other way round."""
 
 import os
 import re
