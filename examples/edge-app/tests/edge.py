@@ -211,6 +211,78 @@ def sets_on_one_cookie(test, server, count):
     return len(conflicted)
 
 
+class SetRaces:
+    """For a unittest.TestCase: conditional saves (/set, each key its own) racing a logout or
+    renewal of their session. An ended session is never brought back, and exactly the values
+    acknowledged into the session before a renewal are carried to the new token."""
+
+    RACERS = 40
+
+    def race(self, server, ender_path):
+        """Creates a session, then sends RACERS /set (k<i>=v<i>) with its cookie and
+        `ender_path` in the middle, all at once; returns (old token, the ender's answer,
+        [answer of set i])."""
+        self.ender = ender_path
+        status, body, _, old = server.put("initial")
+        self.assertEqual(status, 200, body)
+        with ThreadPoolExecutor(self.RACERS + 1) as pool:
+            sets, ender = [], None
+            for i in range(self.RACERS):
+                if i == self.RACERS // 2:
+                    ender = pool.submit(server.post, ender_path, token=old)
+                sets.append(pool.submit(server.set, "k%d" % i, "v%d" % i, token=old))
+            return old, ender.result(), [f.result() for f in sets]
+
+    def check_sets(self, server, old, sets):
+        """Each set is 200 into the old session (cookie kept) or into a fresh one, or 409
+        (ended: cookie cleared; a conflict: no cookie); returns the indexes of the sets
+        acknowledged into the old session. Every fresh session holds its value."""
+        into_old = []
+        for i, (status, body, headers, token) in enumerate(sets):
+            if status == 409:
+                self.assertIn(body, (ENDED, CONFLICT))
+                if body == ENDED:
+                    self.assertRegex(headers.get("set-cookie", ""), r"^session=; .*Max-Age=0")
+                else:
+                    self.assertNotIn("set-cookie", headers)
+                continue
+            self.assertEqual((status, body), (200, "stored\n"))
+            self.assertIsNotNone(token, headers)
+            if token == old:
+                into_old.append(i)
+            else:
+                self.assertEqual(server.get("k%d" % i, token), (200, "v%d" % i))
+        for i in range(self.RACERS):
+            self.assertEqual(server.get("k%d" % i, old), (200, ""), "the old token came back")
+        bodies = [body for status, body, _, _ in sets if status == 409]
+        print("\n%d sets racing %s: %d into the old session, %d into fresh ones, %d x 409 ended, "
+              "%d x 409 conflict" % (self.RACERS, self.ender, len(into_old),
+                                     self.RACERS - len(into_old) - len(bodies), bodies.count(ENDED),
+                                     bodies.count(CONFLICT)))
+        return into_old
+
+    def race_logout(self, server):
+        """Races a /destroy; returns the ended token."""
+        old, ender, sets = self.race(server, "/destroy")
+        self.assertEqual(ender[0], 200, ender[1])
+        self.assertRegex(ender[2].get("set-cookie", ""), r"^session=; .*Max-Age=0")
+        self.check_sets(server, old, sets)
+        return old
+
+    def race_renewal(self, server):
+        """Races a /renew; returns (the old token, the renewed one)."""
+        old, ender, sets = self.race(server, "/renew")
+        self.assertEqual(ender[0], 200, ender[1])
+        renewed = ender[3]
+        self.assertNotIn(renewed, (None, old))
+        into_old = self.check_sets(server, old, sets)
+        carried = [i for i in range(self.RACERS) if server.get("k%d" % i, renewed) == (200, "v%d" % i)]
+        self.assertEqual(carried, into_old, "a value acknowledged before the renewal was lost, or "
+                                            "one refused was stored")
+        self.assertEqual(server.request("/get", token=renewed)[1], "initial")
+        return old, renewed
+
+
 def put_get_clients(server, clients, rounds):
     """`clients` threads at once, each putting `rounds` messages ("c<client>-<round>") and
     reading back each one stored. Returns (answers, live, seconds): answers holds

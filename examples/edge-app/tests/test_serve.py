@@ -15,7 +15,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 from edge import (CONFLICT, ENDED, INTERNAL, INVALID_KEY, INVALID_NAME, LOGGED_IN, MISSING_KEY, MISSING_USER,
-                  NOT_LOGGED_IN, ROOT, STORE, UNAVAILABLE, SERVE_SH, USE_GET_OR_HEAD, USE_POST, Server, compose, id_of,
+                  NOT_LOGGED_IN, ROOT, STORE, UNAVAILABLE, SERVE_SH, USE_GET_OR_HEAD, USE_POST, Server, SetRaces, compose, id_of,
                   integrity_check, put_get_clients, session_count, sets_on_one_cookie, stored_message, serve_env,
                   temp_dir)
 
@@ -610,61 +610,14 @@ class Faults(unittest.TestCase):
 
 
 
-class SetFinality(unittest.TestCase):
+class SetFinality(SetRaces, unittest.TestCase):
     """Conditional saves (/set, each key its own) racing a logout or renewal of their
-    session: an ended session is never brought back, and no acknowledged value is lost."""
-
-    RACERS = 40
-
-    def race(self, server, ender_path):
-        """Creates a session, then sends RACERS /set (k<i>=v<i>) with its cookie and
-        `ender_path` in the middle, all at once; returns (old token, the ender's answer,
-        [answer of set i])."""
-        self.ender = ender_path
-        status, body, _, old = server.put("initial")
-        self.assertEqual(status, 200, body)
-        with ThreadPoolExecutor(self.RACERS + 1) as pool:
-            sets, ender = [], None
-            for i in range(self.RACERS):
-                if i == self.RACERS // 2:
-                    ender = pool.submit(server.post, ender_path, token=old)
-                sets.append(pool.submit(server.set, "k%d" % i, "v%d" % i, token=old))
-            return old, ender.result(), [f.result() for f in sets]
-
-    def check_sets(self, server, old, sets):
-        """Each set is 200 into the old session (cookie kept) or into a fresh one, or 409
-        (ended: cookie cleared; a conflict: no cookie); returns the indexes of the sets
-        acknowledged into the old session. Every fresh session holds its value."""
-        into_old = []
-        for i, (status, body, headers, token) in enumerate(sets):
-            if status == 409:
-                self.assertIn(body, (ENDED, CONFLICT))
-                if body == ENDED:
-                    self.assertRegex(headers.get("set-cookie", ""), r"^session=; .*Max-Age=0")
-                else:
-                    self.assertNotIn("set-cookie", headers)
-                continue
-            self.assertEqual((status, body), (200, "stored\n"))
-            self.assertIsNotNone(token, headers)
-            if token == old:
-                into_old.append(i)
-            else:
-                self.assertEqual(server.get("k%d" % i, token), (200, "v%d" % i))
-        for i in range(self.RACERS):
-            self.assertEqual(server.get("k%d" % i, old), (200, ""), "the old token came back")
-        bodies = [body for status, body, _, _ in sets if status == 409]
-        print("\n%d sets racing %s: %d into the old session, %d into fresh ones, %d x 409 ended, "
-              "%d x 409 conflict" % (self.RACERS, self.ender, len(into_old),
-                                     self.RACERS - len(into_old) - len(bodies), bodies.count(ENDED),
-                                     bodies.count(CONFLICT)))
-        return into_old
+    session, in a file: see edge.SetRaces."""
 
     def test_sets_racing_a_logout_never_bring_the_session_back(self):
         data = temp_dir(self)
         with Server(data) as server:
-            old, ender, sets = self.race(server, "/destroy")
-            self.assertEqual(ender[0], 200, ender[1])
-            self.check_sets(server, old, sets)
+            old = self.race_logout(server)
         db = os.path.join(data, "sessions.db")
         self.assertIsNone(stored_message(db, old, now_ms()), "the ended session is stored as active")
         self.assertEqual(integrity_check(db), "ok")
@@ -672,16 +625,10 @@ class SetFinality(unittest.TestCase):
     def test_sets_racing_a_renewal_are_carried_to_the_new_token_exactly_when_acknowledged_into_the_old(self):
         data = temp_dir(self)
         with Server(data) as server:
-            old, ender, sets = self.race(server, "/renew")
-            self.assertEqual(ender[0], 200, ender[1])
-            renewed = ender[3]
-            self.assertNotIn(renewed, (None, old))
-            into_old = self.check_sets(server, old, sets)
-            carried = [i for i in range(self.RACERS) if server.get("k%d" % i, renewed) == (200, "v%d" % i)]
-            self.assertEqual(carried, into_old, "a value acknowledged before the renewal was lost, or "
-                                                "one refused was stored")
-            self.assertEqual(server.request("/get", token=renewed)[1], "initial")
-        self.assertEqual(integrity_check(os.path.join(data, "sessions.db")), "ok")
+            old, _ = self.race_renewal(server)
+        db = os.path.join(data, "sessions.db")
+        self.assertIsNone(stored_message(db, old, now_ms()), "the renewed token is stored as active")
+        self.assertEqual(integrity_check(db), "ok")
 
 
 class Finality(unittest.TestCase):

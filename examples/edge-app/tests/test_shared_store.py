@@ -4,9 +4,10 @@ requests (wasmtime's default for a WASI 0.3 app) speaking Hrana over wasi:http. 
 port and stops it by PID afterwards.
 
 Proves: sessions persist across requests, instances and servers; 32 concurrent clients all
-succeed; 50 concurrent saves of one session keep every value; sqld going away mid-run gives
-clear 503s and the same server recovers by itself when sqld is back, with every acknowledged
-session intact; a session written through `wasmtime serve` is read and ended through the
+succeed; 50 concurrent saves of one session keep every value, and saves racing a logout or
+renewal never bring the session back nor lose an acknowledged value; sqld going away
+mid-run gives clear 503s and the same server recovers by itself when sqld is back, with
+every acknowledged session intact; a session written through `wasmtime serve` is read and ended through the
 Node host (jco), and the other way round."""
 
 import os
@@ -19,7 +20,8 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from edge import ROOT, STORE, UNAVAILABLE, Server, compose, id_of, put_get_clients, sets_on_one_cookie
+from edge import (ROOT, STORE, UNAVAILABLE, Server, SetRaces, compose, id_of, put_get_clients,
+                  sets_on_one_cookie)
 from sqld import Sqld, mint_auth
 
 NODE_DIR = os.path.join(ROOT, "examples", "node")
@@ -121,6 +123,28 @@ class ConcurrentSets(unittest.TestCase):
 
     def test_50_concurrent_sets_on_one_cookie_keep_every_value_with_a_fresh_instance_per_request(self):
         self.run_sets("sqld, an instance per request", serve_args=("--reuse-instances", "1"))
+
+
+class SetFinality(SetRaces, unittest.TestCase):
+    """Conditional saves (/set, each key its own) racing a logout or renewal of their
+    session, in sqld: see edge.SetRaces."""
+
+    def active(self, sqld, token):
+        now_ms = int(time.time() * 1000)
+        return sqld.query("SELECT count(*) FROM sessions WHERE id = '%s' AND expiry > %d" % (id_of(token), now_ms))
+
+    def test_sets_racing_a_logout_never_bring_the_session_back(self):
+        sqld = Sqld(self)
+        with Server(None, database=sqld.url) as server:
+            old = self.race_logout(server)
+        self.assertEqual(self.active(sqld, old), [["0"]], "the ended session is stored as active")
+
+    def test_sets_racing_a_renewal_are_carried_to_the_new_token_exactly_when_acknowledged_into_the_old(self):
+        sqld = Sqld(self)
+        with Server(None, database=sqld.url) as server:
+            old, renewed = self.race_renewal(server)
+        self.assertEqual(self.active(sqld, old), [["0"]], "the renewed token is stored as active")
+        self.assertEqual(self.active(sqld, renewed), [["1"]])
 
 
 class Outage(unittest.TestCase):
