@@ -11,9 +11,10 @@
 //! a commit (on a file, fsynced).
 //!
 //! The writes are conditional updates and deletes. Of several updates of one session in
-//! one batch at most the first applies: each names a version read before the batch, which
-//! that first one replaced. The others' saves read the session again and retry after a
-//! pause (`backoff`), as they do after losing to a save of another instance.
+//! one batch at most the first could apply: each names a version read before the batch,
+//! which that first one replaced. So the requests of an instance that save one session
+//! take turns (`turn`) and a batch holds one update of it; one that loses to a save of
+//! another instance reads the session again and retries after a pause (`backoff`).
 
 use std::cell::RefCell;
 use std::rc::Rc;

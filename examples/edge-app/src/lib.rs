@@ -10,7 +10,9 @@
 //! component that a WASI 0.3 (wasi:http 0.3) host runs: `wasmtime serve` reuses an instance
 //! for many requests, several at once, so the store's open database and prepared statements
 //! outlive a request, and the writes of requests served at once share one `write-all`
-//! transaction (`batch`).
+//! transaction (`batch`); requests of one instance that save the same session take turns
+//! (`turn`), and a save that loses to another instance's retries after a random pause
+//! (`backoff`).
 //!
 //! The session logic (stored record, cookie, the steps of a save) is `session-core`, shared
 //! with `host-example`, so the edge app and the host example can share one database.
@@ -21,6 +23,7 @@ mod config;
 mod http;
 mod routes;
 mod session;
+mod turn;
 
 /// Bindings for the imported session store (0.3); the WIT is the repository's own `wit/v0.3`.
 mod bindings {

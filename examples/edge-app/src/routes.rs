@@ -1,5 +1,6 @@
 //! The routes: each loads the session, acts on it, and saves it (load-and-save per
-//! request); saves of requests served at once are stored together (`batch`).
+//! request); saves of requests served at once are stored together (`batch`), and requests
+//! of one instance that may save the same session take turns (`turn`).
 //!
 //! Methods (`session_core::Route`, the contract in session-core's crate docs): `/get` and
 //! `/devices` answer GET and HEAD; `/set?key=K&value=V`, `/renew`, `/destroy`,
@@ -38,6 +39,7 @@ use crate::bindings::types::Error as StoreError;
 use crate::config::{self, Settings};
 use crate::http::{Request, Response};
 use crate::session;
+use crate::turn;
 
 /// The value `/put` stores when no `message` is given (as in host-example).
 pub const DEFAULT_MESSAGE: &str = "Hello from a session!";
@@ -49,6 +51,14 @@ pub async fn respond(request: &Request) -> Response {
     if let Err(refused) = route.check(&request.method) {
         return answer(refused);
     }
+    // A request that saves its session waits for the other saves of it in this instance.
+    let token = request.cookie.as_deref().and_then(|header| session::cookie().token(header));
+    let _turn = match (route, token) {
+        (Route::Put | Route::Set | Route::Renew | Route::Destroy | Route::Login, Some(token)) => {
+            Some(turn::take(token).await)
+        }
+        _ => None,
+    };
     match route {
         Route::Put => {
             let message =
