@@ -214,9 +214,14 @@ def sets_on_one_cookie(test, server, count):
 class SetRaces:
     """For a unittest.TestCase: conditional saves (/set, each key its own) racing a logout or
     renewal of their session. An ended session is never brought back, and exactly the values
-    acknowledged into the session before a renewal are carried to the new token."""
+    acknowledged into the session before a renewal are carried to the new token. The
+    requests of one instance that save a session take turns, so the races within an
+    instance are the ender's turn against the sets'; with SERVE_ARGS giving each request an
+    instance of its own, every race is through the store."""
 
     RACERS = 40
+    # Extra `wasmtime serve` arguments of the racing server.
+    SERVE_ARGS = ()
 
     def race(self, server, ender_path):
         """Creates a session, then sends RACERS /set (k<i>=v<i>) with its cookie and
@@ -255,10 +260,10 @@ class SetRaces:
         for i in range(self.RACERS):
             self.assertEqual(server.get("k%d" % i, old), (200, ""), "the old token came back")
         bodies = [body for status, body, _, _ in sets if status == 409]
-        print("\n%d sets racing %s: %d into the old session, %d into fresh ones, %d x 409 ended, "
-              "%d x 409 conflict" % (self.RACERS, self.ender, len(into_old),
-                                     self.RACERS - len(into_old) - len(bodies), bodies.count(ENDED),
-                                     bodies.count(CONFLICT)))
+        print("\n%d sets racing %s%s: %d into the old session, %d into fresh ones, %d x 409 ended, "
+              "%d x 409 conflict" % (self.RACERS, self.ender, "".join(" " + a for a in self.SERVE_ARGS),
+                                     len(into_old), self.RACERS - len(into_old) - len(bodies),
+                                     bodies.count(ENDED), bodies.count(CONFLICT)))
         return into_old
 
     def race_logout(self, server):

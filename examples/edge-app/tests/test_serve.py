@@ -616,7 +616,7 @@ class SetFinality(SetRaces, unittest.TestCase):
 
     def test_sets_racing_a_logout_never_bring_the_session_back(self):
         data = temp_dir(self)
-        with Server(data) as server:
+        with Server(data, serve_args=self.SERVE_ARGS) as server:
             old = self.race_logout(server)
         db = os.path.join(data, "sessions.db")
         self.assertIsNone(stored_message(db, old, now_ms()), "the ended session is stored as active")
@@ -624,11 +624,15 @@ class SetFinality(SetRaces, unittest.TestCase):
 
     def test_sets_racing_a_renewal_are_carried_to_the_new_token_exactly_when_acknowledged_into_the_old(self):
         data = temp_dir(self)
-        with Server(data) as server:
+        with Server(data, serve_args=self.SERVE_ARGS) as server:
             old, _ = self.race_renewal(server)
         db = os.path.join(data, "sessions.db")
         self.assertIsNone(stored_message(db, old, now_ms()), "the renewed token is stored as active")
         self.assertEqual(integrity_check(db), "ok")
+
+
+class SetFinalityWithAnInstancePerRequest(SetFinality):
+    SERVE_ARGS = ("--reuse-instances", "1")
 
 
 class Finality(unittest.TestCase):

@@ -135,16 +135,20 @@ class SetFinality(SetRaces, unittest.TestCase):
 
     def test_sets_racing_a_logout_never_bring_the_session_back(self):
         sqld = Sqld(self)
-        with Server(None, database=sqld.url) as server:
+        with Server(None, database=sqld.url, serve_args=self.SERVE_ARGS) as server:
             old = self.race_logout(server)
         self.assertEqual(self.active(sqld, old), [["0"]], "the ended session is stored as active")
 
     def test_sets_racing_a_renewal_are_carried_to_the_new_token_exactly_when_acknowledged_into_the_old(self):
         sqld = Sqld(self)
-        with Server(None, database=sqld.url) as server:
+        with Server(None, database=sqld.url, serve_args=self.SERVE_ARGS) as server:
             old, renewed = self.race_renewal(server)
         self.assertEqual(self.active(sqld, old), [["0"]], "the renewed token is stored as active")
         self.assertEqual(self.active(sqld, renewed), [["1"]])
+
+
+class SetFinalityWithAnInstancePerRequest(SetFinality):
+    SERVE_ARGS = ("--reuse-instances", "1")
 
 
 class Outage(unittest.TestCase):
