@@ -14,8 +14,9 @@
 //! ```
 //!
 //! - `deadline`: the session's absolute end, milliseconds since the Unix epoch (UTC), an
-//!   integer no larger than [`MAX_TIMESTAMP`]. It travels with the values so that a sliding
-//!   idle timeout (`touch`) never extends a session past it.
+//!   integer no larger than [`MAX_TIMESTAMP`]. The store keeps it too (the 0.3 `deadlines`);
+//!   it travels with the values so that a host of the 0.2 interface, whose store has no
+//!   deadline of its own, never extends a session past it either.
 //! - `values`: the session's key/value map; values are any JSON.
 //!
 //! Writers put `deadline` first and emit no whitespace; readers ignore fields they do not

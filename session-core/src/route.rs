@@ -27,7 +27,7 @@ pub enum Route {
     LogoutEverywhere,
 }
 
-/// The methods of a read: safe, nothing changes but a touch.
+/// The methods of a read: safe, nothing changes but the store's record of the read.
 const READ: &[&str] = &["GET", "HEAD"];
 /// The methods of a route that sets a chosen value, ends, rotates or logs in a session: a
 /// link or an image on another site (a cross-site GET, which carries a `SameSite=Lax`
