@@ -13,7 +13,7 @@
 #   --auth-token TOKEN  the server's auth token (SESSIONS_AUTH_TOKEN). Prefer exporting
 #                       SESSIONS_AUTH_TOKEN: arguments show in the process list.
 #
-# Every SESSIONS_* variable in the environment, EDGE_SESSION_LIFETIME, EDGE_POOL_SIZE (store
+# Every SESSIONS_* variable in the environment, EDGE_SESSION_LIFETIME, EDGE_SESSION_IDLE_TIMEOUT, EDGE_POOL_SIZE (store
 # instances held, default 8) and EDGE_POOL_WAIT (how long a request waits for one, default
 # 3s, then 503) reach the server; a malformed value stops the start with a message naming the
 # variable. LIBSQLSTORE_COMPONENT names a prebuilt session-store component; otherwise the

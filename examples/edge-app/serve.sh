@@ -23,9 +23,10 @@
 #                      instance idle for 1 s (README, "Performance")
 #   --compose-only     build and compose, print the composed component's path, and exit
 #
-# Every SESSIONS_* variable (SESSIONS_BUSY_TIMEOUT, SESSIONS_MAX_DATA_BYTES, ...) and
-# EDGE_SESSION_LIFETIME in the environment reach the component. LIBSQLSTORE_COMPONENT names
-# a prebuilt session-store component; otherwise the repository's is built with cargo.
+# Every SESSIONS_* variable (SESSIONS_BUSY_TIMEOUT, SESSIONS_MAX_DATA_BYTES, ...),
+# EDGE_SESSION_LIFETIME and EDGE_SESSION_IDLE_TIMEOUT (off unless set) in the environment
+# reach the component. LIBSQLSTORE_COMPONENT names a prebuilt session-store component;
+# otherwise the repository's is built with cargo.
 # The composed component is examples/edge-app/target/edge-app-composed.wasm.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
     --reuse-instances) reuse=${2:?--reuse-instances needs a count}; shift 2 ;;
     --compose-only) compose_only=true; shift ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "serve.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -70,7 +71,7 @@ cargo build --quiet --release --target wasm32-wasip2 --manifest-path "$here/Carg
 app="$here/target/wasm32-wasip2/release/edge_app.wasm"
 composed="$here/target/edge-app-composed.wasm"
 if [ ! -f "$composed" ] || [ "$app" -nt "$composed" ] || [ "$store" -nt "$composed" ]; then
-  edge_log "composing: the store plugs into the app's edge:sessions/store import"
+  edge_log "composing: the store's store@0.3.0 export plugs into the app's import of it"
   wac plug "$app" --plug "$store" -o "$composed"
 fi
 if $compose_only; then
@@ -134,7 +135,7 @@ esac
 for name in $(compgen -e); do
   case "$name" in
     SESSIONS_DATABASE) ;;
-    SESSIONS_*|EDGE_SESSION_LIFETIME) args+=(--env "$name") ;;
+    SESSIONS_*|EDGE_SESSION_LIFETIME|EDGE_SESSION_IDLE_TIMEOUT) args+=(--env "$name") ;;
   esac
 done
 # Credentials in a database URL (scheme://user:password@host) stay out of the log.

@@ -5,8 +5,8 @@
 #
 # Paths are relative to this file; `npm run build` writes dist/. The bindings take their
 # values from workerd's environment: SESSIONS_DATABASE (a libSQL server URL, or :memory:),
-# SESSIONS_AUTH_TOKEN and the other store settings below, EDGE_SESSION_LIFETIME, and
-# EDGE_POOL_SIZE / EDGE_POOL_WAIT; an unset
+# SESSIONS_AUTH_TOKEN and the other store settings below, EDGE_SESSION_LIFETIME,
+# EDGE_SESSION_IDLE_TIMEOUT, and EDGE_POOL_SIZE / EDGE_POOL_WAIT; an unset
 # variable leaves its binding null (the default applies).
 using Workerd = import "/workerd/workerd.capnp";
 
@@ -44,6 +44,7 @@ const sessionsWorker :Workerd.Worker = (
     (name = "SESSIONS_SWEEP_BATCH", fromEnvironment = "SESSIONS_SWEEP_BATCH"),
     (name = "SESSIONS_MAX_DATA_BYTES", fromEnvironment = "SESSIONS_MAX_DATA_BYTES"),
     (name = "EDGE_SESSION_LIFETIME", fromEnvironment = "EDGE_SESSION_LIFETIME"),
+    (name = "EDGE_SESSION_IDLE_TIMEOUT", fromEnvironment = "EDGE_SESSION_IDLE_TIMEOUT"),
     # The store instances the Worker holds, and how long a request waits for one.
     (name = "EDGE_POOL_SIZE", fromEnvironment = "EDGE_POOL_SIZE"),
     (name = "EDGE_POOL_WAIT", fromEnvironment = "EDGE_POOL_WAIT"),

@@ -18,7 +18,7 @@
 #                            prints "scheduled trigger on http://HOST:PORT")
 #
 # SESSIONS_REMOTE_TIMEOUT, SESSIONS_TABLE, SESSIONS_SWEEP_BATCH, SESSIONS_MAX_DATA_BYTES,
-# EDGE_SESSION_LIFETIME, EDGE_POOL_SIZE (store instances held, default 8) and EDGE_POOL_WAIT
+# EDGE_SESSION_LIFETIME, EDGE_SESSION_IDLE_TIMEOUT, EDGE_POOL_SIZE (store instances held, default 8) and EDGE_POOL_WAIT
 # (how long a request waits for one, default 3s, then 503) in the environment reach the
 # Worker as bindings (config.capnp). A malformed value stops the start with a message naming
 # the variable. LIBSQLSTORE_COMPONENT names a prebuilt session-store component; otherwise the

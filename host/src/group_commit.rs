@@ -1,4 +1,5 @@
-//! Group commit: the writes (`commit`, `update`, `touch`, `delete`) that the callers of one
+//! Group commit: the writes (`commit`, `update`, `touch`, `delete`, and 0.3's conditional
+//! `update_if`) that the callers of one
 //! [`ComponentStore`](crate::ComponentStore) make while a `write-all` call is under way (or
 //! waits for an instance) wait in a [`WriteQueue`] and reach the component together, as the
 //! next `write-all` call: one transaction, one fsync (one round trip to a libSQL server)
@@ -11,6 +12,10 @@
 //! one, without waiting for company; a batch forms only from writes that arrived while the
 //! previous one was under way or no instance was free, so batching adds no latency of its
 //! own. Reads are not queued here: they run on any free instance, beside a `write-all`.
+//!
+//! A batch holds writes of one interface version (a [`Write`] is of 0.2 or of 0.3), as its
+//! `write-all` takes them; writes of the other version wait for the next batch, so the order
+//! of arrival is kept across versions too.
 //!
 //! Writes of one batch run in the order they arrived, as the calls one by one would; a
 //! write with bad input (token, data size) fails alone, a storage failure fails the whole
@@ -25,7 +30,7 @@
 //! |---|---|
 //! | [`WriteQueue`] | the writes waiting, and whether a flusher is draining them |
 //! | [`WriteQueue::push`] | queue a write; says whether the caller must start a flusher |
-//! | [`WriteQueue::next_batch`] | the next batch, bounded by [`MAX_BATCH_WRITES`] and [`MAX_BATCH_BYTES`] |
+//! | [`WriteQueue::next_batch`] | the next batch: one version, bounded by [`MAX_BATCH_WRITES`] and [`MAX_BATCH_BYTES`] |
 //! | [`Batch::answer`] | hand each waiting caller its outcome |
 //! | [`Flusher`] | the task that drains the queue, one `write-all` call per batch |
 
@@ -34,8 +39,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
 
-use crate::bindings::edge::sessions::types::Error as WitError;
-use crate::bindings::exports::edge::sessions::store::Write;
+use crate::bindings::exports::edge::sessions0_2_2::store::Write as Write02;
+use crate::bindings::exports::edge::sessions0_3_0::store::Write as Write03;
 use crate::error::StoreError;
 use crate::store::ComponentStore;
 
@@ -47,11 +52,20 @@ pub const MAX_BATCH_WRITES: usize = 256;
 /// at least one write, however large): bounds what the guest's memory holds at once.
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
 
-/// What one write's caller is waiting for.
+/// What one write's caller is waiting for: the component's answer for its write.
 pub type Outcome = Result<bool, StoreError>;
 
-/// The component's answer for one write of a `write-all` call.
-pub type WriteOutcome = Result<bool, WitError>;
+/// A write waiting for a group commit, in the interface version of the call that made it.
+pub enum Write {
+    V02(Write02),
+    V03(Write03),
+}
+
+/// The writes of one batch: one interface version's `write-all` list.
+pub enum Writes {
+    V02(Vec<Write02>),
+    V03(Vec<Write03>),
+}
 
 /// The writes waiting for the store's instance.
 #[derive(Default)]
@@ -68,7 +82,7 @@ struct State {
 
 /// Writes taken from the queue to go to the component as one `write-all` call.
 pub struct Batch {
-    pub writes: Vec<Write>,
+    pub writes: Writes,
     answers: Vec<oneshot::Sender<Outcome>>,
 }
 
@@ -85,29 +99,46 @@ impl WriteQueue {
         (outcome, start)
     }
 
-    /// The next batch, in arrival order: up to [`MAX_BATCH_WRITES`] writes and
+    /// The next batch, in arrival order: the writes of the first one's interface version
+    /// up to the first of another, at most [`MAX_BATCH_WRITES`] writes and
     /// [`MAX_BATCH_BYTES`] of data. `None` when nothing waits, and the flusher stops: the
     /// next [`WriteQueue::push`] starts another.
     pub fn next_batch(&self) -> Option<Batch> {
         let mut state = self.state();
-        if state.waiting.is_empty() {
-            state.flushing = false;
-            return None;
-        }
-        let mut batch = Batch { writes: Vec::new(), answers: Vec::new() };
+        let mut writes = match state.waiting.front() {
+            None => {
+                state.flushing = false;
+                return None;
+            }
+            Some((Write::V02(_), _)) => Writes::V02(Vec::new()),
+            Some((Write::V03(_), _)) => Writes::V03(Vec::new()),
+        };
+        let mut answers = Vec::new();
         let mut bytes = 0;
         while let Some((write, _)) = state.waiting.front() {
             let size = data_len(write);
-            let full = batch.writes.len() == MAX_BATCH_WRITES || bytes + size > MAX_BATCH_BYTES;
-            if full && !batch.writes.is_empty() {
+            let full = answers.len() == MAX_BATCH_WRITES || bytes + size > MAX_BATCH_BYTES;
+            if full && !answers.is_empty() {
                 break;
             }
-            let Some((write, answer)) = state.waiting.pop_front() else { break };
+            match (&mut writes, state.waiting.pop_front()) {
+                (Writes::V02(batch), Some((Write::V02(write), answer))) => {
+                    batch.push(write);
+                    answers.push(answer);
+                }
+                (Writes::V03(batch), Some((Write::V03(write), answer))) => {
+                    batch.push(write);
+                    answers.push(answer);
+                }
+                (_, Some(other)) => {
+                    state.waiting.push_front(other);
+                    break;
+                }
+                (_, None) => break,
+            }
             bytes += size;
-            batch.writes.push(write);
-            batch.answers.push(answer);
         }
-        Some(batch)
+        Some(Batch { writes, answers })
     }
 
     /// The flusher ended without draining the queue (its task was dropped): every write
@@ -130,7 +161,7 @@ impl WriteQueue {
 impl Batch {
     /// Hands each caller its write's outcome: the component's answer for each write, or,
     /// when the call as a whole failed (nothing of the batch was stored), that error.
-    pub fn answer(self, outcome: Result<Vec<WriteOutcome>, StoreError>) {
+    pub fn answer(self, outcome: Result<Vec<Outcome>, StoreError>) {
         let outcomes = match outcome {
             Ok(outcomes) if outcomes.len() == self.answers.len() => outcomes,
             Ok(outcomes) => {
@@ -145,7 +176,7 @@ impl Batch {
         };
         for (answer, outcome) in self.answers.into_iter().zip(outcomes) {
             // A caller that stopped waiting (its request was dropped) needs no answer.
-            let _ = answer.send(outcome.map_err(StoreError::from));
+            let _ = answer.send(outcome);
         }
     }
 
@@ -192,29 +223,74 @@ impl Drop for Flusher {
 /// Bytes of session data a write carries.
 fn data_len(write: &Write) -> usize {
     match write {
-        Write::Commit(w) | Write::Update(w) => w.data.len(),
-        Write::Touch(_) | Write::Delete(_) => 0,
+        Write::V02(Write02::Commit(w) | Write02::Update(w)) => w.data.len(),
+        Write::V02(Write02::Touch(_) | Write02::Delete(_)) => 0,
+        Write::V03(Write03::Commit(w)) => w.data.len(),
+        Write::V03(Write03::Update(w)) => w.data.len(),
+        Write::V03(Write03::Touch(_) | Write03::Delete(_)) => 0,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::exports::edge::sessions::store::SessionWrite;
+    use crate::bindings::exports::edge::sessions0_2_2::store::SessionWrite;
+    use crate::bindings::exports::edge::sessions0_3_0::store::UpdateWrite;
 
     fn commit(token: &str, bytes: usize) -> Write {
-        Write::Commit(SessionWrite { token: token.into(), data: vec![0; bytes], expiry: 1 })
+        Write::V02(Write02::Commit(SessionWrite {
+            token: token.into(),
+            data: vec![0; bytes],
+            expiry: 1,
+        }))
+    }
+
+    fn update_if(token: &str) -> Write {
+        Write::V03(Write03::Update(UpdateWrite { token: token.into(), data: vec![0], version: 1 }))
     }
 
     fn tokens(batch: &Batch) -> Vec<String> {
-        batch
-            .writes
-            .iter()
-            .map(|w| match w {
-                Write::Commit(w) | Write::Update(w) => w.token.clone(),
-                Write::Touch((token, _)) | Write::Delete(token) => token.clone(),
-            })
-            .collect()
+        match &batch.writes {
+            Writes::V02(writes) => writes
+                .iter()
+                .map(|w| match w {
+                    Write02::Commit(w) | Write02::Update(w) => w.token.clone(),
+                    Write02::Touch((token, _)) | Write02::Delete(token) => token.clone(),
+                })
+                .collect(),
+            Writes::V03(writes) => writes
+                .iter()
+                .map(|w| match w {
+                    Write03::Commit(w) => w.token.clone(),
+                    Write03::Update(w) => w.token.clone(),
+                    Write03::Touch(token) | Write03::Delete(token) => token.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn len(batch: &Batch) -> usize {
+        match &batch.writes {
+            Writes::V02(writes) => writes.len(),
+            Writes::V03(writes) => writes.len(),
+        }
+    }
+
+    #[test]
+    fn a_batch_holds_one_interface_version_and_arrival_order_is_kept_across_versions() {
+        let queue = WriteQueue::default();
+        let _waiting: Vec<_> = [commit("a", 1), update_if("b"), update_if("c"), commit("d", 1)]
+            .into_iter()
+            .map(|w| queue.push(w))
+            .collect();
+        let first = queue.next_batch().expect("batch");
+        assert!(matches!(first.writes, Writes::V02(_)));
+        assert_eq!(tokens(&first), ["a"]);
+        let second = queue.next_batch().expect("batch");
+        assert!(matches!(second.writes, Writes::V03(_)));
+        assert_eq!(tokens(&second), ["b", "c"]);
+        assert_eq!(tokens(&queue.next_batch().expect("batch")), ["d"]);
+        assert!(queue.next_batch().is_none());
     }
 
     #[test]
@@ -225,11 +301,11 @@ mod tests {
         assert!(start_a && !start_b, "one flusher at a time");
         let batch = queue.next_batch().expect("a batch");
         assert_eq!(tokens(&batch), ["a", "b"], "arrival order");
-        let (_c, start_c) = queue.push(Write::Delete("c".into()));
+        let (_c, start_c) = queue.push(Write::V02(Write02::Delete("c".into())));
         assert!(!start_c, "the running flusher takes it");
         assert_eq!(tokens(&queue.next_batch().expect("a batch")), ["c"]);
         assert!(queue.next_batch().is_none(), "drained: the flusher stops");
-        let (_d, start_d) = queue.push(Write::Touch(("d".into(), 1)));
+        let (_d, start_d) = queue.push(Write::V02(Write02::Touch(("d".into(), 1))));
         assert!(start_d, "a write after the flusher stopped starts another");
     }
 
@@ -238,8 +314,8 @@ mod tests {
         let queue = WriteQueue::default();
         let _waiting: Vec<_> =
             (0..MAX_BATCH_WRITES + 3).map(|i| queue.push(commit(&i.to_string(), 1))).collect();
-        assert_eq!(queue.next_batch().expect("batch").writes.len(), MAX_BATCH_WRITES);
-        assert_eq!(queue.next_batch().expect("batch").writes.len(), 3);
+        assert_eq!(len(&queue.next_batch().expect("batch")), MAX_BATCH_WRITES);
+        assert_eq!(len(&queue.next_batch().expect("batch")), 3);
         let _big: Vec<_> = ["x", "y", "z"]
             .iter()
             .map(|t| queue.push(commit(t, MAX_BATCH_BYTES / 2 + 1)))
@@ -260,7 +336,7 @@ mod tests {
         let queue = WriteQueue::default();
         let (mut a, _) = queue.push(commit("a", 1));
         let (mut b, _) = queue.push(commit("b", 1));
-        queue.next_batch().expect("batch").answer(Ok(vec![Ok(true), Err(WitError::TooLarge(8))]));
+        queue.next_batch().expect("batch").answer(Ok(vec![Ok(true), Err(StoreError::TooLarge(8))]));
         assert_eq!(a.try_recv().expect("answered"), Ok(true));
         assert_eq!(b.try_recv().expect("answered"), Err(StoreError::TooLarge(8)));
         let (mut c, _) = queue.push(commit("c", 1));

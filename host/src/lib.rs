@@ -33,7 +33,8 @@
 //! | [`HostClock`] | the wall clock the guest reads (Unix milliseconds), adjustable in tests |
 //! | [`StoreError`], [`LoadError`] | what a call or a set-up step can fail with, typed |
 //! | [`lockrecovery`] | the host's half of the lock protocol: owner files, dead-lock recovery |
-//! | [`SessionManager`] | cookies and session records over a store; final logout and renewal |
+//! | [`SessionManager`] | cookies and session records over a store; no lost updates, final logout and renewal |
+//! | `turns` | one session's saves in this process, one at a time |
 //! | [`Sweeper`], [`Schedule`] | sweeps on a timer or a cron expression |
 //! | [`server`] | (feature `server`) HTTP routes of the session contract over a manager |
 //! | [`connections`] | (feature `server`) connections bounded in head-read time and number |
@@ -60,6 +61,7 @@ pub mod scheduler;
 pub mod server;
 pub mod session;
 pub mod store;
+mod turns;
 
 /// The README's Rust code, compiled by `cargo test --doc`.
 #[cfg(doctest)]
@@ -73,4 +75,6 @@ pub use options::StoreOptions;
 pub use runtime::Runtime;
 pub use scheduler::{Schedule, Sweeper};
 pub use session::{LoginError, SessionConfig, SessionManager};
-pub use store::{ComponentStore, SessionCounts, SessionInfo, SweepReport};
+pub use store::{
+    ComponentStore, Deadlines, Device, SessionCounts, SessionInfo, StoredSession, SweepReport,
+};

@@ -1,17 +1,19 @@
-//! The demo HTTP server: `/put` and `/get`, plus `/renew` and `/destroy`, each wrapped in
+//! The demo HTTP server: `/put` and `/get`, `/set?key=K&value=V` and `/get?key=K`, plus
+//! `/renew` and `/destroy`, each wrapped in
 //! load-then-save of the session (scs's `LoadAndSave`); and the logged-in user's routes,
 //! `/login?user=NAME`, `/devices` (JSON list of the user's sessions) and
 //! `/logout-everywhere` (ends the user's other sessions), as `session_core` specifies them.
 //!
-//! Methods as `session_core::Route` says: reads answer GET and HEAD, the routes that end,
-//! rotate or log in a session POST only, `/put` GET and POST; any other method is 405 with
+//! Methods as `session_core::Route` says: reads answer GET and HEAD, `/set` and the routes
+//! that end, rotate or log in a session POST only, `/put` GET and POST; any other method is 405 with
 //! `Allow`, before the session is loaded. An unknown path is 404.
 //!
-//! Status codes: 200 done; 400 a token the store refuses, a `/login` without `user`, or a
+//! Status codes: 200 done; 400 a token the store refuses, a `/login` without `user`, a
 //! user name the store refuses (the session was still rotated: the cookie carries the new
-//! token); 401 `/devices` or `/logout-everywhere` on a session that is not logged in; 409
-//! the session ended (a concurrent logout or renewal) while the request ran, nothing
-//! stored, cookie cleared; 413 session data over the store's limit; 503 with
+//! token), or a `/set` without a valid key; 401 `/devices` or `/logout-everywhere` on a
+//! session that is not logged in; 409 the session ended (a concurrent logout or renewal)
+//! while the request ran, nothing stored, cookie cleared, or other requests kept saving it
+//! (nothing stored, cookie kept); 413 session data over the store's limit; 503 with
 //! `Retry-After: 1` the store is unavailable (retrying works); 500 anything else. Bodies
 //! are fixed texts ([`session_core::Failure`]): the store's own message, which may name
 //! paths, lock holders or server URLs, goes to the log only.
@@ -27,8 +29,8 @@ use axum::Router;
 use serde::Deserialize;
 
 use session_core::{
-    devices_json, redact_credentials, revoked_json, Answer, Failure, Route, JSON_CONTENT_TYPE,
-    NOT_FOUND,
+    check_key, devices_json, redact_credentials, revoked_json, Answer, Device, Failure, Route,
+    JSON_CONTENT_TYPE, NOT_FOUND,
 };
 
 use crate::connections::{self, Limits};
@@ -43,6 +45,7 @@ pub fn router(manager: SessionManager) -> Router {
     Router::new()
         .route("/put", any(put))
         .route("/get", any(get))
+        .route("/set", any(set))
         .route("/renew", any(renew))
         .route("/destroy", any(destroy))
         .route("/login", any(login))
@@ -90,9 +93,37 @@ async fn put(
     .await
 }
 
-async fn get(State(m): State<SessionManager>, headers: HeaderMap) -> Response {
-    with_session(&m, "/get", &headers, |s| {
-        s.get("message").and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+#[derive(Deserialize)]
+struct GetParams {
+    key: Option<String>,
+}
+
+async fn get(
+    State(m): State<SessionManager>,
+    headers: HeaderMap,
+    Query(p): Query<GetParams>,
+) -> Response {
+    with_session(&m, "/get", &headers, |s| s.text(p.key.as_deref().unwrap_or("message"))).await
+}
+
+#[derive(Deserialize)]
+struct SetParams {
+    key: Option<String>,
+    value: Option<String>,
+}
+
+async fn set(
+    State(m): State<SessionManager>,
+    headers: HeaderMap,
+    Query(p): Query<SetParams>,
+) -> Response {
+    let Some(key) = p.key else { return answer(&m, Failure::MissingKey) };
+    if let Err(failure) = check_key(&key) {
+        return answer(&m, failure);
+    }
+    with_session(&m, "/set", &headers, |s| {
+        s.put(&key, p.value.unwrap_or_default());
+        "stored\n".to_owned()
     })
     .await
 }
@@ -128,7 +159,7 @@ async fn login(
         Ok(session) => session,
         Err(e) => return store_failure(&m, "/login", &e),
     };
-    match m.login(&session, &user).await {
+    match m.login(&session, &user, user_agent(&headers)).await {
         Ok(outcome) => with_cookie(&m, "/login", reply(&m, outcome.answer()), &outcome.saved()),
         Err(LoginError { error, saved }) => {
             with_cookie(&m, "/login", store_failure(&m, "/login", &error), &saved)
@@ -143,8 +174,14 @@ async fn devices(State(m): State<SessionManager>, headers: HeaderMap) -> Respons
     };
     match m.devices(&session).await {
         Ok(Some(listed)) => {
-            let body = devices_json(listed.iter().map(|s| (s.id.as_str(), s.expiry)));
-            save_then(&m, "/devices", session, json(body)).await
+            let body = devices_json(listed.iter().map(|d| Device {
+                id: &d.info.id,
+                expiry: d.info.expiry,
+                created: d.created,
+                last_seen: d.last_seen,
+                label: d.label.as_deref(),
+            }));
+            save_then(&m, "/devices", session, &headers, json(body)).await
         }
         Ok(None) => answer(&m, Failure::NotLoggedIn),
         Err(e) => store_failure(&m, "/devices", &e),
@@ -158,7 +195,8 @@ async fn logout_everywhere(State(m): State<SessionManager>, headers: HeaderMap) 
     };
     match m.logout_everywhere(&session).await {
         Ok(Some(revoked)) => {
-            save_then(&m, "/logout-everywhere", session, json(revoked_json(revoked))).await
+            let body = json(revoked_json(revoked));
+            save_then(&m, "/logout-everywhere", session, &headers, body).await
         }
         Ok(None) => answer(&m, Failure::NotLoggedIn),
         Err(e) => store_failure(&m, "/logout-everywhere", &e),
@@ -167,6 +205,10 @@ async fn logout_everywhere(State(m): State<SessionManager>, headers: HeaderMap) 
 
 fn cookie_header(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())
 }
 
 fn json(body: String) -> Response {
@@ -186,7 +228,7 @@ async fn with_session(
         Err(e) => return store_failure(m, route, &e),
     };
     let body = handler(&mut session);
-    save_then(m, route, session, body.into_response()).await
+    save_then(m, route, session, headers, body.into_response()).await
 }
 
 /// Saves the session, then answers `response` with the cookie the save calls for.
@@ -194,17 +236,24 @@ async fn save_then(
     m: &SessionManager,
     route: &'static str,
     session: Session,
+    headers: &HeaderMap,
     response: Response,
 ) -> Response {
-    let saved = match m.save(session).await {
+    let saved = match m.save(session, user_agent(headers)).await {
         Ok(saved) => saved,
         Err(e) => return store_failure(m, route, &e),
     };
-    if saved == Saved::EndedMeanwhile {
-        tracing::debug!(route, "the session ended while the request ran; nothing was stored");
-        return answer(m, Failure::SessionEnded);
+    match saved {
+        Saved::EndedMeanwhile => {
+            tracing::debug!(route, "the session ended while the request ran; nothing was stored");
+            answer(m, Failure::SessionEnded)
+        }
+        Saved::Conflict => {
+            tracing::debug!(route, "other requests kept saving the session; nothing was stored");
+            answer(m, Failure::Conflict)
+        }
+        saved => with_cookie(m, route, response, &saved),
     }
-    with_cookie(m, route, response, &saved)
 }
 
 /// `response` with the `Set-Cookie` that tells the client what `saved` did, if any.

@@ -1,25 +1,29 @@
 //! A session manager in the style of scs's `SessionManager`: a cookie carries the token,
 //! the component stores the session as the record of [`session_core`] (the values as a
-//! JSON map, with the absolute deadline), and an optional idle timeout slides with `touch`
-//! (no data rewrite).
+//! JSON map, with the absolute deadline), with both deadlines and a version kept by the
+//! store itself (its 0.3 interface): a read slides the idle timeout without a write per
+//! request, and an existing session is written only by the conditional update.
 //!
-//! Logout and renewal are final: an existing session is saved with the store's `update`,
-//! which never re-creates a session that a concurrent `/destroy` or `/renew` ended; such a
-//! save stores nothing and reports [`Saved::EndedMeanwhile`].
+//! No lost updates: a save that another request beat re-reads the session and puts its own
+//! values over the newer ones (`session_core::Save`); one session's saves in this process
+//! take turns ([`crate::turns`]). Logout and renewal are final: a save that finds its
+//! session gone stores nothing and reports [`Saved::EndedMeanwhile`].
 //!
 //! A logged-in session holds the user's name as its `user` value and is owned by that name
-//! in the store ([`SessionManager::login`]); the user's sessions can be listed
-//! ([`SessionManager::devices`]) and all but this one ended
+//! in the store ([`SessionManager::login`]); the user's sessions can be listed with their
+//! device data ([`SessionManager::devices`]) and all but this one ended
 //! ([`SessionManager::logout_everywhere`]). The contract is `session_core`'s.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use session_core::{CookieSpec, Login, NewToken, Plan, DEFAULT_COOKIE_NAME};
+use session_core::{device_label, CookieSpec, Login, NewToken, Save, Step, DEFAULT_COOKIE_NAME};
 pub use session_core::{LoginOutcome, Saved, Session};
 
 use crate::clock::HostClock;
 use crate::error::StoreError;
-use crate::store::{ComponentStore, SessionInfo};
+use crate::store::{ComponentStore, Deadlines, Device};
+use crate::turns::Turns;
 
 /// A login the store failed, with what the client's cookie must become: the new token if
 /// one was obtained before the failure (the request's old token is then dead), else
@@ -40,7 +44,8 @@ pub struct SessionConfig {
     /// Absolute lifetime from creation; the session ends then, however active. A lifetime
     /// too large to add to the clock saturates (the session never ends), never wraps.
     pub lifetime: Duration,
-    /// Ends a session unused for this long; `None` = only the lifetime applies.
+    /// Ends a session unused for this long (the store slides it on reads and writes, to
+    /// within `SESSIONS_LAST_SEEN_INTERVAL`); `None` = only the lifetime applies.
     pub idle_timeout: Option<Duration>,
 }
 
@@ -62,12 +67,13 @@ pub struct SessionManager {
     config: SessionConfig,
     cookie: CookieSpec,
     clock: HostClock,
+    turns: Arc<Turns>,
 }
 
 impl SessionManager {
     pub fn new(store: ComponentStore, config: SessionConfig, clock: HostClock) -> Self {
         let cookie = CookieSpec { name: config.cookie_name.clone(), secure: config.secure };
-        SessionManager { store, config, cookie, clock }
+        SessionManager { store, config, cookie, clock, turns: Arc::default() }
     }
 
     /// The session named by the request's cookie header, or a new empty one when there is
@@ -78,64 +84,88 @@ impl SessionManager {
         let Some(token) = cookie_header.and_then(|h| self.cookie.token(h)) else {
             return Ok(Session::fresh(now, self.config.lifetime));
         };
-        let found = match self.store.find(token).await {
+        let found = match self.store.load(token).await {
             Ok(found) => found,
             Err(StoreError::InvalidToken(_)) => None,
             Err(e) => return Err(e),
         };
-        Ok(Session::from_store(token, found.as_deref(), now, self.config.lifetime))
+        let found = found.as_ref().map(|s| (s.data.as_slice(), s.version));
+        Ok(Session::from_store(token, found, now, self.config.lifetime))
     }
 
-    /// Persists what the handler did (see [`Plan`] for the store calls each case makes).
-    pub async fn save(&self, session: Session) -> Result<Saved, StoreError> {
-        let saved = match session.plan(self.clock.now_ms(), self.config.idle_timeout) {
-            Plan::Nothing => Saved::Unchanged,
-            Plan::Touch { token, expiry } => match self.store.touch(&token, expiry).await? {
-                true => Saved::Live { token, expiry },
-                false => Saved::Unchanged,
-            },
-            Plan::Create { data, expiry } => {
-                Saved::Live { token: self.store.create(data, expiry).await?, expiry }
-            }
-            Plan::Update { token, data, expiry } => {
-                match self.store.update(&token, data, expiry).await? {
-                    true => Saved::Live { token, expiry },
-                    false => Saved::EndedMeanwhile,
+    /// Persists what the handler did (see `session_core::Save` for the store calls).
+    /// `user_agent`: the request's `User-Agent`, which labels a new session on `/devices`.
+    pub async fn save(
+        &self,
+        session: Session,
+        user_agent: Option<&str>,
+    ) -> Result<Saved, StoreError> {
+        let _turn = match session.token() {
+            Some(token) => Some(self.turns.take(token).await),
+            None => None,
+        };
+        let label = user_agent.and_then(device_label);
+        let mut save = session.save(self.config.idle_timeout, label);
+        let first = save.first();
+        self.run(&mut save, first).await
+    }
+
+    /// Makes the store call of each step, from `step` on, until the save is done.
+    async fn run(&self, save: &mut Save, mut step: Step) -> Result<Saved, StoreError> {
+        loop {
+            step = match step {
+                Step::Done(saved) => return Ok(saved),
+                Step::Create { data, deadlines, label } => {
+                    let deadlines = store_deadlines(deadlines);
+                    save.created(self.store.create_with(data, deadlines, label.as_deref()).await?)
+                }
+                Step::Rotate { token, deadlines } => {
+                    save.rotated(self.store.rotate_with(&token, store_deadlines(deadlines)).await?)
+                }
+                Step::Find { token } => {
+                    let found = self.store.load(&token).await?;
+                    save.found(found.as_ref().map(|s| (s.data.as_slice(), s.version)))
+                }
+                Step::Update { token, data, version } => {
+                    save.updated(self.store.update_if(&token, data, version).await?)
+                }
+                Step::Delete { token } => {
+                    self.store.delete(&token).await?;
+                    save.deleted()
                 }
             }
-            Plan::Renew { old, data, expiry } => match self.store.rotate(&old, expiry).await? {
-                Some(token) => match self.store.update(&token, data, expiry).await? {
-                    true => Saved::Live { token, expiry },
-                    false => Saved::EndedMeanwhile,
-                },
-                None => Saved::EndedMeanwhile,
-            },
-            Plan::Delete { token } => {
-                self.store.delete(&token).await?;
-                Saved::Ended
-            }
-        };
-        Ok(saved)
+        }
     }
 
     /// Logs `session` in as `user`: rotates its token (or creates a fresh session when it
-    /// has none or it ended), makes `user` the new token's owner, then stores the session's
-    /// values with `user` under it, in that order (see `session_core::Login`): the request's
+    /// has none or it ended), makes `user` the new token's owner, then saves the session's
+    /// values with `user` into it, in that order (see `session_core::Login`): the request's
     /// token never gets the owner or the user value. A name the store refuses is
     /// [`LoginOutcome::NameRefused`], the session rotated and anonymous.
-    pub async fn login(&self, session: &Session, user: &str) -> Result<LoginOutcome, LoginError> {
+    pub async fn login(
+        &self,
+        session: &Session,
+        user: &str,
+        user_agent: Option<&str>,
+    ) -> Result<LoginOutcome, LoginError> {
         let now = self.clock.now_ms();
-        let login = Login::plan(session, user, now, self.config.idle_timeout, self.config.lifetime);
+        let label = user_agent.and_then(device_label);
+        let (idle, lifetime) = (self.config.idle_timeout, self.config.lifetime);
+        let login = Login::plan(session, user, now, idle, lifetime, label);
         let failed = |error| LoginError { error, saved: Saved::Unchanged };
         let rotated = match login.rotation() {
-            Some((token, expiry)) => self.store.rotate(token, expiry).await.map_err(failed)?,
+            Some((token, deadlines)) => {
+                self.store.rotate_with(token, store_deadlines(deadlines)).await.map_err(failed)?
+            }
             None => None,
         };
         let new = match rotated {
             Some(token) => NewToken::Rotated(token),
             None => {
-                let (data, expiry) = login.creation();
-                NewToken::Created(self.store.create(data, expiry).await.map_err(failed)?)
+                let (data, deadlines, label) = login.creation();
+                let created =
+                    self.store.create_with(data, store_deadlines(deadlines), label.as_deref());
+                NewToken::Created(created.await.map_err(failed)?)
             }
         };
         let token = new.token().to_owned();
@@ -150,18 +180,16 @@ impl SessionManager {
             }
             Err(e) => return Err(failed(e)),
         }
-        let (data, expiry) = login.update(&new);
-        match self.store.update(&token, data, expiry).await.map_err(failed)? {
-            true => Ok(LoginOutcome::LoggedIn { token, expiry }),
-            false => Ok(LoginOutcome::EndedMeanwhile),
-        }
+        let (mut save, first) = login.save(&new);
+        let saved = self.run(&mut save, first).await.map_err(failed)?;
+        Ok(LoginOutcome::of(saved, &token, expiry))
     }
 
-    /// The active sessions of the session's user, soonest expiry first; `None` if the
-    /// session is not logged in.
-    pub async fn devices(&self, session: &Session) -> Result<Option<Vec<SessionInfo>>, StoreError> {
+    /// The active sessions of the session's user with their device data, soonest expiry
+    /// first; `None` if the session is not logged in.
+    pub async fn devices(&self, session: &Session) -> Result<Option<Vec<Device>>, StoreError> {
         match session.user() {
-            Some(user) => self.store.sessions_of(user).await.map(Some),
+            Some(user) => self.store.devices(user).await.map(Some),
             None => Ok(None),
         }
     }
@@ -184,4 +212,9 @@ impl SessionManager {
     pub fn clear_cookie(&self) -> String {
         self.cookie.clear()
     }
+}
+
+/// The deadlines of `session_core` as the store takes them.
+fn store_deadlines(deadlines: session_core::Deadlines) -> Deadlines {
+    Deadlines { absolute: deadlines.absolute, idle: deadlines.idle_ms }
 }

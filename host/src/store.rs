@@ -40,23 +40,30 @@ use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiHttpCtx;
 
-use crate::bindings::edge::sessions::types::Error as WitError;
-use crate::bindings::exports::edge::sessions::store::{SessionWrite, Write};
-use crate::bindings::exports::edge::sessions::{store as wit_store, sweeper as wit_sweeper};
+use crate::bindings::edge::sessions0_2_2::types::Error as WitError;
+use crate::bindings::edge::sessions0_3_0::types::{Deadlines as WitDeadlines, Error as WitError03};
+use crate::bindings::exports::edge::sessions0_2_2::store::{SessionWrite, Write as Write02};
+use crate::bindings::exports::edge::sessions0_2_2::{store as wit_store, sweeper as wit_sweeper};
+use crate::bindings::exports::edge::sessions0_3_0::store::{
+    self as wit_store03, UpdateWrite, Write as Write03,
+};
 use crate::bindings::SessionStore as Bindings;
 use crate::datadir;
 use crate::error::{LoadError, StoreError};
-use crate::group_commit::{Flusher, WriteOutcome, WriteQueue};
+use crate::group_commit::{Flusher, Outcome, Write, WriteQueue, Writes};
 use crate::lockrecovery::{self, OwnerFile};
 use crate::options::{StoreOptions, GUEST_DATA_DIR};
 use crate::pool::{Instances, Lease};
 use crate::runtime::{HostState, Runtime, EPOCH_TICK};
 
 /// The component's own answer types, as its crate defines them.
-pub use libsqlstore::backend::{SessionCounts, SessionInfo, SweepReport};
+pub use libsqlstore::backend::{Device, SessionCounts, SessionInfo, SweepReport};
+/// The 0.3 session (data, version, deadlines, device data) and deadlines, as the
+/// component's crate defines them.
+pub use libsqlstore::store::{Deadlines, Session as StoredSession};
 
 /// The closure that calls one export on a live instance, for [`ComponentStore::call`]:
-/// `export!(edge_sessions_store().call_find(token))` calls `find` with the instance's store
+/// `export!(edge_sessions0_2_2_store().call_find(token))` calls `find` with the instance's store
 /// and hands the instance back with the answer (see [`Worker::run`]).
 macro_rules! export {
     ($interface:ident().$export:ident($($arg:expr),* $(,)?)) => {
@@ -124,14 +131,14 @@ impl ComponentStore {
 
     /// The data of an active session; `None` if unknown or expired.
     pub async fn find(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.call(export!(edge_sessions_store().call_find(token))).await
+        self.call(export!(edge_sessions0_2_2_store().call_find(token))).await
     }
 
     /// Inserts or replaces a session; `expiry` is milliseconds since the Unix epoch.
     /// Group-committed with the writes of other callers (see [`crate::group_commit`]):
     /// acknowledged once the transaction that carries it is durable.
     pub async fn commit(&self, token: &str, data: Vec<u8>, expiry: u64) -> Result<(), StoreError> {
-        self.write(Write::Commit(SessionWrite { token: token.to_owned(), data, expiry }))
+        self.write02(Write02::Commit(SessionWrite { token: token.to_owned(), data, expiry }))
             .await
             .map(drop)
     }
@@ -145,19 +152,19 @@ impl ComponentStore {
         data: Vec<u8>,
         expiry: u64,
     ) -> Result<bool, StoreError> {
-        self.write(Write::Update(SessionWrite { token: token.to_owned(), data, expiry })).await
+        self.write02(Write02::Update(SessionWrite { token: token.to_owned(), data, expiry })).await
     }
 
     /// Removes a session; an unknown token is not an error. Group-committed, as
     /// [`ComponentStore::commit`].
     pub async fn delete(&self, token: &str) -> Result<(), StoreError> {
-        self.write(Write::Delete(token.to_owned())).await.map(drop)
+        self.write02(Write02::Delete(token.to_owned())).await.map(drop)
     }
 
     /// Every active session as (id, data), in id order. Ids (base64url of the SHA-256 of
     /// the token, 43 characters), not tokens: the store keeps no token.
     pub async fn all(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.call(export!(edge_sessions_store().call_all())).await
+        self.call(export!(edge_sessions0_2_2_store().call_all())).await
     }
 
     /// Active sessions as (id, data) in id order after the id `after`, at most `limit`.
@@ -166,19 +173,19 @@ impl ComponentStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        self.call(export!(edge_sessions_store().call_page(after, limit))).await
+        self.call(export!(edge_sessions0_2_2_store().call_page(after, limit))).await
     }
 
     /// Moves an active session's expiry without rewriting its data; false if none.
     /// Group-committed, as [`ComponentStore::commit`].
     pub async fn touch(&self, token: &str, expiry: u64) -> Result<bool, StoreError> {
-        self.write(Write::Touch((token.to_owned(), expiry))).await
+        self.write02(Write02::Touch((token.to_owned(), expiry))).await
     }
 
     /// Stores `data` under a fresh 43-character token and returns it.
     pub async fn create(&self, data: Vec<u8>, expiry: u64) -> Result<String, StoreError> {
         let data = &data;
-        self.call_write(export!(edge_sessions_store().call_create(data, expiry))).await
+        self.call_write(export!(edge_sessions0_2_2_store().call_create(data, expiry))).await
     }
 
     /// Stores `data` under the caller's `token` (for frameworks that draw their own ids),
@@ -191,7 +198,7 @@ impl ComponentStore {
         expiry: u64,
     ) -> Result<bool, StoreError> {
         let data = &data;
-        self.call_write(export!(edge_sessions_store().call_insert(token, data, expiry))).await
+        self.call_write(export!(edge_sessions0_2_2_store().call_insert(token, data, expiry))).await
     }
 
     /// Sets (with `Some`) or clears (`None`) the owner of an active session, e.g. the user
@@ -199,14 +206,14 @@ impl ComponentStore {
     /// expired). An owner that is empty, over 256 bytes or holds control characters is
     /// `StoreError::InvalidInput`.
     pub async fn set_owner(&self, token: &str, owner: Option<&str>) -> Result<bool, StoreError> {
-        self.call_write(export!(edge_sessions_store().call_set_owner(token, owner))).await
+        self.call_write(export!(edge_sessions0_2_2_store().call_set_owner(token, owner))).await
     }
 
     /// The active sessions of `owner` ("your devices"), soonest expiry first; read through
     /// the owner index, never a table scan. A malformed owner is `StoreError::InvalidInput`.
     pub async fn sessions_of(&self, owner: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let listed: Vec<wit_store::SessionInfo> =
-            self.call(export!(edge_sessions_store().call_sessions_of(owner))).await?;
+            self.call(export!(edge_sessions0_2_2_store().call_sessions_of(owner))).await?;
         Ok(listed
             .into_iter()
             .map(|s| SessionInfo { id: s.id, owner: s.owner, expiry: s.expiry })
@@ -217,14 +224,14 @@ impl ComponentStore {
     /// is `keep` (this device), if that one is the owner's; returns how many active sessions
     /// were deleted. Sessions of other owners are never touched, whatever `keep` names.
     pub async fn revoke_owner(&self, owner: &str, keep: Option<&str>) -> Result<u64, StoreError> {
-        self.call_write(export!(edge_sessions_store().call_revoke_owner(owner, keep))).await
+        self.call_write(export!(edge_sessions0_2_2_store().call_revoke_owner(owner, keep))).await
     }
 
     /// Deletes the session with this id (as [`ComponentStore::all`], [`ComponentStore::page`]
     /// and [`ComponentStore::sessions_of`] list it); true if it was active. A malformed id is
     /// `StoreError::InvalidInput`.
     pub async fn revoke(&self, id: &str) -> Result<bool, StoreError> {
-        self.call_write(export!(edge_sessions_store().call_revoke(id))).await
+        self.call_write(export!(edge_sessions0_2_2_store().call_revoke(id))).await
     }
 
     /// In one transaction: a fresh token (drawn as by [`ComponentStore::create`]) takes over
@@ -232,26 +239,106 @@ impl ComponentStore {
     /// stops existing. `None`, and nothing created or deleted, if `token` names no active
     /// session. Use it when privileges change (login), against session fixation.
     pub async fn rotate(&self, token: &str, expiry: u64) -> Result<Option<String>, StoreError> {
-        self.call_write(export!(edge_sessions_store().call_rotate(token, expiry))).await
+        self.call_write(export!(edge_sessions0_2_2_store().call_rotate(token, expiry))).await
+    }
+
+    /// The active session under `token` with its version, deadlines and device data (the
+    /// 0.3 `find`); `None` if unknown or expired. Records the read (last seen; the expiry
+    /// slid by the idle timeout, capped) at most once per `SESSIONS_LAST_SEEN_INTERVAL`.
+    pub async fn load(&self, token: &str) -> Result<Option<StoredSession>, StoreError> {
+        let found: Option<wit_store03::Session> =
+            self.call(export!(edge_sessions0_3_0_store().call_find(token))).await?;
+        Ok(found.map(|s| StoredSession {
+            data: s.data,
+            version: s.version,
+            expiry: s.expiry,
+            absolute: s.absolute,
+            idle: s.idle,
+            created: s.created,
+            last_seen: s.last_seen,
+            label: s.label,
+            owner: s.owner,
+        }))
+    }
+
+    /// Stores `data` under a fresh 43-character token, ending at `deadlines` (the expiry is
+    /// now + idle, capped at the absolute deadline), listed as `label`; returns the token.
+    pub async fn create_with(
+        &self,
+        data: Vec<u8>,
+        deadlines: Deadlines,
+        label: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let (data, deadlines) = (&data, wit_deadlines(deadlines));
+        let create = export!(edge_sessions0_3_0_store().call_create(data, deadlines, label));
+        self.call_write(create).await
+    }
+
+    /// Conditional update: replaces the data of the active session `token` only if its
+    /// version is still `version`; false, nothing stored, if another write came first or the
+    /// session ended ([`ComponentStore::load`] tells which). Group-committed, as
+    /// [`ComponentStore::commit`].
+    pub async fn update_if(
+        &self,
+        token: &str,
+        data: Vec<u8>,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let write = Write03::Update(UpdateWrite { token: token.to_owned(), data, version });
+        self.write(Write::V03(write)).await
+    }
+
+    /// As [`ComponentStore::rotate`], the session starting over with `deadlines`; the fresh
+    /// token also takes over the label and creation time.
+    pub async fn rotate_with(
+        &self,
+        token: &str,
+        deadlines: Deadlines,
+    ) -> Result<Option<String>, StoreError> {
+        let deadlines = wit_deadlines(deadlines);
+        self.call_write(export!(edge_sessions0_3_0_store().call_rotate(token, deadlines))).await
+    }
+
+    /// Sets (`Some`) or clears the label of an active session; false, nothing changed, if
+    /// none is active. Over 128 bytes or with control characters: `StoreError::InvalidInput`.
+    pub async fn set_label(&self, token: &str, label: Option<&str>) -> Result<bool, StoreError> {
+        self.call_write(export!(edge_sessions0_3_0_store().call_set_label(token, label))).await
+    }
+
+    /// The active sessions of `owner` with when each was created and last seen and its
+    /// label ("your devices"), soonest expiry first. A malformed owner is
+    /// `StoreError::InvalidInput`.
+    pub async fn devices(&self, owner: &str) -> Result<Vec<Device>, StoreError> {
+        let listed: Vec<wit_store03::SessionInfo> =
+            self.call(export!(edge_sessions0_3_0_store().call_sessions_of(owner))).await?;
+        Ok(listed
+            .into_iter()
+            .map(|s| Device {
+                info: SessionInfo { id: s.id, owner: s.owner, expiry: s.expiry },
+                created: s.created,
+                last_seen: s.last_seen,
+                label: s.label,
+            })
+            .collect())
     }
 
     /// Counts of active and expired-but-stored sessions.
     pub async fn stats(&self) -> Result<SessionCounts, StoreError> {
         let counts: wit_store::SessionCounts =
-            self.call(export!(edge_sessions_store().call_stats())).await?;
+            self.call(export!(edge_sessions0_2_2_store().call_stats())).await?;
         Ok(SessionCounts { active: counts.active, expired: counts.expired })
     }
 
     /// Deletes at most the configured batch of expired sessions.
     pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
         let report: wit_sweeper::SweepReport =
-            self.call_write(export!(edge_sessions_sweeper().call_sweep())).await?;
+            self.call_write(export!(edge_sessions0_2_2_sweeper().call_sweep())).await?;
         Ok(SweepReport { removed: report.removed, more: report.more })
     }
 
     /// How often the component asks to be swept; `None` = cleanup disabled.
     pub async fn cleanup_interval(&self) -> Result<Option<Duration>, StoreError> {
-        let interval = export!(edge_sessions_sweeper().call_cleanup_interval());
+        let interval = export!(edge_sessions0_2_2_sweeper().call_cleanup_interval());
         let ms = self.call_infallible(interval).await?;
         Ok(ms.map(Duration::from_millis))
     }
@@ -266,6 +353,11 @@ impl ComponentStore {
     /// instances. Later calls (from clones) get `StoreError::Closed`. Idempotent.
     pub async fn close(&self) {
         self.inner.workers.close().await;
+    }
+
+    /// [`ComponentStore::write`] of a 0.2 write.
+    async fn write02(&self, write: Write02) -> Result<bool, StoreError> {
+        self.write(Write::V02(write)).await
     }
 
     /// Queues `write` for the next group commit, starting a flusher if none is running,
@@ -284,21 +376,32 @@ impl ComponentStore {
         &self.inner.writes
     }
 
-    /// One `write-all` call: a batch of writes in one transaction, each write's outcome.
-    pub(crate) async fn write_all(
-        &self,
-        writes: &[Write],
-    ) -> Result<Vec<WriteOutcome>, StoreError> {
-        self.call_write(export!(edge_sessions_store().call_write_all(writes))).await
+    /// One `write-all` call of the batch's interface version: its writes in one
+    /// transaction, each write's outcome.
+    pub(crate) async fn write_all(&self, writes: &Writes) -> Result<Vec<Outcome>, StoreError> {
+        fn outcomes<E: Into<StoreError>>(answers: Vec<Result<bool, E>>) -> Vec<Outcome> {
+            answers.into_iter().map(|a| a.map_err(Into::into)).collect()
+        }
+        match writes {
+            Writes::V02(writes) => self
+                .call_write(export!(edge_sessions0_2_2_store().call_write_all(writes)))
+                .await
+                .map(outcomes),
+            Writes::V03(writes) => self
+                .call_write(export!(edge_sessions0_3_0_store().call_write_all(writes)))
+                .await
+                .map(outcomes),
+        }
     }
 
     /// Runs one export on an instance of the store leased for the call (see [`Worker::run`];
     /// `export!` writes the closure), and maps the component's error. A call that found
     /// the database locked by a process that has since exited is retried once, after
     /// removing that lock.
-    async fn call<T, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
+    async fn call<T, E, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
     where
-        F: Future<Output = (Live, wasmtime::Result<Result<T, WitError>>)>,
+        E: GuestError,
+        F: Future<Output = (Live, wasmtime::Result<Result<T, E>>)>,
     {
         let worker = self.inner.workers.lease().await.map_err(|_| StoreError::Closed)?;
         Self::call_on(worker, export).await
@@ -306,27 +409,29 @@ impl ComponentStore {
 
     /// As [`ComponentStore::call`], for an export that writes: in the store's turn of
     /// writers, one at a time (see [`crate::pool`]).
-    async fn call_write<T, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
+    async fn call_write<T, E, F>(&self, export: impl Fn(Live) -> F) -> Result<T, StoreError>
     where
-        F: Future<Output = (Live, wasmtime::Result<Result<T, WitError>>)>,
+        E: GuestError,
+        F: Future<Output = (Live, wasmtime::Result<Result<T, E>>)>,
     {
         let worker = self.inner.workers.lease_to_write().await.map_err(|_| StoreError::Closed)?;
         Self::call_on(worker, export).await
     }
 
     /// Runs `export` on the leased instance; retried once after removing an abandoned lock.
-    async fn call_on<T, F>(
+    async fn call_on<T, E, F>(
         mut worker: Lease<'_, Worker>,
         export: impl Fn(Live) -> F,
     ) -> Result<T, StoreError>
     where
-        F: Future<Output = (Live, wasmtime::Result<Result<T, WitError>>)>,
+        E: GuestError,
+        F: Future<Output = (Live, wasmtime::Result<Result<T, E>>)>,
     {
         let mut result = worker.run(&export).await;
-        if matches!(result, Ok(Err(WitError::Unavailable(_)))) && worker.recover_abandoned_lock() {
+        if matches!(&result, Ok(Err(e)) if e.is_unavailable()) && worker.recover_abandoned_lock() {
             result = worker.run(&export).await;
         }
-        result?.map_err(StoreError::from)
+        result?.map_err(Into::into)
     }
 
     /// As [`ComponentStore::call`], for an export without an error of its own (no retry).
@@ -473,6 +578,42 @@ impl Worker {
         self.options
             .database_host_path()
             .is_some_and(|db| lockrecovery::recover_abandoned_lock(&db))
+    }
+}
+
+/// The component's error type of either interface version.
+trait GuestError: Into<StoreError> {
+    /// The store is busy or unreachable (maybe a lock left by an exited process).
+    fn is_unavailable(&self) -> bool;
+}
+
+impl GuestError for WitError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, WitError::Unavailable(_))
+    }
+}
+
+impl GuestError for WitError03 {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, WitError03::Unavailable(_))
+    }
+}
+
+/// The store's deadlines as the 0.3 interface takes them.
+fn wit_deadlines(deadlines: Deadlines) -> WitDeadlines {
+    WitDeadlines { absolute: deadlines.absolute, idle: deadlines.idle }
+}
+
+impl From<WitError03> for StoreError {
+    fn from(e: WitError03) -> StoreError {
+        match e {
+            WitError03::InvalidToken(m) => StoreError::InvalidToken(m),
+            WitError03::InvalidInput(m) => StoreError::InvalidInput(m),
+            WitError03::TooLarge(limit) => StoreError::TooLarge(limit),
+            WitError03::InvalidConfig(m) => StoreError::InvalidConfig(m),
+            WitError03::Unavailable(m) => StoreError::Unavailable(m),
+            WitError03::Storage(m) => StoreError::Storage(m),
+        }
     }
 }
 

@@ -10,8 +10,10 @@ export type SessionEnv = { Variables: SessionVariables };
 export interface SessionMiddlewareOptions {
   /** A StorePool, or a function of the first request's context that makes one (e.g. `(c) => createStorePool(c.env)`). */
   pool: Pool | ((c: Context) => Pool);
-  /** How long a fresh session lasts: ms, or a duration such as `24h` (default 24h). */
+  /** How long a fresh session lasts at most: ms, or a duration such as `24h` (default 24h). */
   lifetime?: number | string;
+  /** A session unused this long ends: ms, or a duration such as `30m` (default: never). */
+  idleTimeout?: number | string;
   cookie?: CookieOptions;
   log?: (message: string) => void;
   /** Redacted from the log. */

@@ -1,4 +1,4 @@
-// The session-store component's exports as JavaScript objects, for every JavaScript host:
+// The session-store component's exports (`edge:sessions/store@0.3.0`, `sweeper@0.2.2`) as JavaScript objects, for every JavaScript host:
 // the calls of one instance (`SessionStore`), their errors as `StoreError`s, and sweeping
 // until no expired session remains. An instance comes from jco's transpilation: with JSPI on
 // edge runtimes (every export returns a promise; see pool.js), or synchronous in Node; the
@@ -30,7 +30,18 @@ function isBusy(error) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** One component instance's `store` and `sweeper` exports; times are ms since the epoch. */
+/**
+ * A store time (a bigint, or undefined) as a Number of ms: exact up to 2^53 − 1, where every
+ * host of this project saturates its deadlines.
+ */
+const ms = (time) => (time === undefined ? undefined : Number(time));
+
+/** `{ absolute, idleMs }` (ms) as the store's `deadlines` record. */
+function wireDeadlines({ absolute, idleMs }) {
+  return { absolute: BigInt(absolute), idle: idleMs === undefined ? undefined : BigInt(idleMs) };
+}
+
+/** One component instance's `store` (0.3.0) and `sweeper` exports; times are ms since the epoch. */
 export class SessionStore {
   #exports;
   /** True once a call trapped: the instance is unusable and its pool drops it. */
@@ -73,14 +84,27 @@ export class SessionStore {
     await this.#call((x) => x.store.page(undefined, 0));
   }
 
-  /** The data of an active session, or undefined. */
-  find(token) {
-    return this.#call((x) => x.store.find(token));
+  /**
+   * The active session of `token`, or undefined: `{ data, version, expiry, absolute, idle,
+   * created, lastSeen, label, owner }` (times in ms since the epoch, `idle` in ms; each
+   * undefined where the store has none). `version` (a bigint) is what a conditional `update`
+   * names. The store records the read itself (last seen; the idle timeout slid, never past
+   * the absolute deadline), at most once per SESSIONS_LAST_SEEN_INTERVAL.
+   */
+  async find(token) {
+    const found = await this.#call((x) => x.store.find(token));
+    if (found === undefined) return undefined;
+    const { data, version, expiry, absolute, idle, created, lastSeen, label, owner } = found;
+    return { data, version, expiry: ms(expiry), absolute: ms(absolute), idle: ms(idle), created: ms(created), lastSeen: ms(lastSeen), label, owner };
   }
 
-  /** Replaces an active session's data and expiry; false (nothing stored) when it is gone. */
-  update(token, data, expiryMs) {
-    return this.#call((x) => x.store.update(token, data, BigInt(expiryMs)));
+  /**
+   * Conditional update: replaces the data of the active session `token` only if its version
+   * is still `version` (as `find` read it). Resolves the new version, or undefined (nothing
+   * stored) when another write came first or the session ended (`find` tells which).
+   */
+  update(token, data, version) {
+    return this.#call((x) => x.store.update(token, data, version));
   }
 
   /** Removes a session; removing an unknown token succeeds. */
@@ -88,9 +112,14 @@ export class SessionStore {
     return this.#call((x) => x.store.delete(token));
   }
 
-  /** Stores `data` under a fresh token and returns the token. */
-  create(data, expiryMs) {
-    return this.#call((x) => x.store.create(data, BigInt(expiryMs)));
+  /**
+   * Stores `data` under a fresh token and returns the token. `deadlines`: `{ absolute, idleMs }`,
+   * the session's absolute end (ms since the epoch) and, if given, the idle timeout (ms) the
+   * store slides its expiry by; `label` (≤ 128 bytes, no control characters, or undefined)
+   * names it on a devices page.
+   */
+  create(data, deadlines, label) {
+    return this.#call((x) => x.store.create(data, wireDeadlines(deadlines), label));
   }
 
   /**
@@ -105,13 +134,21 @@ export class SessionStore {
 
   /**
    * The active sessions of `owner` ("your devices"), soonest expiry first: `[{ id, owner,
-   * expiry }]`, `id` the session's id (base64url of the SHA-256 of its token, 43
-   * characters; never usable as a token), `expiry` in ms since the epoch. Throws
+   * expiry, created, lastSeen, label }]`, `id` the session's id (base64url of the SHA-256 of
+   * its token, 43 characters; never usable as a token), times in ms since the epoch
+   * (`created`, `lastSeen`, `label` undefined where the store recorded none). Throws
    * `invalid-input` for an owner the store refuses (as `setOwner`).
    */
   async sessionsOf(owner) {
     const sessions = await this.#call((x) => x.store.sessionsOf(owner));
-    return sessions.map(({ id, owner: of, expiry }) => ({ id, owner: of, expiry: Number(expiry) }));
+    return sessions.map(({ id, owner: of, expiry, created, lastSeen, label }) => ({
+      id,
+      owner: of,
+      expiry: ms(expiry),
+      created: ms(created),
+      lastSeen: ms(lastSeen),
+      label,
+    }));
   }
 
   /**
@@ -133,13 +170,22 @@ export class SessionStore {
   }
 
   /**
-   * In one transaction, a fresh token (drawn as by `create`) takes over the data and owner
-   * of the active session `token`, with the new expiry (ms since the epoch), and `token`
-   * stops existing. Returns the new token; undefined, and nothing created or deleted, when
-   * `token` names no active session. Used at login, against session fixation.
+   * In one transaction, a fresh token (drawn as by `create`) takes over the data, owner,
+   * label and creation time of the active session `token`, which starts over with
+   * `deadlines` (as `create` takes them), and `token` stops existing. Returns the new token;
+   * undefined, and nothing created or deleted, when `token` names no active session. Used at
+   * login and renewal, against session fixation.
    */
-  rotate(token, expiryMs) {
-    return this.#call((x) => x.store.rotate(token, BigInt(expiryMs)));
+  rotate(token, deadlines) {
+    return this.#call((x) => x.store.rotate(token, wireDeadlines(deadlines)));
+  }
+
+  /**
+   * Active sessions in id order after the id `after` (undefined: from the first), at most
+   * `limit`: `[[id, data], …]`, ids as `sessionsOf` names them.
+   */
+  page(after, limit) {
+    return this.#call((x) => x.store.page(after, limit));
   }
 
   /** `{ active, expired }` session counts. */

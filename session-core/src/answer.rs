@@ -18,6 +18,11 @@ pub enum Failure {
     InvalidInput,
     /// `/login` without a `user` parameter (400).
     MissingUser,
+    /// `/set` without a `key` parameter (400).
+    MissingKey,
+    /// A `/set` key that is empty, over [`MAX_KEY_BYTES`](crate::MAX_KEY_BYTES), holds
+    /// control characters, or is the reserved [`USER_KEY`](crate::USER_KEY) (400).
+    InvalidKey,
     /// A method the route does not answer (405, `Allow` naming the ones it does; see
     /// [`Route::check`]). Answered before the session is loaded: nothing was loaded,
     /// changed or saved, and no cookie is sent.
@@ -29,6 +34,10 @@ pub enum Failure {
     /// The session ended while this request ran (a concurrent logout or renewal): nothing
     /// was stored (409, and the cookie is cleared).
     SessionEnded,
+    /// Other requests kept saving the session while this one tried to
+    /// ([`Saved::Conflict`](crate::Saved::Conflict)): nothing of it was stored, the session
+    /// lives on (409, the cookie kept; retrying works).
+    Conflict,
     /// The store cannot be reached or is busy right now; retrying later works (503).
     Unavailable,
     /// Anything else: a misconfiguration or a storage fault (500).
@@ -57,6 +66,12 @@ impl Failure {
                 (400, "invalid user name: use 1 to 256 bytes without control characters\n".to_owned())
             }
             Failure::MissingUser => (400, "missing the user parameter: /login?user=NAME\n".to_owned()),
+            Failure::MissingKey => (400, "missing the key parameter: /set?key=K&value=V\n".to_owned()),
+            Failure::InvalidKey => (
+                400,
+                "invalid key: use 1 to 64 bytes without control characters; \"user\" is set by /login\n"
+                    .to_owned(),
+            ),
             Failure::MethodNotAllowed(route) => {
                 (405, format!("method not allowed; use {}\n", route.methods().join(" or ")))
             }
@@ -65,6 +80,9 @@ impl Failure {
                 (413, format!("session data is larger than the store's limit of {limit} bytes; nothing was stored\n"))
             }
             Failure::SessionEnded => (409, "the session ended while this request ran; nothing was stored\n".to_owned()),
+            Failure::Conflict => {
+                (409, "the session kept changing under concurrent requests; nothing was stored; try again\n".to_owned())
+            }
             Failure::Unavailable => (503, "session store unavailable; try again shortly\n".to_owned()),
             Failure::Internal => {
                 (500, "internal error in the session store; the server log has the details\n".to_owned())
@@ -93,23 +111,28 @@ mod tests {
             Failure::InvalidToken,
             Failure::InvalidInput,
             Failure::MissingUser,
+            Failure::MissingKey,
+            Failure::InvalidKey,
             Failure::MethodNotAllowed(Route::Renew),
             Failure::NotLoggedIn,
             Failure::TooLarge { limit: 256 },
             Failure::SessionEnded,
+            Failure::Conflict,
             Failure::Unavailable,
             Failure::Internal,
         ]
         .into_iter()
         .map(|f| f.answer().status)
         .collect();
-        assert_eq!(statuses, [400, 400, 400, 405, 401, 413, 409, 503, 500]);
+        assert_eq!(statuses, [400, 400, 400, 400, 400, 405, 401, 413, 409, 409, 503, 500]);
     }
 
     #[test]
     fn only_unavailable_asks_for_a_retry_and_only_a_session_ended_meanwhile_clears_the_cookie() {
         let unavailable = Failure::Unavailable.answer();
         assert_eq!((unavailable.retry_after_s, unavailable.clear_cookie), (Some(1), false));
+        let conflict = Failure::Conflict.answer();
+        assert_eq!((conflict.retry_after_s, conflict.clear_cookie), (None, false));
         let ended = Failure::SessionEnded.answer();
         assert_eq!((ended.retry_after_s, ended.clear_cookie), (None, true));
         assert_eq!(ended.body, "the session ended while this request ran; nothing was stored\n");

@@ -61,7 +61,7 @@ impl CookieSpec {
     /// The `Set-Cookie` value to send after a save that ended as `saved`, if any.
     pub fn set_cookie(&self, saved: &Saved, now_ms: u64) -> Option<String> {
         match saved {
-            Saved::Unchanged => None,
+            Saved::Unchanged | Saved::Conflict => None,
             Saved::Live { token, expiry } => Some(self.set(token, *expiry, now_ms)),
             Saved::Ended | Saved::EndedMeanwhile => Some(self.clear()),
         }

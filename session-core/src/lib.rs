@@ -14,8 +14,9 @@
 //! ```
 //!
 //! - `deadline`: the session's absolute end, milliseconds since the Unix epoch (UTC), an
-//!   integer no larger than [`MAX_TIMESTAMP`]. It travels with the values so that a sliding
-//!   idle timeout (`touch`) never extends a session past it.
+//!   integer no larger than [`MAX_TIMESTAMP`]. The store keeps it too (the 0.3 `deadlines`);
+//!   it travels with the values so that a host of the 0.2 interface, whose store has no
+//!   deadline of its own, never extends a session past it either.
 //! - `values`: the session's key/value map; values are any JSON.
 //!
 //! Writers put `deadline` first and emit no whitespace; readers ignore fields they do not
@@ -24,22 +25,44 @@
 //!
 //! # A request's session
 //!
+//! Hosts call the store's `edge:sessions/store@0.3.0` interface: the store keeps each
+//! session's absolute deadline and idle timeout itself, and a version that changes with
+//! every write.
+//!
 //! 1. [`Session::fresh`] when the request has no session cookie ([`CookieSpec::token`]),
-//!    else the store's `find` answer for the token goes to [`Session::from_store`]: a
-//!    malformed, unknown, expired or forged token gives a fresh session, and saving a fresh
-//!    session draws a new token from the store (`create`), so a client never picks its token.
+//!    else the store's `find` answer for the token (data and version) goes to
+//!    [`Session::from_store`]: a malformed, unknown, expired or forged token gives a fresh
+//!    session, and saving a fresh session draws a new token from the store (`create`), so a
+//!    client never picks its token. `find` records the read itself (last seen; the idle
+//!    timeout slid, never past the absolute deadline): a request that only reads stores
+//!    nothing.
 //! 2. The handler reads and changes it ([`Session::get`], [`Session::put`],
 //!    [`Session::renew`], [`Session::destroy`]).
-//! 3. [`Session::plan`] says which store call(s) to make ([`Plan`]); the host makes them
-//!    and states what happened as a [`Saved`]; [`CookieSpec::set_cookie`] gives the
-//!    `Set-Cookie` value for it, and [`Failure::answer`] the HTTP answer when it failed.
+//! 3. [`Session::save`] gives a [`Save`]: the host makes the store call each [`Step`]
+//!    names and hands the answer back, until [`Step::Done`] says what happened as a
+//!    [`Saved`]; [`CookieSpec::set_cookie`] gives the `Set-Cookie` value for it, and
+//!    [`Failure::answer`] the HTTP answer when it failed. A new session is created with a
+//!    label for `/devices` ([`device_label`] of the request's `User-Agent`).
 //!
 //! Error answers are fixed texts ([`Failure`]); the store's own message goes to the
 //! server's log, through [`redact_credentials`].
 //!
-//! Saving an existing session never re-creates it: it uses the store's `update`, which
-//! changes only an active session. A save that finds its session gone (a concurrent logout
-//! or renewal) stores nothing, and the client is told so ([`Saved::EndedMeanwhile`], 409).
+//! No lost updates: an existing session is written only by the store's conditional
+//! `update(token, data, version)`. When another request saved first, the save reads the
+//! session again and puts this request's own values over the newer ones, key by key, at
+//! most [`SAVE_ATTEMPTS`] times ([`Saved::Conflict`], 409, when that is not enough; the
+//! session lives on, nothing of this request stored). Logout and renewal stay final: a
+//! save that finds its session gone stores nothing ([`Saved::EndedMeanwhile`], 409).
+//!
+//! # The one-value routes
+//!
+//! - `POST /set?key=K&value=V`: stores the string V under K and leaves every other value;
+//!   200 `stored\n`. No `key`: 400 ([`Failure::MissingKey`]); a key that is empty, over
+//!   [`MAX_KEY_BYTES`], holds control characters or is `user` (set only by `/login`): 400
+//!   ([`Failure::InvalidKey`], [`check_key`]); no `value`: the empty string. Concurrent
+//!   `/set`s of one session each keep their value (see "No lost updates" above).
+//! - `/get?key=K` (GET or HEAD): the value of K as text (a string as it is, another JSON
+//!   value as JSON), empty when there is none; `/get` alone answers the `message` value.
 //!
 //! # Routes and methods
 //!
@@ -47,7 +70,7 @@
 //! [`Route::methods`], and a host checks it ([`Route::check`]) before anything else:
 //!
 //! - Reads, `/get` and `/devices`: GET and HEAD.
-//! - The routes that end, rotate or log in a session, `/renew`, `/destroy`,
+//! - `/set`, and the routes that end, rotate or log in a session, `/renew`, `/destroy`,
 //!   `/login?user=NAME` and `/logout-everywhere`: POST only (query parameters as they are;
 //!   no body needed). The session cookie is `SameSite=Lax`, which a browser still sends
 //!   with a cross-site GET (a link, a redirect): were these routes to answer GET, a link
@@ -90,9 +113,10 @@
 //! route does:
 //!
 //! - `POST /login?user=NAME`: see [`Login`] for the store calls, in order: the
-//!   request's active session is rotated (`rotate(token, expiry)`, the expiry a save would
-//!   write), or a fresh anonymous one created when there is none or `rotate` answers none;
-//!   then `set-owner(T, some(NAME))`, then `update(T, values with user = NAME, expiry)`.
+//!   request's active session is rotated (`rotate(token, deadlines)`), or a fresh
+//!   anonymous one created when there is none or `rotate` answers none; then
+//!   `set-owner(T, some(NAME))`, then the user value saved into T as every save is
+//!   (`find(T)`, then the conditional `update`).
 //!   The token the request came with is dead, and it never got the owner or the user value
 //!   (no session fixation). Answers ([`LoginOutcome`]):
 //!   - 200 `logged in\n` ([`LOGGED_IN`]), `Set-Cookie` T;
@@ -106,7 +130,8 @@
 //!     [`Failure::SessionEnded`], cookie cleared.
 //! - `/devices` (GET or HEAD): not logged in → 401 `not logged in\n` ([`Failure::NotLoggedIn`]). Else
 //!   200, `Content-Type: application/json` ([`JSON_CONTENT_TYPE`]), the body
-//!   `{"sessions":[{"id":"…","expiry":MS},…]}` ([`devices_json`]) from `sessions-of(user)`
+//!   `{"sessions":[{"id":"…","expiry":MS,"created":MS,"last_seen":MS,"label":"…"},…]}`
+//!   ([`devices_json`]; `null` where the store recorded nothing) from `sessions-of(user)`
 //!   in the store's order (soonest expiry first). Ids are the store's (base64url of the
 //!   SHA-256 of the token), never tokens.
 //! - `POST /logout-everywhere`: not logged in → 401 as above. Else `revoke-owner(user,
@@ -118,26 +143,30 @@
 //! server's log); `invalid-input` (e.g. a stored user the store refuses as an owner) is
 //! [`Failure::InvalidInput`], 400. A failure after `/login` obtained T still sets the
 //! cookie to T (the old token is gone). After the store call, `/devices` and
-//! `/logout-everywhere` save the (unchanged) session as every route does (a touch with an
-//! idle timeout).
+//! `/logout-everywhere` save the (unchanged) session as every route does (nothing to
+//! store).
 
 mod account;
 mod answer;
 mod cookie;
+mod label;
 mod record;
 mod redact;
 mod route;
 mod session;
 mod time;
+mod values;
 
 pub use account::{
-    devices_json, revoked_json, Login, LoginOutcome, NewToken, JSON_CONTENT_TYPE, LOGGED_IN,
-    USER_KEY,
+    devices_json, revoked_json, Device, Login, LoginOutcome, NewToken, JSON_CONTENT_TYPE,
+    LOGGED_IN, USER_KEY,
 };
 pub use answer::{Answer, Failure, RETRY_AFTER_S};
 pub use cookie::{max_age_s, CookieSpec, DEFAULT_COOKIE_NAME, MAX_AGE_CAP_S};
+pub use label::device_label;
 pub use record::Record;
 pub use redact::redact_credentials;
 pub use route::{Route, NOT_FOUND};
-pub use session::{Plan, Saved, Session, Status};
+pub use session::{Deadlines, Save, Saved, Session, Status, Step, SAVE_ATTEMPTS};
 pub use time::{millis, offset, MAX_TIMESTAMP};
+pub use values::{check_key, MAX_KEY_BYTES};

@@ -11,8 +11,10 @@ use crate::answer::Failure;
 pub enum Route {
     /// `/put?message=TEXT`: replaces the demo message of the requester's own session.
     Put,
-    /// `/get`: the demo message.
+    /// `/get`: the demo message; `/get?key=K`: the value of `K`.
     Get,
+    /// `/set?key=K&value=V`: stores one value, leaving the others.
+    Set,
     /// `/renew`: moves the session to a new token.
     Renew,
     /// `/destroy`: ends the session.
@@ -25,19 +27,21 @@ pub enum Route {
     LogoutEverywhere,
 }
 
-/// The methods of a read: safe, nothing changes but a touch.
+/// The methods of a read: safe, nothing changes but the store's record of the read.
 const READ: &[&str] = &["GET", "HEAD"];
-/// The methods of a route that ends, rotates or logs in a session: a link or an image on
-/// another site (a cross-site GET, which carries a `SameSite=Lax` cookie) cannot reach it.
+/// The methods of a route that sets a chosen value, ends, rotates or logs in a session: a
+/// link or an image on another site (a cross-site GET, which carries a `SameSite=Lax`
+/// cookie) cannot reach it.
 const CHANGE: &[&str] = &["POST"];
 /// `/put`'s methods: GET is kept for the demo and the benchmark (see the crate docs).
 const PUT: &[&str] = &["GET", "POST"];
 
 impl Route {
     /// Every route, in the order the 404 answer names them.
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 8] = [
         Route::Put,
         Route::Get,
+        Route::Set,
         Route::Renew,
         Route::Destroy,
         Route::Login,
@@ -55,6 +59,7 @@ impl Route {
         match self {
             Route::Put => "/put",
             Route::Get => "/get",
+            Route::Set => "/set",
             Route::Renew => "/renew",
             Route::Destroy => "/destroy",
             Route::Login => "/login",
@@ -67,7 +72,9 @@ impl Route {
     pub fn methods(self) -> &'static [&'static str] {
         match self {
             Route::Get | Route::Devices => READ,
-            Route::Renew | Route::Destroy | Route::Login | Route::LogoutEverywhere => CHANGE,
+            Route::Set | Route::Renew | Route::Destroy | Route::Login | Route::LogoutEverywhere => {
+                CHANGE
+            }
             Route::Put => PUT,
         }
     }
@@ -82,7 +89,9 @@ impl Route {
     pub fn allow(self) -> &'static str {
         match self {
             Route::Get | Route::Devices => "GET, HEAD",
-            Route::Renew | Route::Destroy | Route::Login | Route::LogoutEverywhere => "POST",
+            Route::Set | Route::Renew | Route::Destroy | Route::Login | Route::LogoutEverywhere => {
+                "POST"
+            }
             Route::Put => "GET, POST",
         }
     }
@@ -98,8 +107,9 @@ impl Route {
 }
 
 /// The body of the 404 every host answers an unknown path with (whatever the method).
-pub const NOT_FOUND: &str = "not found; the routes are /put?message=TEXT, /get, /renew, /destroy, \
-                             /login?user=NAME, /devices and /logout-everywhere\n";
+pub const NOT_FOUND: &str = "not found; the routes are /put?message=TEXT, /get[?key=K], \
+                             /set?key=K&value=V, /renew, /destroy, /login?user=NAME, /devices \
+                             and /logout-everywhere\n";
 
 #[cfg(test)]
 mod tests {
@@ -132,7 +142,9 @@ mod tests {
 
     #[test]
     fn routes_that_end_rotate_or_log_in_a_session_answer_post_only() {
-        for route in [Route::Renew, Route::Destroy, Route::Login, Route::LogoutEverywhere] {
+        for route in
+            [Route::Set, Route::Renew, Route::Destroy, Route::Login, Route::LogoutEverywhere]
+        {
             assert_eq!(route.check("POST"), Ok(()), "{route:?}");
             for method in ["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "post"] {
                 assert!(!route.allows(method), "{route:?} {method}");

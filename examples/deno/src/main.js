@@ -1,5 +1,5 @@
-// The session routes served by Deno: `Deno.serve` answers /put, /get, /renew, /destroy,
-// /login?user=NAME, /devices and /logout-everywhere with the shared edge module (the same one
+// The session routes served by Deno: `Deno.serve` answers /put, /get, /set, /renew,
+// /destroy, /login?user=NAME, /devices and /logout-everywhere with the shared edge module (the same one
 // the Cloudflare Worker uses), and expired sessions are swept every `cleanup-interval()` of
 // the component (SESSIONS_CLEANUP_INTERVAL, default 5m; 0 turns sweeping off): with
 // `Deno.cron` (Deno Deploy; locally with --unstable-cron) when the interval is whole minutes
@@ -9,7 +9,7 @@
 //
 // Settings come from the environment: SESSIONS_DATABASE (a libSQL server URL, or :memory:
 // for a local trial), SESSIONS_AUTH_TOKEN, every other SESSIONS_* variable,
-// EDGE_SESSION_LIFETIME, and EDGE_POOL_SIZE / EDGE_POOL_WAIT (the store instances held, how
+// EDGE_SESSION_LIFETIME, EDGE_SESSION_IDLE_TIMEOUT, and EDGE_POOL_SIZE / EDGE_POOL_WAIT (the store instances held, how
 // long a request waits for one); EDGE_APP=hono serves the routes through the package's Hono
 // middleware (libsqlstore/hono). They are checked before serving: a malformed value ends the
 // program with a message naming the variable. SIGINT or SIGTERM stops accepting, lets the
@@ -83,7 +83,7 @@ async function main() {
   let { fetch } = app;
   if (Deno.env.get('EDGE_APP') === 'hono') {
     const hono = new Hono();
-    hono.route('/', sessionRoutes({ pool, lifetime: settings.lifetimeMs, authToken: settings.storeEnv.SESSIONS_AUTH_TOKEN }));
+    hono.route('/', sessionRoutes({ pool, lifetime: settings.lifetimeMs, idleTimeout: settings.idleTimeoutMs, authToken: settings.storeEnv.SESSIONS_AUTH_TOKEN }));
     fetch = (request) => hono.fetch(request);
   }
   const stopSweeping = intervalMs === undefined ? () => {} : startSweeping(app, intervalMs);

@@ -9,12 +9,18 @@
 //! so requests that arrive meanwhile form the next batch. A request is answered only
 //! after `write-all` returned, so every acknowledged write is as durable as the store makes
 //! a commit (on a file, fsynced).
+//!
+//! The writes are conditional updates and deletes. Of several updates of one session in
+//! one batch at most the first could apply: each names a version read before the batch,
+//! which that first one replaced. So the requests of an instance that save one session
+//! take turns (`turn`) and a batch holds one update of it; one that loses to a save of
+//! another instance reads the session again and retries after a pause (`backoff`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::bindings::edge::sessions::store::{self, Write};
-use crate::bindings::edge::sessions::types::Error as StoreError;
+use crate::bindings::store::{self, Write};
+use crate::bindings::types::Error as StoreError;
 use wasip3::clocks::monotonic_clock;
 
 /// Where a queued write's outcome is put for its request to take.
@@ -31,7 +37,8 @@ thread_local! {
 const GATHER_NS: u64 = 500_000;
 
 /// Stores `write` with those of the requests running beside this one, in one `write-all`;
-/// its outcome as `write-all` reports it for this write (an outer error is every write's).
+/// its outcome as `write-all` reports it for this write (an update: whether it applied; an
+/// outer error is every write's).
 pub async fn write(write: Write) -> Result<bool, StoreError> {
     let outcome = Outcome::default();
     QUEUE.with_borrow_mut(|queue| queue.push((write, outcome.clone())));

@@ -16,6 +16,8 @@ pub struct Request {
     pub query: String,
     /// Every `Cookie:` header value, joined with `; ` as RFC 6265 allows.
     pub cookie: Option<String>,
+    /// The first `User-Agent:` header value (what a new session is labelled by).
+    pub user_agent: Option<String>,
 }
 
 impl Request {
@@ -25,14 +27,18 @@ impl Request {
             Some((path, query)) => (path.to_owned(), query.to_owned()),
             None => (target, String::new()),
         };
-        let cookies: Vec<String> = request
-            .get_headers()
-            .get("cookie")
-            .into_iter()
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-            .collect();
+        let headers = request.get_headers();
+        let values = |name: &str| -> Vec<String> {
+            headers
+                .get(name)
+                .into_iter()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .collect()
+        };
+        let cookies = values("cookie");
         let cookie = (!cookies.is_empty()).then(|| cookies.join("; "));
-        Request { method: method_name(request.get_method()), path, query, cookie }
+        let user_agent = values("user-agent").into_iter().next();
+        Request { method: method_name(request.get_method()), path, query, cookie, user_agent }
     }
 
     /// The first value of query parameter `name`, percent-decoded.

@@ -1,79 +1,112 @@
-//! Sessions on top of the imported store, with the host example's semantics, both built on
-//! `session-core`: the cookie carries the token, the store keeps the session record
-//! (`{"deadline","values"}` JSON, specified in `session-core`), and the lifetime is
-//! absolute (it does not slide).
+//! Sessions on top of the imported store (`edge:sessions/store@0.3.0`), with the host
+//! example's semantics, both built on `session-core`: the cookie carries the token, the
+//! store keeps the session record (`{"deadline","values"}` JSON, specified in
+//! `session-core`) with its version and both deadlines (absolute, and the idle timeout it
+//! slides on reads and writes).
 //!
 //! A forged, malformed, unknown or expired token never becomes a session: the request
 //! starts a fresh one, and saving it draws a new token (`create`), so a client cannot pick
-//! its own token (no session fixation). An existing session is saved with `update`, which
-//! never re-creates a session that a concurrent `/destroy` or `/renew` ended.
+//! its own token (no session fixation). A session only read stores nothing (`find` records
+//! the read). An existing session is written only by the conditional `update`
+//! (`session_core::Save`): a save that another request's save beat reads the session again
+//! and puts its own values over the newer ones, after a random pause (`backoff`); one that
+//! raced a `/destroy` or `/renew` stores nothing, so an ended session never comes back.
 //!
 //! A logged-in session holds `user` and is owned by that name in the store (`login`); the
 //! contract of the three routes on it is `session-core`'s.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use session_core::{CookieSpec, Login, LoginOutcome, NewToken, Plan, Saved, Session};
+use session_core::{
+    CookieSpec, Deadlines, Device, Login, LoginOutcome, NewToken, Save, Saved, Session, Step,
+};
 
+use crate::backoff;
 use crate::batch;
-use crate::bindings::edge::sessions::store::{self, SessionWrite, Write};
-use crate::bindings::edge::sessions::types::Error as StoreError;
+use crate::bindings::store::{self, UpdateWrite, Write};
+use crate::bindings::types::{Deadlines as StoreDeadlines, Error as StoreError};
+use crate::config::Settings;
 
 /// The session cookie: `session`, HttpOnly, SameSite=Lax, Path=/.
 pub fn cookie() -> CookieSpec {
     CookieSpec::default()
 }
 
-/// Loads the session named by the `Cookie:` header, or a fresh one (deadline = now +
-/// `lifetime`) when there is none or it is not a live session. Errors only when the store
+/// Loads the session named by the `Cookie:` header, or a fresh one (deadline = now + the
+/// lifetime) when there is none or it is not a live session. Errors only when the store
 /// cannot answer.
-pub fn load(cookie_header: Option<&str>, lifetime: Duration) -> Result<Session, StoreError> {
+pub fn load(cookie_header: Option<&str>, settings: &Settings) -> Result<Session, StoreError> {
     let now = now_ms();
     let Some(token) = cookie_header.and_then(|h| cookie().token(h)) else {
-        return Ok(Session::fresh(now, lifetime));
+        return Ok(Session::fresh(now, settings.lifetime));
     };
-    let found = match store::find(token) {
-        Ok(found) => found,
-        Err(StoreError::InvalidToken(_)) => None,
-        Err(e) => return Err(e),
-    };
-    Ok(Session::from_store(token, found.as_deref(), now, lifetime))
+    let found = find(token)?;
+    Ok(Session::from_store(token, as_found(&found), now, settings.lifetime))
 }
 
-/// Persists what the handler did (see `session_core::Plan` for the calls each case makes).
-/// A touch, update or delete joins the instance's next `write-all` (`batch`); the others
-/// are calls of their own.
-pub async fn save(session: Session) -> Result<Saved, StoreError> {
-    Ok(match session.plan(now_ms(), None) {
-        Plan::Nothing => Saved::Unchanged,
-        Plan::Touch { token, expiry } => {
-            match batch::write(Write::Touch((token.clone(), expiry))).await? {
-                true => Saved::Live { token, expiry },
-                false => Saved::Unchanged,
+/// Persists what the handler did (`session_core::Save`); a session created now is listed
+/// on `/devices` as `label`.
+pub async fn save(
+    session: Session,
+    settings: &Settings,
+    label: Option<String>,
+) -> Result<Saved, StoreError> {
+    let mut save = session.save(settings.idle_timeout, label);
+    let first = save.first();
+    drive(&mut save, first).await
+}
+
+/// Makes the store call each step names and hands its answer to `save`, from `step` until
+/// the save is done. Updates and deletes join the instance's next `write-all` (`batch`);
+/// the others are calls of their own. An update another save beat is followed, after a
+/// pause (`backoff`), by the next attempt's `find`.
+async fn drive(save: &mut Save, mut step: Step) -> Result<Saved, StoreError> {
+    let mut lost = 0;
+    loop {
+        step = match step {
+            Step::Done(saved) => return Ok(saved),
+            Step::Create { data, deadlines, label } => {
+                save.created(store::create(&data, store_deadlines(deadlines), label.as_deref())?)
+            }
+            Step::Rotate { token, deadlines } => {
+                save.rotated(store::rotate(&token, store_deadlines(deadlines))?)
+            }
+            Step::Find { token } => save.found(as_found(&find(&token)?)),
+            Step::Update { token, data, version } => {
+                let write = Write::Update(UpdateWrite { token, data, version });
+                let applied = batch::write(write).await?;
+                let next = save.updated(applied);
+                if let Step::Find { .. } = next {
+                    lost += 1;
+                    backoff::pause(lost).await;
+                }
+                next
+            }
+            Step::Delete { token } => {
+                batch::write(Write::Delete(token)).await?;
+                save.deleted()
             }
         }
-        Plan::Create { data, expiry } => {
-            Saved::Live { token: store::create(&data, expiry)?, expiry }
-        }
-        Plan::Update { token, data, expiry } => {
-            let write = Write::Update(SessionWrite { token: token.clone(), data, expiry });
-            match batch::write(write).await? {
-                true => Saved::Live { token, expiry },
-                false => Saved::EndedMeanwhile,
-            }
-        }
-        Plan::Renew { old, data, expiry } => match store::rotate(&old, expiry)? {
-            Some(token) => match store::update(&token, &data, expiry)? {
-                true => Saved::Live { token, expiry },
-                false => Saved::EndedMeanwhile,
-            },
-            None => Saved::EndedMeanwhile,
-        },
-        Plan::Delete { token } => {
-            batch::write(Write::Delete(token)).await?;
-            Saved::Ended
-        }
-    })
+    }
+}
+
+/// The data and version of the active session `token`; none when it is unknown, expired,
+/// or a token the store refuses (a forged cookie).
+fn find(token: &str) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+    match store::find(token) {
+        Ok(found) => Ok(found.map(|session| (session.data, session.version))),
+        Err(StoreError::InvalidToken(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `find`'s answer as session-core takes it.
+fn as_found(found: &Option<(Vec<u8>, u64)>) -> Option<(&[u8], u64)> {
+    found.as_ref().map(|(data, version)| (data.as_slice(), *version))
+}
+
+fn store_deadlines(deadlines: Deadlines) -> StoreDeadlines {
+    StoreDeadlines { absolute: deadlines.absolute, idle: deadlines.idle_ms }
 }
 
 /// A login the store failed, with what the client's cookie must become: the new token if
@@ -84,24 +117,30 @@ pub struct LoginError {
 }
 
 /// Logs `session` in as `user` (see `session_core::Login` for the calls, in order): rotate
-/// (or create when there is nothing to rotate), set the owner, then store the values with
-/// the user. The request's token never gets the owner or the user value.
-pub fn login(
+/// (or create, labelled `label`, when there is nothing to rotate), set the owner, then save
+/// the user value into the new token. The request's token never gets the owner or the
+/// user value.
+pub async fn login(
     session: &Session,
     user: &str,
-    lifetime: Duration,
+    settings: &Settings,
+    label: Option<String>,
 ) -> Result<LoginOutcome, LoginError> {
-    let login = Login::plan(session, user, now_ms(), None, lifetime);
+    let login =
+        Login::plan(session, user, now_ms(), settings.idle_timeout, settings.lifetime, label);
     let failed = |error| LoginError { error, saved: Saved::Unchanged };
     let rotated = match login.rotation() {
-        Some((token, expiry)) => store::rotate(token, expiry).map_err(failed)?,
+        Some((token, deadlines)) => {
+            store::rotate(token, store_deadlines(deadlines)).map_err(failed)?
+        }
         None => None,
     };
     let new = match rotated {
         Some(token) => NewToken::Rotated(token),
         None => {
-            let (data, expiry) = login.creation();
-            NewToken::Created(store::create(&data, expiry).map_err(failed)?)
+            let (data, deadlines, label) = login.creation();
+            let created = store::create(&data, store_deadlines(deadlines), label.as_deref());
+            NewToken::Created(created.map_err(failed)?)
         }
     };
     let token = new.token().to_owned();
@@ -113,11 +152,9 @@ pub fn login(
         Err(StoreError::InvalidInput(_)) => return Ok(LoginOutcome::NameRefused { token, expiry }),
         Err(e) => return Err(failed(e)),
     }
-    let (data, expiry) = login.update(&new);
-    Ok(match store::update(&token, &data, expiry).map_err(failed)? {
-        true => LoginOutcome::LoggedIn { token, expiry },
-        false => LoginOutcome::EndedMeanwhile,
-    })
+    let (mut save, first) = login.save(&new);
+    let saved = drive(&mut save, first).await.map_err(failed)?;
+    Ok(LoginOutcome::of(saved, &token, expiry))
 }
 
 /// The `/devices` body for the session's user; `None` if not logged in.
@@ -126,7 +163,13 @@ pub fn devices(session: &Session) -> Result<Option<String>, StoreError> {
         return Ok(None);
     };
     let listed = store::sessions_of(user)?;
-    Ok(Some(session_core::devices_json(listed.iter().map(|s| (s.id.as_str(), s.expiry)))))
+    Ok(Some(session_core::devices_json(listed.iter().map(|s| Device {
+        id: &s.id,
+        expiry: s.expiry,
+        created: s.created,
+        last_seen: s.last_seen,
+        label: s.label.as_deref(),
+    }))))
 }
 
 /// Ends every other session of the session's user; the `/logout-everywhere` body, or

@@ -27,6 +27,9 @@ STORE = os.environ.get("LIBSQLSTORE_COMPONENT") or os.path.join(
 UNAVAILABLE = "session store unavailable; try again shortly\n"
 INTERNAL = "internal error in the session store; the server log has the details\n"
 ENDED = "the session ended while this request ran; nothing was stored\n"
+CONFLICT = "the session kept changing under concurrent requests; nothing was stored; try again\n"
+MISSING_KEY = "missing the key parameter: /set?key=K&value=V\n"
+INVALID_KEY = "invalid key: use 1 to 64 bytes without control characters; \"user\" is set by /login\n"
 # The fixed bodies of session-core's logged-in routes.
 LOGGED_IN = "logged in\n"
 NOT_LOGGED_IN = "not logged in\n"
@@ -39,8 +42,9 @@ TOKEN = re.compile(r"^session=([A-Za-z0-9_-]{43}); Path=/; Max-Age=\d+; HttpOnly
 
 
 def serve_env(**extra):
-    """The environment serve.sh runs in: ours minus SESSIONS_*, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONS_") and k != "EDGE_SESSION_LIFETIME"}
+    """The environment serve.sh runs in: ours minus SESSIONS_* and EDGE_SESSION_*, plus
+    `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONS_") and not k.startswith("EDGE_SESSION_")}
     env["LIBSQLSTORE_COMPONENT"] = STORE
     env.update(extra)
     return env
@@ -98,11 +102,13 @@ class Server:
                 self._started.set()
         self._started.set()
 
-    def request(self, path, token=None, cookie=None, timeout=60, method="GET"):
-        """`method` (GET unless told) `path`; returns (status, body, headers dict, new token
-        or None)."""
+    def request(self, path, token=None, cookie=None, timeout=60, method="GET", user_agent=None):
+        """`method` (GET unless told) `path`, with a `User-Agent` when given (none unless
+        told); returns (status, body, headers dict, new token or None)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         headers = {}
+        if user_agent is not None:
+            headers["User-Agent"] = user_agent
         if cookie is not None:
             headers["Cookie"] = cookie
         elif token is not None:
@@ -130,10 +136,19 @@ class Server:
             time.sleep(0.01)
         return True
 
-    def post(self, path, token=None, cookie=None, timeout=60):
-        """POST `path` (no body): the routes that end, rotate or log in a session answer
-        POST only."""
-        return self.request(path, token=token, cookie=cookie, timeout=timeout, method="POST")
+    def post(self, path, token=None, cookie=None, timeout=60, user_agent=None):
+        """POST `path` (no body): `/set` and the routes that end, rotate or log in a session
+        answer POST only."""
+        return self.request(path, token=token, cookie=cookie, timeout=timeout, method="POST",
+                            user_agent=user_agent)
+
+    def set(self, key, value=None, token=None):
+        """POST /set?key=KEY[&value=VALUE]."""
+        return self.post(set_path(key, value), token=token)
+
+    def get(self, key, token):
+        """GET /get?key=KEY: (status, body)."""
+        return self.request("/get?" + urllib.parse.urlencode({"key": key}), token=token)[:2]
 
     def put(self, message, token=None):
         return self.request("/put?message=" + urllib.parse.quote(message), token=token)
@@ -157,6 +172,120 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def set_path(key, value=None):
+    """/set?key=KEY[&value=VALUE], percent-encoded."""
+    query = {"key": key} if value is None else {"key": key, "value": value}
+    return "/set?" + urllib.parse.urlencode(query)
+
+
+def sets_on_one_cookie(test, server, count):
+    """`count` POST /set of distinct keys (k<i>=v<i>) with one session's cookie, all at once:
+    asserts each answer is 200 with that cookie or 409 CONFLICT with the cookie kept, retries
+    every 409'd key until 200, then that the session holds all `count` values and the
+    message it started with. Returns how many of the concurrent sets were 409."""
+    status, body, _, token = server.put("before the sets")
+    test.assertEqual(status, 200, body)
+    with ThreadPoolExecutor(count) as pool:
+        answers = list(pool.map(lambda i: server.set("k%d" % i, "v%d" % i, token=token), range(count)))
+    conflicted = []
+    for i, (status, body, headers, cookie) in enumerate(answers):
+        if status == 409:
+            test.assertEqual(body, CONFLICT)
+            test.assertNotIn("set-cookie", headers, "a conflict keeps the session and its cookie")
+            conflicted.append(i)
+        else:
+            test.assertEqual((status, body, cookie), (200, "stored\n", token))
+    for i in conflicted:
+        for _ in range(20):
+            status, body, _, _ = server.set("k%d" % i, "v%d" % i, token=token)
+            if status == 200:
+                break
+            test.assertEqual((status, body), (409, CONFLICT))
+        else:
+            test.fail("k%d: still 409 after 20 retries one at a time" % i)
+    for i in range(count):
+        test.assertEqual(server.get("k%d" % i, token), (200, "v%d" % i), "a value lost")
+    test.assertEqual(server.request("/get", token=token)[:2], (200, "before the sets"))
+    return len(conflicted)
+
+
+class SetRaces:
+    """For a unittest.TestCase: conditional saves (/set, each key its own) racing a logout or
+    renewal of their session. An ended session is never brought back, and exactly the values
+    acknowledged into the session before a renewal are carried to the new token. The
+    requests of one instance that save a session take turns, so the races within an
+    instance are the ender's turn against the sets'; with SERVE_ARGS giving each request an
+    instance of its own, every race is through the store."""
+
+    RACERS = 40
+    # Extra `wasmtime serve` arguments of the racing server.
+    SERVE_ARGS = ()
+
+    def race(self, server, ender_path):
+        """Creates a session, then sends RACERS /set (k<i>=v<i>) with its cookie and
+        `ender_path` in the middle, all at once; returns (old token, the ender's answer,
+        [answer of set i])."""
+        self.ender = ender_path
+        status, body, _, old = server.put("initial")
+        self.assertEqual(status, 200, body)
+        with ThreadPoolExecutor(self.RACERS + 1) as pool:
+            sets, ender = [], None
+            for i in range(self.RACERS):
+                if i == self.RACERS // 2:
+                    ender = pool.submit(server.post, ender_path, token=old)
+                sets.append(pool.submit(server.set, "k%d" % i, "v%d" % i, token=old))
+            return old, ender.result(), [f.result() for f in sets]
+
+    def check_sets(self, server, old, sets):
+        """Each set is 200 into the old session (cookie kept) or into a fresh one, or 409
+        (ended: cookie cleared; a conflict: no cookie); returns the indexes of the sets
+        acknowledged into the old session. Every fresh session holds its value."""
+        into_old = []
+        for i, (status, body, headers, token) in enumerate(sets):
+            if status == 409:
+                self.assertIn(body, (ENDED, CONFLICT))
+                if body == ENDED:
+                    self.assertRegex(headers.get("set-cookie", ""), r"^session=; .*Max-Age=0")
+                else:
+                    self.assertNotIn("set-cookie", headers)
+                continue
+            self.assertEqual((status, body), (200, "stored\n"))
+            self.assertIsNotNone(token, headers)
+            if token == old:
+                into_old.append(i)
+            else:
+                self.assertEqual(server.get("k%d" % i, token), (200, "v%d" % i))
+        for i in range(self.RACERS):
+            self.assertEqual(server.get("k%d" % i, old), (200, ""), "the old token came back")
+        bodies = [body for status, body, _, _ in sets if status == 409]
+        print("\n%d sets racing %s%s: %d into the old session, %d into fresh ones, %d x 409 ended, "
+              "%d x 409 conflict" % (self.RACERS, self.ender, "".join(" " + a for a in self.SERVE_ARGS),
+                                     len(into_old), self.RACERS - len(into_old) - len(bodies),
+                                     bodies.count(ENDED), bodies.count(CONFLICT)))
+        return into_old
+
+    def race_logout(self, server):
+        """Races a /destroy; returns the ended token."""
+        old, ender, sets = self.race(server, "/destroy")
+        self.assertEqual(ender[0], 200, ender[1])
+        self.assertRegex(ender[2].get("set-cookie", ""), r"^session=; .*Max-Age=0")
+        self.check_sets(server, old, sets)
+        return old
+
+    def race_renewal(self, server):
+        """Races a /renew; returns (the old token, the renewed one)."""
+        old, ender, sets = self.race(server, "/renew")
+        self.assertEqual(ender[0], 200, ender[1])
+        renewed = ender[3]
+        self.assertNotIn(renewed, (None, old))
+        into_old = self.check_sets(server, old, sets)
+        carried = [i for i in range(self.RACERS) if server.get("k%d" % i, renewed) == (200, "v%d" % i)]
+        self.assertEqual(carried, into_old, "a value acknowledged before the renewal was lost, or "
+                                            "one refused was stored")
+        self.assertEqual(server.request("/get", token=renewed)[1], "initial")
+        return old, renewed
 
 
 def put_get_clients(server, clients, rounds):

@@ -4,9 +4,11 @@ requests (wasmtime's default for a WASI 0.3 app) speaking Hrana over wasi:http. 
 port and stops it by PID afterwards.
 
 Proves: sessions persist across requests, instances and servers; 32 concurrent clients all
-succeed; sqld going away mid-run gives clear 503s and the same server recovers by itself
-when sqld is back, with every acknowledged session intact; a session written through
-`wasmtime serve` is read and ended through the Node host (jco), and the other way round."""
+succeed; 50 concurrent saves of one session keep every value, and saves racing a logout or
+renewal never bring the session back nor lose an acknowledged value; sqld going away
+mid-run gives clear 503s and the same server recovers by itself when sqld is back, with
+every acknowledged session intact; a session written through `wasmtime serve` is read and ended through the
+Node host (jco), and the other way round."""
 
 import os
 import re
@@ -18,7 +20,8 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from edge import ROOT, STORE, UNAVAILABLE, Server, compose, id_of, put_get_clients
+from edge import (ROOT, STORE, UNAVAILABLE, Server, SetRaces, compose, id_of, put_get_clients,
+                  sets_on_one_cookie)
 from sqld import Sqld, mint_auth
 
 NODE_DIR = os.path.join(ROOT, "examples", "node")
@@ -99,6 +102,53 @@ class Load(unittest.TestCase):
         self.assertEqual(len(outcomes), 32 * rounds * 2)
         self.assertEqual(sqld.session_count(), 32 * rounds)
         self.assertEqual(len(set(live)), 32 * rounds)
+
+
+class ConcurrentSets(unittest.TestCase):
+    """50 POST /set of distinct keys with one session's cookie, all at once, the session in
+    sqld: every answer 200 or a 409 conflict whose retry lands; no value is lost (see
+    edge.sets_on_one_cookie)."""
+
+    COUNT = 50
+
+    def run_sets(self, what, **server_args):
+        sqld = Sqld(self)
+        with Server(None, database=sqld.url, **server_args) as server:
+            conflicts = [sets_on_one_cookie(self, server, self.COUNT) for _ in range(3)]
+        print("\n%d concurrent /set on one cookie (%s), 3 rounds: %s x 409" % (self.COUNT, what, conflicts))
+        self.assertLess(max(conflicts), self.COUNT // 2, "most sets land within their attempts")
+
+    def test_50_concurrent_sets_on_one_cookie_keep_every_value(self):
+        self.run_sets("sqld")
+
+    def test_50_concurrent_sets_on_one_cookie_keep_every_value_with_a_fresh_instance_per_request(self):
+        self.run_sets("sqld, an instance per request", serve_args=("--reuse-instances", "1"))
+
+
+class SetFinality(SetRaces, unittest.TestCase):
+    """Conditional saves (/set, each key its own) racing a logout or renewal of their
+    session, in sqld: see edge.SetRaces."""
+
+    def active(self, sqld, token):
+        now_ms = int(time.time() * 1000)
+        return sqld.query("SELECT count(*) FROM sessions WHERE id = '%s' AND expiry > %d" % (id_of(token), now_ms))
+
+    def test_sets_racing_a_logout_never_bring_the_session_back(self):
+        sqld = Sqld(self)
+        with Server(None, database=sqld.url, serve_args=self.SERVE_ARGS) as server:
+            old = self.race_logout(server)
+        self.assertEqual(self.active(sqld, old), [["0"]], "the ended session is stored as active")
+
+    def test_sets_racing_a_renewal_are_carried_to_the_new_token_exactly_when_acknowledged_into_the_old(self):
+        sqld = Sqld(self)
+        with Server(None, database=sqld.url, serve_args=self.SERVE_ARGS) as server:
+            old, renewed = self.race_renewal(server)
+        self.assertEqual(self.active(sqld, old), [["0"]], "the renewed token is stored as active")
+        self.assertEqual(self.active(sqld, renewed), [["1"]])
+
+
+class SetFinalityWithAnInstancePerRequest(SetFinality):
+    SERVE_ARGS = ("--reuse-instances", "1")
 
 
 class Outage(unittest.TestCase):

@@ -1,8 +1,10 @@
 // The Node host for the session-store component.
 //
 //   node src/main.js [serve] [--listen 127.0.0.1:4000] [--data-dir ./data] [--database NAME|:memory:|URL]
-//                    [--lifetime 24h]      serve /put, /get, /renew, /destroy, /login?user=NAME,
-//                                          /devices, /logout-everywhere; sweep on a timer
+//                    [--lifetime 24h] [--idle-timeout 30m]
+//                                          serve /put, /get, /set, /renew, /destroy,
+//                                          /login?user=NAME, /devices, /logout-everywhere;
+//                                          sweep on a timer
 //   node src/main.js sweep [--data-dir ./data] [--database NAME]   sweep now (cron), print the total
 //   node src/main.js stats [--data-dir ./data] [--database NAME]   print active/expired counts
 //
@@ -23,7 +25,8 @@ import { createSessionServer } from './server.js';
 import { GUEST_DATA_DIR, openPool, storeOf } from './store.js';
 import { startSweeper } from './sweeper.js';
 
-const USAGE = 'usage: node src/main.js [serve|sweep|stats] [--listen ADDR] [--data-dir DIR] [--database NAME|:memory:|URL] [--lifetime 24h]';
+const USAGE =
+  'usage: node src/main.js [serve|sweep|stats] [--listen ADDR] [--data-dir DIR] [--database NAME|:memory:|URL] [--lifetime 24h] [--idle-timeout 30m]';
 
 /**
  * The store's environment: SESSIONS_* (the component's) and EDGE_POOL_* (the pool's) from
@@ -78,8 +81,9 @@ async function open(values, clock) {
 async function serve(values) {
   const clock = new HostClock();
   const lifetimeMs = parseDuration(values.lifetime, '--lifetime');
+  const idleTimeoutMs = values['idle-timeout'] === undefined ? undefined : parseDuration(values['idle-timeout'], '--idle-timeout');
   const { pool, store, env } = await open(values, clock);
-  const server = createSessionServer({ pool, env, clock, lifetimeMs });
+  const server = createSessionServer({ pool, env, clock, lifetimeMs, idleTimeoutMs });
   const sweeper = await startSweeper(store, {
     onSweep: ({ removed }) => removed > 0 && console.error(`swept ${removed} expired sessions`),
     onError: (e) => console.error(`sweep failed (retried at the next tick): ${e.message}`),
@@ -107,6 +111,7 @@ async function main() {
       'data-dir': { type: 'string', default: './data' },
       database: { type: 'string' },
       lifetime: { type: 'string', default: '24h' },
+      'idle-timeout': { type: 'string' },
     },
   });
   const command = positionals[0] ?? 'serve';

@@ -1,6 +1,6 @@
 // The session routes over node:http: each request goes, as a Web `Request`, to the app that
-// every JavaScript host shares (the libsqlstore package's sessions.js: /put[?message=], /get, /renew,
-// /destroy, /login?user=NAME, /devices, /logout-everywhere, the methods each answers, their
+// every JavaScript host shares (the libsqlstore package's sessions.js: /put[?message=], /get[?key=],
+// /set?key=&value=, /renew, /destroy, /login?user=NAME, /devices, /logout-everywhere, the methods each answers, their
 // status codes and fixed error texts), and its `Response` is written back. A path or method
 // the routes do not answer is refused (404, 405) before a Web `Request` is built, which
 // could not carry methods such as TRACE.
@@ -17,13 +17,14 @@ import { DEFAULT_LIFETIME_MS, createApp, refuseRequest } from 'libsqlstore';
  * @param {import('libsqlstore').StorePool} options.pool from openPool
  * @param {Record<string,string>} options.env the store's environment (its auth token is kept out of logs)
  * @param {import('./clock.js').HostClock} options.clock the clock the store sees
- * @param {number} [options.lifetimeMs] how long a fresh session lasts
+ * @param {number} [options.lifetimeMs] how long a fresh session lasts at most
+ * @param {number} [options.idleTimeoutMs] a session unused that long ends (default: never)
  * @param {(message: string) => void} [options.log] receives server-side failures
  */
-export function createSessionServer({ pool, env, clock, lifetimeMs = DEFAULT_LIFETIME_MS, log = console.error }) {
+export function createSessionServer({ pool, env, clock, lifetimeMs = DEFAULT_LIFETIME_MS, idleTimeoutMs, log = console.error }) {
   const app = createApp({
     pool,
-    settings: { storeEnv: env, lifetimeMs },
+    settings: { storeEnv: env, lifetimeMs, idleTimeoutMs },
     log,
     now: () => clock.nowMs(),
   });

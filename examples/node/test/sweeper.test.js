@@ -16,7 +16,7 @@ const MINUTE = 60_000;
 async function storeWithSessions(t, n, env) {
   const clock = new HostClock();
   const store = await open(tempDir(t), fileEnv(env), clock);
-  for (let i = 0; i < n; i++) await store.create(new TextEncoder().encode(`s${i}`), clock.nowMs() + MINUTE);
+  for (let i = 0; i < n; i++) await store.create(new TextEncoder().encode(`s${i}`), { absolute: clock.nowMs() + MINUTE });
   return { store, clock };
 }
 
@@ -41,7 +41,7 @@ test('cleanup-interval 0 starts no timer', async (t) => {
 
 test('a backlog larger than one batch is drained batch after batch', async (t) => {
   const { store, clock } = await storeWithSessions(t, 7, { SESSIONS_SWEEP_BATCH: '3' });
-  await store.create(new TextEncoder().encode('live'), clock.nowMs() + 10 * MINUTE);
+  await store.create(new TextEncoder().encode('live'), { absolute: clock.nowMs() + 10 * MINUTE });
   clock.shift(2 * MINUTE);
   assert.deepEqual(await sweepUntilDone(store), { removed: 7, batches: 3 });
   assert.deepEqual(await store.stats(), { active: 1, expired: 0 });
@@ -52,7 +52,7 @@ test('a sweep refused because another instance holds the lock is reported, and t
   const clock = new HostClock();
   const env = fileEnv({ SESSIONS_CLEANUP_INTERVAL: '1m', SESSIONS_BUSY_TIMEOUT: '50ms' });
   const store = await open(dataDir, env, clock);
-  for (let i = 0; i < 2; i++) await store.create(new TextEncoder().encode(`s${i}`), clock.nowMs() + MINUTE);
+  for (let i = 0; i < 2; i++) await store.create(new TextEncoder().encode(`s${i}`), { absolute: clock.nowMs() + MINUTE });
   const { swept, errors } = await startMockedSweeper(t, store);
   clock.shift(2 * MINUTE);
   const lock = join(dataDir, 'sessions.db-lock');

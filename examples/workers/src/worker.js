@@ -1,10 +1,10 @@
-// The session routes as a Cloudflare Worker (ES module): `fetch` serves /put, /get, /renew,
-// /destroy, /login?user=NAME, /devices and /logout-everywhere with the shared edge module;
+// The session routes as a Cloudflare Worker (ES module): `fetch` serves /put, /get, /set,
+// /renew, /destroy, /login?user=NAME, /devices and /logout-everywhere with the shared edge module;
 // `scheduled` (a Cron Trigger) sweeps expired sessions batch after batch until none remain.
 //
 // Settings are the Worker's bindings (vars and secrets): SESSIONS_DATABASE (a libSQL server
 // URL; `:memory:` for local trials), SESSIONS_AUTH_TOKEN (a secret), any other SESSIONS_*
-// variable of the store, EDGE_SESSION_LIFETIME, and EDGE_POOL_SIZE / EDGE_POOL_WAIT (the
+// variable of the store, EDGE_SESSION_LIFETIME, EDGE_SESSION_IDLE_TIMEOUT, and EDGE_POOL_SIZE / EDGE_POOL_WAIT (the
 // store instances held, how long a request waits for one). They are read and checked when the
 // Worker starts, so a malformed value stops the start (workerd exits, a deploy is refused)
 // with a message naming the variable, before any request is served. EDGE_APP=hono serves the
@@ -26,7 +26,7 @@ async function start() {
   const app = createApp({ pool, settings });
   if (env.EDGE_APP !== 'hono') return app;
   const hono = new Hono();
-  hono.route('/', sessionRoutes({ pool, lifetime: settings.lifetimeMs, authToken: settings.storeEnv.SESSIONS_AUTH_TOKEN }));
+  hono.route('/', sessionRoutes({ pool, lifetime: settings.lifetimeMs, idleTimeout: settings.idleTimeoutMs, authToken: settings.storeEnv.SESSIONS_AUTH_TOKEN }));
   return { ...app, fetch: (request) => hono.fetch(request) };
 }
 

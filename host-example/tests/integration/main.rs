@@ -13,3 +13,4 @@ mod hardening;
 mod remote;
 mod safety;
 mod upgrade;
+mod values;

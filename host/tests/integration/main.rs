@@ -11,3 +11,4 @@ mod deadlines;
 mod owners;
 mod remote_faults;
 mod remote_pool;
+mod versions;

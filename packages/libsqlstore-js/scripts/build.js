@@ -13,15 +13,20 @@
 // - dist/sync/: for Node without JSPI (Node 20): synchronous exports, Node's preview2-shim.
 // The core modules of node-jspi/ and sync/ are the same bytes as jspi/'s, loaded from there.
 //
-// What is transpiled is the component narrowed by wac to the store and sweeper of WIT_VERSION,
-// the calls this package makes: the component also exports newer versions of `store`, and jco
-// types every version of an interface under one name.
+// What is transpiled is the component narrowed by wac to the calls this package makes:
+// `store` of STORE_VERSION and `sweeper` of SWEEPER_VERSION (the component also exports
+// `store` 0.2.2, which jco would type under the same name as 0.3.0's). The two interfaces
+// use two versions of `edge:sessions/types`, which jco also types as one file,
+// `interfaces/edge-sessions-types.d.ts`, holding one version's declarations: it is replaced
+// by the union (STORE_VERSION's, plus those only SWEEPER_VERSION's has, `SweepReport`),
+// generated from the repository's WIT for the store alone (see `typesOfStore`). At run time the
+// types interfaces are nothing (they hold no functions).
 // Both with `--instantiation async`: the host passes the core modules and the WASI imports
 // (a sandbox holding only SESSIONS_* variables). jco writes TypeScript typings beside each.
-// Redone only when the component (or this script) is newer than the output. Run by `npm run build` and by
+// Redone only when the component (or this script, or the WIT) is newer than the output. Run by `npm run build` and by
 // `npm pack` (prepack); the examples run it through their own build scripts.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,10 +37,13 @@ const dist = join(pkg, 'dist');
 
 /** The WIT package of the component's exports; every export is transpiled as async for JSPI. */
 const WIT_PACKAGE = 'edge:sessions';
-const WIT_VERSION = '0.2.2';
+const STORE_VERSION = '0.3.0';
+const SWEEPER_VERSION = '0.2.2';
+const STORE = `${WIT_PACKAGE}/store@${STORE_VERSION}`;
+const SWEEPER = `${WIT_PACKAGE}/sweeper@${SWEEPER_VERSION}`;
 const STORE_EXPORTS = [
-  'find', 'commit', 'update', 'delete', 'all', 'page', 'touch', 'create', 'stats',
-  'insert', 'set-owner', 'sessions-of', 'revoke-owner', 'revoke', 'rotate', 'write-all',
+  'find', 'create', 'insert', 'commit', 'update', 'touch', 'set-label', 'delete', 'page', 'stats',
+  'set-owner', 'sessions-of', 'revoke-owner', 'revoke', 'rotate', 'write-all',
 ];
 const SWEEPER_EXPORTS = ['sweep', 'cleanup-interval'];
 
@@ -100,10 +108,10 @@ function findWac() {
 }
 
 /**
- * Calls `use` with `component` narrowed by wac to the store and sweeper of WIT_VERSION (a
- * temporary file, removed afterwards).
+ * Calls `use` with `component` narrowed by wac to the `interfaces` it names (a temporary
+ * file, removed afterwards).
  */
-function withSelectedExports(component, use) {
+function withSelectedExports(component, interfaces, use) {
   const dir = join(tmpdir(), `libsqlstore-js-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   try {
@@ -114,21 +122,85 @@ function withSelectedExports(component, use) {
       [
         'package libsqlstore:js;',
         'let store = new libsqlstore:component { ... };',
-        `export store["${WIT_PACKAGE}/store@${WIT_VERSION}"];`,
-        `export store["${WIT_PACKAGE}/sweeper@${WIT_VERSION}"];`,
+        ...interfaces.map((name) => `export store["${name}"];`),
         '',
       ].join('\n'),
     );
     execFileSync(findWac(), ['compose', script, '--dep', `libsqlstore:component=${component}`, '-o', selected], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    use(selected);
+    return use(selected);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function transpile(component, outDir, flags, jco = '@bytecodealliance/jco') {
+const TYPES_FILE = join('interfaces', 'edge-sessions-types.d.ts');
+
+/** The repository's WIT of STORE_VERSION, and of 0.2.2, which the 0.3 package lists as a dependency. */
+const WIT_FILES = [join(root, 'wit', 'v0.3', 'sessions.wit'), join(root, 'wit', 'sessions.wit')];
+
+/**
+ * The top-level declarations of a jco typings file (its `@module` line left out): name →
+ * lines, each with the doc comment before it.
+ */
+function declarations(text) {
+  const blocks = new Map();
+  let comment;
+  let current;
+  for (const line of text.split('\n').slice(1)) {
+    if (line.startsWith('export ')) {
+      const name = /^export (?:type|interface|function|class|const) (\w+)/.exec(line)?.[1];
+      if (!name) throw new Error(`unexpected declaration in jco's typings: ${line}`);
+      current = [...(comment ?? []), line];
+      comment = undefined;
+      blocks.set(name, current);
+    } else if (line.startsWith('/**') || comment) {
+      (comment ??= []).push(line);
+    } else if (line !== '') {
+      current?.push(line);
+    }
+  }
+  return blocks;
+}
+
+/**
+ * The typings of `edge:sessions/types` of STORE_VERSION, from the repository's WIT (the
+ * interface's truth): `jco types` (jco-lean's; 1.35's cannot read WIT files here) of a
+ * world exporting that store alone.
+ */
+function typesOfStore() {
+  const [v03, v02] = WIT_FILES;
+  if (!existsSync(v03)) throw new Error(`no WIT at ${v03}: the package is built from the repository`);
+  const dir = join(tmpdir(), `libsqlstore-js-types-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    mkdirSync(join(dir, 'wit', 'deps'), { recursive: true });
+    copyFileSync(v03, join(dir, 'wit', 'deps', 'sessions-0.3.wit'));
+    copyFileSync(v02, join(dir, 'wit', 'deps', 'sessions-0.2.wit'));
+    writeFileSync(join(dir, 'wit', 'typings.wit'), `package libsqlstore:typings;\n\nworld store {\n  export ${STORE};\n}\n`);
+    execFileSync(process.execPath, [findJco('jco-lean'), 'types', join(dir, 'wit'), '-o', join(dir, 'out'), '--quiet', '-n', 'store'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    return readFileSync(join(dir, 'out', TYPES_FILE), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Replaces the one `edge:sessions/types` typings file jco wrote in `dir` (for both versions)
+ * by `storeTypes` plus the declarations only the other version has (the sweeper's).
+ */
+function mergeTypes(dir, storeTypes) {
+  const path = join(dir, TYPES_FILE);
+  const store = declarations(storeTypes);
+  const extra = [...declarations(readFileSync(path, 'utf8'))].filter(([name]) => !store.has(name)).map(([, lines]) => lines);
+  const header = `/** @module Interface ${WIT_PACKAGE}/types@${STORE_VERSION}, with what ${SWEEPER} uses of ${WIT_PACKAGE}/types@${SWEEPER_VERSION} **/`;
+  writeFileSync(path, `${[header, ...[...store.values(), ...extra].map((lines) => lines.join('\n'))].join('\n')}\n`);
+}
+
+function transpile(component, outDir, flags, jco = '@bytecodealliance/jco', storeTypes = undefined) {
   // Into a fresh directory first: a failed run leaves the previous output whole.
   const tmp = `${outDir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
@@ -136,6 +208,7 @@ function transpile(component, outDir, flags, jco = '@bytecodealliance/jco') {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   fixTypings(tmp);
+  if (storeTypes !== undefined) mergeTypes(tmp, storeTypes);
   rmSync(outDir, { recursive: true, force: true });
   renameSync(tmp, outDir);
 }
@@ -143,24 +216,22 @@ function transpile(component, outDir, flags, jco = '@bytecodealliance/jco') {
 const component = ensureComponent();
 const stamp = join(dist, 'component.json');
 const size = statSync(component).size;
+const inputs = [component, fileURLToPath(import.meta.url), ...WIT_FILES.filter((path) => existsSync(path))];
 const fresh =
   existsSync(stamp) &&
-  statSync(stamp).mtimeMs >= statSync(component).mtimeMs &&
-  statSync(stamp).mtimeMs >= statSync(fileURLToPath(import.meta.url)).mtimeMs &&
+  inputs.every((input) => statSync(stamp).mtimeMs >= statSync(input).mtimeMs) &&
   existsSync(join(dist, 'jspi', 'core-modules.js')) &&
   existsSync(join(dist, 'node-jspi', 'libsqlstore.js')) &&
   existsSync(join(dist, 'sync', 'libsqlstore.js'));
 if (!fresh) {
   mkdirSync(dist, { recursive: true });
   let names;
-  withSelectedExports(component, (selected) => {
+  const storeTypes = typesOfStore();
+  withSelectedExports(component, [STORE, SWEEPER], (selected) => {
     log(`transpiling ${component} with jco (JSPI, for edge runtimes)`);
-    const asyncExports = [
-      ...STORE_EXPORTS.map((f) => `${WIT_PACKAGE}/store@${WIT_VERSION}#${f}`),
-      ...SWEEPER_EXPORTS.map((f) => `${WIT_PACKAGE}/sweeper@${WIT_VERSION}#${f}`),
-    ];
+    const asyncExports = [...STORE_EXPORTS.map((f) => `${STORE}#${f}`), ...SWEEPER_EXPORTS.map((f) => `${SWEEPER}#${f}`)];
     const jspiFlags = ['--no-nodejs-compat', '--async-mode', 'jspi', '--async-wasi-imports', '--async-exports', ...asyncExports];
-    transpile(selected, join(dist, 'jspi'), jspiFlags);
+    transpile(selected, join(dist, 'jspi'), jspiFlags, undefined, storeTypes);
     names = readdirSync(join(dist, 'jspi')).filter((f) => f.endsWith('.wasm')).sort();
     const lines = names.map((name, i) => `import m${i} from './${name}';`);
     lines.push(`export default { ${names.map((name, i) => `'${name}': m${i}`).join(', ')} };`);
@@ -173,9 +244,9 @@ if (!fresh) {
       `declare const coreModules: Record<string, WebAssembly.Module>;\nexport default coreModules;\n`,
     );
     log(`transpiling ${component} with jco-lean (JSPI, for Node)`);
-    transpile(selected, join(dist, 'node-jspi'), jspiFlags, 'jco-lean');
+    transpile(selected, join(dist, 'node-jspi'), jspiFlags, 'jco-lean', storeTypes);
     log(`transpiling ${component} with jco (synchronous, for Node)`);
-    transpile(selected, join(dist, 'sync'), []);
+    transpile(selected, join(dist, 'sync'), [], undefined, storeTypes);
     // Every transpilation extracts the same core modules: the package ships one copy, in jspi/.
     for (const dir of ['node-jspi', 'sync']) {
       for (const name of names) {

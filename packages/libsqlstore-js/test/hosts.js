@@ -99,11 +99,13 @@ export async function startHostExample(t, database) {
 }
 
 /**
- * One request to `url + path`; `token` goes in the session cookie (or `cookie` verbatim).
- * Resolves `{ status, body, setCookie, token, headers }`; `token` is the cookie's new value.
+ * One request to `url + path`; `token` goes in the session cookie (or `cookie` verbatim),
+ * `userAgent` in User-Agent. Resolves `{ status, body, setCookie, token, headers }`; `token`
+ * is the cookie's new value.
  */
-export async function request(url, path, { token, cookie, method = 'GET', body } = {}) {
+export async function request(url, path, { token, cookie, method = 'GET', body, userAgent } = {}) {
   const headers = {};
+  if (userAgent !== undefined) headers['user-agent'] = userAgent;
   if (cookie !== undefined) headers.cookie = cookie;
   else if (token !== undefined) headers.cookie = `session=${token}`;
   // A host that never answers fails the test instead of hanging it.

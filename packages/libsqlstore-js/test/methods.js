@@ -11,8 +11,8 @@ import { idOf } from './sqld.js';
 const USE_POST = 'method not allowed; use POST\n';
 const USE_GET_OR_HEAD = 'method not allowed; use GET or HEAD\n';
 
-/** The routes that end, rotate or log in a session: POST only. */
-const STATE_CHANGING = ['/renew', '/destroy', '/login?user=mallory', '/logout-everywhere'];
+/** The routes that set a value in, end, rotate or log in a session: POST only. */
+const STATE_CHANGING = ['/set?key=k&value=v', '/renew', '/destroy', '/login?user=mallory', '/logout-everywhere'];
 
 /** `method path` for the jar `token` is refused: 405, `allow`, `body` (none for HEAD), no cookie. */
 async function assertRefused(url, path, method, token, allow, body) {

@@ -26,7 +26,7 @@ async function answer(url, path, token, method = 'GET') {
   return [res.status, res.body];
 }
 
-/** The `/devices` listing of the jar `token`: `[{ id, expiry }]`. */
+/** The `/devices` listing of the jar `token`: `[{ id, expiry, created, last_seen, label }]`. */
 export async function devices(url, token) {
   const res = await request(url, '/devices', { token });
   assert.equal(res.status, 200, res.body);
@@ -48,7 +48,7 @@ export async function loginRotatesTheSession(url) {
   assert.deepEqual(await answer(url, '/devices', put.token), NOT_LOGGED_IN);
   const listed = await devices(url, token);
   assert.deepEqual(listed.map((s) => s.id), [idOf(token)]);
-  assert.deepEqual(Object.keys(listed[0]), ['id', 'expiry']);
+  assert.deepEqual(Object.keys(listed[0]), ['id', 'expiry', 'created', 'last_seen', 'label']);
   assert.ok(Number.isSafeInteger(listed[0].expiry) && listed[0].expiry > Date.now());
   // A second login (say, as someone else) rotates again.
   const again = await login(url, 'alice2', token);

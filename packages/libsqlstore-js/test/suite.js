@@ -15,6 +15,12 @@ import {
 } from './owners.js';
 import { idOf, mintAuth, startSqld } from './sqld.js';
 import { methodScenarios } from './methods.js';
+import {
+  concurrentSetsKeepEveryValue,
+  devicesShowCreatedLastSeenAndLabel,
+  savesRacingAnEndingResurrectNothing,
+  setChecksItsKey,
+} from './values.js';
 
 /** session-core's fixed answer to an unavailable store. */
 const GENERIC_503 = 'session store unavailable; try again shortly\n';
@@ -73,7 +79,7 @@ export function sessionSuite(runtime, { app } = {}) {
     const edge = await startEdge(t, runtime, { database: sqld.url });
     const { token } = await request(edge.url, '/put?message=counted');
     const before = await sqld.ids();
-    for (const path of ['/renew', '/destroy', '/login?user=mallory', '/logout-everywhere']) {
+    for (const path of ['/set?key=k&value=v', '/renew', '/destroy', '/login?user=mallory', '/logout-everywhere']) {
       assert.equal((await request(edge.url, path, { token })).status, 405, path);
     }
     assert.deepEqual(await sqld.ids(), before, 'no session created, rotated or deleted');
@@ -84,6 +90,33 @@ export function sessionSuite(runtime, { app } = {}) {
     const sqld = await startSqld(t);
     const edge = await startEdge(t, runtime, { database: sqld.url });
     await badUserNamesAreRefused(edge.url);
+  });
+
+  test(`${label}: 50 concurrent sets of one session through two hosts on one sqld keep every value`, async (t) => {
+    const sqld = await startSqld(t);
+    const a = await startEdge(t, runtime, { database: sqld.url });
+    const b = await startEdge(t, runtime, { database: sqld.url });
+    const one = await concurrentSetsKeepEveryValue([a.url]);
+    const two = await concurrentSetsKeepEveryValue([a.url, b.url]);
+    t.diagnostic(`409 answers: ${one} through one host, ${two} through two`);
+  });
+
+  test(`${label}: sets racing a destroy or a renewal through two hosts bring nothing back`, async (t) => {
+    const sqld = await startSqld(t);
+    const a = await startEdge(t, runtime, { database: sqld.url });
+    const b = await startEdge(t, runtime, { database: sqld.url });
+    const ended = await savesRacingAnEndingResurrectNothing([a.url, b.url], {
+      ids: () => sqld.ids(),
+      isStored: async (token) => (await sqld.record(token)) !== undefined,
+    });
+    t.diagnostic(`${ended} sets answered 409 (ended)`);
+  });
+
+  test(`${label}: set checks its key, get answers a value by key, devices shows created, last seen and the label`, async (t) => {
+    const sqld = await startSqld(t);
+    const edge = await startEdge(t, runtime, { database: sqld.url });
+    await setChecksItsKey(edge.url);
+    await devicesShowCreatedLastSeenAndLabel(edge.url);
   });
 
   test(`${label}: a forged, malformed or oversized cookie gets a fresh session`, async (t) => {
@@ -253,6 +286,7 @@ export function sessionSuite(runtime, { app } = {}) {
       [{ SESSIONS_SWEEP_BATCH: 'many' }, 'SESSIONS_SWEEP_BATCH'],
       [{ SESSIONS_REMOTE_TIMEOUT: 'soon' }, 'SESSIONS_REMOTE_TIMEOUT'],
       [{ EDGE_SESSION_LIFETIME: 'forever' }, 'EDGE_SESSION_LIFETIME'],
+      [{ EDGE_SESSION_IDLE_TIMEOUT: 'soon' }, 'EDGE_SESSION_IDLE_TIMEOUT'],
       [{ EDGE_POOL_SIZE: '0' }, 'EDGE_POOL_SIZE'],
       [{ EDGE_POOL_WAIT: 'soon' }, 'EDGE_POOL_WAIT'],
     ];

@@ -8,7 +8,10 @@ import {
   SettingsError,
   StoreError,
   StorePool,
+  checkKey,
   createApp,
+  deviceLabel,
+  devicesJson,
   readPoolSettings,
   readSettings,
   sweepAll,
@@ -29,7 +32,7 @@ type Env = { SESSIONS_DATABASE: string; SESSIONS_AUTH_TOKEN?: string };
 let pool: StorePool | undefined;
 const poolOf = (env: Env) => (pool ??= workerd.createStorePool(env));
 const app = new Hono<{ Bindings: Env } & SessionEnv>();
-app.use(sessionMiddleware({ pool: (c) => poolOf(c.env), lifetime: '24h' }));
+app.use(sessionMiddleware({ pool: (c) => poolOf(c.env), lifetime: '24h', idleTimeout: '30m' }));
 app.onError(sessionErrorHandler());
 app.post('/count', (c) => {
   const session = c.get('session');
@@ -68,10 +71,13 @@ async function direct(p: Pool): Promise<void> {
     const saved = await manager.save(session);
     const header: string | undefined = manager.setCookie(saved);
     const scope = new RequestSession(manager, session);
-    const mine: { id: string; expiry: number }[] | undefined = await scope.devices();
+    const mine: { id: string; expiry: number; created?: number; lastSeen?: number; label?: string }[] | undefined = await scope.devices();
     console.log(mine, new SettingsError('SESSIONS_DATABASE', 'missing').variable);
-    const token: string = await store.create(new Uint8Array([1]), Date.now() + 60_000);
-    const found: Uint8Array | undefined = await store.find(token);
+    const token: string = await store.create(new Uint8Array([1]), { absolute: Date.now() + 60_000, idleMs: 600_000 }, deviceLabel('curl/8'));
+    const found = await store.find(token);
+    const version: bigint | undefined = found && (await store.update(token, new Uint8Array([2]), found.version));
+    const renewed: string | undefined = await store.rotate(token, { absolute: Date.now() + 60_000 });
+    console.log(version, renewed, checkKey('cart'), devicesJson(mine ?? []));
     const { active, expired } = await store.stats();
     console.log(removed, batches, header, found, active, expired, manager.clearCookie());
   });
