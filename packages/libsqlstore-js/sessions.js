@@ -583,35 +583,33 @@ export function devicesJson(sessions) {
 
 /**
  * Runs the saves of one token one after another (in this process): each waits for the ones
- * started before it. While one waits it holds a timer, so that Workers do not take it for
- * a hung request while it waits on another request's work.
+ * started before it. A waiting run awaits only a promise of its own request, and holds a
+ * timer, so that Workers neither drop it nor take it for hung while another request works.
  */
 export class TokenQueue {
-  #tails = new Map();
+  /** Per token with a run going: the resolvers of the runs waiting, oldest first. */
+  #waiting = new Map();
 
   /** `fn()` once the earlier runs for `token` have ended (at once for undefined); its result. */
-  run(token, fn) {
+  async run(token, fn) {
     if (token === undefined) return fn();
-    const before = this.#tails.get(token);
-    let run;
-    if (before === undefined) {
-      run = fn();
+    const waiting = this.#waiting.get(token);
+    if (waiting === undefined) {
+      this.#waiting.set(token, []);
     } else {
+      // Resolved by the run before this one. Workers cancel what awaits a promise made by a
+      // request that has ended; this promise is made by the request that waits.
       const keepAlive = setInterval(() => {}, 10_000);
-      run = before.then(() => {
-        clearInterval(keepAlive);
-        return fn();
-      });
+      await new Promise((resolve) => waiting.push(resolve));
+      clearInterval(keepAlive);
     }
-    const tail = Promise.resolve(run).then(
-      () => {},
-      () => {},
-    );
-    this.#tails.set(token, tail);
-    tail.then(() => {
-      if (this.#tails.get(token) === tail) this.#tails.delete(token);
-    });
-    return run;
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.get(token).shift();
+      if (next === undefined) this.#waiting.delete(token);
+      else next();
+    }
   }
 }
 

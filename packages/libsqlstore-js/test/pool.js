@@ -120,4 +120,42 @@ export function poolSuite(runtime) {
       assert.deepEqual([get.status, get.body], [200, 'kept']);
     }
   });
+
+  test(`${runtime}: a request whose client leaves during its save still stores it, on the same instance`, async (t) => {
+    const sqld = await startSqld(t);
+    const proxy = await countingProxy(t, sqld);
+    const edge = await startEdge(t, runtime, { database: proxy.url, env: { EDGE_POOL_SIZE: '1', EDGE_POOL_WAIT: '20s' } });
+    const { token } = await request(edge.url, '/put?message=first');
+    // The load takes 400 ms, then the save another 400: the client leaves during the save.
+    proxy.delayMs = 400;
+    await fetch(`${edge.url}/put?message=left`, { headers: { cookie: `session=${token}` }, signal: AbortSignal.timeout(600) }).then(
+      () => assert.fail('the client was to leave before the answer'),
+      (e) => assert.equal(e.name, 'TimeoutError'),
+    );
+    proxy.delayMs = 0;
+    assert.equal((await request(edge.url, '/get', { token })).body, 'left');
+    assert.equal(proxy.schemaRounds(), 1, 'the instance was cut halfway and replaced');
+  });
+
+  test(`${runtime}: waves of overlapping saves on a few sessions leave every session writable`, async (t) => {
+    const sqld = await startSqld(t);
+    const edge = await startEdge(t, runtime, { database: sqld.url, env: { EDGE_POOL_WAIT: '5s' } });
+    const tokens = [];
+    for (let i = 0; i < 4; i += 1) tokens.push((await request(edge.url, '/put?message=first')).token);
+    // 64 requests at once, 16 on each session: most saves wait for another request's save.
+    for (let wave = 0; wave < 12; wave += 1) {
+      const puts = await Promise.all(
+        Array.from({ length: 64 }, (_, i) => request(edge.url, `/put?message=w${wave}-${i}`, { token: tokens[i % 4] })),
+      );
+      assert.deepEqual(
+        puts.map((put) => put.status),
+        puts.map(() => 200),
+        edge.output().slice(-2000),
+      );
+    }
+    for (const token of tokens) {
+      assert.equal((await request(edge.url, '/put?message=last', { token })).status, 200);
+      assert.equal((await request(edge.url, '/get', { token })).body, 'last');
+    }
+  });
 }
