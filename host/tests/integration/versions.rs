@@ -105,3 +105,39 @@ async fn a_label_over_the_limit_or_with_control_characters_is_refused_and_nothin
     let kept = store.load(&token).await.expect("load").expect("active");
     assert_eq!(kept.label.as_deref(), Some("curl"), "the label is unchanged");
 }
+
+/// On a libSQL server, a read within the last-seen interval is a read only: it answers while
+/// another client holds the server's write lock. The first read after the interval records
+/// when the session was last seen.
+#[tokio::test]
+async fn reads_within_the_last_seen_interval_on_a_server_wait_for_no_writer() {
+    let fixture = Fixture::new(Backend::Sqld);
+    let options = fixture.options();
+    let clock = options.clock.clone();
+    let store = open(options);
+    let deadlines = Deadlines { absolute: clock.now_ms() + 60 * MINUTE, idle: None };
+    let token = store.create_with(b"x".to_vec(), deadlines, None).await.expect("create");
+    let created = store.load(&token).await.expect("load").expect("active");
+
+    let sqld = fixture.sqld.as_ref().expect("a server");
+    let writer = crate::common::sqld_client(sqld).await;
+    writer.execute("BEGIN IMMEDIATE", ()).await.expect("take the write lock");
+    writer.execute("DELETE FROM sessions WHERE 0", ()).await.expect("write in the transaction");
+    clock.advance(Duration::from_secs(30));
+    let read = tokio::time::timeout(Duration::from_secs(2), store.load(&token))
+        .await
+        .expect("the read waited for the writer")
+        .expect("load")
+        .expect("active");
+    assert_eq!(read.last_seen, created.last_seen, "within the interval: nothing recorded");
+    writer.execute("COMMIT", ()).await.expect("commit");
+
+    clock.advance(Duration::from_secs(31));
+    let after_interval = clock.now_ms();
+    let later = store.load(&token).await.expect("load").expect("active");
+    assert!(
+        later.last_seen.is_some_and(|seen| seen >= after_interval),
+        "the first read after the interval is recorded: {:?}",
+        later.last_seen
+    );
+}

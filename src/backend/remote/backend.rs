@@ -152,8 +152,18 @@ impl Backend for RemoteBackend {
         hrana::changed_one(&self.server.exec(&self.sql, &self.sql.insert_new, args, false)?)
     }
 
-    /// One round trip: the read recorded, then the row read.
+    /// One read-only round trip when the read need not be recorded (no session, or one last
+    /// seen after `seen_before`), so the server's write lock is not taken; else a second:
+    /// the read recorded, then the row read.
     fn load(&mut self, id: &str, now: i64, seen_before: i64) -> Result<Option<Loaded>> {
+        let read = self.server.exec(&self.sql, &self.sql.load, vec![text(id), int(now)], true)?;
+        match hrana::loaded_row(&read)? {
+            None => return Ok(None),
+            Some(found) if found.last_seen.is_some_and(|seen| seen > seen_before) => {
+                return Ok(Some(found))
+            }
+            _ => {}
+        }
         let request = hrana::batch(hrana::load_batch(&self.sql, id, now, seen_before));
         hrana::loaded(self.server.run(&self.sql, request)?)
     }

@@ -558,7 +558,11 @@ pub fn loaded(resp: StreamResponse) -> Result<Option<Loaded>> {
     };
     first_step_error(&b.result)?;
     let read = b.result.step_results.get(1).cloned().flatten();
-    let read = read.ok_or_else(|| protocol("the read of a load did not run"))?;
+    loaded_row(&read.ok_or_else(|| protocol("the read of a load did not run"))?)
+}
+
+/// The session a read of [`Sql::load`]'s columns found: no row is no session.
+pub fn loaded_row(read: &StmtResult) -> Result<Option<Loaded>> {
     match read.rows.as_slice() {
         [] => Ok(None),
         [row] => match row.values.as_slice() {
