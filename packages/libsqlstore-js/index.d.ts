@@ -92,6 +92,8 @@ export class StorePool implements Pool {
     preopens?: Record<string, string>;
     adaptImports?: (imports: Record<string, any>) => void;
     shims?: Record<string, any>;
+    /** Keeps the request that leased an instance alive until the lease ends (workerd: `waitUntil`). */
+    hold?: (use: Promise<void>) => void;
   });
   readonly size: number;
   readonly instancesMade: number;

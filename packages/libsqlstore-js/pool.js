@@ -88,6 +88,7 @@ export class StorePool {
   #filling;
   /** Instances made over the pool's life (replacements of broken ones included). */
   #made = 0;
+  #hold;
 
   /**
    * @param {object} options
@@ -103,8 +104,11 @@ export class StorePool {
    *   before each instantiation (a host's workarounds)
    * @param {object} [options.shims] WASI implementations in place of the shim's defaults for
    *   this runtime (`WASIShim` options: `io`, `http`, `clocks`, ...)
+   * @param {(use: Promise<void>) => void} [options.hold] keeps the request that leased an
+   *   instance alive until the lease ends (workerd's `waitUntil`)
    */
-  constructor({ instantiate, getCoreModule, env, size = DEFAULT_POOL_SIZE, waitMs = DEFAULT_POOL_WAIT_MS, preopens = {}, adaptImports, shims = {} }) {
+  constructor({ instantiate, getCoreModule, env, size = DEFAULT_POOL_SIZE, waitMs = DEFAULT_POOL_WAIT_MS, preopens = {}, adaptImports, shims = {}, hold }) {
+    this.#hold = hold;
     const database = env.SESSIONS_DATABASE;
     this.#open = async () => {
       const shim = new WASIShim({
@@ -151,9 +155,16 @@ export class StorePool {
    * Runs `fn(store)` with an instance lent to it alone, and takes the instance back
    * afterwards (a trapped one is replaced, in the background). When none is idle, waits
    * for one up to the pool's wait, then throws PoolBusyError; an instance that could not
-   * be made fails the waiting requests with that error.
+   * be made fails the waiting requests with that error. The whole use, the wait included,
+   * goes to the pool's `hold`.
    */
-  async use(fn) {
+  use(fn) {
+    const use = this.#lend(fn);
+    this.#hold?.(use.catch(() => {}));
+    return use;
+  }
+
+  async #lend(fn) {
     const store = this.#idle.pop() ?? (await this.#wait());
     try {
       return await fn(store);

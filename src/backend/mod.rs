@@ -123,8 +123,9 @@ pub trait Backend {
     fn find(&mut self, id: &str, now: i64) -> Result<Option<Vec<u8>>>;
     /// Insert only if no row (active or expired) has this id; false on a collision.
     fn insert_new(&mut self, id: &str, row: NewRow<'_>, now: i64) -> Result<bool>;
-    /// The session if active at `now`, after recording the read (`Change::Seen` with
-    /// `seen_before`), both in one turn of the lock (one round trip).
+    /// The session if active at `now`; a read of one last seen at or before `seen_before`
+    /// is recorded first (`Change::Seen`), in one turn of the lock (one round trip), and
+    /// any other read takes no lock.
     fn load(&mut self, id: &str, now: i64, seen_before: i64) -> Result<Option<Loaded>>;
     /// Sets (or clears) the label of an active session; false if none was active.
     fn set_label(&mut self, id: &str, label: Option<&str>, now: i64) -> Result<bool>;

@@ -1,9 +1,10 @@
 //! The remote backend: a libSQL server (`sqld`, Turso) shared by many hosts, spoken to
 //! with Hrana over HTTP through `wasi:http`.
 //!
-//! Every store operation is exactly one HTTP round trip: one `/v2/pipeline` request that
-//! runs the operation and closes its stream, so no baton (server-side stream state) ever
-//! outlives a call and a per-request host needs nothing from a previous instance. The
+//! Every store operation is one HTTP round trip (a 0.3 `find` whose read is due to be
+//! recorded: two, the first read-only): one `/v2/pipeline` request that runs the
+//! operation and closes its stream, so no baton (server-side stream state) ever outlives a
+//! call and a per-request host needs nothing from a previous instance. The
 //! first request of an instance also carries the `CREATE … IF NOT EXISTS` statements,
 //! so the server-side schema is created on first use without an extra round trip.
 //! Multi-statement operations (sweep) run as one transactional Hrana batch.
