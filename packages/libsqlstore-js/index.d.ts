@@ -74,6 +74,8 @@ export interface Pool {
 export const DEFAULT_POOL_SIZE: number;
 /** How long (ms) a request waits for an instance by default. */
 export const DEFAULT_POOL_WAIT_MS: number;
+/** A lease longer than this many times the pool's wait takes its instance as stuck: it is replaced. */
+export const STUCK_LEASE_WAITS: number;
 /** No instance came back within the pool's wait: a StoreError `unavailable` (503, retry). */
 export class PoolBusyError extends StoreError {
   constructor(size: number, waitMs: number);
@@ -92,11 +94,12 @@ export class StorePool implements Pool {
     preopens?: Record<string, string>;
     adaptImports?: (imports: Record<string, any>) => void;
     shims?: Record<string, any>;
-    /** Keeps the request that leased an instance alive until the lease ends (workerd: `waitUntil`). */
-    hold?: (use: Promise<void>) => void;
+    /** Told of each instance replaced as stuck (default console.error). */
+    log?: (message: string) => void;
   });
   readonly size: number;
   readonly instancesMade: number;
+  readonly instancesStuck: number;
   warm(): Promise<void>;
   use<T>(fn: (store: SessionStore) => Promise<T>): Promise<T>;
 }

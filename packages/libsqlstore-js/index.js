@@ -5,5 +5,5 @@
 // the Hono middleware from `libsqlstore/hono`.
 export * from './sessions.js';
 export { SessionStore, StoreError, sweepUntilDone } from './store.js';
-export { DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT_MS, PoolBusyError, StorePool } from './pool.js';
+export { DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT_MS, PoolBusyError, STUCK_LEASE_WAITS, StorePool } from './pool.js';
 export { scheduledSweep, sweepAll, sweeper } from './cron.js';

@@ -61,6 +61,13 @@ export const DEFAULT_POOL_SIZE = 8;
  */
 export const DEFAULT_POOL_WAIT_MS = 3000;
 
+/**
+ * How many times the pool's wait a lease may last before its instance is taken as stuck and
+ * replaced (30 s with the default wait). Every store call is bounded by the store's own
+ * SESSIONS_REMOTE_TIMEOUT, so only an instance whose call will never return is held so long.
+ */
+export const STUCK_LEASE_WAITS = 10;
+
 /** No instance came back within the pool's wait: a StoreError `unavailable` (retry). */
 export class PoolBusyError extends StoreError {
   constructor(size, waitMs) {
@@ -88,7 +95,10 @@ export class StorePool {
   #filling;
   /** Instances made over the pool's life (replacements of broken ones included). */
   #made = 0;
-  #hold;
+  /** The leases going on: `{ store, since }` (ms since the epoch). */
+  #leases = new Set();
+  #stuck = 0;
+  #log;
 
   /**
    * @param {object} options
@@ -104,11 +114,10 @@ export class StorePool {
    *   before each instantiation (a host's workarounds)
    * @param {object} [options.shims] WASI implementations in place of the shim's defaults for
    *   this runtime (`WASIShim` options: `io`, `http`, `clocks`, ...)
-   * @param {(use: Promise<void>) => void} [options.hold] keeps the request that leased an
-   *   instance alive until the lease ends (workerd's `waitUntil`)
+   * @param {(message: string) => void} [options.log] told of each instance replaced as stuck
    */
-  constructor({ instantiate, getCoreModule, env, size = DEFAULT_POOL_SIZE, waitMs = DEFAULT_POOL_WAIT_MS, preopens = {}, adaptImports, shims = {}, hold }) {
-    this.#hold = hold;
+  constructor({ instantiate, getCoreModule, env, size = DEFAULT_POOL_SIZE, waitMs = DEFAULT_POOL_WAIT_MS, preopens = {}, adaptImports, shims = {}, log = console.error }) {
+    this.#log = log;
     const database = env.SESSIONS_DATABASE;
     this.#open = async () => {
       const shim = new WASIShim({
@@ -143,6 +152,11 @@ export class StorePool {
     return this.#made;
   }
 
+  /** Instances replaced because one lease held them past STUCK_LEASE_WAITS × the wait. */
+  get instancesStuck() {
+    return this.#stuck;
+  }
+
   /**
    * Makes every instance the pool holds, one after another; resolves once all exist.
    * Rejects with the error that stopped one from being made (then the next `use` tries again).
@@ -155,22 +169,37 @@ export class StorePool {
    * Runs `fn(store)` with an instance lent to it alone, and takes the instance back
    * afterwards (a trapped one is replaced, in the background). When none is idle, waits
    * for one up to the pool's wait, then throws PoolBusyError; an instance that could not
-   * be made fails the waiting requests with that error. The whole use, the wait included,
-   * goes to the pool's `hold`.
+   * be made fails the waiting requests with that error.
    */
-  use(fn) {
-    const use = this.#lend(fn);
-    this.#hold?.(use.catch(() => {}));
-    return use;
-  }
-
-  async #lend(fn) {
+  async use(fn) {
+    this.#replaceStuck();
     const store = this.#idle.pop() ?? (await this.#wait());
+    const lease = { store, since: Date.now() };
+    this.#leases.add(lease);
     try {
       return await fn(store);
     } finally {
-      this.#give(store);
+      // A lease already taken as stuck gave its place to a new instance: drop this one.
+      if (this.#leases.delete(lease)) this.#give(store);
     }
+  }
+
+  /**
+   * Gives up the instances leased for over STUCK_LEASE_WAITS × the wait (an instance
+   * whose call never returns, e.g. one a cancelled request left suspended), making others
+   * in their place, so that no instance is lost for good.
+   */
+  #replaceStuck() {
+    const limitMs = STUCK_LEASE_WAITS * Math.max(this.#waitMs, 100);
+    const now = Date.now();
+    for (const lease of this.#leases) {
+      if (now - lease.since <= limitMs) continue;
+      this.#leases.delete(lease);
+      this.#count -= 1;
+      this.#stuck += 1;
+      this.#log(`a store instance was held for over ${limitMs} ms by one request; replaced`);
+    }
+    if (this.#count < this.#size) this.#fill().catch(() => {});
   }
 
   /** The next instance that comes back (or is made), or a rejection after `waitMs`. */

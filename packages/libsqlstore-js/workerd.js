@@ -3,25 +3,12 @@
 // Worker (Workers forbid compiling WebAssembly at run time). Wrangler bundles `.wasm`
 // imports as such; with esbuild, keep them external and list them as `wasm` modules in
 // workerd's config (dist/jspi/core-modules.js names them).
-import { waitUntil } from 'cloudflare:workers';
 import { instantiate } from './dist/jspi/libsqlstore.js';
 import coreModules from './dist/jspi/core-modules.js';
 import { StorePool } from './pool.js';
 import { readPoolSettings, readSettings } from './sessions.js';
 
 export { coreModules, instantiate };
-
-/**
- * Keeps the request that leased an instance alive until the lease ends: workerd cancels
- * what awaits a promise of a request that has ended. At start-up (no request) nothing to keep.
- */
-function hold(use) {
-  try {
-    waitUntil(use);
-  } catch {
-    // The Worker's start-up: not in a request.
-  }
-}
 
 /**
  * A pool of component instances configured by `env` (the Worker's bindings: SESSIONS_DATABASE,
@@ -39,6 +26,5 @@ export function createStorePool(env, { size, waitMs } = {}) {
     env: storeEnv,
     size: size ?? pool.size,
     waitMs: waitMs ?? pool.waitMs,
-    hold,
   });
 }

@@ -121,6 +121,29 @@ export function poolSuite(runtime) {
     }
   });
 
+  test(`${runtime}: an instance held ten times the pool's wait by one request is replaced, and the pool serves on`, async (t) => {
+    const sqld = await startSqld(t);
+    const proxy = await countingProxy(t, sqld);
+    const edge = await startEdge(t, runtime, { database: proxy.url, env: { EDGE_POOL_SIZE: '1', EDGE_POOL_WAIT: '200ms' } });
+    const { token } = await request(edge.url, '/put?message=kept');
+    // One request holds the only instance 4 s (its call within the store's 5 s timeout),
+    // past the 2 s a lease may last.
+    proxy.delayMs = 4000;
+    const slow = request(edge.url, '/get', { token });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    proxy.delayMs = 0;
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    // This one finds the lease stuck: a new instance serves it; it waits at most the pool's wait.
+    const started = Date.now();
+    const get = await request(edge.url, '/get', { token });
+    assert.deepEqual([get.status, get.body], [200, 'kept'], edge.output().slice(-2000));
+    assert.match(edge.output(), /a store instance was held for over 2000 ms by one request; replaced/);
+    assert.ok(Date.now() - started < 2000, 'served by the new instance, not after the old one');
+    assert.deepEqual([(await slow).status, (await slow).body], [200, 'kept'], 'the slow request still answered');
+    assert.equal(proxy.schemaRounds(), 2, 'one instance made in place of the stuck one');
+    assert.equal((await request(edge.url, '/get', { token })).body, 'kept');
+  });
+
   test(`${runtime}: a request whose client leaves during its save still stores it, on the same instance`, async (t) => {
     const sqld = await startSqld(t);
     const proxy = await countingProxy(t, sqld);
