@@ -99,6 +99,7 @@ export class StorePool {
   #leases = new Set();
   #stuck = 0;
   #log;
+  #memory;
 
   /**
    * @param {object} options
@@ -137,7 +138,8 @@ export class StorePool {
       return new SessionStore(await instantiate(getCoreModule, imports));
     };
     // A :memory: database lives in one instance: every request must use that one.
-    this.#size = database === ':memory:' ? 1 : checkSize(size, 'the pool size');
+    this.#memory = database === ':memory:';
+    this.#size = this.#memory ? 1 : checkSize(size, 'the pool size');
     if (!(waitMs >= 0 && waitMs <= 2 ** 31 - 1)) throw new RangeError(`the pool's wait must be 0 to ${2 ** 31 - 1} ms, not ${waitMs}`);
     this.#waitMs = waitMs;
   }
@@ -187,9 +189,11 @@ export class StorePool {
   /**
    * Gives up the instances leased for over STUCK_LEASE_WAITS × the wait (an instance
    * whose call never returns, e.g. one a cancelled request left suspended), making others
-   * in their place, so that no instance is lost for good.
+   * in their place, so that no instance is lost for good; never the one of `:memory:`.
    */
   #replaceStuck() {
+    // A :memory: database lives in its one instance: replacing it would lose every session.
+    if (this.#memory) return;
     const limitMs = STUCK_LEASE_WAITS * Math.max(this.#waitMs, 100);
     const now = Date.now();
     for (const lease of this.#leases) {
