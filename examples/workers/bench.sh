@@ -80,13 +80,17 @@ start_sqld() {
 # failures NAME: the first failures NAME logged, on stderr.
 failures() { grep -m3 -iE 'unavailable|failed|warn' "$work/$1.log" >&2 || true; }
 
-# The wrk script: each request carries the next of the session tokens given as arguments.
+# The wrk script: each request carries the next of the session tokens given as arguments,
+# and a /put a message of its own (the same message again would store nothing).
 cat >"$work/sessions.lua" <<'LUA'
-local tokens, next_token = {}, 0
+local tokens, next_token, sent = {}, 0, 0
 function init(args) tokens = args end
 function request()
   next_token = next_token % #tokens + 1
-  return wrk.format(nil, nil, { Cookie = "session=" .. tokens[next_token] })
+  sent = sent + 1
+  local path = wrk.path
+  if path:find("message=", 1, true) then path = path .. sent end
+  return wrk.format(nil, path, { Cookie = "session=" .. tokens[next_token] })
 end
 LUA
 
