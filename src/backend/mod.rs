@@ -51,6 +51,14 @@ pub struct Loaded {
     pub owner: Option<String>,
 }
 
+impl Loaded {
+    /// Whether the session was last seen after `seen_before` (ms): its read need not be
+    /// recorded again. Unknown (never recorded) counts as not seen.
+    pub fn seen_after(&self, seen_before: i64) -> bool {
+        self.last_seen.is_some_and(|seen| seen > seen_before)
+    }
+}
+
 /// A session to store: its data, the expiry asked (capped at `absolute` by the store's
 /// SQL), its deadlines and its label. Times are SQLite integers (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

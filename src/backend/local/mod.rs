@@ -141,9 +141,7 @@ impl Backend for LocalBackend {
     fn load(&mut self, id: &str, now: i64, seen_before: i64) -> Result<Option<Loaded>> {
         match self.load_unlocked(id, now) {
             Some(None) => return Ok(None),
-            Some(Some(found)) if found.last_seen.is_some_and(|seen| seen > seen_before) => {
-                return Ok(Some(found))
-            }
+            Some(Some(found)) if found.seen_after(seen_before) => return Ok(Some(found)),
             _ => {}
         }
         let _guard = self.lock()?;

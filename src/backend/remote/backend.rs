@@ -159,9 +159,7 @@ impl Backend for RemoteBackend {
         let read = self.server.exec(&self.sql, &self.sql.load, vec![text(id), int(now)], true)?;
         match hrana::loaded_row(&read)? {
             None => return Ok(None),
-            Some(found) if found.last_seen.is_some_and(|seen| seen > seen_before) => {
-                return Ok(Some(found))
-            }
+            Some(found) if found.seen_after(seen_before) => return Ok(Some(found)),
             _ => {}
         }
         let request = hrana::batch(hrana::load_batch(&self.sql, id, now, seen_before));
