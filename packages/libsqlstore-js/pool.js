@@ -16,8 +16,13 @@
 // StoreError `unavailable`: 503 with Retry-After). No request ever makes an instance: making
 // one costs several ms of CPU, and an instance's first call also carries the schema
 // statements, so making them on demand under load served fewer requests the more clients
-// came (docs in README.md, "Instances"). A waiting request holds a timer of its own, so
-// Workers never cancel it as hung while it waits on another request's work.
+// came (docs in README.md, "Instances").
+//
+// A returning instance is handed to the oldest waiting request, which finds it on a timer of
+// its own (every HANDOFF_POLL_MS) rather than being woken by the request that returned it:
+// under workerd, a request woken by another's promise went on to make its store calls in a
+// way that workerd then cancelled as hung ("would never generate a response"), leaving its
+// instance suspended for good; requests that wake on their own timers never were.
 
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { SessionStore, StoreError } from './store.js';
@@ -68,6 +73,12 @@ export const DEFAULT_POOL_WAIT_MS = 3000;
  */
 export const STUCK_LEASE_WAITS = 10;
 
+/** How often a waiting request looks whether it was handed an instance, in ms. */
+const HANDOFF_POLL_MS = 1;
+
+/** A waiting request that has not looked for this long was cancelled (ms). */
+const ABANDONED_WAITER_MS = 250;
+
 /** No instance came back within the pool's wait: a StoreError `unavailable` (retry). */
 export class PoolBusyError extends StoreError {
   constructor(size, waitMs) {
@@ -88,8 +99,13 @@ export class StorePool {
   #size;
   #waitMs;
   #idle = [];
-  /** Requests waiting for an instance, oldest first: `{ resolve, reject, timer }`. */
+  /**
+   * Requests waiting for an instance, oldest first: `{ store, error, seen, lost }` (`seen`:
+   * when the request last looked, ms since the epoch).
+   */
   #waiting = [];
+  /** Waiting requests handed an instance they have not yet taken. */
+  #handed = new Set();
   /** Instances alive or being made. */
   #count = 0;
   #filling;
@@ -175,6 +191,7 @@ export class StorePool {
    */
   async use(fn) {
     this.#replaceStuck();
+    this.#reclaimAbandoned();
     const store = this.#idle.pop() ?? (await this.#wait());
     const lease = { store, since: Date.now() };
     this.#leases.add(lease);
@@ -206,33 +223,77 @@ export class StorePool {
     if (this.#count < this.#size) this.#fill().catch(() => {});
   }
 
-  /** The next instance that comes back (or is made), or a rejection after `waitMs`. */
-  #wait() {
+  /**
+   * The instance handed to this request (oldest waiter first), or PoolBusyError after
+   * `waitMs`. The request looks for it on timers of its own, every HANDOFF_POLL_MS.
+   */
+  async #wait() {
     this.#fill().catch(() => {});
-    return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject, timer: undefined };
-      waiter.timer = setTimeout(() => {
-        this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
-        reject(new PoolBusyError(this.#size, this.#waitMs));
-      }, this.#waitMs);
-      this.#waiting.push(waiter);
-    });
+    const waiter = { store: undefined, error: undefined, seen: Date.now(), lost: false };
+    this.#waiting.push(waiter);
+    const end = waiter.seen + this.#waitMs;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, HANDOFF_POLL_MS));
+      waiter.seen = Date.now();
+      if (waiter.lost) {
+        // Taken for abandoned while this request's timers ran late: queue again.
+        waiter.lost = false;
+        this.#waiting.push(waiter);
+      }
+      if (waiter.store !== undefined) {
+        this.#handed.delete(waiter);
+        return waiter.store;
+      }
+      if (waiter.error !== undefined) throw waiter.error;
+      if (waiter.seen >= end) {
+        this.#waiting = this.#waiting.filter((other) => other !== waiter);
+        throw new PoolBusyError(this.#size, this.#waitMs);
+      }
+    }
   }
 
-  /** Hands `store` to the oldest waiting request, or keeps it idle; drops a broken one. */
+  /**
+   * Takes back the instances handed to requests that stopped looking for them (cancelled
+   * while they waited: their timers never fire again) and hands them on; drops such requests
+   * from the queue. One taken for abandoned that looks again later queues again.
+   */
+  #reclaimAbandoned() {
+    const now = Date.now();
+    const abandoned = (waiter) => now - waiter.seen > ABANDONED_WAITER_MS;
+    this.#waiting = this.#waiting.filter((waiter) => {
+      if (!abandoned(waiter)) return true;
+      waiter.lost = true;
+      return false;
+    });
+    for (const waiter of [...this.#handed].filter(abandoned)) {
+      this.#handed.delete(waiter);
+      const store = waiter.store;
+      waiter.store = undefined;
+      waiter.lost = true;
+      this.#handOut(store);
+    }
+  }
+
+  /** Hands `store` back: to the oldest waiting request, or kept idle; drops a broken one. */
   #give(store) {
     if (store.broken) {
       this.#count -= 1;
       this.#fill().catch(() => {});
       return;
     }
+    this.#reclaimAbandoned();
+    this.#handOut(store);
+  }
+
+  /** Puts `store` where the oldest waiting request finds it, or keeps it idle. */
+  #handOut(store) {
     const waiter = this.#waiting.shift();
-    if (!waiter) {
+    if (waiter === undefined) {
       this.#idle.push(store);
       return;
     }
-    clearTimeout(waiter.timer);
-    waiter.resolve(store);
+    waiter.store = store;
+    this.#handed.add(waiter);
   }
 
   /** Makes instances until `size` are alive, one at a time; one run at once. */
@@ -253,10 +314,7 @@ export class StorePool {
         store = await this.#open();
       } catch (e) {
         this.#count -= 1;
-        for (const waiter of this.#waiting.splice(0)) {
-          clearTimeout(waiter.timer);
-          waiter.reject(e);
-        }
+        for (const waiter of this.#waiting.splice(0)) waiter.error = e;
         throw e;
       }
       this.#made += 1;

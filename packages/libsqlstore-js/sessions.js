@@ -581,35 +581,60 @@ export function devicesJson(sessions) {
   return JSON.stringify({ sessions: rows });
 }
 
+/** How often a save waiting for its turn looks whether it has it, in ms. */
+const TURN_POLL_MS = 1;
+
+/** A save handed its turn that has not looked for this long was cancelled (ms). */
+const ABANDONED_TURN_MS = 250;
+
 /**
  * Runs the saves of one token one after another (in this process): each waits for the ones
- * started before it. A waiting run awaits only a promise of its own request, and holds a
- * timer, so that Workers neither drop it nor take it for hung while another request works.
+ * started before it. A run that ends hands the turn to the oldest waiting one, which finds
+ * it on a timer of its own (every TURN_POLL_MS), never woken by another request's promise:
+ * Workers cancel as hung a request that goes on from such a wake-up (see pool.js). A turn
+ * handed to a run that stopped looking (its request was cancelled) passes on.
  */
 export class TokenQueue {
-  /** Per token with a run going: the resolvers of the runs waiting, oldest first. */
-  #waiting = new Map();
+  /**
+   * Per token with a run going: `{ waiting, handed }`: the runs waiting, oldest first, each
+   * `{ ready, seen }` (`seen`: when it last looked, ms since the epoch), and the one handed
+   * the turn that has not yet started.
+   */
+  #queues = new Map();
 
   /** `fn()` once the earlier runs for `token` have ended (at once for undefined); its result. */
   async run(token, fn) {
     if (token === undefined) return fn();
-    const waiting = this.#waiting.get(token);
-    if (waiting === undefined) {
-      this.#waiting.set(token, []);
+    const queue = this.#queues.get(token);
+    if (queue === undefined) {
+      this.#queues.set(token, { waiting: [], handed: undefined });
     } else {
-      // Resolved by the run before this one. Workers cancel what awaits a promise made by a
-      // request that has ended; this promise is made by the request that waits.
-      const keepAlive = setInterval(() => {}, 10_000);
-      await new Promise((resolve) => waiting.push(resolve));
-      clearInterval(keepAlive);
+      const turn = { ready: false, seen: Date.now() };
+      queue.waiting.push(turn);
+      while (!turn.ready) {
+        await new Promise((resolve) => setTimeout(resolve, TURN_POLL_MS));
+        turn.seen = Date.now();
+        const handed = queue.handed;
+        if (handed !== undefined && handed !== turn && turn.seen - handed.seen > ABANDONED_TURN_MS) this.#handOn(token);
+      }
+      queue.handed = undefined;
     }
     try {
       return await fn();
     } finally {
-      const next = this.#waiting.get(token).shift();
-      if (next === undefined) this.#waiting.delete(token);
-      else next();
+      this.#handOn(token);
     }
+  }
+
+  /** Gives the turn of `token` to its oldest waiting run, or ends its queue. */
+  #handOn(token) {
+    const queue = this.#queues.get(token);
+    // A run taken for cancelled that was only late ends after its queue did.
+    if (queue === undefined) return;
+    const next = queue.waiting.shift();
+    queue.handed = next;
+    if (next === undefined) this.#queues.delete(token);
+    else next.ready = true;
   }
 }
 

@@ -179,6 +179,26 @@ export function poolSuite(runtime) {
     for (const token of tokens) assert.equal((await request(edge.url, '/put?message=last', { token })).status, 200);
   });
 
+  test(`${runtime}: 64 clients reading for 20,000 requests with instances passed between them keep every instance serving`, async (t) => {
+    const sqld = await startSqld(t);
+    const edge = await startEdge(t, runtime, { database: sqld.url });
+    const tokens = [];
+    for (let i = 0; i < 64; i += 1) tokens.push((await request(edge.url, '/put?message=kept')).token);
+    // 64 clients on the default 8 instances: nearly every request waits, and is handed its
+    // instance by the request before it.
+    const statuses = new Map();
+    await Promise.all(
+      tokens.map(async (token) => {
+        for (let n = 0; n < 20_000 / 64; n += 1) {
+          const { status } = await request(edge.url, '/get', { token });
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      }),
+    );
+    assert.deepEqual([...statuses], [[200, 64 * Math.ceil(20_000 / 64)]], edge.output().slice(-2000));
+    assert.doesNotMatch(edge.output(), /hung|held for over/);
+  });
+
   test(`${runtime}: waves of overlapping saves on a few sessions leave every session writable`, async (t) => {
     const sqld = await startSqld(t);
     const edge = await startEdge(t, runtime, { database: sqld.url, env: { EDGE_POOL_WAIT: '5s' } });
