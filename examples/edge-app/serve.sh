@@ -3,7 +3,8 @@
 # store under `wasmtime serve`, building and composing whatever is missing or out of date first.
 #
 #   examples/edge-app/serve.sh [--listen ADDR] [--data-dir DIR] [--database NAME|:memory:|URL]
-#                              [--reuse-instances N] [--compose-only] [-- WASMTIME-SERVE-ARGS...]
+#                              [--reuse-instances N] [--max-concurrent N] [--compose-only]
+#                              [-- WASMTIME-SERVE-ARGS...]
 #
 #   --listen ADDR      address to serve on (default 127.0.0.1:8080; port 0 picks a free one;
 #                      wasmtime prints "Serving HTTP on http://ADDR/" on stderr)
@@ -21,6 +22,9 @@
 #                      takes the lock file or reads as a seqlock reader, so instances stay
 #                      safe together. 1 = a fresh instance per request. wasmtime drops an
 #                      instance idle for 1 s (README, "Performance")
+#   --max-concurrent N requests served at once, the others queued until one ends (wasmtime
+#                      serve's --max-concurrent-requests); default 8 with a server URL (see
+#                      docs/deploy.md, "How many saves reach sqld at once"), none on a file
 #   --compose-only     build and compose, print the composed component's path, and exit
 #
 # Every SESSIONS_* variable (SESSIONS_BUSY_TIMEOUT, SESSIONS_MAX_DATA_BYTES, ...),
@@ -43,15 +47,17 @@ data_dir=
 database=
 compose_only=false
 reuse=
+max_concurrent=
 while [ $# -gt 0 ]; do
   case "$1" in
     --listen) listen=${2:?--listen needs an address}; shift 2 ;;
     --data-dir) data_dir=${2:?--data-dir needs a directory}; shift 2 ;;
     --database) database=${2:?--database needs a name, :memory: or a URL}; shift 2 ;;
     --reuse-instances) reuse=${2:?--reuse-instances needs a count}; shift 2 ;;
+    --max-concurrent) max_concurrent=${2:?--max-concurrent needs a count}; shift 2 ;;
     --compose-only) compose_only=true; shift ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "serve.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -112,9 +118,16 @@ fi
 args+=(-O pooling-memory-keep-resident=4194304 -O pooling-table-keep-resident=1048576
   -O pooling-pagemap-scan=auto)
 case "$database_env" in
-  *://*) ;;  # a server: no directory needed, but one given is still preopened
+  # A server: no directory needed, but one given is still preopened.
+  *://*) max_concurrent=${max_concurrent:-8} ;;
   *) data_dir=${data_dir:-./data} ;;
 esac
+if [ -n "$max_concurrent" ]; then
+  case "$max_concurrent" in
+    *[!0-9]*|0*) echo "serve.sh: --max-concurrent takes a whole number of requests, 1 or more" >&2; exit 2 ;;
+  esac
+  args+=(--max-concurrent-requests "$max_concurrent")
+fi
 if [ -n "$data_dir" ]; then
   private_data_dir "$data_dir"
   args+=(--dir "$data_dir::/data")

@@ -498,6 +498,15 @@ class Settings(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(data, "sessions.db")))
 
 
+    def test_a_bound_on_requests_at_once_that_is_not_a_whole_number_is_refused(self):
+        for bad in ("0", "eight", "-1"):
+            out = subprocess.run([SERVE_SH, "--listen", "127.0.0.1:0", "--database", "http://127.0.0.1:9",
+                                  "--max-concurrent", bad], env=serve_env(), capture_output=True,
+                                 text=True, timeout=600)
+            self.assertEqual(out.returncode, 2, bad)
+            self.assertIn("--max-concurrent takes a whole number of requests, 1 or more", out.stderr)
+
+
 class GroupCommit(unittest.TestCase):
     def test_concurrent_saves_share_transactions_and_every_acknowledged_one_is_stored(self):
         data = temp_dir(self)

@@ -89,19 +89,20 @@ class Persistence(unittest.TestCase):
 
 
 class Load(unittest.TestCase):
-    def test_32_concurrent_clients_all_succeed_and_every_put_is_stored(self):
+    def test_64_concurrent_clients_all_succeed_and_every_put_is_stored(self):
+        # More clients than serve.sh lets reach sqld at once (8): the others queue, none fails.
         sqld = Sqld(self)
         rounds = 8
         with Server(None, database=sqld.url) as server:
-            outcomes, live, elapsed = put_get_clients(server, 32, rounds)
+            outcomes, live, elapsed = put_get_clients(server, 64, rounds)
         # A put answers "stored", a get the message put.
         failures = [(route, message, status, body) for route, message, status, _, body in outcomes
                     if status != 200 or body != ("stored\n" if route == "/put" else message)]
-        print("\n32 clients on sqld: %d requests in %.2fs, %d failed" % (len(outcomes), elapsed, len(failures)))
+        print("\n64 clients on sqld: %d requests in %.2fs, %d failed" % (len(outcomes), elapsed, len(failures)))
         self.assertEqual(failures, [])
-        self.assertEqual(len(outcomes), 32 * rounds * 2)
-        self.assertEqual(sqld.session_count(), 32 * rounds)
-        self.assertEqual(len(set(live)), 32 * rounds)
+        self.assertEqual(len(outcomes), 64 * rounds * 2)
+        self.assertEqual(sqld.session_count(), 64 * rounds)
+        self.assertEqual(len(set(live)), 64 * rounds)
 
 
 class ConcurrentSets(unittest.TestCase):
