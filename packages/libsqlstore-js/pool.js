@@ -73,8 +73,12 @@ export const DEFAULT_POOL_WAIT_MS = 3000;
  */
 export const STUCK_LEASE_WAITS = 10;
 
-/** How often a waiting request looks whether it was handed an instance, in ms. */
+/**
+ * How often a waiting request looks whether it was handed an instance, in ms: one of the
+ * `size` oldest waiters, and one further behind.
+ */
 const HANDOFF_POLL_MS = 1;
+const BEHIND_POLL_MS = 5;
 
 /** A waiting request that has not looked for this long was cancelled (ms). */
 const ABANDONED_WAITER_MS = 250;
@@ -225,7 +229,8 @@ export class StorePool {
 
   /**
    * The instance handed to this request (oldest waiter first), or PoolBusyError after
-   * `waitMs`. The request looks for it on timers of its own, every HANDOFF_POLL_MS.
+   * `waitMs`. The request looks for it on timers of its own, every HANDOFF_POLL_MS (every
+   * BEHIND_POLL_MS while `size` others wait ahead of it).
    */
   async #wait() {
     this.#fill().catch(() => {});
@@ -233,7 +238,9 @@ export class StorePool {
     this.#waiting.push(waiter);
     const end = waiter.seen + this.#waitMs;
     for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, HANDOFF_POLL_MS));
+      // Instances go to waiters in order: one behind `size` others gets none before they do.
+      const pauseMs = this.#waiting.indexOf(waiter) >= this.#size ? BEHIND_POLL_MS : HANDOFF_POLL_MS;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
       waiter.seen = Date.now();
       if (waiter.lost) {
         // Taken for abandoned while this request's timers ran late: queue again.
