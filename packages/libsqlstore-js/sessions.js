@@ -605,9 +605,10 @@ export class TokenQueue {
   /** `fn()` once the earlier runs for `token` have ended (at once for undefined); its result. */
   async run(token, fn) {
     if (token === undefined) return fn();
-    const queue = this.#queues.get(token);
+    let queue = this.#queues.get(token);
     if (queue === undefined) {
-      this.#queues.set(token, { waiting: [], handed: undefined });
+      queue = { waiting: [], handed: undefined };
+      this.#queues.set(token, queue);
     } else {
       const turn = { ready: false, seen: Date.now() };
       queue.waiting.push(turn);
@@ -615,22 +616,21 @@ export class TokenQueue {
         await new Promise((resolve) => setTimeout(resolve, TURN_POLL_MS));
         turn.seen = Date.now();
         const handed = queue.handed;
-        if (handed !== undefined && handed !== turn && turn.seen - handed.seen > ABANDONED_TURN_MS) this.#handOn(token);
+        if (handed !== undefined && handed !== turn && turn.seen - handed.seen > ABANDONED_TURN_MS) this.#handOn(token, queue);
       }
       queue.handed = undefined;
     }
     try {
       return await fn();
     } finally {
-      this.#handOn(token);
+      this.#handOn(token, queue);
     }
   }
 
-  /** Gives the turn of `token` to its oldest waiting run, or ends its queue. */
-  #handOn(token) {
-    const queue = this.#queues.get(token);
-    // A run taken for cancelled that was only late ends after its queue did.
-    if (queue === undefined) return;
+  /** Gives the turn of `token` in `queue` to its oldest waiting run, or ends the queue. */
+  #handOn(token, queue) {
+    // A run taken for cancelled that was only late may end after its queue did.
+    if (this.#queues.get(token) !== queue) return;
     const next = queue.waiting.shift();
     queue.handed = next;
     if (next === undefined) this.#queues.delete(token);
