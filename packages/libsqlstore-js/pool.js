@@ -16,15 +16,11 @@
 // StoreError `unavailable`: 503 with Retry-After). No request ever makes an instance: making
 // one costs several ms of CPU, and an instance's first call also carries the schema
 // statements, so making them on demand under load served fewer requests the more clients
-// came (docs in README.md, "Instances").
-//
-// A returning instance is handed to the oldest waiting request, which finds it on a timer of
-// its own (every HANDOFF_POLL_MS) rather than being woken by the request that returned it:
-// under workerd, a request woken by another's promise went on to make its store calls in a
-// way that workerd then cancelled as hung ("would never generate a response"), leaving its
-// instance suspended for good; requests that wake on their own timers never were.
+// came (docs in README.md, "Instances"). A returning instance goes to the request that has
+// waited longest, which finds it on a timer of its own (handoff.js).
 
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
+import { Handoff } from './handoff.js';
 import { SessionStore, StoreError } from './store.js';
 
 /** Answers in a row that `promptPoll` gives without letting the event loop run. */
@@ -75,13 +71,11 @@ export const STUCK_LEASE_WAITS = 10;
 
 /**
  * How often a waiting request looks whether it was handed an instance, in ms: one of the
- * `size` oldest waiters, and one further behind.
+ * `size` oldest waiters, and one further behind (instances go to waiters in order, so it
+ * gets none before a round of leases ends).
  */
 const HANDOFF_POLL_MS = 1;
 const BEHIND_POLL_MS = 5;
-
-/** A waiting request that has not looked for this long was cancelled (ms). */
-const ABANDONED_WAITER_MS = 250;
 
 /** No instance came back within the pool's wait: a StoreError `unavailable` (retry). */
 export class PoolBusyError extends StoreError {
@@ -103,13 +97,8 @@ export class StorePool {
   #size;
   #waitMs;
   #idle = [];
-  /**
-   * Requests waiting for an instance, oldest first: `{ store, error, seen, lost }` (`seen`:
-   * when the request last looked, ms since the epoch).
-   */
-  #waiting = [];
-  /** Waiting requests handed an instance they have not yet taken. */
-  #handed = new Set();
+  /** Requests waiting for an instance; one that stopped looking gives its instance back. */
+  #waiting = new Handoff((store) => this.#idle.push(store));
   /** Instances alive or being made. */
   #count = 0;
   #filling;
@@ -195,7 +184,6 @@ export class StorePool {
    */
   async use(fn) {
     this.#replaceStuck();
-    this.#reclaimAbandoned();
     const store = this.#idle.pop() ?? (await this.#wait());
     const lease = { store, since: Date.now() };
     this.#leases.add(lease);
@@ -227,58 +215,14 @@ export class StorePool {
     if (this.#count < this.#size) this.#fill().catch(() => {});
   }
 
-  /**
-   * The instance handed to this request (oldest waiter first), or PoolBusyError after
-   * `waitMs`. The request looks for it on timers of its own, every HANDOFF_POLL_MS (every
-   * BEHIND_POLL_MS while `size` others wait ahead of it).
-   */
-  async #wait() {
+  /** The instance handed to this request (oldest waiter first), or PoolBusyError after `waitMs`. */
+  #wait() {
     this.#fill().catch(() => {});
-    const waiter = { store: undefined, error: undefined, seen: Date.now(), lost: false };
-    this.#waiting.push(waiter);
-    const end = waiter.seen + this.#waitMs;
-    for (;;) {
-      // Instances go to waiters in order: one behind `size` others gets none before they do.
-      const pauseMs = this.#waiting.indexOf(waiter) >= this.#size ? BEHIND_POLL_MS : HANDOFF_POLL_MS;
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      waiter.seen = Date.now();
-      if (waiter.lost) {
-        // Taken for abandoned while this request's timers ran late: queue again.
-        waiter.lost = false;
-        this.#waiting.push(waiter);
-      }
-      if (waiter.store !== undefined) {
-        this.#handed.delete(waiter);
-        return waiter.store;
-      }
-      if (waiter.error !== undefined) throw waiter.error;
-      if (waiter.seen >= end) {
-        this.#waiting = this.#waiting.filter((other) => other !== waiter);
-        throw new PoolBusyError(this.#size, this.#waitMs);
-      }
-    }
-  }
-
-  /**
-   * Takes back the instances handed to requests that stopped looking for them (cancelled
-   * while they waited: their timers never fire again) and hands them on; drops such requests
-   * from the queue. One taken for abandoned that looks again later queues again.
-   */
-  #reclaimAbandoned() {
-    const now = Date.now();
-    const abandoned = (waiter) => now - waiter.seen > ABANDONED_WAITER_MS;
-    this.#waiting = this.#waiting.filter((waiter) => {
-      if (!abandoned(waiter)) return true;
-      waiter.lost = true;
-      return false;
-    });
-    for (const waiter of [...this.#handed].filter(abandoned)) {
-      this.#handed.delete(waiter);
-      const store = waiter.store;
-      waiter.store = undefined;
-      waiter.lost = true;
-      this.#handOut(store);
-    }
+    return this.#waiting.wait(
+      (ahead) => (ahead >= this.#size ? BEHIND_POLL_MS : HANDOFF_POLL_MS),
+      Date.now() + this.#waitMs,
+      () => new PoolBusyError(this.#size, this.#waitMs),
+    );
   }
 
   /** Hands `store` back: to the oldest waiting request, or kept idle; drops a broken one. */
@@ -288,19 +232,7 @@ export class StorePool {
       this.#fill().catch(() => {});
       return;
     }
-    this.#reclaimAbandoned();
-    this.#handOut(store);
-  }
-
-  /** Puts `store` where the oldest waiting request finds it, or keeps it idle. */
-  #handOut(store) {
-    const waiter = this.#waiting.shift();
-    if (waiter === undefined) {
-      this.#idle.push(store);
-      return;
-    }
-    waiter.store = store;
-    this.#handed.add(waiter);
+    if (!this.#waiting.hand(store)) this.#idle.push(store);
   }
 
   /** Makes instances until `size` are alive, one at a time; one run at once. */
@@ -321,7 +253,7 @@ export class StorePool {
         store = await this.#open();
       } catch (e) {
         this.#count -= 1;
-        for (const waiter of this.#waiting.splice(0)) waiter.error = e;
+        this.#waiting.fail(e);
         throw e;
       }
       this.#made += 1;

@@ -85,6 +85,7 @@
 // 500 any other store failure. Error bodies are session-core's fixed texts: the details,
 // which may name hosts, go to the log (with the auth token and URL passwords redacted).
 
+import { Handoff } from './handoff.js';
 import { StoreError, sweepUntilDone } from './store.js';
 
 export const COOKIE_NAME = 'session';
@@ -584,57 +585,36 @@ export function devicesJson(sessions) {
 /** How often a save waiting for its turn looks whether it has it, in ms. */
 const TURN_POLL_MS = 1;
 
-/** A save handed its turn that has not looked for this long was cancelled (ms). */
-const ABANDONED_TURN_MS = 250;
-
 /**
  * Runs the saves of one token one after another (in this process): each waits for the ones
  * started before it. A run that ends hands the turn to the oldest waiting one, which finds
- * it on a timer of its own (every TURN_POLL_MS), never woken by another request's promise:
- * Workers cancel as hung a request that goes on from such a wake-up (see pool.js). A turn
- * handed to a run that stopped looking (its request was cancelled) passes on.
+ * it on a timer of its own (handoff.js); a turn handed to a run that stopped looking (its
+ * request was cancelled) passes on.
  */
 export class TokenQueue {
-  /**
-   * Per token with a run going: `{ waiting, handed }`: the runs waiting, oldest first, each
-   * `{ ready, seen }` (`seen`: when it last looked, ms since the epoch), and the one handed
-   * the turn that has not yet started.
-   */
-  #queues = new Map();
+  /** Per token with a run going: the runs waiting for their turn. */
+  #turns = new Map();
 
   /** `fn()` once the earlier runs for `token` have ended (at once for undefined); its result. */
   async run(token, fn) {
     if (token === undefined) return fn();
-    let queue = this.#queues.get(token);
-    if (queue === undefined) {
-      queue = { waiting: [], handed: undefined };
-      this.#queues.set(token, queue);
+    let turns = this.#turns.get(token);
+    if (turns === undefined) {
+      turns = new Handoff(() => this.#end(token, turns));
+      this.#turns.set(token, turns);
     } else {
-      const turn = { ready: false, seen: Date.now() };
-      queue.waiting.push(turn);
-      while (!turn.ready) {
-        await new Promise((resolve) => setTimeout(resolve, TURN_POLL_MS));
-        turn.seen = Date.now();
-        const handed = queue.handed;
-        if (handed !== undefined && handed !== turn && turn.seen - handed.seen > ABANDONED_TURN_MS) this.#handOn(token, queue);
-      }
-      queue.handed = undefined;
+      await turns.wait(() => TURN_POLL_MS);
     }
     try {
       return await fn();
     } finally {
-      this.#handOn(token, queue);
+      if (!turns.hand(true)) this.#end(token, turns);
     }
   }
 
-  /** Gives the turn of `token` in `queue` to its oldest waiting run, or ends the queue. */
-  #handOn(token, queue) {
-    // A run taken for cancelled that was only late may end after its queue did.
-    if (this.#queues.get(token) !== queue) return;
-    const next = queue.waiting.shift();
-    queue.handed = next;
-    if (next === undefined) this.#queues.delete(token);
-    else next.ready = true;
+  /** Ends the queue `turns` of `token`: no run waits in it. */
+  #end(token, turns) {
+    if (this.#turns.get(token) === turns) this.#turns.delete(token);
   }
 }
 
