@@ -26,10 +26,10 @@ export class Handoff {
 
   /**
    * The value handed to this waiter. Looks for it every `pauseMs(ahead)` ms (`ahead`: the
-   * waiters before this one); past `deadline` (ms since the epoch) throws `timeout()`; throws
-   * the error given to `fail`.
+   * waiters before this one); past `deadline` (ms since the epoch; none by default) throws
+   * `timeout()`; throws the error given to `fail`.
    */
-  async wait(pauseMs, deadline = Infinity, timeout = () => new Error('waited too long')) {
+  async wait(pauseMs, deadline = Infinity, timeout = undefined) {
     const waiter = { value: undefined, has: false, error: undefined, seen: Date.now(), lost: false };
     this.#waiting.push(waiter);
     for (;;) {
