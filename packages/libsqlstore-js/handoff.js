@@ -8,12 +8,17 @@
 /** A waiter that has not looked for this long was cancelled (its timers never fire again), in ms. */
 export const ABANDONED_MS = 250;
 
+/** How often the waiters are checked for ones that stopped looking, at most, in ms. */
+const RECLAIM_EVERY_MS = 50;
+
 /** Waiters in arrival order, each handed at most one value by `hand`. */
 export class Handoff {
   /** Waiters not yet handed a value, oldest first: `{ value, has, error, seen, lost }`. */
   #waiting = [];
   /** Waiters handed a value they have not yet taken. */
   #handed = new Set();
+  /** When the waiters were last checked for ones that stopped looking (ms since the epoch). */
+  #checkedAt = 0;
   #unclaimed;
 
   /**
@@ -76,6 +81,10 @@ export class Handoff {
   /** Drops the waiters that stopped looking, and hands on (or gives back) their values. */
   #reclaim() {
     const now = Date.now();
+    // Every waiter calls this at each look: one check per RECLAIM_EVERY_MS is enough to
+    // notice, within ABANDONED_MS, a waiter that stopped looking.
+    if (now - this.#checkedAt < RECLAIM_EVERY_MS) return;
+    this.#checkedAt = now;
     const abandoned = (waiter) => now - waiter.seen > ABANDONED_MS;
     this.#waiting = this.#waiting.filter((waiter) => {
       if (!abandoned(waiter)) return true;
