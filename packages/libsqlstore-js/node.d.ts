@@ -1,6 +1,6 @@
 import type { StorePool } from './index.js';
 export { instantiate } from './dist/sync/libsqlstore.js';
-export { instantiate as instantiateJspi } from './dist/node-jspi/libsqlstore.js';
+export { instantiate as instantiateJspi } from './dist/jspi/libsqlstore.js';
 /** Whether this Node runs WebAssembly with JSPI (Node ≥ 25, or 24 with --experimental-wasm-jspi). */
 export const hasJspi: boolean;
 /** How a pool for this SESSIONS_DATABASE runs here: 'jspi' (a libSQL server or :memory: where Node has JSPI) or 'sync'. */

@@ -3,7 +3,7 @@
 //
 // - 'jspi' where Node has JSPI (`WebAssembly.Suspending`: Node ≥ 25, or 24 with
 //   --experimental-wasm-jspi) and the database is a libSQL server or :memory:. A JSPI
-//   transpilation (dist/node-jspi/, see scripts/build.js) with preview2-shim's Web streams
+//   transpilation (dist/jspi/, see scripts/build.js) with preview2-shim's Web streams
 //   and timers, as on Deno and Workers, and HTTP over node:http: a call waiting on the
 //   server suspends its instance and the event loop serves other requests meanwhile, so a
 //   pool of several instances serves as many at once.
@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { clocks } from '@bytecodealliance/preview2-shim';
-import { instantiate as instantiateJspi } from './dist/node-jspi/libsqlstore.js';
+import { instantiate as instantiateJspi } from './dist/jspi/libsqlstore.js';
 import { instantiate } from './dist/sync/libsqlstore.js';
 import { nodeHttp } from './node-http.js';
 import { StorePool } from './pool.js';

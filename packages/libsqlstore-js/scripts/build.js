@@ -1,17 +1,17 @@
 // Builds the package's dist/: the session-store component (LIBSQLSTORE_COMPONENT, or the
 // repository's target/wasm32-wasip2/release/libsqlstore.wasm) transpiled by jco twice:
 //
-// - dist/jspi/: for edge runtimes (Cloudflare Workers / workerd, Deno, Bun): every store and
-//   sweeper export async through JSPI (`--async-mode jspi --async-wasi-imports`), so the
-//   component's WASI calls that wait (the libSQL server's HTTP requests, timers) suspend it
-//   instead of blocking the runtime's only thread; no Node fallbacks. `core-modules.js`
-//   imports each core module as a `.wasm` module (Workers compile WebAssembly only ahead of
-//   time, from module imports).
-// - dist/node-jspi/: for Node with JSPI: the same flags, by jco 1.15 (the dev dependency
-//   `jco-lean`), whose glue calls an import without 1.35's per-call task bookkeeping: a find
-//   took 0.43 ms of CPU with it against 1.1 ms with 1.35's (the same core modules).
-// - dist/sync/: for Node without JSPI (Node 20): synchronous exports, Node's preview2-shim.
-// The core modules of node-jspi/ and sync/ are the same bytes as jspi/'s, loaded from there.
+// - dist/jspi/: for every runtime with JSPI (Cloudflare Workers / workerd, Deno, Bun, Node
+//   with JSPI): every store and sweeper export async through JSPI (`--async-mode jspi
+//   --async-wasi-imports`), so the component's WASI calls that wait (the libSQL server's HTTP
+//   requests, timers) suspend it instead of blocking the runtime's only thread; no Node
+//   fallbacks. By jco 1.15 (the dev dependency `jco-lean`), whose glue calls an import
+//   without jco 1.35's per-call task bookkeeping: under workerd a find took 0.73 ms of CPU
+//   with it against 1.38 ms with 1.35's (the same core modules). `core-modules.js` imports
+//   each core module as a `.wasm` module (Workers compile WebAssembly only ahead of time,
+//   from module imports).
+// - dist/sync/: for Node without JSPI (Node 20): synchronous exports, Node's preview2-shim,
+//   by jco 1.35. Its core modules are the same bytes as jspi/'s, loaded from there.
 //
 // What is transpiled is the component narrowed by wac to the calls this package makes:
 // `store` of STORE_VERSION and `sweeper` of SWEEPER_VERSION (the component also exports
@@ -221,17 +221,16 @@ const fresh =
   existsSync(stamp) &&
   inputs.every((input) => statSync(stamp).mtimeMs >= statSync(input).mtimeMs) &&
   existsSync(join(dist, 'jspi', 'core-modules.js')) &&
-  existsSync(join(dist, 'node-jspi', 'libsqlstore.js')) &&
   existsSync(join(dist, 'sync', 'libsqlstore.js'));
 if (!fresh) {
   mkdirSync(dist, { recursive: true });
   let names;
   const storeTypes = typesOfStore();
   withSelectedExports(component, [STORE, SWEEPER], (selected) => {
-    log(`transpiling ${component} with jco (JSPI, for edge runtimes)`);
+    log(`transpiling ${component} with jco-lean (JSPI)`);
     const asyncExports = [...STORE_EXPORTS.map((f) => `${STORE}#${f}`), ...SWEEPER_EXPORTS.map((f) => `${SWEEPER}#${f}`)];
     const jspiFlags = ['--no-nodejs-compat', '--async-mode', 'jspi', '--async-wasi-imports', '--async-exports', ...asyncExports];
-    transpile(selected, join(dist, 'jspi'), jspiFlags, undefined, storeTypes);
+    transpile(selected, join(dist, 'jspi'), jspiFlags, 'jco-lean', storeTypes);
     names = readdirSync(join(dist, 'jspi')).filter((f) => f.endsWith('.wasm')).sort();
     const lines = names.map((name, i) => `import m${i} from './${name}';`);
     lines.push(`export default { ${names.map((name, i) => `'${name}': m${i}`).join(', ')} };`);
@@ -243,17 +242,13 @@ if (!fresh) {
       join(dist, 'jspi', 'core-modules.d.ts'),
       `declare const coreModules: Record<string, WebAssembly.Module>;\nexport default coreModules;\n`,
     );
-    log(`transpiling ${component} with jco-lean (JSPI, for Node)`);
-    transpile(selected, join(dist, 'node-jspi'), jspiFlags, 'jco-lean', storeTypes);
     log(`transpiling ${component} with jco (synchronous, for Node)`);
     transpile(selected, join(dist, 'sync'), [], undefined, storeTypes);
-    // Every transpilation extracts the same core modules: the package ships one copy, in jspi/.
-    for (const dir of ['node-jspi', 'sync']) {
-      for (const name of names) {
-        const [a, b] = ['jspi', dir].map((d) => readFileSync(join(dist, d, name)));
-        if (!a.equals(b)) throw new Error(`jco wrote different ${name} for jspi/ and ${dir}/: ship both`);
-        rmSync(join(dist, dir, name));
-      }
+    // Both transpilations extract the same core modules: the package ships one copy, in jspi/.
+    for (const name of names) {
+      const [a, b] = ['jspi', 'sync'].map((d) => readFileSync(join(dist, d, name)));
+      if (!a.equals(b)) throw new Error(`jco wrote different ${name} for jspi/ and sync/: ship both`);
+      rmSync(join(dist, 'sync', name));
     }
   });
   writeFileSync(stamp, `${JSON.stringify({ component: 'libsqlstore.wasm', bytes: size, coreModules: names })}\n`);
